@@ -1,0 +1,472 @@
+"""Pictures of GANs: sample grids, training animations and strips, 1-D/2-D sample plots, training curves.
+
+Quantisation: every image ganforge writes or scores goes through `to_uint8`, which maps generator output in
+[-1, 1] to bytes with ``((x + 1) * 127.5).round().clamp(0, 255)`` in float32. ``round`` is round-half-to-even,
+so 127.5 (x = 0) becomes 128; values outside [-1, 1] are clamped and NaN becomes 0. Sample grids, ``.npz``
+sample dumps and FID statistics all use this one function so they agree to the byte.
+
+Plots use matplotlib's object API (`Figure` + `FigureCanvasAgg`) instead of pyplot: no backend is selected,
+no global figure state is touched, and it works without a display. Every file is written atomically (to a
+hidden temporary file in the target directory, then `os.replace`), so a process killed mid-write leaves
+either the old file or the new one, never a truncated image (at worst a stray hidden `.tmp-*` file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from ganforge.errors import UserError
+
+# matplotlib is imported inside the plotting functions: it costs a noticeable fraction of a second and most
+# commands (and the training loop, which only writes grids) never plot.
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps")
+_DPI = 100
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _check_suffix(path: Path, allowed: Sequence[str], what: str) -> None:
+    if path.suffix.lower() not in allowed:
+        raise UserError(f"cannot write {what} to '{path}': use a file name ending in {', '.join(allowed)}")
+
+
+@contextlib.contextmanager
+def _atomic_write(path: Path) -> Iterator[IO[bytes]]:
+    """Yield a binary file that replaces `path` only once the `with` block succeeds."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create directory '{path.parent}': {e.strerror or e}") from e
+    # Same directory so os.replace is an atomic rename; random part so concurrent writers do not collide;
+    # the real name (and so the extension) at the end so tools that look at the suffix still work.
+    # A plain open() (not mkstemp) keeps the usual umask-derived permissions on the final file.
+    tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):  # unwritable directory, disk full, target is a directory, ...
+            raise UserError(f"cannot write '{path}': {e.strerror or e}") from e
+        raise
+
+
+def _even_indices(n: int, k: int) -> list[int]:
+    """`min(n, k)` distinct, evenly spaced indices into range(n), first and last included (k=1: the last)."""
+    k = min(n, k)
+    if k <= 0:
+        return []
+    if k == 1:
+        return [n - 1]
+    # round-half-up in integers: unlike round() it can never map two neighbours to the same index
+    return [(2 * i * (n - 1) + (k - 1)) // (2 * (k - 1)) for i in range(k)]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Quantise float images in [-1, 1] to uint8 as saved: ((x + 1) * 127.5).round().clamp(0, 255).
+
+    Computed in float32 for every float dtype; rounding is half-to-even (torch.round); out-of-range values
+    are clamped, NaN becomes 0. uint8 input is returned unchanged. Works on any shape and keeps the device;
+    the result is detached from autograd.
+    """
+    if images.dtype == torch.uint8:
+        return images
+    if not images.is_floating_point():
+        raise TypeError(f"to_uint8 expects float images in [-1, 1] or uint8, got {images.dtype}")
+    # Always float32, the dtype generators produce: values near a half-way point (x = -1 + k/255 lands on
+    # k/2) can round differently in float16/float64, and the same image must give the same bytes.
+    x = images.detach().float()
+    x = torch.nan_to_num(x, nan=-1.0)  # NaN -> 0 explicitly; casting NaN to uint8 is undefined
+    return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def make_grid(
+    images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 0
+) -> np.ndarray:
+    """Tile N x C x H x W images (float in [-1, 1] or uint8, C in {1, 3}) into one uint8 array.
+
+    `nrow` is the number of images per row (default ceil(sqrt(N))). `padding` pixels of `pad_value` separate
+    the images and surround the grid; unused cells of the last row are `pad_value` too. Returns H' x W' for
+    C=1 and H' x W' x 3 for C=3, with H' = rows * (H + padding) + padding (likewise W').
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"make_grid expects N x C x H x W with C in {{1, 3}}, got shape {tuple(images.shape)}"
+        )
+    n, c, h, w = images.shape
+    if n == 0:
+        raise ValueError("make_grid needs at least one image")
+    if nrow is None:
+        nrow = math.ceil(math.sqrt(n))
+    if nrow < 1:
+        raise UserError(f"images per row must be at least 1, got {nrow}")
+    if padding < 0:
+        raise UserError(f"grid padding must be >= 0, got {padding}")
+    if not 0 <= pad_value <= 255:
+        raise ValueError(f"pad_value must be in 0..255, got {pad_value}")
+    ncol = min(nrow, n)
+    nrows = math.ceil(n / ncol)
+    data = to_uint8(images).cpu().permute(0, 2, 3, 1).numpy()  # N x H x W x C
+    grid = np.full(
+        (nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, dtype=np.uint8
+    )
+    for k in range(n):
+        top = padding + (k // ncol) * (h + padding)
+        left = padding + (k % ncol) * (w + padding)
+        grid[top : top + h, left : left + w] = data[k]
+    return np.ascontiguousarray(grid[:, :, 0]) if c == 1 else grid
+
+
+def save_grid(
+    images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None, padding: int = 2, upscale: int = 1
+) -> Path:
+    """Write `make_grid(images, nrow, padding)` as a PNG, enlarged `upscale` times with nearest-neighbour."""
+    path = Path(path)
+    _check_suffix(path, (".png",), "a sample grid")
+    if upscale < 1:
+        raise UserError(f"upscale must be an integer >= 1, got {upscale}")
+    img = Image.fromarray(make_grid(images, nrow=nrow, padding=padding))
+    if upscale > 1:
+        # NEAREST keeps pixels crisp and the values exact: 28x28 digits stay legible in a README
+        img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
+    with _atomic_write(path) as f:
+        img.save(f, format="PNG")
+    return path
+
+
+def _load_frames(frame_paths: Sequence[str | os.PathLike]) -> list[Image.Image]:
+    frames = []
+    for p in frame_paths:
+        try:
+            with Image.open(p) as im:
+                frames.append(im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy())
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot read image '{p}': {e}") from e
+    # one mode for all: grey grids stay exact greys, colour ones are all RGB
+    if any(f.mode == "RGB" for f in frames):
+        frames = [f.convert("RGB") for f in frames]
+    return frames
+
+
+def save_animation(
+    frame_paths: Sequence[str | os.PathLike],
+    path: str | os.PathLike,
+    duration_ms: int = 200,
+    max_frames: int = 100,
+) -> Path:
+    """Write a looping GIF of the given images (e.g. sample grids over training).
+
+    Uses at most `max_frames` evenly spaced frames, always the first and the last (max_frames=1: the last).
+    Each frame shows for `duration_ms`; the last one is held 5x as long (at least 1 s) so the final result can
+    be seen. Frames whose size differs from the first are resized to it (nearest). Note that the GIF encoder
+    merges consecutive identical frames, so `n_frames` of the result can be smaller in that case.
+    """
+    path = Path(path)
+    _check_suffix(path, (".gif",), "an animation")
+    if not frame_paths:
+        raise UserError(f"no images to animate into '{path}'")
+    if max_frames < 1:
+        raise UserError(f"max_frames must be at least 1, got {max_frames}")
+    if duration_ms < 1:
+        raise UserError(f"frame duration must be at least 1 ms, got {duration_ms}")
+    chosen = [frame_paths[i] for i in _even_indices(len(frame_paths), max_frames)]
+    frames = _load_frames(chosen)
+    size = frames[0].size
+    frames = [f if f.size == size else f.resize(size, Image.Resampling.NEAREST) for f in frames]
+    durations = [duration_ms] * (len(frames) - 1) + [max(5 * duration_ms, 1000)]
+    with _atomic_write(path) as f:
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return path
+
+
+def save_strip(
+    frame_paths: Sequence[str | os.PathLike],
+    path: str | os.PathLike,
+    n: int = 8,
+    labels: Sequence[str] | None = None,
+) -> Path:
+    """Write one PNG with `n` evenly spaced frames side by side (first and last included), each labelled.
+
+    `labels[i]` belongs to `frame_paths[i]` (so the caller need not know which frames are picked); without
+    labels the file names (stems) are used.
+    """
+    path = Path(path)
+    _check_suffix(path, (".png",), "a strip")
+    if not frame_paths:
+        raise UserError(f"no images to put into '{path}'")
+    if n < 1:
+        raise UserError(f"a strip needs at least 1 frame, got {n}")
+    if labels is not None and len(labels) != len(frame_paths):
+        raise ValueError(f"got {len(labels)} labels for {len(frame_paths)} frames")
+    idx = _even_indices(len(frame_paths), n)
+    frames = [f.convert("RGB") for f in _load_frames([frame_paths[i] for i in idx])]
+    texts = [str(labels[i]) if labels is not None else Path(frame_paths[i]).stem for i in idx]
+
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    boxes = [measure.textbbox((0, 0), t, font=font) for t in texts]
+    label_h = max(b[3] for b in boxes) + 6
+    gap = 6
+    widths = [max(fr.width, b[2] - b[0]) for fr, b in zip(frames, boxes)]
+    strip = Image.new(
+        "RGB",
+        (sum(widths) + gap * (len(frames) + 1), label_h + max(fr.height for fr in frames) + gap),
+        "white",
+    )
+    draw = ImageDraw.Draw(strip)
+    x = gap
+    for fr, text, box, width in zip(frames, texts, boxes, widths):
+        draw.text((x + (width - (box[2] - box[0])) // 2 - box[0], 3), text, fill="black", font=font)
+        strip.paste(fr, (x + (width - fr.width) // 2, label_h))
+        x += width + gap
+    with _atomic_write(path) as f:
+        strip.save(f, format="PNG")
+    return path
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _new_figure(width_in: float, height_in: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    FigureCanvasAgg(fig)  # attaches itself to fig; no pyplot, no global backend
+    return fig
+
+
+def _save_figure(fig, path: Path) -> Path:
+    try:
+        with _atomic_write(path) as f:
+            # format is explicit because matplotlib cannot see the suffix through a file object
+            fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=_DPI)
+    finally:
+        fig.clear()  # drop artists now rather than waiting for the garbage collector
+    return path
+
+
+def _as_points(a: np.ndarray | None, name: str) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise ValueError(f"{name} must be an N x 2 array, got shape {a.shape}")
+    return a
+
+
+def plot_samples_2d(
+    samples: np.ndarray,
+    path: str | os.PathLike,
+    modes: np.ndarray | None = None,
+    sigma: float | None = None,
+    real: np.ndarray | None = None,
+    title: str | None = None,
+) -> Path:
+    """Scatter generated 2-D samples over real data (light grey) and mode centres (red crosses).
+
+    With `sigma`, a 3-sigma circle is drawn around each mode. The view is fixed by `modes`/`real` (plus a
+    margin) rather than by the samples, so plots from different training steps line up; samples outside
+    the view are counted in the corner.
+    """
+    from matplotlib.patches import Circle
+
+    path = Path(path)
+    _check_suffix(path, _PLOT_SUFFIXES, "a plot")
+    samples = _as_points(samples, "samples")
+    modes = _as_points(modes, "modes")
+    real = _as_points(real, "real")
+
+    ref = [a for a in (modes, real) if a is not None and len(a)] or [samples]
+    pts = np.concatenate(ref)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    lo, hi = (pts.min(axis=0), pts.max(axis=0)) if len(pts) else (np.array([-1.0, -1.0]), np.ones(2))
+    margin = 0.1 * max(float((hi - lo).max()), 1e-6) + (3 * sigma if sigma and modes is not None else 0.0)
+    lo, hi = lo - margin, hi + margin
+
+    fig = _new_figure(5.0, 5.0)
+    ax = fig.add_subplot()
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=4, c="0.8", linewidths=0, label="real", zorder=1)
+    ax.scatter(
+        samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.6, linewidths=0, label="generated", zorder=2
+    )
+    if modes is not None:
+        ax.scatter(
+            modes[:, 0], modes[:, 1], marker="x", s=40, c="red", linewidths=1.5, label="modes", zorder=3
+        )
+        if sigma:
+            for m in modes:
+                ax.add_patch(Circle(m, 3 * sigma, fill=False, ec="red", lw=0.8, alpha=0.5, zorder=3))
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
+    inside = ((samples >= lo) & (samples <= hi)).all(axis=1)
+    if not inside.all():
+        ax.text(
+            0.01,
+            0.01,
+            f"{int((~inside).sum())} of {len(samples)} samples outside view",
+            transform=ax.transAxes,
+            fontsize=8,
+            va="bottom",
+        )
+    ax.legend(loc="upper right", fontsize=8, markerscale=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def _kde(values: np.ndarray, grid: np.ndarray, max_points: int = 4000) -> np.ndarray | None:
+    """Gaussian kernel density of `values` on `grid` (Silverman bandwidth); None if there are no values."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    if v.size > max_points:  # enough for a smooth curve; keeps plotting O(grid) not O(grid * samples)
+        v = np.random.default_rng(0).choice(v, max_points, replace=False)
+    # floor on the bandwidth: a collapsed generator (all samples equal) would otherwise divide by zero
+    span = float(grid.max() - grid.min()) if grid.size > 1 else 1.0
+    bw = max(1.06 * float(v.std()) * v.size ** (-1 / 5), span / 200, 1e-6)
+    z = (grid[:, None] - v[None, :]) / bw
+    return np.exp(-0.5 * z**2).sum(axis=1) / (v.size * bw * math.sqrt(2 * math.pi))
+
+
+def plot_samples_1d(
+    path: str | os.PathLike, real: np.ndarray, snapshots: Sequence[dict], title: str | None = None
+) -> Path:
+    """The Goodfellow et al. (2014) Fig. 1 picture for a 1-D GAN, one panel per snapshot (at most 5).
+
+    Each snapshot is {"step": int, "x": grid, "d": D(x) on the grid (probabilities), "fake": samples}.
+    More than 5 snapshots: evenly spaced ones are used, first and last included. Panels show p_data (black
+    dotted, KDE of `real`), p_g (green solid, KDE of "fake") and D(x) (blue dashed) over a shared x range.
+    """
+    path = Path(path)
+    _check_suffix(path, _PLOT_SUFFIXES, "a plot")
+    if not snapshots:
+        raise UserError(f"no snapshots to plot into '{path}'")
+    shown = [snapshots[i] for i in _even_indices(len(snapshots), 5)]
+
+    lo = min(float(np.min(s["x"])) for s in shown)
+    hi = max(float(np.max(s["x"])) for s in shown)
+    grid = np.linspace(lo, hi, 400)
+    p_data = _kde(real, grid)
+    # shared y: room for D in [0, 1] and the data density; a collapsed p_g may spike off the top, which is
+    # itself the message
+    top = max(1.05, 1.25 * float(p_data.max()) if p_data is not None else 0.0)
+
+    fig = _new_figure(3.2 * len(shown), 3.0)
+    axes = fig.subplots(1, len(shown), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, snap in zip(axes, shown):
+        if p_data is not None:
+            ax.plot(grid, p_data, "k:", lw=1.5, label=r"$p_{\mathrm{data}}$")
+        p_g = _kde(snap["fake"], grid)
+        if p_g is not None:
+            ax.plot(grid, p_g, "-", color="green", lw=1.5, label=r"$p_g$")
+        ax.plot(
+            np.asarray(snap["x"], dtype=float).ravel(),
+            np.asarray(snap["d"], dtype=float).ravel(),
+            "--",
+            color="blue",
+            lw=1.5,
+            label=r"$D(x)$",
+        )
+        ax.set_title(f"step {snap['step']}")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("x")
+    axes[0].legend(loc="best", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def _series(records: Sequence[dict], key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of the records that have a numeric `key` (and a step)."""
+    steps, values = [], []
+    for r in records:
+        v = r.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and "step" in r:
+            steps.append(float(r["step"]))
+            values.append(float(v))  # NaN/inf kept: matplotlib leaves a gap, which shows the divergence
+    return steps, values
+
+
+def _smooth(steps: list[float], values: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Centred moving average of a long, noisy series (GAN losses jump step to step); None if not needed."""
+    n = len(values)
+    v = np.asarray(values, dtype=float)
+    if n < 100 or not np.isfinite(v).all():
+        return None
+    w = max(2, n // 50)
+    # "valid" mode: no zero padding, so the ends are not dragged towards 0
+    avg = np.convolve(v, np.ones(w) / w, mode="valid")
+    return np.asarray(steps)[w // 2 : w // 2 + len(avg)], avg
+
+
+def plot_curves(
+    records: Sequence[dict], path: str | os.PathLike, keys: Sequence[str], title: str | None = None
+) -> Path:
+    """Training curves from metrics.jsonl records ({"step": ..., key: value, ...}) against step.
+
+    Panels: all keys starting with "loss" together; "d_real"/"d_fake" (mean D(x), D(G(z))) together with a
+    dotted line at 0.5, the equilibrium value; every other key on its own. Keys that no record has are
+    skipped; if none are left the file says so instead of failing (plotting never stops training).
+    Long series are drawn faint with a moving average on top.
+    """
+    path = Path(path)
+    _check_suffix(path, _PLOT_SUFFIXES, "a plot")
+    present = [k for k in dict.fromkeys(keys) if _series(records, k)[0]]
+    groups: list[tuple[str, list[str]]] = []
+    losses = [k for k in present if k.startswith("loss")]
+    d_out = [k for k in present if k in ("d_real", "d_fake")]
+    if losses:
+        groups.append(("loss", losses))
+    if d_out:
+        groups.append(("D output", d_out))
+    groups += [(k, [k]) for k in present if k not in losses and k not in d_out]
+
+    fig = _new_figure(4.5 * max(1, len(groups)), 3.2)
+    if not groups:
+        fig.text(0.5, 0.5, f"no data for {', '.join(keys) or 'any key'}", ha="center", va="center")
+    else:
+        axes = fig.subplots(1, len(groups), squeeze=False)[0]
+        for ax, (name, group) in zip(axes, groups):
+            for i, key in enumerate(group):
+                color = f"C{i}"
+                steps, values = _series(records, key)
+                smooth = _smooth(steps, values)
+                if smooth is None:
+                    ax.plot(steps, values, color=color, lw=1.2, label=key)
+                else:
+                    ax.plot(steps, values, color=color, lw=0.6, alpha=0.3)
+                    ax.plot(*smooth, color=color, lw=1.5, label=key)
+            if name == "D output":
+                ax.axhline(0.5, color="0.4", ls=":", lw=1, label="0.5 (equilibrium)")
+                ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel("step")
+            ax.set_title(name)
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
