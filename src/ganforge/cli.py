@@ -1,0 +1,133 @@
+"""The `ganforge` command: parses arguments, then calls the library. User errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ganforge import __version__
+from ganforge.errors import UserError
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN (default: DCGAN on the embedded Fashion-MNIST 10k)",
+                       description="Train a GAN. With no arguments: the 'default' preset, DCGAN on the embedded "
+                                   "Fashion-MNIST test split, about 8 minutes on 2 CPU cores.")
+    p.add_argument("--config", metavar="PRESET|FILE.yaml", help="a preset name (see `ganforge presets`) or a YAML file")
+    p.add_argument("--data", metavar="NAME|PATH", help="dataset name (fashion-mnist-10k, mnist, fashion-mnist, "
+                                                       "toy-ring, toy-grid, toy-1d) or a folder of IDX files or images")
+    p.add_argument("--steps", type=int, help="generator steps to train (train.steps)")
+    p.add_argument("--seed", type=int, help="random seed (train.seed)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (train.device)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set train.batch_size=128 (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="run folder to create (default: runs/<preset>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or header")
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained run",
+                       description="Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for "
+                                   "toy data) or an .npz (uint8 images N x C x H x W, or float points).")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--out", default="samples.png", metavar="FILE.png|FILE.npz", help="output file")
+    p.add_argument("--checkpoint", metavar="DIR", help="a specific checkpoint folder (default: the latest)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and explore GANs.")
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub)
+    _add_sample(sub)
+    p = sub.add_parser("presets", help="list named configurations")
+    p.add_argument("--keys", action="store_true", help="list every config key with its default instead")
+    p.add_argument("--show", metavar="PRESET", help="print one preset's fully resolved YAML")
+    return parser
+
+
+def cmd_train(args) -> int:
+    from ganforge.config import load_config
+    from ganforge.train.loop import default_run_dir, is_run_dir, train
+
+    overrides = list(args.set)
+    for key, value in (("data.name", args.data), ("train.steps", args.steps), ("train.seed", args.seed),
+                       ("train.device", args.device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.resume:
+        if args.config or args.out:
+            raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
+        run_dir = Path(args.resume)
+        if not is_run_dir(run_dir):
+            raise UserError(f"{run_dir} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
+        cfg = load_config(str(run_dir / "config.yaml"), overrides)  # the run's own config, plus overrides
+    else:
+        cfg = load_config(args.config, overrides)
+        name = Path(args.config).stem if args.config else "default"
+        run_dir = Path(args.out) if args.out else default_run_dir(name)
+    summary = train(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+    final = summary["final"]
+    shown = ", ".join(f"{k} {final[k]}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
+    print(f"done: {summary['steps']} steps in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")
+    print(f"samples: {summary['pictures'].get('final')}   run folder: {summary['run_dir']}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from ganforge.sample import sample_to_file
+
+    path = sample_to_file(Path(args.run_dir), Path(args.out), n=args.n, seed=args.seed,
+                          checkpoint=Path(args.checkpoint) if args.checkpoint else None, device=args.device)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from ganforge.config import Config, dump_yaml, load_config, preset_names, to_dict
+
+    if args.show:
+        print(dump_yaml(load_config(args.show)), end="")
+        return 0
+    if args.keys:
+        def walk(tree, prefix=""):
+            for k, v in tree.items():
+                if isinstance(v, dict):
+                    walk(v, prefix + k + ".")
+                else:
+                    print(f"{prefix + k:28s} {json.dumps(v)}")
+        walk(to_dict(Config()))
+        return 0
+    names = preset_names()
+    width = max(map(len, names))
+    for name, desc in names.items():
+        print(f"{name:{width}s}  {desc}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

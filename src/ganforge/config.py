@@ -1,0 +1,329 @@
+"""Typed, validated run configuration.
+
+A config is a tree of dataclasses. It is built from a preset or YAML file, then `--set key=value`
+overrides; every key and type is checked, and a mistyped key names the closest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.errors import UserError
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def choice(default: str, *choices: str) -> Any:
+    """A string field restricted to `choices`."""
+    return field(default=default, metadata={"choices": choices})
+
+
+@dataclass
+class DataConfig:
+    name: str = "fashion-mnist-10k"  # a dataset name or a path (IDX folder, image folder)
+    root: str | None = None  # folder holding a named dataset's files
+    split: str = choice("train", "train", "test")
+    resolution: int | None = None  # images are resized and centre-cropped to this size
+    channels: int | None = None  # 1 or 3; default: what the data has
+    n_toy: int = 100_000  # points drawn from a toy mixture
+    on_bad_file: str = choice("error", "error", "skip")
+
+
+@dataclass
+class ModelConfig:
+    family: str = "gan"  # the training algorithm: see ganforge.families
+    arch: str = choice("dcgan28", "mlp", "dense", "dcgan", "dcgan28")
+    z_dim: int = 100
+    g_width: int = 64  # base channel (conv) or unit (dense) count of G
+    d_width: int = 64  # base channel (conv) or unit (dense) count of D
+    g_hidden: list[int] = field(default_factory=lambda: [256, 512])  # mlp: hidden layer sizes of G
+    d_hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp: hidden layer sizes of D
+    d_activation: str = choice("leaky_relu", "leaky_relu", "maxout")  # mlp: D's hidden units
+    d_dropout: float = 0.0
+    g_output: str = choice("auto", "auto", "tanh", "linear")  # auto: tanh for images, linear for toy data
+
+
+@dataclass
+class LossConfig:
+    g: str = choice("nonsaturating", "nonsaturating", "minimax")
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = choice("adam", "adam", "sgd", "rmsprop")
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
+    momentum: float = 0.0  # sgd, rmsprop
+
+
+@dataclass
+class OptimConfig:
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000  # generator steps
+    batch_size: int = 64
+    d_steps: int = 1  # k: discriminator steps per generator step
+    reuse_fake: bool = True  # with k = 1, the G step reuses the D step's G(z) (one G forward saved)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+@dataclass
+class LogConfig:
+    every: int = 50  # steps between metric lines (the only host-device syncs)
+    sample_every: int = 250  # steps between fixed-noise sample grids
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    n_samples: int = 64  # images in a sample grid
+    n_points: int = 2500  # toy data: points drawn per sample plot
+    tensorboard: bool = True
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    description: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a Config from plain data, with checks
+
+
+def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, hint in typing.get_type_hints(cls).items():
+        keys.append(prefix + name)
+        if dataclasses.is_dataclass(hint):
+            keys += _all_keys(hint, prefix + name + ".")
+    return keys
+
+
+def _unknown_key(key: str) -> UserError:
+    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else "; run `ganforge presets --keys` to list valid keys"
+    return UserError(f"unknown config key '{key}'{hint}")
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """Check `value` against the type annotation `hint`, converting int -> float where harmless."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, key)
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"config key '{key}' must be a list, got {value!r}")
+        return [_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "2e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"unsupported annotation {hint} for {key}")
+    return _type_error(key, hint, value)
+
+
+def _type_error(key: str, hint: Any, value: Any) -> Any:
+    name = getattr(hint, "__name__", str(hint))
+    raise UserError(f"config key '{key}' must be {name}, got {value!r}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise UserError(f"config section '{prefix.rstrip('.') or '<top>'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for name, value in data.items():
+        key = prefix + str(name)
+        if name not in fields:
+            raise _unknown_key(key)
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, key + ".")
+            continue
+        value = _convert(value, hint, key)
+        choices = fields[name].metadata.get("choices")
+        if choices and value not in choices:
+            raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _set_path(tree: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            raise _unknown_key(key)
+        node = child
+    if parts[-1] not in node:
+        raise _unknown_key(key)
+    node[parts[-1]] = value
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """Parse one `--set key=value`; the value is read as YAML (numbers, lists, true/false, null)."""
+    if "=" not in item:
+        raise UserError(f"--set expects key=value, got '{item}'")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def preset_names() -> dict[str, str]:
+    """Named presets and their one-line descriptions."""
+    out = {}
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        out[path.stem] = str(data.get("description", ""))
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise UserError(f"cannot read config file {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of sections (data:, model:, train:, ...)")
+    return data
+
+
+def load_config(source: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Build a Config from a preset name or YAML path (None: the default preset), then `key=value` overrides."""
+    if source is None:
+        source = "default"
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise UserError(f"config file {path} not found; give a preset name (ganforge presets) or a YAML path")
+        data = _read_yaml(path)
+    else:
+        preset = PRESET_DIR / f"{source}.yaml"
+        if not preset.is_file():
+            names = list(preset_names())
+            close = difflib.get_close_matches(source, names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UserError(f"unknown preset '{source}'; {hint}presets: {', '.join(names)}")
+        data = _read_yaml(preset)
+    tree = _merge(to_dict(Config()), data)
+    for item in overrides:
+        key, value = parse_set(item)
+        _set_path(tree, key, value)
+    _check_top(tree)
+    cfg = _build(Config, tree, "")
+    validate(cfg)
+    return cfg
+
+
+def _check_top(tree: dict) -> None:
+    for key in tree:
+        if key not in {f.name for f in dataclasses.fields(Config)}:
+            raise _unknown_key(key)
+
+
+def from_dict(data: dict) -> Config:
+    """Rebuild a Config from a resolved dict (as saved in a run's config.yaml)."""
+    cfg = _build(Config, _merge(to_dict(Config()), data), "")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Checks that span several keys or need a range."""
+    positive = {
+        "train.steps": cfg.train.steps,
+        "train.batch_size": cfg.train.batch_size,
+        "train.d_steps": cfg.train.d_steps,
+        "model.z_dim": cfg.model.z_dim,
+        "model.g_width": cfg.model.g_width,
+        "model.d_width": cfg.model.d_width,
+        "log.every": cfg.log.every,
+        "log.sample_every": cfg.log.sample_every,
+        "log.checkpoint_every": cfg.log.checkpoint_every,
+        "log.keep_checkpoints": cfg.log.keep_checkpoints,
+        "log.n_samples": cfg.log.n_samples,
+        "log.n_points": cfg.log.n_points,
+        "data.n_toy": cfg.data.n_toy,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise UserError(f"config key '{key}' must be at least 1, got {value}")
+    for name, opt in (("g", cfg.optim.g), ("d", cfg.optim.d)):
+        if opt.lr <= 0:
+            raise UserError(f"config key 'optim.{name}.lr' must be positive, got {opt.lr}")
+        if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
+            raise UserError(f"config key 'optim.{name}.betas' must be two numbers in [0, 1), got {opt.betas}")
+    if not 0 <= cfg.model.d_dropout < 1:
+        raise UserError(f"config key 'model.d_dropout' must be in [0, 1), got {cfg.model.d_dropout}")
+    if cfg.data.channels not in (None, 1, 3):
+        raise UserError(f"config key 'data.channels' must be 1 or 3, got {cfg.data.channels}")
+    res = cfg.data.resolution
+    if res is not None and res < 4:
+        raise UserError(f"config key 'data.resolution' must be at least 4, got {res}")
+    dev = cfg.train.device
+    if not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
+        raise UserError(f"config key 'train.device' must be auto, cpu, cuda or cuda:N, got {dev!r}")
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,50 @@
+"""What every family provides to the training loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a family needs to know about its data to build networks."""
+
+    shape: tuple[int, ...]  # one example: C x H x W for images, (D,) for toy vectors
+    is_image: bool
+    n_classes: int = 0
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # images in [-1, 1] or toy vectors
+    y: torch.Tensor | None = None
+
+
+Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
+
+
+class Family(nn.Module):
+    """Networks of one GAN family plus its two losses.
+
+    `networks` maps an optimiser name ("G", "D") to the module it trains. The loop calls `d_loss` k times
+    and then `g_loss` once per step, and owns backward passes, optimiser steps and everything else.
+    """
+
+    networks: dict[str, nn.Module]
+
+    def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        raise NotImplementedError
+
+    def g_loss(self, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        raise NotImplementedError
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Samples in the data's value range, for grids, `ganforge sample` and evaluation."""
+        raise NotImplementedError
+
+    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """D's probability that `x` is real (for the 1D picture of D(x))."""
+        raise NotImplementedError

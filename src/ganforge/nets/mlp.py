@@ -1,0 +1,50 @@
+"""Multilayer perceptrons: the networks of the original GAN (Goodfellow et al. 2014).
+
+G maps z through ReLU layers to the data; D is an MLP with LeakyReLU or maxout units (the paper used
+maxout and dropout in D) ending in one logit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganforge.config import ModelConfig
+
+
+class Maxout(nn.Module):
+    """max over `pieces` linear maps (Goodfellow et al. 2013)."""
+
+    def __init__(self, n_in: int, n_out: int, pieces: int = 5):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(n_in, n_out * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        return y.view(*y.shape[:-1], -1, self.pieces).amax(-1)
+
+
+def output_layer(kind: str) -> nn.Module:
+    return nn.Tanh() if kind == "tanh" else nn.Identity()
+
+
+def build(model: ModelConfig, shape: tuple[int, ...], out: str) -> tuple[nn.Module, nn.Module]:
+    n = math.prod(shape)
+    g_layers: list[nn.Module] = []
+    width = model.z_dim
+    for h in model.g_hidden:
+        g_layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    g_layers += [nn.Linear(width, n), output_layer(out), nn.Unflatten(1, shape)]
+
+    d_layers: list[nn.Module] = [nn.Flatten()]
+    width = n
+    for h in model.d_hidden:
+        unit = Maxout(width, h) if model.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
+        d_layers += [unit] + ([nn.Dropout(model.d_dropout)] if model.d_dropout > 0 else [])
+        width = h
+    d_layers += [nn.Linear(width, 1), nn.Flatten(0)]
+    return nn.Sequential(*g_layers), nn.Sequential(*d_layers)

@@ -1,0 +1,68 @@
+"""Draw samples from a trained run: rebuild its networks from config.yaml and run.json, load weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import viz
+from ganforge.errors import UserError
+from ganforge.families import DataSpec, Family, build_family
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.loop import read_run_config, resolve_device
+from ganforge.train.samples import generate
+
+
+def load_generator(run_dir: Path, checkpoint: Path | None = None, device: str = "auto") -> tuple[Family, dict, int]:
+    """(family with weights loaded, run.json's data description, checkpoint step)."""
+    cfg = read_run_config(run_dir)
+    info_path = Path(run_dir) / "run.json"
+    if not info_path.is_file():
+        raise UserError(f"{run_dir} has no run.json; it was not made by `ganforge train`")
+    data = json.loads(info_path.read_text())["data"]
+    spec = DataSpec(tuple(data["shape"]), data["kind"] == "image", data["n_classes"])
+    family = build_family(cfg, spec)
+    path = Path(checkpoint) if checkpoint else ckpt.latest_checkpoint(run_dir)
+    model, _, _ = ckpt.load_checkpoint(path, model_only=True)
+    for name, net in family.networks.items():
+        net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+    step = int(path.name.split("_")[-1]) if path.name.startswith("step_") else -1
+    return family.to(resolve_device(device)).eval(), data, step
+
+
+def sample_to_file(run_dir: Path, out: Path, n: int = 64, seed: int = 0, checkpoint: Path | None = None,
+                   device: str = "auto") -> Path:
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise UserError(f"--out {out}: use a .png (grid or scatter plot) or .npz (raw samples) file name")
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    family, data, step = load_generator(run_dir, checkpoint, device)
+    z_dim = read_run_config(run_dir).model.z_dim
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    fake = generate(family, z.to(next(family.parameters()).device)).cpu()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    is_image = data["kind"] == "image"
+    if out.suffix.lower() == ".npz":
+        x = viz.to_uint8(fake).numpy() if is_image else fake.numpy()
+        tmp = out.with_name(f".tmp-{out.name}")
+        with open(tmp, "wb") as f:
+            np.savez(f, x=x, step=step, seed=seed)
+        tmp.replace(out)
+        return out
+    if is_image:
+        return viz.save_grid(fake, out, upscale=2)
+    modes = np.asarray(data["modes"]) if data["modes"] is not None else None
+    title = f"{data['name']}, step {step}, {n} samples"
+    if fake.shape[1] == 2:
+        return viz.plot_samples_2d(fake.numpy(), out, modes=modes, sigma=data["sigma"], title=title)
+    from ganforge.train.loop import load_data  # toy data is generated, so p_data can be redrawn cheaply
+
+    real = load_data(read_run_config(run_dir)).x[:, 0]
+    grid = torch.linspace(float(real.min()) - 1, float(real.max()) + 1, 200)
+    with torch.no_grad():
+        d = family.d_prob(grid[:, None].to(next(family.parameters()).device)).cpu()
+    snap = {"step": step, "x": grid.numpy(), "d": d.flatten().numpy(), "fake": fake[:, 0].numpy()}
+    return viz.plot_samples_1d(out, real.numpy(), [snap], title=title)

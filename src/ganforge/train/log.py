@@ -1,0 +1,92 @@
+"""Metrics: running sums on the device, read only at log time; metrics.jsonl, TensorBoard, a progress bar."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+# how the progress bar and the console name each statistic
+SHORT = {"loss_d": "D loss", "loss_g": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
+
+
+class RunningStats:
+    """Sums of per-step scalars kept on the device: adding is an asynchronous kernel, not a host sync."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stats: dict[str, torch.Tensor]) -> None:
+        for key, value in stats.items():
+            value = value.detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def read_and_reset(self) -> dict[str, float]:
+        """Means since the last read: the one place a host-device sync happens."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k] / self.counts[k] for k in keys]).tolist()
+        self.sums.clear()
+        self.counts.clear()
+        return dict(zip(keys, values))
+
+
+class MetricsLog:
+    """metrics.jsonl (one JSON object per log step), TensorBoard events, and the progress bar."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, images_per_step: int, quiet: bool,
+                 tensorboard: bool):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.images_per_step = images_per_step
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
+
+            self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_step or None)
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+                        disable=quiet, file=sys.stderr, desc="train")
+        self.last_time = time.perf_counter()
+        self.last_step = start_step
+
+    def log(self, step: int, images_seen: int, values: dict[str, float]) -> dict:
+        now = time.perf_counter()
+        steps_per_s = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_step = now, step
+        record = {"step": step, "images": images_seen, **{k: round(v, 6) for k, v in values.items()},
+                  "steps_per_s": round(steps_per_s, 3), "images_per_s": round(steps_per_s * self.images_per_step, 1)}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"train/{key}", value, step)
+            self.writer.add_scalar("speed/images_per_s", record["images_per_s"], step)
+        postfix = {SHORT.get(k, k): f"{v:.3f}" for k, v in values.items()}
+        postfix["img/s"] = f"{record['images_per_s']:.0f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        return record
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def add_image(self, tag: str, image_hwc, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, image_hwc, step, dataformats="HWC" if image_hwc.ndim == 3 else "HW")
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,279 @@
+"""The training loop: one for every family.
+
+A family (ganforge.families) supplies networks and its D and G losses; this loop owns the data, the
+optimisers, the k discriminator steps, logging, fixed-noise samples, checkpoints and resume.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import __version__
+from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
+from ganforge.data import Dataset, load_dataset
+from ganforge.errors import UserError
+from ganforge.families import DataSpec, Family, build_family
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.log import MetricsLog, RunningStats, read_metrics
+from ganforge.train.resident import ResidentData
+from ganforge.train.samples import SampleWriter
+
+FIXED_NOISE_SEED_OFFSET = 1_000_003  # fixed-noise samples use their own stream, apart from training noise
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"train.device is '{name}' but no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(opt: OptimizerConfig, params) -> torch.optim.Optimizer:
+    if opt.name == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas))
+    if opt.name == "sgd":
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
+    return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
+
+
+def load_data(cfg: Config) -> Dataset:
+    d = cfg.data
+    return load_dataset(d.name, root=d.root, split=d.split, resolution=d.resolution, channels=d.channels,
+                        n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file)
+
+
+def data_spec(dataset: Dataset) -> DataSpec:
+    n_classes = len(dataset.class_names) if dataset.class_names else 0
+    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes)
+
+
+def describe_data(dataset: Dataset) -> dict:
+    """What `ganforge sample` needs to rebuild the networks and draw samples without loading the data."""
+    spec = data_spec(dataset)
+    return {"data": {"name": dataset.name, "kind": dataset.kind, "source": dataset.source, "n": len(dataset.x),
+                     "shape": list(spec.shape), "n_classes": spec.n_classes, "class_names": dataset.class_names,
+                     "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma}}
+
+
+def fixed_noise(cfg: Config, n: int, device: torch.device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(cfg.train.seed + FIXED_NOISE_SEED_OFFSET)
+    return torch.randn(n, cfg.model.z_dim, generator=g).to(device)
+
+
+@dataclass
+class Trainer:
+    """Everything the loop mutates, so it can be saved and restored as one."""
+
+    cfg: Config
+    family: Family
+    optimizers: dict[str, torch.optim.Optimizer]
+    data: ResidentData
+    noise: torch.Generator
+    device: torch.device
+    step: int = 0
+    images_seen: int = 0
+
+    def z(self) -> torch.Tensor:
+        return torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
+
+    def optimise(self, name: str, loss: torch.Tensor) -> None:
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def train_step(self, stats: RunningStats) -> None:
+        """k discriminator steps, then one generator step (Algorithm 1 of Goodfellow et al. 2014)."""
+        t = self.cfg.train
+        for _ in range(t.d_steps):
+            z = self.z()
+            loss, s = self.family.d_loss(self.data.next_batch(t.batch_size), z)
+            self.optimise("D", loss)
+            stats.add(s)
+        if not (t.reuse_fake and t.d_steps == 1):
+            z = self.z()
+        with frozen(self.family.networks["D"]):  # G's step needs D's input gradient, not its weight gradients
+            loss, s = self.family.g_loss(z)
+            self.optimise("G", loss)
+        stats.add(s)
+        self.step += 1
+        self.images_seen += t.batch_size * t.d_steps
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+
+    def save(self, run_dir: Path) -> Path:
+        model = {f"{name}.{k}": v for name, net in self.family.networks.items() for k, v in net.state_dict().items()}
+        state: dict[str, torch.Tensor] = {}
+        optim_meta = {}
+        for name, opt in self.optimizers.items():
+            tensors, optim_meta[name] = ckpt.flatten_optimizer(name, opt)
+            state.update(tensors)
+        rng_tensors, rng_plain = ckpt.rng_state()
+        state.update(rng_tensors)
+        data_state = self.data.state_dict()
+        state["data.order"] = data_state["order"]
+        state["data.generator"] = data_state["generator"]
+        state["noise.generator"] = self.noise.get_state()
+        meta = {"step": self.step, "images_seen": self.images_seen, "epoch": data_state["epoch"],
+                "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
+                "ganforge": __version__, "time": datetime.now().isoformat(timespec="seconds")}
+        return ckpt.save_checkpoint(run_dir, self.step, model, state, meta, keep=self.cfg.log.keep_checkpoints)
+
+    def load(self, path: Path) -> None:
+        model, state, meta = ckpt.load_checkpoint(path)
+        for name, net in self.family.networks.items():
+            net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(ckpt.unflatten_optimizer(name, state, meta["optimizers"][name]))
+        ckpt.set_rng_state(state, meta["rng"])
+        self.data.load_state_dict({"epoch": meta["epoch"], "position": meta["position"],
+                                   "order": state["data.order"], "generator": state["data.generator"]})
+        self.noise.set_state(state["noise.generator"])
+        self.step = meta["step"]
+        self.images_seen = meta["images_seen"]
+
+
+class frozen:
+    """Context manager: no weight gradients for `module` inside (they would be computed and thrown away)."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.params = [p for p in module.parameters() if p.requires_grad]
+
+    def __enter__(self):
+        for p in self.params:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        for p in self.params:
+            p.requires_grad_(True)
+
+
+def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
+    device = resolve_device(cfg.train.device)
+    seed_everything(cfg.train.seed)
+    family = build_family(cfg, data_spec(dataset)).to(device)
+    optimizers = {
+        "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters()),
+        "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters()),
+    }
+    data = ResidentData(dataset.x, dataset.y, device, seed=cfg.train.seed)
+    noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
+    return Trainer(cfg, family, optimizers, data, noise, device)
+
+
+def default_run_dir(cfg_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg_name}-{stamp}"
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / "config.yaml").is_file()
+
+
+def read_run_config(run_dir: Path) -> Config:
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
+    return from_dict(yaml.safe_load(path.read_text()) or {})
+
+
+def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train (or continue) the run in `run_dir`; returns a summary dict."""
+    run_dir = Path(run_dir)
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} already exists and is not empty; use --resume {run_dir} or choose another --out")
+    # everything a user can get wrong is checked before the run folder is touched
+    dataset = load_data(cfg)
+    trainer = build_trainer(cfg, dataset)
+    sampler = SampleWriter(run_dir, dataset, fixed_noise(cfg, _n_fixed(cfg, dataset), trainer.device))
+    if resume:
+        last = ckpt.latest_checkpoint(run_dir)
+        trainer.load(last)
+        _truncate_metrics(run_dir, trainer.step)
+        sampler.truncate(trainer.step)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(dump_yaml(cfg))
+    (run_dir / "run.json").write_text(json.dumps(describe_data(dataset), indent=1))
+    if not quiet:
+        _print_header(cfg, dataset, trainer, run_dir, resume)
+
+    images_per_step = cfg.train.batch_size * cfg.train.d_steps
+    log = MetricsLog(run_dir, cfg.train.steps, trainer.step, images_per_step, quiet, cfg.log.tensorboard)
+    stats = RunningStats()
+    started = time.perf_counter()
+    start_step = trainer.step
+    lg = cfg.log
+    try:
+        if trainer.step == 0:
+            sampler.write(trainer.family, 0)
+        while trainer.step < cfg.train.steps:
+            trainer.train_step(stats)
+            log.advance()
+            step, last = trainer.step, trainer.step == cfg.train.steps
+            if step % lg.every == 0 or last:
+                log.log(step, trainer.images_seen, stats.read_and_reset())
+            if step % lg.sample_every == 0 or last:
+                frame = sampler.write(trainer.family, step)
+                if dataset.kind == "image":
+                    from PIL import Image
+
+                    log.add_image("samples", np.asarray(Image.open(frame)), step)
+            if step % lg.checkpoint_every == 0 or last:
+                trainer.save(run_dir)
+    except KeyboardInterrupt:
+        log.close()
+        path = trainer.save(run_dir)
+        print(f"\ninterrupted at step {trainer.step}; saved {path}. Continue with: ganforge train --resume {run_dir}")
+        raise
+    log.close()
+    elapsed = time.perf_counter() - started
+    records = read_metrics(run_dir)
+    pictures = sampler.finish(run_dir, trainer.family, trainer.step, records)
+    summary = {
+        "run_dir": str(run_dir), "steps": trainer.step, "images_seen": trainer.images_seen,
+        "seconds": round(elapsed, 1),
+        "images_per_s": round((trainer.step - start_step) * images_per_step / max(elapsed, 1e-9), 1),
+        "final": {k: str(v) for k, v in records[-1].items()} if records else {},
+        "pictures": {k: str(v) for k, v in pictures.items()},
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _n_fixed(cfg: Config, dataset: Dataset) -> int:
+    return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
+
+
+def _truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
+    path = run_dir / "metrics.jsonl"
+    kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool) -> None:
+    n_g = sum(p.numel() for p in trainer.family.networks["G"].parameters())
+    n_d = sum(p.numel() for p in trainer.family.networks["D"].parameters())
+    shape = "x".join(str(s) for s in dataset.x.shape[1:])
+    what = f"resuming at step {trainer.step}" if resume else "training"
+    print(f"ganforge {what}: {cfg.model.family}/{cfg.model.arch} (G {n_g:,} params, D {n_d:,}) on {dataset.name} "
+          f"({len(dataset.x):,} x {shape}, {dataset.source}) for {cfg.train.steps:,} steps of batch "
+          f"{cfg.train.batch_size}, k={cfg.train.d_steps}, loss.g={cfg.loss.g}, device {trainer.device}")
+    print(f"run folder: {run_dir}")

@@ -1,0 +1,125 @@
+"""Pictures of what the generator makes, drawn from fixed noise so frames are comparable over training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import viz
+from ganforge.data import Dataset
+from ganforge.families import Family
+
+GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
+
+
+@torch.no_grad()
+def generate(family: Family, z: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    """G(z) in eval mode (BatchNorm running statistics), batched; the family's mode is restored."""
+    was_training = family.training
+    family.eval()
+    try:
+        return torch.cat([family.generate(part) for part in z.split(batch)])
+    finally:
+        family.train(was_training)
+
+
+@torch.no_grad()
+def d_curve(family: Family, x: torch.Tensor) -> torch.Tensor:
+    was_training = family.training
+    family.eval()
+    try:
+        return family.d_prob(x)
+    finally:
+        family.train(was_training)
+
+
+class SampleWriter:
+    """Writes samples/step_NNNNNN.png at each sample step and the final pictures at the end of a run."""
+
+    def __init__(self, run_dir: Path, dataset: Dataset, fixed_z: torch.Tensor):
+        self.dir = Path(run_dir) / "samples"
+        self.dataset = dataset
+        self.fixed_z = fixed_z
+        self.snapshot_path = self.dir / "snapshots_1d.json"  # toy-1d: D(x) and p_g over time
+
+    def frame_path(self, step: int) -> Path:
+        return self.dir / f"step_{step:06d}.png"
+
+    def write(self, family: Family, step: int) -> Path:
+        fake = generate(family, self.fixed_z)
+        path = self.frame_path(step)
+        ds = self.dataset
+        if ds.kind == "image":
+            viz.save_grid(fake, path, upscale=GRID_UPSCALE)
+        elif fake.shape[1] == 2:
+            viz.plot_samples_2d(fake.cpu().numpy(), path, modes=_np(ds.modes), sigma=ds.sigma,
+                                real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")
+        else:
+            snapshots = self.snapshots()
+            snapshots.append(self._snapshot_1d(family, fake, step))
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.snapshot_path.write_text(json.dumps(snapshots))
+            viz.plot_samples_1d(path, ds.x[:, 0].numpy(), [_arrays(s) for s in snapshots[-1:]],
+                                title=f"{ds.name}, step {step}")
+        return path
+
+    def _snapshot_1d(self, family: Family, fake: torch.Tensor, step: int) -> dict:
+        real = self.dataset.x[:, 0]
+        lo, hi = float(real.min()) - 1.0, float(real.max()) + 1.0
+        grid = torch.linspace(lo, hi, 200, device=fake.device)
+        d = d_curve(family, grid[:, None])
+        return {"step": step, "x": grid.tolist(), "d": d.flatten().tolist(), "fake": fake[:, 0].tolist()}
+
+    def snapshots(self) -> list[dict]:
+        if self.snapshot_path.exists():
+            return json.loads(self.snapshot_path.read_text())
+        return []
+
+    def truncate(self, step: int) -> None:
+        """On resume, forget what was drawn after the checkpoint being resumed."""
+        if self.snapshot_path.exists():
+            kept = [s for s in self.snapshots() if s["step"] <= step]
+            self.snapshot_path.write_text(json.dumps(kept))
+        for path in self.dir.glob("step_*.png"):
+            if int(path.stem.split("_")[1]) > step:
+                path.unlink()
+
+    def finish(self, run_dir: Path, family: Family, step: int, records: list[dict]) -> dict[str, Path]:
+        """Final grid, a progress animation and strip, and the training curves."""
+        run_dir = Path(run_dir)
+        out = {"final": run_dir / "samples.png"}
+        frames = sorted(self.dir.glob("step_*.png"))
+        if self.dataset.kind == "toy" and self.dataset.x.shape[1] == 1:
+            snapshots = [_arrays(s) for s in self.snapshots()]
+            viz.plot_samples_1d(out["final"], self.dataset.x[:, 0].numpy(), snapshots, title=self.dataset.name)
+        else:
+            final = frames[-1] if frames and frames[-1] == self.frame_path(step) else self.write(family, step)
+            out["final"].write_bytes(final.read_bytes())
+            frames = sorted(self.dir.glob("step_*.png"))
+        if len(frames) > 1:
+            out["animation"] = viz.save_animation(frames, run_dir / "progress.gif")
+            picked = _evenly(frames, 8)
+            out["strip"] = viz.save_strip(picked, run_dir / "progress.png",
+                                          labels=[f"step {int(p.stem.split('_')[1])}" for p in picked])
+        if records:
+            keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_"))})
+            out["curves"] = viz.plot_curves(records, run_dir / "curves.png", keys, title="training curves")
+        return out
+
+
+def _evenly(items: list, n: int) -> list:
+    if len(items) <= n:
+        return items
+    index = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in index]
+
+
+def _np(t: torch.Tensor | None):
+    return None if t is None else t.cpu().numpy()
+
+
+def _arrays(snapshot: dict) -> dict:
+    return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in snapshot.items()}
