@@ -1,0 +1,152 @@
+"""Folders of image files (PNG, JPEG, ...), decoded once into one uint8 tensor.
+
+Choices, so results do not depend on the operating system or on file quirks:
+- files are found recursively and sorted by relative path; hidden files and folders (".name", such as
+  macOS "._x.png" metadata) are ignored;
+- class labels come from the immediate subfolders when every image sits in one of them;
+- EXIF orientation is applied, so photos come out the way viewers show them;
+- transparency is composited onto white (transparent sprites and icons are usually drawn for a light
+  background), palette images go through RGBA so their transparency is kept;
+- 16-bit images are scaled to 8 bits (Pillow's own conversion would clip them);
+- images are resized so the short side equals the resolution (Lanczos), then center-cropped;
+- with channels unset the result is RGB if any image is colour (palette images count as colour);
+- Pillow's decompression-bomb limit stays on: a too-large image is a bad file.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from ganforge.errors import UserError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+COLOUR_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
+PROGRESS_ABOVE = 2000  # images; smaller folders load in a moment
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under root (recursive, hidden entries skipped), sorted by relative path."""
+    found = []
+    for p in root.rglob("*"):
+        hidden = any(part.startswith(".") for part in p.relative_to(root).parts)
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not hidden and p.is_file():
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """Images with more than 8 bits per channel (I;16, I, F) as mode L, scaled rather than clipped."""
+    a = np.asarray(img)
+    if img.mode.startswith("I;16") or (img.mode == "I" and a.size and a.max() > 255):
+        a = a.astype(np.float64) / 257.0  # 65535 -> 255
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+
+
+def _normalise_mode(img: Image.Image, colour: bool) -> Image.Image:
+    """img as "RGB" (colour) or "L", with transparency composited onto white."""
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
+    if img.mode == "P" or img.mode == "PA" or "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB" if colour else "L")
+
+
+def _resize_crop(img: Image.Image, resolution: int) -> Image.Image:
+    """Resize so the short side is `resolution`, then cut the central resolution x resolution square."""
+    w, h = img.size
+    if min(w, h) != resolution:
+        scale = resolution / min(w, h)
+        w, h = max(resolution, round(w * scale)), max(resolution, round(h * scale))
+        img = img.resize((w, h), Image.Resampling.LANCZOS)
+    if (w, h) != (resolution, resolution):
+        left, top = (w - resolution) // 2, (h - resolution) // 2
+        img = img.crop((left, top, left + resolution, top + resolution))
+    return img
+
+
+def _decode(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
+    """One image as an H x W x C uint8 array (C = 1 or 3; C follows the file when channels is None).
+    With resolution None the image keeps its size. Raises the underlying error for a bad file."""
+    with warnings.catch_warnings():
+        # Pillow only warns between 1x and 2x its pixel limit; treat that as too large as well.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()  # decode now, so a truncated file fails here
+            img = ImageOps.exif_transpose(img)
+            colour = img.mode in COLOUR_MODES if channels is None else channels == 3
+            img = _normalise_mode(img, colour)
+            if resolution is not None:
+                img = _resize_crop(img, resolution)
+            a = np.asarray(img)
+    return a[:, :, None] if a.ndim == 2 else a
+
+
+def _bad_file_reason(exc: Exception) -> str:
+    """A one-line reason for a file that could not be decoded."""
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return (f"too large to decode safely (over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels); "
+                "downscale it")
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return "not an image Pillow can read"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"cannot be decoded ({text})"
+
+
+def load_image_folder(
+    root: Path, resolution: int | None = None, channels: int | None = None, on_bad_file: str = "error"
+) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None, int]:
+    """Decode every image under root. Returns (x uint8 N x C x H x W, labels int64 (N,) or None,
+    class names or None, number of bad files skipped). Bad files raise a UserError unless
+    on_bad_file == "skip". With channels None, the result is RGB if any image is colour, else gray."""
+    paths = find_images(root)
+    if not paths:
+        raise UserError(f"{root}: no IDX files or images found (looked for *-images-idx3-ubyte[.gz] and, "
+                        f"recursively, {' '.join(sorted(IMAGE_EXTENSIONS))} files); give a folder of images "
+                        "or of MNIST-style IDX files")
+    # Labels from immediate subfolders, but only when no image sits directly in root.
+    tops = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in paths]
+    class_names = sorted(set(tops)) if None not in tops else None
+    class_index = {name: i for i, name in enumerate(class_names or [])}
+
+    arrays, labels, skipped, size = [], [], 0, None
+    bar = tqdm(paths, desc=f"reading {root.name or root}", unit="img", file=sys.stderr,
+               disable=None if len(paths) > PROGRESS_ABOVE else True)
+    for path, top in zip(bar, tops):
+        try:
+            a = _decode(path, channels, resolution)
+        except Exception as exc:  # Pillow's plugins raise many types on malformed files
+            if on_bad_file == "skip":
+                skipped += 1
+                continue
+            raise UserError(f"{path}: {_bad_file_reason(exc)}; fix or delete it, or pass "
+                            "--set data.on_bad_file=skip to skip bad files") from exc
+        if resolution is None:
+            # Without a resolution every image must already have the same square size.
+            size = size or a.shape[:2]
+            if a.shape[0] != a.shape[1] or a.shape[:2] != size:
+                raise UserError(f"{path}: is {a.shape[1]}x{a.shape[0]}, but without data.resolution all "
+                                "images must be square and the same size (the first is "
+                                f"{size[1]}x{size[0]}); set data.resolution to resize and crop them")
+        arrays.append(a)
+        if class_names is not None:
+            labels.append(class_index[top])
+    bar.close()
+    if not arrays:
+        raise UserError(f"{root}: none of the {len(paths)} image files could be read; check the files")
+
+    if channels is None and any(a.shape[2] == 3 for a in arrays):
+        arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in arrays]
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor(labels, dtype=torch.int64) if class_names is not None else None
+    return x, y, class_names, skipped

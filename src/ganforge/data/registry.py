@@ -1,0 +1,224 @@
+"""Dataset names and paths -> one in-memory Dataset.
+
+Every dataset is small enough to hold as a single tensor (uint8 for images, so 60,000 MNIST digits
+take 47 MB), which keeps batching trivial and fast on any device.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.data.folder import load_image_folder
+from ganforge.data.idx import (
+    find_images_file,
+    is_idx_images_name,
+    labels_file_for,
+    load_idx_pair,
+    read_idx_bytes,
+)
+from ganforge.data.toy import TOY_SPECS, sample_toy
+from ganforge.errors import UserError
+
+
+@dataclass
+class Dataset:
+    """A whole dataset in memory.
+
+    Images: x is uint8 N x C x H x W (C = 1 or 3). Toy mixtures: x is float32 N x D (D = 1 or 2), y is
+    the mode each point was drawn from, modes holds the M x D centres and sigma their common std.
+    """
+
+    name: str  # "fashion-mnist-10k", "mnist", "toy-ring", "folder:<path>", "idx:<path>", ...
+    kind: str  # "image" or "toy"
+    x: torch.Tensor
+    y: torch.Tensor | None  # int64 (N,) labels, or None for unlabelled data
+    class_names: list[str] | None
+    source: str  # "embedded", "generated", or the file/folder read
+    modes: torch.Tensor | None = None
+    sigma: float | None = None
+    skipped: int = 0  # bad image files skipped under on_bad_file="skip"
+
+
+EMBEDDED = Path(__file__).parent / "embedded"
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                   "Bag", "Ankle boot"]
+DIGIT_CLASSES = [str(d) for d in range(10)]
+
+DATASET_NAMES: dict[str, str] = {
+    "fashion-mnist-10k": "Fashion-MNIST test split shipped with ganforge: 10,000 28x28 gray clothing images, "
+                         "10 classes",
+    "fashion-mnist": "Fashion-MNIST: 60,000 train / 10,000 test 28x28 gray clothing images, 10 classes "
+                     "(the four IDX files, in data.root)",
+    "mnist": "MNIST handwritten digits: 60,000 train / 10,000 test 28x28 gray images, 10 classes "
+             "(the four IDX files, in data.root)",
+    **{name: spec[2] for name, spec in TOY_SPECS.items()},
+}
+
+# md5 of the *unpacked* IDX files. The publishers' md5s are of the .gz files, but repackaged copies
+# (Debian's, for one) hold the same data with different gzip headers, so check the contents instead.
+KNOWN_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+KNOWN_CLASSES = {"mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
+IDX_FILES = tuple(KNOWN_MD5["mnist"])  # the four file names, without .gz
+
+
+def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
+    """n points of the toy mixture `name` ("toy-ring", "toy-grid" or "toy-1d"), the same for the same seed."""
+    if name not in TOY_SPECS:
+        raise UserError(f"unknown toy dataset {name!r}; choose one of {', '.join(TOY_SPECS)}")
+    if n < 1:
+        raise UserError(f"data.n_toy must be at least 1, got {n}")
+    x, y, modes, sigma = sample_toy(name, n, seed)
+    return Dataset(name=name, kind="toy", x=x, y=y, class_names=None, source="generated", modes=modes,
+                   sigma=sigma)
+
+
+def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
+                 channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
+                 on_bad_file: str = "error") -> Dataset:
+    """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
+    files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
+    n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images."""
+    _check_options(split, resolution, channels, on_bad_file)
+    if spec in TOY_SPECS:
+        return make_toy(spec, n_toy, seed)
+    if spec == "fashion-mnist-10k":
+        x, y = load_idx_pair(EMBEDDED / "t10k-images-idx3-ubyte.gz", EMBEDDED / "t10k-labels-idx1-ubyte.gz")
+        ds = Dataset(spec, "image", x, y, list(FASHION_CLASSES), "embedded")
+    elif spec in KNOWN_MD5:
+        ds = _load_known_idx(spec, root, split)
+    else:
+        ds = _load_path(spec, split, resolution, channels, on_bad_file)
+    ds.x = _resize(ds.x, resolution)
+    if channels == 3 and ds.x.shape[1] == 1:
+        ds.x = ds.x.repeat(1, 3, 1, 1)
+    return ds
+
+
+def _check_options(split: str, resolution: int | None, channels: int | None, on_bad_file: str) -> None:
+    if split not in ("train", "test"):
+        raise UserError(f"data.split must be 'train' or 'test', got {split!r}")
+    if resolution is not None and (not isinstance(resolution, int) or resolution < 1):
+        raise UserError(f"data.resolution must be a positive whole number of pixels, got {resolution!r}")
+    if channels not in (None, 1, 3):
+        raise UserError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels!r}")
+    if on_bad_file not in ("error", "skip"):
+        raise UserError(f"data.on_bad_file must be 'error' or 'skip', got {on_bad_file!r}")
+
+
+def _search_folders(name: str, root: str | None) -> list[Path]:
+    """Where a named IDX dataset may live: root (or root/<name>) if given, else $GANFORGE_DATA/<name>
+    and ~/.cache/ganforge/data/<name>."""
+    if root is not None:
+        return [Path(root).expanduser(), Path(root).expanduser() / name]
+    env = os.environ.get("GANFORGE_DATA")
+    folders = [Path(env).expanduser() / name] if env else []
+    return folders + [Path.home() / ".cache" / "ganforge" / "data" / name]
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    """folder/stem as .gz or unpacked, also under the "train-images.idx3-ubyte" spelling."""
+    dotted = stem.replace("-idx", ".idx")
+    for name in (stem + ".gz", stem, dotted + ".gz", dotted):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _load_known_idx(name: str, root: str | None, split: str) -> Dataset:
+    prefix = "train" if split == "train" else "t10k"
+    stems = [s for s in IDX_FILES if s.startswith(prefix)]
+    folders = _search_folders(name, root)
+    for folder in folders:
+        images, labels = (_find_file(folder, s) for s in stems)
+        if images is not None and labels is not None:
+            break
+    else:
+        raise UserError(f"{name}: {' and '.join(s + '.gz' for s in stems)} not found in "
+                        f"{', '.join(str(f) for f in folders)}; {name} needs the four files "
+                        f"{', '.join(s + '.gz' for s in IDX_FILES)} (or unpacked, without .gz): put them "
+                        "there or pass --set data.root=PATH")
+    payloads = []
+    for path, stem in ((images, stems[0]), (labels, stems[1])):
+        data = read_idx_bytes(path)
+        got, want = hashlib.md5(data).hexdigest(), KNOWN_MD5[name][stem]
+        if got != want:
+            raise UserError(f"{path}: corrupt or not the {name} {stem} file (md5 of its unpacked data is "
+                            f"{got}, expected {want}); download it again")
+        payloads.append(data)
+    x, y = load_idx_pair(images, labels, payloads=(payloads[0], payloads[1]))
+    return Dataset(name, "image", x, y, list(KNOWN_CLASSES[name]), str(images.parent))
+
+
+def _unknown_name(spec: str) -> UserError:
+    close = difflib.get_close_matches(spec, list(DATASET_NAMES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UserError(f"unknown dataset {spec!r}{hint}; known names: {', '.join(DATASET_NAMES)}; "
+                     "or give the path of an image folder, an IDX folder or an IDX images file")
+
+
+def _load_path(spec: str, split: str, resolution: int | None, channels: int | None,
+               on_bad_file: str) -> Dataset:
+    """A dataset from a path; "folder:" and "idx:" prefixes (as in Dataset.name) are accepted."""
+    prefixed = spec.startswith(("folder:", "idx:"))
+    text = spec.split(":", 1)[1] if prefixed else spec
+    path = Path(text).expanduser()
+    if not path.exists():
+        if not prefixed and "/" not in text and os.sep not in text and not text.startswith((".", "~")):
+            raise _unknown_name(spec)  # looks like a name, not a path
+        raise UserError(f"{path}: no such file or folder; check the path (or use a dataset name: "
+                        f"{', '.join(DATASET_NAMES)})")
+    if path.is_file():
+        images = path
+    else:
+        try:
+            idx_present = any(is_idx_images_name(p.name) for p in path.iterdir() if p.is_file())
+        except OSError as exc:
+            raise UserError(f"{path}: cannot list the folder ({exc.strerror or exc}); "
+                            "check its permissions") from exc
+        if not idx_present:
+            x, y, class_names, skipped = load_image_folder(path, resolution, channels, on_bad_file)
+            return Dataset(f"folder:{text}", "image", x, y, class_names, str(path.resolve()), skipped=skipped)
+        images = find_images_file(path, split)
+    labels = labels_file_for(images)
+    x, y = load_idx_pair(images, labels)
+    # Unknown data: name the classes by their index when the labels look like class indices.
+    indices = y is not None and len(y) > 0 and y.min() >= 0 and y.max() < 10_000
+    class_names = [str(i) for i in range(int(y.max()) + 1)] if indices else None
+    return Dataset(f"idx:{text}", "image", x, y, class_names, str(images.resolve()))
+
+
+def _resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:
+    """Images resized so the short side is `resolution` (antialiased bilinear), then center-cropped."""
+    if resolution is None or tuple(x.shape[-2:]) == (resolution, resolution):
+        return x
+    h, w = x.shape[-2:]
+    scale = resolution / min(h, w)
+    size = (max(resolution, round(h * scale)), max(resolution, round(w * scale)))
+    top, left = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+    out = torch.empty(len(x), x.shape[1], resolution, resolution, dtype=torch.uint8)
+    for i in range(0, len(x), 4096):  # in chunks, to keep the float copy small
+        f = F.interpolate(x[i:i + 4096].float(), size=size, mode="bilinear", antialias=True,
+                          align_corners=False)
+        f = f[:, :, top:top + resolution, left:left + resolution]
+        out[i:i + 4096] = f.round().clamp(0, 255).to(torch.uint8)
+    return out

@@ -1,0 +1,227 @@
+"""Image folders: labels from subfolders, mode conversion, resize and crop, bad files, path kinds."""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.data import load_dataset
+from ganforge.errors import UserError
+
+
+def save(path, img):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def gray(value, size=(8, 8)):
+    return Image.new("L", size, value)
+
+
+def test_class_subfolders(tmp_path):
+    save(tmp_path / "cats" / "1.png", gray(10))
+    save(tmp_path / "cats" / "2.png", gray(20))
+    save(tmp_path / "ants" / "1.png", gray(30))
+    save(tmp_path / "dogs" / "deep" / "er" / "1.png", gray(40))  # nested: belongs to "dogs"
+    ds = load_dataset(str(tmp_path))
+    assert ds.kind == "image" and ds.name == f"folder:{tmp_path}"
+    assert ds.class_names == ["ants", "cats", "dogs"]
+    assert ds.x.shape == (4, 1, 8, 8) and ds.x.dtype == torch.uint8
+    # Sorted by relative path: ants/1, cats/1, cats/2, dogs/deep/er/1.
+    assert ds.x[:, 0, 0, 0].tolist() == [30, 10, 20, 40]
+    assert ds.y.tolist() == [0, 1, 1, 2] and ds.y.dtype == torch.int64
+
+
+def test_images_in_root_have_no_labels(tmp_path):
+    save(tmp_path / "a.png", gray(1))
+    save(tmp_path / "sub" / "b.png", gray(2))
+    save(tmp_path / ".hidden" / "c.png", gray(3))  # hidden folders are ignored
+    save(tmp_path / "._d.png", gray(4))  # as are hidden files (macOS metadata)
+    ds = load_dataset(str(tmp_path))
+    assert ds.y is None and ds.class_names is None
+    assert ds.x[:, 0, 0, 0].tolist() == [1, 2]
+
+
+def mixed_folder(tmp_path):
+    save(tmp_path / "0-gray.png", gray(100))
+    save(tmp_path / "1-rgb.png", Image.new("RGB", (8, 8), (255, 0, 0)))
+    save(tmp_path / "2-rgba.png", Image.new("RGBA", (8, 8), (0, 0, 255, 0)))  # fully transparent
+    pal = Image.new("P", (8, 8), 1)
+    pal.putpalette([0, 0, 0, 0, 200, 0] + [0] * 762)
+    save(tmp_path / "3-palette.png", pal)
+    save(tmp_path / "4-sixteen.png", Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16)))
+    save(tmp_path / "5-la.png", Image.new("LA", (8, 8), (50, 255)))
+    save(tmp_path / "6-cmyk.tif", Image.new("CMYK", (8, 8), (0, 255, 0, 0)))
+    return tmp_path
+
+
+def test_mixed_modes_become_rgb(tmp_path):
+    ds = load_dataset(str(mixed_folder(tmp_path)))
+    assert ds.x.shape == (7, 3, 8, 8)
+    pixels = [tuple(p) for p in ds.x[:, :, 4, 4].tolist()]
+    assert pixels[0] == (100, 100, 100)
+    assert pixels[1] == (255, 0, 0)
+    assert pixels[2] == (255, 255, 255)  # transparency is composited onto white
+    assert pixels[3] == (0, 200, 0)
+    assert pixels[4] == (255, 255, 255)  # 16-bit full scale is scaled to 255, not clipped garbage
+    assert pixels[5] == (50, 50, 50)
+    assert pixels[6] == (255, 0, 255)  # magenta ink
+
+
+def test_channels_one_converts_colour_to_gray(tmp_path):
+    ds = load_dataset(str(mixed_folder(tmp_path)), channels=1)
+    assert ds.x.shape == (7, 1, 8, 8)
+    values = ds.x[:, 0, 4, 4].tolist()
+    assert values[0] == 100
+    assert values[1] == 76  # ITU-R 601 luma of pure red
+    assert values[2] == 255
+
+
+def test_gray_folder_stays_one_channel_unless_asked(tmp_path):
+    save(tmp_path / "a.png", gray(7))
+    assert load_dataset(str(tmp_path)).x.shape == (1, 1, 8, 8)
+    x = load_dataset(str(tmp_path), channels=3).x
+    assert x.shape == (1, 3, 8, 8) and x.unique().tolist() == [7]
+
+
+def test_sixteen_bit_is_scaled(tmp_path):
+    a = np.array([[0, 257, 32896, 65535]], dtype=np.uint16).repeat(4, 0)
+    save(tmp_path / "a.png", Image.fromarray(a))
+    x = load_dataset(str(tmp_path)).x
+    assert x.shape == (1, 1, 4, 4)
+    assert x[0, 0, 0].tolist() == [0, 1, 128, 255]
+
+
+def white_centre(w, h, side):
+    """A black w x h image with a white side x side square in its centre."""
+    a = np.zeros((h, w), dtype=np.uint8)
+    top, left = (h - side) // 2, (w - side) // 2
+    a[top:top + side, left:left + side] = 255
+    return Image.fromarray(a)
+
+
+@pytest.mark.parametrize("size", [(80, 40), (40, 80)])
+def test_center_crop_without_resize(tmp_path, size):
+    save(tmp_path / "a.png", white_centre(*size, 40))
+    x = load_dataset(str(tmp_path), resolution=40).x
+    assert x.shape == (1, 1, 40, 40)
+    assert x.min().item() == 255  # exactly the white centre; the black borders are cut off
+
+
+@pytest.mark.parametrize("size", [(120, 60), (60, 120)])
+def test_resize_short_side_then_center_crop(tmp_path, size):
+    save(tmp_path / "a.png", white_centre(*size, 40))
+    x = load_dataset(str(tmp_path), resolution=30).x[0, 0].float()
+    assert x.shape == (30, 30)
+    # The white square shrinks to 20 px in the middle of the crop, with a 5 px black frame.
+    assert (x[8:22, 8:22] > 250).all()
+    assert (x[:3] < 5).all() and (x[-3:] < 5).all() and (x[:, :3] < 5).all() and (x[:, -3:] < 5).all()
+
+
+def test_sizes_must_match_without_resolution(tmp_path):
+    save(tmp_path / "a.png", gray(1, (8, 8)))
+    save(tmp_path / "b.png", gray(1, (9, 9)))
+    with pytest.raises(UserError, match="data.resolution") as info:
+        load_dataset(str(tmp_path))
+    assert str(tmp_path / "b.png") in str(info.value)
+    assert load_dataset(str(tmp_path), resolution=4).x.shape == (2, 1, 4, 4)
+
+
+def test_non_square_needs_resolution(tmp_path):
+    save(tmp_path / "a.png", gray(1, (8, 6)))
+    with pytest.raises(UserError, match="data.resolution"):
+        load_dataset(str(tmp_path))
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    a = np.zeros((16, 16), dtype=np.uint8)
+    a[:8, :8] = 255  # stored: white top-left quadrant
+    img = Image.fromarray(a)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    img.save(tmp_path / "a.png", exif=exif)
+    x = load_dataset(str(tmp_path)).x[0, 0]
+    assert x[0, -1].item() == 255 and x[0, 0].item() == 0  # shown: white top-right quadrant
+
+
+def bad_folder(tmp_path):
+    save(tmp_path / "good.png", gray(5))
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("this is not an image\n")
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)  # does not compress much
+    save(tmp_path / "whole.png", Image.fromarray(noise))
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "whole.png").unlink()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["empty.png", "text.png", "truncated.png"])
+def test_bad_file_is_an_error_by_default(tmp_path, name):
+    bad_folder(tmp_path)
+    for other in {"empty.png", "text.png", "truncated.png"} - {name}:
+        (tmp_path / other).unlink()
+    with pytest.raises(UserError, match="data.on_bad_file=skip") as info:
+        load_dataset(str(tmp_path))
+    assert str(tmp_path / name) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_files_skipped_and_counted(tmp_path):
+    ds = load_dataset(str(bad_folder(tmp_path)), on_bad_file="skip")
+    assert ds.x.shape == (1, 1, 8, 8) and ds.x.unique().tolist() == [5]
+    assert ds.skipped == 3
+
+
+def test_all_bad_is_an_error_even_when_skipping(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(UserError, match="none of the 1 image files"):
+        load_dataset(str(tmp_path), on_bad_file="skip")
+
+
+def test_decompression_bomb_protection_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    save(tmp_path / "big.png", gray(0, (40, 40)))  # 1600 px: over the limit (Pillow only warns)
+    with pytest.raises(UserError, match="too large") as info:
+        load_dataset(str(tmp_path))
+    assert str(tmp_path / "big.png") in str(info.value)
+    save(tmp_path / "bigger.png", gray(0, (100, 100)))  # over twice the limit: Pillow refuses
+    save(tmp_path / "small.png", gray(0, (8, 8)))
+    assert load_dataset(str(tmp_path), on_bad_file="skip").skipped == 2
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(UserError, match="no IDX files or images found") as info:
+        load_dataset(str(tmp_path))
+    assert str(tmp_path) in str(info.value)
+
+
+def test_path_kind_recognition(tmp_path):
+    idx_dir, img_dir, other_dir = tmp_path / "idx", tmp_path / "img", tmp_path / "other"
+    for d in (idx_dir, img_dir, other_dir):
+        d.mkdir()
+    a = np.full((3, 5, 5), 9, dtype=np.uint8)
+    data = bytes([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0, 5]) + a.tobytes()
+    (idx_dir / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(data))
+    save(idx_dir / "preview.png", gray(1))  # IDX files take precedence over images
+    save(img_dir / "x.jpg", Image.new("RGB", (6, 6), (1, 2, 3)))
+    (other_dir / "notes.txt").write_text("hello")
+
+    ds = load_dataset(str(idx_dir))  # a lone images file serves either split
+    assert ds.name == f"idx:{idx_dir}" and ds.x.shape == (3, 1, 5, 5) and ds.y is None
+    assert load_dataset(str(idx_dir / "t10k-images-idx3-ubyte.gz")).x.shape == (3, 1, 5, 5)
+    assert load_dataset(str(img_dir)).x.shape == (1, 3, 6, 6)
+    with pytest.raises(UserError, match="no IDX files or images found") as info:
+        load_dataset(str(other_dir))
+    assert str(other_dir) in str(info.value)
+    with pytest.raises(UserError, match="not an IDX file"):
+        load_dataset(str(other_dir / "notes.txt"))
+
+
+def test_dataset_name_loads_again(tmp_path):
+    save(tmp_path / "a.png", gray(3))
+    ds = load_dataset(str(tmp_path))
+    assert torch.equal(load_dataset(ds.name).x, ds.x)
