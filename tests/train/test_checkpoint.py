@@ -1,0 +1,61 @@
+import json
+
+import pytest
+import torch
+
+from ganforge.errors import UserError
+from ganforge.train import checkpoint as ckpt
+
+
+def test_optimizer_state_round_trips_through_safetensors_and_json():
+    w = torch.nn.Parameter(torch.randn(3, 2))
+    opt = torch.optim.Adam([w], lr=0.01, betas=(0.5, 0.9))
+    for _ in range(3):
+        opt.zero_grad()
+        (w**2).sum().backward()
+        opt.step()
+    tensors, meta = ckpt.flatten_optimizer("G", opt)
+    meta = json.loads(json.dumps(meta))  # must be plain JSON
+    w2 = torch.nn.Parameter(w.detach().clone())
+    opt2 = torch.optim.Adam([w2], lr=1.0)
+    opt2.load_state_dict(ckpt.unflatten_optimizer("G", tensors, meta))
+    assert opt2.param_groups[0]["lr"] == 0.01 and opt2.param_groups[0]["betas"] == [0.5, 0.9]
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        assert torch.equal(opt2.state[w2][key], opt.state[w][key])
+
+
+def test_save_keeps_the_newest_and_leaves_no_temporary_folder(tmp_path):
+    for step in (10, 20, 30):
+        ckpt.save_checkpoint(tmp_path, step, {"G.w": torch.full((2,), float(step))}, {"x": torch.zeros(1)},
+                             {"step": step}, keep=2)
+    names = [p.name for p in ckpt.list_checkpoints(tmp_path)]
+    assert names == ["step_000020", "step_000030"]
+    assert not list((tmp_path / "checkpoints").glob(".tmp-*"))
+    model, _, meta = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path))
+    assert meta["step"] == 30 and model["G.w"].tolist() == [30.0, 30.0]
+
+
+def test_unfinished_temporary_folders_are_ignored(tmp_path):
+    (tmp_path / "checkpoints" / ".tmp-step_000050").mkdir(parents=True)
+    with pytest.raises(UserError, match="holds no checkpoint"):
+        ckpt.latest_checkpoint(tmp_path)
+
+
+def test_corrupt_checkpoint_is_a_user_error(tmp_path):
+    path = ckpt.save_checkpoint(tmp_path, 1, {"G.w": torch.zeros(2)}, {}, {"step": 1}, keep=1)
+    (path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="unreadable"):
+        ckpt.load_checkpoint(path)
+
+
+def test_rng_state_round_trip():
+    import random
+
+    import numpy as np
+
+    tensors, plain = ckpt.rng_state()
+    plain = json.loads(json.dumps(plain))
+    a = (torch.rand(3), np.random.rand(3), random.random())
+    ckpt.set_rng_state(tensors, plain)
+    b = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(a[0], b[0]) and (a[1] == b[1]).all() and a[2] == b[2]

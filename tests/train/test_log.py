@@ -1,0 +1,27 @@
+import json
+
+import torch
+
+from ganforge.train.log import MetricsLog, RunningStats, read_metrics
+
+
+def test_running_stats_means_and_reset():
+    stats = RunningStats()
+    for v in (1.0, 2.0, 6.0):
+        stats.add({"loss_d": torch.tensor(v), "d_real": torch.tensor(v / 10)})
+    stats.add({"loss_g": torch.tensor(4.0)})
+    means = stats.read_and_reset()
+    assert means["loss_d"] == 3.0 and abs(means["d_real"] - 0.3) < 1e-7 and means["loss_g"] == 4.0
+    assert stats.read_and_reset() == {}
+
+
+def test_metrics_log_writes_jsonl(tmp_path):
+    log = MetricsLog(tmp_path, total_steps=10, start_step=0, images_per_step=64, quiet=True, tensorboard=False)
+    log.log(5, 320, {"loss_d": 1.25})
+    log.log(10, 640, {"loss_d": 0.5})
+    log.close()
+    records = read_metrics(tmp_path)
+    assert [r["step"] for r in records] == [5, 10]
+    assert records[1]["loss_d"] == 0.5 and records[1]["images"] == 640
+    assert records[0]["images_per_s"] > 0
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["step"] == 5

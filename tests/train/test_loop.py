@@ -1,0 +1,98 @@
+import json
+
+import torch
+from PIL import Image
+
+from ganforge.config import load_config
+from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.train.loop import build_trainer, load_data, train
+
+TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",
+              "log.every=2", "log.sample_every=3", "log.checkpoint_every=3"]
+
+
+def distance_to_ring(samples: torch.Tensor) -> float:
+    """Mean distance of 2D points to the unit circle the ring's eight modes sit on."""
+    return (samples.norm(dim=1) - 1).abs().mean().item()
+
+
+def test_toy_ring_training_moves_samples_toward_the_modes(tmp_path):
+    # the plain GAN hops between modes of the ring (the mode-collapse lesson), but it does learn the ring
+    cfg = load_config("toy-ring", ["train.steps=400", "data.n_toy=20000", "log.tensorboard=false",
+                                   "log.sample_every=400", "log.checkpoint_every=400"])
+    dataset = load_data(cfg)
+    z = torch.randn(2000, cfg.model.z_dim, generator=torch.Generator().manual_seed(5))
+    before = build_trainer(cfg, dataset).family.generate(z).detach()
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["steps"] == 400
+    from ganforge.sample import load_generator
+
+    family, _, step = load_generator(tmp_path / "run")
+    after = family.generate(z).detach()
+    assert step == 400
+    assert distance_to_ring(before) > 0.5  # a fresh generator sits near the origin
+    assert distance_to_ring(after) < 0.5 * distance_to_ring(before), (distance_to_ring(before), distance_to_ring(after))
+    assert (run_picture := tmp_path / "run" / "samples.png").is_file() and Image.open(run_picture).size[0] > 100
+
+
+def test_default_dcgan_run_folder_holds_everything(tmp_path):
+    cfg = load_config(None, ["train.steps=6", *TINY_DCGAN, "log.tensorboard=true"])
+    run = tmp_path / "run"
+    summary = train(cfg, run, quiet=True)
+    assert summary["steps"] == 6
+    for name in ("config.yaml", "run.json", "metrics.jsonl", "samples.png", "progress.gif", "progress.png",
+                 "curves.png", "summary.json"):
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    frames = sorted(p.name for p in (run / "samples").glob("step_*.png"))
+    assert frames == ["step_000000.png", "step_000003.png", "step_000006.png"]
+    grid = Image.open(run / "samples.png")
+    grid.load()
+    assert grid.size[0] > 8 * 28  # 64 samples, 8 per row, upscaled
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6]
+    for r in records:
+        assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["loss_d"] > 0
+    ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert ckpts == ["step_000003", "step_000006"]
+    model, _, meta = load_checkpoint(latest_checkpoint(run))
+    assert meta["step"] == 6 and meta["images_seen"] == 6 * 16
+    assert any(k.startswith("G.") for k in model) and any(k.startswith("D.") for k in model)
+
+
+def test_resume_continues_with_the_same_counter_and_optimizer_state(tmp_path):
+    """6 steps in one go equal 3 steps plus a resume for 3 more, tensor for tensor (CPU)."""
+    straight = load_config(None, ["train.steps=6", *TINY_DCGAN])
+    train(straight, tmp_path / "straight", quiet=True)
+    train(load_config(None, ["train.steps=3", *TINY_DCGAN]), tmp_path / "resumed", quiet=True)
+    summary = train(straight, tmp_path / "resumed", resume=True, quiet=True)
+    assert summary["steps"] == 6
+    a_model, a_state, a_meta = load_checkpoint(latest_checkpoint(tmp_path / "straight"))
+    b_model, b_state, b_meta = load_checkpoint(latest_checkpoint(tmp_path / "resumed"))
+    assert a_meta["step"] == b_meta["step"] == 6
+    assert a_meta["images_seen"] == b_meta["images_seen"]
+    assert a_model.keys() == b_model.keys() and a_state.keys() == b_state.keys()
+    for key in a_model:
+        assert torch.equal(a_model[key], b_model[key]), key
+    for key in a_state:
+        if key.startswith(("optim.", "data.", "noise.")):
+            assert torch.equal(a_state[key], b_state[key]), key
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4, 6]  # 3 was the end of the first part, then logging continues
+
+
+def test_k_discriminator_steps_and_fresh_noise(tmp_path):
+    cfg = load_config("gan-mnist", ["data.name=toy-ring", "data.n_toy=1000", "model.g_output=linear",
+                                    "train.steps=4", "train.d_steps=3", "model.g_hidden=[16]", "model.d_hidden=[16]",
+                                    "log.tensorboard=false", "train.batch_size=10"])
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    assert summary["images_seen"] == 4 * 3 * 10
+    trainer = build_trainer(cfg, load_data(cfg))
+    state = trainer.optimizers["D"].state_dict()["state"]
+    assert state == {}  # fresh
+    from ganforge.train.log import RunningStats
+
+    trainer.train_step(RunningStats())
+    d_steps = [s["momentum_buffer"] is not None for s in trainer.optimizers["D"].state_dict()["state"].values()]
+    assert d_steps and all(d_steps)
+    assert trainer.data.position == 30  # three real batches of 10 for one generator step
