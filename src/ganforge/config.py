@@ -48,6 +48,7 @@ class ModelConfig:
     d_hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp: hidden layer sizes of D
     d_activation: str = choice("leaky_relu", "leaky_relu", "maxout")  # mlp: D's hidden units
     d_dropout: float = 0.0
+    d_max_norm: float = 0.0  # > 0: cap the norm of each D unit's incoming weights after every D step (Goodfellow 2014)
     g_output: str = choice("auto", "auto", "tanh", "linear")  # auto: tanh for images, linear for toy data
 
 
@@ -313,6 +314,8 @@ def validate(cfg: Config) -> None:
             raise UserError(f"config key 'optim.{name}.lr' must be positive, got {opt.lr}")
         if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
             raise UserError(f"config key 'optim.{name}.betas' must be two numbers in [0, 1), got {opt.betas}")
+    if cfg.model.d_max_norm < 0:
+        raise UserError(f"config key 'model.d_max_norm' must be >= 0 (0 turns it off), got {cfg.model.d_max_norm}")
     if not 0 <= cfg.model.d_dropout < 1:
         raise UserError(f"config key 'model.d_dropout' must be in [0, 1), got {cfg.model.d_dropout}")
     if cfg.data.channels not in (None, 1, 3):

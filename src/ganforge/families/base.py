@@ -41,6 +41,9 @@ class Family(nn.Module):
     def g_loss(self, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         raise NotImplementedError
 
+    def after_step(self, name: str) -> None:
+        """Called after optimiser `name` stepped: the place for weight constraints."""
+
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """Samples in the data's value range, for grids, `ganforge sample` and evaluation."""
         raise NotImplementedError

@@ -12,6 +12,7 @@ The loop runs the k steps; this file holds the two objectives.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ganforge import losses
 from ganforge.families.base import Batch, DataSpec, Family, Stats
@@ -24,6 +25,7 @@ class GAN(Family):
         self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image)
         self.networks = {"G": self.G, "D": self.D}
         self.g_objective = losses.G_LOSSES[cfg.loss.g]
+        self.d_max_norm = cfg.model.d_max_norm
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
 
     def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
@@ -44,6 +46,15 @@ class GAN(Family):
         self._last = None
         loss = self.g_objective(self.D(fake))
         return loss, {"loss_g": loss.detach()}
+
+    @torch.no_grad()
+    def after_step(self, name: str) -> None:
+        # the paper's D kept each unit's incoming weight vector within a maximum norm, which lets plain SGD with
+        # a large learning rate train without the weights blowing up
+        if name == "D" and self.d_max_norm > 0:
+            for m in self.D.modules():
+                if isinstance(m, nn.Linear):
+                    m.weight.copy_(torch.renorm(m.weight, 2, 0, self.d_max_norm))
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.G(z)

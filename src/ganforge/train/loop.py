@@ -96,6 +96,7 @@ class Trainer:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        self.family.after_step(name)
 
     def train_step(self, stats: RunningStats) -> None:
         """k discriminator steps, then one generator step (Algorithm 1 of Goodfellow et al. 2014)."""
@@ -238,9 +239,11 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
             if step % lg.checkpoint_every == 0 or last:
                 trainer.save(run_dir)
     except KeyboardInterrupt:
+        # the interrupted step may be half done, so the state is not saved; the last checkpoint is consistent
         log.close()
-        path = trainer.save(run_dir)
-        print(f"\ninterrupted at step {trainer.step}; saved {path}. Continue with: ganforge train --resume {run_dir}")
+        saved = ckpt.list_checkpoints(run_dir)
+        where = f"the last checkpoint is {saved[-1].name}" if saved else "no checkpoint was written yet"
+        print(f"\ninterrupted at step {trainer.step}; {where}. Continue with: ganforge train --resume {run_dir}")
         raise
     log.close()
     elapsed = time.perf_counter() - started
