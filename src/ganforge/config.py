@@ -47,7 +47,10 @@ class ModelConfig:
     g_hidden: list[int] = field(default_factory=lambda: [256, 512])  # mlp: hidden layer sizes of G
     d_hidden: list[int] = field(default_factory=lambda: [512, 256])  # mlp: hidden layer sizes of D
     d_activation: str = choice("leaky_relu", "leaky_relu", "maxout")  # mlp: D's hidden units
-    d_dropout: float = 0.0
+    d_dropout: float = 0.0  # mlp: dropout after D's hidden layers
+    d_input_dropout: float = 0.0  # mlp: dropout on D's input
+    g_init: float = 0.0  # mlp: > 0 draws G's weights from U(-g_init, g_init) (pylearn2's irange); 0: PyTorch's default
+    d_init: float = 0.0  # mlp: the same for D
     d_max_norm: float = 0.0  # > 0: cap the norm of each D unit's incoming weights after every D step (Goodfellow 2014)
     g_output: str = choice("auto", "auto", "tanh", "linear")  # auto: tanh for images, linear for toy data
 
@@ -73,7 +76,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000  # generator steps
+    steps: int = 3500  # generator steps
     batch_size: int = 64
     d_steps: int = 1  # k: discriminator steps per generator step
     reuse_fake: bool = True  # with k = 1, the G step reuses the D step's G(z) (one G forward saved)
@@ -316,8 +319,12 @@ def validate(cfg: Config) -> None:
             raise UserError(f"config key 'optim.{name}.betas' must be two numbers in [0, 1), got {opt.betas}")
     if cfg.model.d_max_norm < 0:
         raise UserError(f"config key 'model.d_max_norm' must be >= 0 (0 turns it off), got {cfg.model.d_max_norm}")
-    if not 0 <= cfg.model.d_dropout < 1:
-        raise UserError(f"config key 'model.d_dropout' must be in [0, 1), got {cfg.model.d_dropout}")
+    for key in ("d_dropout", "d_input_dropout"):
+        if not 0 <= getattr(cfg.model, key) < 1:
+            raise UserError(f"config key 'model.{key}' must be in [0, 1), got {getattr(cfg.model, key)}")
+    for key in ("g_init", "d_init"):
+        if getattr(cfg.model, key) < 0:
+            raise UserError(f"config key 'model.{key}' must be >= 0 (0: PyTorch's default), got {getattr(cfg.model, key)}")
     if cfg.data.channels not in (None, 1, 3):
         raise UserError(f"config key 'data.channels' must be 1 or 3, got {cfg.data.channels}")
     res = cfg.data.resolution

@@ -40,7 +40,7 @@ def test_g_loss_gradient_reaches_g_and_matches_the_chosen_objective():
                            ("minimax", lambda l: -torch.nn.functional.softplus(l).mean())):
         gan = toy_gan(f"loss.g={name}")
         z = torch.randn(6, 2)
-        loss, stats = gan.g_loss(z)
+        loss, _stats = gan.g_loss(z)
         assert torch.allclose(loss, expected(gan.D(gan.G(z))))
         loss.backward()
         assert all(p.grad is not None for p in gan.G.parameters())

@@ -95,3 +95,14 @@ def test_dcgan_rejects_unsupported_shapes(shape, message):
 def test_conv_archs_need_images():
     with pytest.raises(UserError, match="needs image data"):
         build_networks(ModelConfig(arch="dcgan"), (2,), False)
+
+
+def test_mlp_uniform_init_and_input_dropout():
+    model = ModelConfig(arch="mlp", g_init=0.05, d_init=0.005, d_input_dropout=0.2)
+    g, d = build_networks(model, (1, 28, 28), True)
+    for net, scale in ((g, 0.05), (d, 0.005)):
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                assert m.weight.abs().max() <= scale and m.weight.abs().max() > 0.9 * scale
+                assert not m.bias.any()
+    assert isinstance(list(d)[1], nn.Dropout) and list(d)[1].p == 0.2

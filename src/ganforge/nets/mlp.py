@@ -31,6 +31,15 @@ def output_layer(kind: str) -> nn.Module:
     return nn.Tanh() if kind == "tanh" else nn.Identity()
 
 
+def uniform_init(net: nn.Module, scale: float) -> None:
+    """Weights ~ U(-scale, scale), biases 0, as the paper's pylearn2 models did; scale 0 keeps PyTorch's default."""
+    if scale > 0:
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.uniform_(m.weight, -scale, scale)
+                nn.init.zeros_(m.bias)
+
+
 def build(model: ModelConfig, shape: tuple[int, ...], out: str) -> tuple[nn.Module, nn.Module]:
     n = math.prod(shape)
     g_layers: list[nn.Module] = []
@@ -41,10 +50,15 @@ def build(model: ModelConfig, shape: tuple[int, ...], out: str) -> tuple[nn.Modu
     g_layers += [nn.Linear(width, n), output_layer(out), nn.Unflatten(1, shape)]
 
     d_layers: list[nn.Module] = [nn.Flatten()]
+    if model.d_input_dropout > 0:
+        d_layers.append(nn.Dropout(model.d_input_dropout))
     width = n
     for h in model.d_hidden:
         unit = Maxout(width, h) if model.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
         d_layers += [unit] + ([nn.Dropout(model.d_dropout)] if model.d_dropout > 0 else [])
         width = h
     d_layers += [nn.Linear(width, 1), nn.Flatten(0)]
-    return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
+    g, d = nn.Sequential(*g_layers), nn.Sequential(*d_layers)
+    uniform_init(g, model.g_init)
+    uniform_init(d, model.d_init)
+    return g, d
