@@ -12,12 +12,12 @@ from ganforge import viz
 from ganforge.errors import UserError
 from ganforge.families import DataSpec, Family, build_family
 from ganforge.train import checkpoint as ckpt
-from ganforge.train.loop import read_run_config, resolve_device
-from ganforge.train.samples import generate
+from ganforge.train.loop import load_data, read_run_config, resolve_device
+from ganforge.train.samples import as_arrays, generate, snapshot_1d
 
 
 def load_generator(run_dir: Path, checkpoint: Path | None = None, device: str = "auto") -> tuple[Family, dict, int]:
-    """(family with weights loaded, run.json's data description, checkpoint step)."""
+    """(family in eval mode with weights loaded, run.json's data description, checkpoint step)."""
     cfg = read_run_config(run_dir)
     info_path = Path(run_dir) / "run.json"
     if not info_path.is_file():
@@ -40,8 +40,8 @@ def sample_to_file(run_dir: Path, out: Path, n: int = 64, seed: int = 0, checkpo
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     family, data, step = load_generator(run_dir, checkpoint, device)
-    z_dim = read_run_config(run_dir).model.z_dim
-    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    cfg = read_run_config(run_dir)
+    z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
     fake = generate(family, z.to(next(family.parameters()).device)).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
     is_image = data["kind"] == "image"
@@ -54,15 +54,10 @@ def sample_to_file(run_dir: Path, out: Path, n: int = 64, seed: int = 0, checkpo
         return out
     if is_image:
         return viz.save_grid(fake, out, upscale=2)
-    modes = np.asarray(data["modes"]) if data["modes"] is not None else None
     title = f"{data['name']}, step {step}, {n} samples"
     if fake.shape[1] == 2:
+        modes = np.asarray(data["modes"]) if data["modes"] is not None else None
         return viz.plot_samples_2d(fake.numpy(), out, modes=modes, sigma=data["sigma"], title=title)
-    from ganforge.train.loop import load_data  # toy data is generated, so p_data can be redrawn cheaply
-
-    real = load_data(read_run_config(run_dir)).x[:, 0]
-    grid = torch.linspace(float(real.min()) - 1, float(real.max()) + 1, 200)
-    with torch.no_grad():
-        d = family.d_prob(grid[:, None].to(next(family.parameters()).device)).cpu()
-    snap = {"step": step, "x": grid.numpy(), "d": d.flatten().numpy(), "fake": fake[:, 0].numpy()}
-    return viz.plot_samples_1d(out, real.numpy(), [snap], title=title)
+    real = load_data(cfg).x[:, 0]  # toy data is generated, so p_data is redrawn cheaply
+    snap = snapshot_1d(family, real, fake[:, 0], step)
+    return viz.plot_samples_1d(out, real.numpy(), [as_arrays(snap)], title=title)

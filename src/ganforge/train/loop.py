@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from ganforge import __version__
 from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
@@ -187,8 +188,6 @@ def is_run_dir(path: Path) -> bool:
 
 
 def read_run_config(run_dir: Path) -> Config:
-    import yaml
-
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise UserError(f"{run_dir} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
@@ -253,7 +252,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         "run_dir": str(run_dir), "steps": trainer.step, "images_seen": trainer.images_seen,
         "seconds": round(elapsed, 1),
         "images_per_s": round((trainer.step - start_step) * images_per_step / max(elapsed, 1e-9), 1),
-        "final": {k: str(v) for k, v in records[-1].items()} if records else {},
+        "final": records[-1] if records else {},
         "pictures": {k: str(v) for k, v in pictures.items()},
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))

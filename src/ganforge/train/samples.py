@@ -36,6 +36,13 @@ def d_curve(family: Family, x: torch.Tensor) -> torch.Tensor:
         family.train(was_training)
 
 
+def snapshot_1d(family: Family, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict:
+    """1D data: D(x) on a grid spanning the data, and the generated points, for the Fig. 1 picture."""
+    grid = torch.linspace(float(real.min()) - 1.0, float(real.max()) + 1.0, 200, device=fake.device)
+    d = d_curve(family, grid[:, None])
+    return {"step": step, "x": grid.tolist(), "d": d.flatten().tolist(), "fake": fake.tolist()}
+
+
 class SampleWriter:
     """Writes samples/step_NNNNNN.png at each sample step and the final pictures at the end of a run."""
 
@@ -59,19 +66,12 @@ class SampleWriter:
                                 real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")
         else:
             snapshots = self.snapshots()
-            snapshots.append(self._snapshot_1d(family, fake, step))
+            snapshots.append(snapshot_1d(family, self.dataset.x[:, 0], fake[:, 0], step))
             self.dir.mkdir(parents=True, exist_ok=True)
             self.snapshot_path.write_text(json.dumps(snapshots))
-            viz.plot_samples_1d(path, ds.x[:, 0].numpy(), [_arrays(s) for s in snapshots[-1:]],
+            viz.plot_samples_1d(path, ds.x[:, 0].numpy(), [as_arrays(s) for s in snapshots[-1:]],
                                 title=f"{ds.name}, step {step}")
         return path
-
-    def _snapshot_1d(self, family: Family, fake: torch.Tensor, step: int) -> dict:
-        real = self.dataset.x[:, 0]
-        lo, hi = float(real.min()) - 1.0, float(real.max()) + 1.0
-        grid = torch.linspace(lo, hi, 200, device=fake.device)
-        d = d_curve(family, grid[:, None])
-        return {"step": step, "x": grid.tolist(), "d": d.flatten().tolist(), "fake": fake[:, 0].tolist()}
 
     def snapshots(self) -> list[dict]:
         if self.snapshot_path.exists():
@@ -93,7 +93,7 @@ class SampleWriter:
         out = {"final": run_dir / "samples.png"}
         frames = sorted(self.dir.glob("step_*.png"))
         if self.dataset.kind == "toy" and self.dataset.x.shape[1] == 1:
-            snapshots = [_arrays(s) for s in self.snapshots()]
+            snapshots = [as_arrays(s) for s in self.snapshots()]
             viz.plot_samples_1d(out["final"], self.dataset.x[:, 0].numpy(), snapshots, title=self.dataset.name)
         else:
             final = frames[-1] if frames and frames[-1] == self.frame_path(step) else self.write(family, step)
@@ -121,5 +121,5 @@ def _np(t: torch.Tensor | None):
     return None if t is None else t.cpu().numpy()
 
 
-def _arrays(snapshot: dict) -> dict:
+def as_arrays(snapshot: dict) -> dict:
     return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in snapshot.items()}
