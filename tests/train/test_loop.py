@@ -96,3 +96,17 @@ def test_k_discriminator_steps_and_fresh_noise(tmp_path):
     d_steps = [s["momentum_buffer"] is not None for s in trainer.optimizers["D"].state_dict()["state"].values()]
     assert d_steps and all(d_steps)
     assert trainer.data.position == 30  # three real batches of 10 for one generator step
+
+
+def test_default_config_trains_on_an_image_folder_of_any_size(tmp_path):
+    import numpy as np
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (45, 60, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    cfg = load_config(None, [f"data.name={folder}", "train.steps=2", *TINY_DCGAN])
+    train(cfg, tmp_path / "run", quiet=True)
+    data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
+    assert data["shape"] == [3, 28, 28] and data["n"] == 12

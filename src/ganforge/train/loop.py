@@ -54,7 +54,10 @@ def make_optimizer(opt: OptimizerConfig, params) -> torch.optim.Optimizer:
 
 def load_data(cfg: Config) -> Dataset:
     d = cfg.data
-    return load_dataset(d.name, root=d.root, split=d.split, resolution=d.resolution, channels=d.channels,
+    resolution = d.resolution
+    if resolution is None and cfg.model.arch == "dcgan28":
+        resolution = 28  # the network fixes the size, so an image folder of any size can feed it
+    return load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                         n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file)
 
 
