@@ -54,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args) -> int:
     from ganforge.config import load_config
+    from ganforge.train.log import SHORT
     from ganforge.train.loop import default_run_dir, is_run_dir, train
 
     overrides = list(args.set)
     for key, value in (("data.name", args.data), ("train.steps", args.steps), ("train.seed", args.seed),
                        ("train.device", args.device)):
-        if value is not None:
-            overrides.append(f"{key}={value}")
+        if value is not None:  # JSON-quoted, so a path such as "2024" or "yes" stays a string
+            overrides.append(f"{key}={json.dumps(value)}")
     if args.resume:
         if args.config or args.out:
             raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
@@ -74,7 +75,7 @@ def cmd_train(args) -> int:
         run_dir = Path(args.out) if args.out else default_run_dir(name)
     summary = train(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
     final = summary["final"]
-    shown = ", ".join(f"{k} {final[k]}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
+    shown = ", ".join(f"{SHORT[k]} {final[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
     print(f"done: {summary['steps']} steps in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")
     print(f"samples: {summary['pictures'].get('final')}   run folder: {summary['run_dir']}")
     return 0
