@@ -31,7 +31,8 @@ def toy_run(tmp_path_factory):
 def test_train_prints_a_summary(tmp_path, capsys):
     assert main(["train", "--config", "toy-1d", "--steps", "2", "--out", str(tmp_path / "r"), *FAST]) == 0
     out = capsys.readouterr().out
-    assert "done: 2 steps" in out and "D(x)" not in out  # --quiet: no header or bar, only the summary
+    assert out.startswith("done: 2 steps")  # --quiet: no header, only the summary
+    assert "D(x)" in out and "D(G(z))" in out
     assert f"run folder: {tmp_path / 'r'}" in out
 
 
