@@ -1,9 +1,12 @@
 import json
+from pathlib import Path
 
+import pytest
 import torch
 from PIL import Image
 
 from ganforge.config import load_config
+from ganforge.sample import load_generator
 from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.train.loop import build_trainer, load_data, train
 
@@ -25,8 +28,6 @@ def test_toy_ring_training_moves_samples_toward_the_modes(tmp_path):
     before = build_trainer(cfg, dataset).family.generate(z).detach()
     summary = train(cfg, tmp_path / "run", quiet=True)
     assert summary["steps"] == 400
-    from ganforge.sample import load_generator
-
     family, _, step = load_generator(tmp_path / "run")
     after = family.generate(z).detach()
     assert step == 400
@@ -113,10 +114,6 @@ def test_default_config_trains_on_an_image_folder_of_any_size(tmp_path):
 
 
 def test_gan_mnist_preset_on_real_mnist(tmp_path):
-    from pathlib import Path
-
-    import pytest
-
     mnist = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
     if not mnist.is_dir():
         pytest.skip(f"MNIST IDX files not found at {mnist}")
@@ -127,8 +124,6 @@ def test_gan_mnist_preset_on_real_mnist(tmp_path):
     assert data["n"] == 60_000 and data["shape"] == [1, 28, 28]
     assert summary["images_seen"] == 3 * 100
     # max-norm holds on every D unit after training steps
-    from ganforge.sample import load_generator
-
     family, _, _ = load_generator(tmp_path / "run")
     for m in family.D.modules():
         if isinstance(m, torch.nn.Linear):
