@@ -46,6 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     _add_sample(sub)
+    p = sub.add_parser("eval", help="evaluate a run: FID, KID, precision/recall, density/coverage",
+                       description="Sample N images from a run and compare them with N real images of the reference "
+                                   "split; prints a table and writes RUN_DIR/eval.json with each value's protocol.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--metrics", default="fid,kid,pr,dc", help="comma-separated: fid, kid, pr, dc (default: all)")
+    p.add_argument("--n", type=int, default=10_000, help="samples and real images (default 10000)")
+    p.add_argument("--ref", default="test", choices=["test", "train"], help="real split to compare with")
+    p.add_argument("--extractor", default="classifier", choices=["classifier", "inception"],
+                   help="classifier: the shipped MNIST/Fashion-MNIST classifier (fast); inception: standard FID")
+    p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST) for fast metrics",
+                       description="Train the seeded domain-classifier recipe on a dataset's 60k train split and "
+                                   "report its test accuracy; weights go to OUT.safetensors, recipe to OUT.json.")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = csub.add_parser("train", help="train and save a classifier")
+    t.add_argument("--data", required=True, choices=["mnist", "fashion-mnist"])
+    t.add_argument("--root", help="folder of the four IDX files (default: the usual dataset search)")
+    t.add_argument("--epochs", type=int, help="epochs (default: 3 for mnist, 15 for fashion-mnist)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, metavar="PATH", help="output path, without or with .safetensors")
+    t.add_argument("--quiet", action="store_true")
     p = sub.add_parser("presets", help="list named configurations")
     p.add_argument("--keys", action="store_true", help="list every config key with its default instead")
     p.add_argument("--show", metavar="PRESET", help="print one preset's fully resolved YAML")
@@ -90,6 +113,35 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from ganforge.metrics.evaluate import evaluate_run
+
+    if args.n < 2:
+        raise UserError(f"--n must be at least 2, got {args.n}")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = evaluate_run(Path(args.run_dir), metrics, args.n, args.ref, args.extractor, args.inception, args.seed,
+                          args.device)
+    p = result["protocol"]
+    print(f"{args.run_dir} at step {p['checkpoint_step']}: {p['n_fake']:,} samples vs {p['n_real']:,} {p['dataset']} "
+          f"{p['split']} images, features: {p['extractor']} (sha1 {p['extractor_sha1'][:12]})")
+    for key, value in result["values"].items():
+        print(f"  {key:10s} {value:10.4f}")
+    print(f"wrote {Path(args.run_dir) / 'eval.json'}")
+    return 0
+
+
+def cmd_classifier(args) -> int:
+    from ganforge.metrics.classifier import train_and_save
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    meta = train_and_save(args.data, args.root, Path(args.out), args.epochs, args.seed, progress=not args.quiet)
+    out = Path(args.out).with_suffix(".safetensors")
+    print(f"{args.data} classifier: test accuracy {meta['test_accuracy']:.4f} on {meta['n_test']:,} test images "
+          f"after {meta['recipe']['epochs']} epochs ({meta['train_seconds']} s); wrote {out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ganforge.config import Config, dump_yaml, load_config, preset_names, to_dict
 
@@ -112,7 +164,8 @@ def cmd_presets(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "classifier": cmd_classifier,
+            "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

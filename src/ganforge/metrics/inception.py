@@ -180,6 +180,7 @@ class InceptionExtractor:
 
     name = "inception-v3-fid"
     feature_dim = FEATURE_DIM
+    preprocess = "pytorch-fid: uint8 as saved, /255, bilinear 299x299 (align_corners=False), gray -> RGB, 2x - 1"
 
     def __init__(self, path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                  batch_size: int = 64):
