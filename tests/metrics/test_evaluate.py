@@ -1,0 +1,86 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.data import load_dataset
+from ganforge.errors import UserError
+from ganforge.metrics import evaluate
+
+INCEPTION = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fid-inception" / \
+    "pt_inception_fid_torchscript.pt"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def fashion_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "dcgan"
+    assert main(["train", "--out", str(run), "--steps", "2", "--quiet", "--set", "log.tensorboard=false",
+                 "--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.batch_size=8"]) == 0
+    return run
+
+
+def test_compare_identical_features():
+    x = torch.randn(300, 16)
+    values = evaluate.compare(x, x.clone())
+    assert abs(values["fid"]) < 1e-6
+    assert values["precision"] == 1.0 and values["recall"] == 1.0 and values["coverage"] == 1.0
+
+
+def test_reference_features_are_computed_once_and_cached(tmp_path):
+    data = load_dataset("fashion-mnist-10k")
+    extractor = evaluate.ClassifierExtractor("fashion-mnist")
+    calls = []
+    original = extractor.features
+    extractor.features = lambda x, progress=False: calls.append(len(x)) or original(x)
+    a = evaluate.reference_features(data, "test", 300, extractor)
+    b = evaluate.reference_features(data, "test", 300, extractor)
+    assert calls == [300]
+    assert torch.equal(a, b) and a.shape == (300, 128)
+    cached = list((tmp_path / "cache" / "features").glob("*.safetensors"))
+    assert len(cached) == 1 and "fashion-mnist-10k-test-300-fashion-mnist-classifier-" in cached[0].name
+
+
+def test_classifier_features_of_real_images_separate_classes():
+    data = load_dataset("fashion-mnist-10k")
+    feats = evaluate.ClassifierExtractor("fashion-mnist").features(data.x[:1000])
+    trousers, bags = feats[data.y[:1000] == 1], feats[data.y[:1000] == 8]
+    between = evaluate.frechet.fid_from_features(trousers, bags)
+    within = evaluate.frechet.fid_from_features(trousers[::2], trousers[1::2])
+    assert between > 10 * within
+
+
+def test_eval_writes_values_with_their_protocol(fashion_run, capsys):
+    assert main(["eval", str(fashion_run), "--n", "200"]) == 0
+    result = json.loads((fashion_run / "eval.json").read_text())
+    assert set(result["values"]) == {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}
+    p = result["protocol"]
+    assert p["extractor"] == "fashion-mnist-classifier" and len(p["extractor_sha1"]) == 40
+    assert p["n_real"] == 200 and p["n_fake"] == 200 and p["split"] == "test" and p["checkpoint_step"] == 2
+    assert result["values"]["fid"] > 0
+    assert "fid" in capsys.readouterr().out
+
+
+def test_eval_errors(fashion_run, tmp_path, capsys):
+    assert main(["eval", str(fashion_run), "--metrics", "fid,isc"]) == 2
+    assert "unknown metric 'isc'" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a ganforge run" in capsys.readouterr().err
+    with pytest.raises(UserError, match="no domain classifier"):
+        evaluate.build_extractor("classifier", "folder:/x")
+
+
+def test_inception_eval_on_a_few_samples(fashion_run):
+    if not INCEPTION.is_file():
+        pytest.skip(f"FID Inception file not found at {INCEPTION}")
+    result = evaluate.evaluate_run(fashion_run, ("fid", "pr"), n=6, extractor_name="inception",
+                                   inception_path=str(INCEPTION), progress=False)
+    assert result["protocol"]["extractor"] == "inception-v3-fid"
+    assert result["protocol"]["extractor_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+    assert result["values"]["fid"] > 0
