@@ -10,19 +10,12 @@ from __future__ import annotations
 import torch
 
 from ganforge.errors import UserError
+from ganforge.metrics import check_features
 
 
 def _as_features(x: torch.Tensor, name: str) -> torch.Tensor:
-    """x as an N x D float64 tensor of at least 2 finite rows, or a UserError saying what is wrong."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        shape = tuple(getattr(x, "shape", ()))
-        raise UserError(f"{name} must be an N x D tensor of features, got shape {shape}")
-    if x.shape[0] < 2:
-        raise UserError(f"{name} needs at least 2 samples to estimate a covariance, got {x.shape[0]}")
-    x = x.to(torch.float64)
-    if not torch.isfinite(x).all():
-        raise UserError(f"{name} contains NaN or infinite values")
-    return x
+    """x as an N x D float64 tensor (float64: the covariance square root needs the precision)."""
+    return check_features(x, name, "to estimate a covariance").to(torch.float64)
 
 
 def feature_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

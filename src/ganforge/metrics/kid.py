@@ -11,18 +11,11 @@ from __future__ import annotations
 import torch
 
 from ganforge.errors import UserError
+from ganforge.metrics import check_features
 
 
 def _as_features(x: torch.Tensor, name: str) -> torch.Tensor:
-    """x as an N x D tensor of at least 2 finite rows (dtype kept), or a UserError saying what is wrong."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        shape = tuple(getattr(x, "shape", ()))
-        raise UserError(f"{name} must be an N x D tensor of features, got shape {shape}")
-    if x.shape[0] < 2:
-        raise UserError(f"{name} needs at least 2 samples for the unbiased MMD estimate, got {x.shape[0]}")
-    if not torch.isfinite(x).all():
-        raise UserError(f"{name} contains NaN or infinite values")
-    return x
+    return check_features(x, name, "for the unbiased MMD estimate")
 
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
