@@ -101,20 +101,13 @@ class SampleWriter:
             frames = sorted(self.dir.glob("step_*.png"))
         if len(frames) > 1:
             out["animation"] = viz.save_animation(frames, run_dir / "progress.gif")
-            picked = _evenly(frames, 8)
-            out["strip"] = viz.save_strip(picked, run_dir / "progress.png",
-                                          labels=[f"step {int(p.stem.split('_')[1])}" for p in picked])
+            # save_strip picks 8 evenly spaced frames itself; labels go with every frame
+            out["strip"] = viz.save_strip(frames, run_dir / "progress.png", n=8,
+                                          labels=[f"step {int(p.stem.split('_')[1])}" for p in frames])
         if records:
             keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_"))})
             out["curves"] = viz.plot_curves(records, run_dir / "curves.png", keys, title="training curves")
         return out
-
-
-def _evenly(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    index = np.linspace(0, len(items) - 1, n).round().astype(int)
-    return [items[i] for i in index]
 
 
 def _np(t: torch.Tensor | None):
