@@ -45,7 +45,7 @@ def test_short_training_learns_and_round_trips(tmp_path):
     held_out = accuracy(model, data.x[9000:], data.y[9000:])
     assert held_out > 0.5  # chance is 0.1
     save_classifier(model, tmp_path / "c", {"n_classes": 10, "in_channels": 1})
-    loaded, meta = load_classifier(str(tmp_path / "c.safetensors"))
+    loaded, _ = load_classifier(str(tmp_path / "c.safetensors"))
     x = torch.rand(4, 1, 28, 28) * 2 - 1
     assert torch.equal(loaded(x), model(x))
 

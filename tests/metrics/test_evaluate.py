@@ -39,12 +39,17 @@ def test_reference_features_are_computed_once_and_cached(tmp_path):
     calls = []
     original = extractor.features
     extractor.features = lambda x, progress=False: calls.append(len(x)) or original(x)
-    a = evaluate.reference_features(data, "test", 300, extractor)
-    b = evaluate.reference_features(data, "test", 300, extractor)
+    a = evaluate.reference_features(data, 300, extractor)
+    b = evaluate.reference_features(data, 300, extractor)
+    c = evaluate.cached_features(data.x[:300].clone(), extractor)  # same images from elsewhere: same entry
     assert calls == [300]
-    assert torch.equal(a, b) and a.shape == (300, 128)
+    assert torch.equal(a, b) and torch.equal(a, c) and a.shape == (300, 128)
     cached = list((tmp_path / "cache" / "features").glob("*.safetensors"))
-    assert len(cached) == 1 and "fashion-mnist-10k-test-300-fashion-mnist-classifier-" in cached[0].name
+    assert len(cached) == 1 and cached[0].name.startswith("300-") and "-fashion-mnist-classifier-" in cached[0].name
+    changed = data.x[:300].clone()
+    changed[0, 0, 0, 0] ^= 1  # one pixel differs: a new entry, never the stale one
+    evaluate.cached_features(changed, extractor)
+    assert calls == [300, 300]
 
 
 def test_classifier_features_of_real_images_separate_classes():
@@ -84,3 +89,28 @@ def test_inception_eval_on_a_few_samples(fashion_run):
     assert result["protocol"]["extractor"] == "inception-v3-fid"
     assert result["protocol"]["extractor_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
     assert result["values"]["fid"] > 0
+
+
+def test_cached_features_resume_after_an_interruption(tmp_path):
+    images = load_dataset("fashion-mnist-10k").x[:250]
+    extractor = evaluate.ClassifierExtractor("fashion-mnist")
+    original, calls = extractor.features, []
+
+    def failing_after_two(x, progress=False):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(len(x))
+        return original(x)
+
+    extractor.features = failing_after_two
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.cached_features(images, extractor, chunk=100)
+    assert calls == [100, 100]
+    partial = list((tmp_path / "cache" / "features").glob("*.partial.safetensors"))
+    assert len(partial) == 1
+    calls.clear()
+    extractor.features = lambda x, progress=False: calls.append(len(x)) or original(x)
+    feats = evaluate.cached_features(images, extractor, chunk=100)
+    assert calls == [50]  # only the last 50 images were left
+    assert torch.allclose(feats, original(images), atol=1e-5)
+    assert not partial[0].exists()

@@ -194,7 +194,7 @@ def test_features_equal_a_direct_call_on_the_preprocessed_input(extractor):
     assert not torch.equal(feats[0], feats[1])
     with torch.no_grad():
         direct = torch.cat([extractor.model(preprocess_for_inception(images[i : i + 1])) for i in range(2)])
-    assert torch.allclose(feats, direct, rtol=0, atol=1e-6)
+    assert torch.allclose(feats, direct, rtol=0, atol=1e-4)  # float32 summation order
     assert extractor.name == "inception-v3-fid" and extractor.sha1 == inception.INCEPTION_SHA1
 
 
@@ -206,5 +206,5 @@ def test_features_of_gray_uint8_batches_and_empty_input(extractor):
     with torch.no_grad():
         direct = extractor.model(2 * F.interpolate(gray.float().expand(-1, 3, -1, -1) / 255, size=(299, 299),
                                                    mode="bilinear", align_corners=False) - 1)
-    assert torch.allclose(feats, direct, rtol=0, atol=1e-6)
+    assert torch.allclose(feats, direct, rtol=0, atol=1e-4)  # float32 summation order
     assert extractor.features(torch.zeros(0, 3, 8, 8)).shape == (0, 2048)

@@ -81,22 +81,60 @@ def build_extractor(name: str, dataset_name: str, inception_path: str | None = N
     raise UserError(f"unknown extractor '{name}'; use classifier or inception")
 
 
-def reference_features(dataset, split: str, n: int, extractor, progress: bool = False) -> torch.Tensor:
-    """Features of the first `n` real images, cached on disk keyed by dataset, split, n and extractor hash."""
-    n = min(n, len(dataset.x))
-    key = f"{dataset.name.replace('/', '_').replace(':', '_')}-{split}-{n}-{extractor.name}-{extractor.sha1[:12]}"
-    path = cache_dir() / "features" / f"{key}.safetensors"
+def images_sha1(images: torch.Tensor) -> str:
+    """sha1 of a tensor's shape, dtype and bytes: the cache key of its features."""
+    h = hashlib.sha1(f"{tuple(images.shape)} {images.dtype}".encode())
+    h.update(images.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached_features(images: torch.Tensor, extractor, progress: bool = False, chunk: int = 1000) -> torch.Tensor:
+    """Features of `images`, cached on disk, keyed by the images' content and the extractor's sha1.
+
+    The key is the content, not a dataset name, so the same images read from another path share one entry,
+    and changed images never hit a stale one. Work is saved every `chunk` images, so a long extraction
+    (Inception on a CPU: minutes per thousand) that is interrupted resumes where it stopped.
+    """
+    key = f"{len(images)}-{images_sha1(images)[:16]}-{extractor.name}-{extractor.sha1[:12]}"
+    folder = cache_dir() / "features"
+    path, partial = folder / f"{key}.safetensors", folder / f"{key}.partial.safetensors"
     if path.is_file():
         try:
             return load_file(str(path))["features"]
         except (OSError, SafetensorError, KeyError):  # a damaged cache entry is recomputed, never trusted
             path.unlink(missing_ok=True)
-    feats = extractor.features(dataset.x[:n], progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    done = []
+    if partial.is_file():
+        try:
+            done = [load_file(str(partial))["features"]]
+        except (OSError, SafetensorError, KeyError):
+            partial.unlink(missing_ok=True)
+    start = len(done[0]) if done else 0
+    folder.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(images), initial=start, unit="img", desc=extractor.name, disable=not progress)
+    with bar:
+        step = min(chunk, getattr(extractor, "batch_size", chunk))  # the bar moves once per batch
+        for lo in range(start, len(images), chunk):
+            for b in range(lo, min(lo + chunk, len(images)), step):
+                done.append(extractor.features(images[b : b + step]))
+                bar.update(len(done[-1]))
+            if lo + chunk < len(images):
+                _save_features(torch.cat(done), partial)
+    feats = torch.cat(done) if done else extractor.features(images[:0])
+    _save_features(feats, path)
+    partial.unlink(missing_ok=True)
+    return feats
+
+
+def _save_features(feats: torch.Tensor, path: Path) -> None:
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     save_file({"features": feats.contiguous()}, str(tmp))
     os.replace(tmp, path)
-    return feats
+
+
+def reference_features(dataset, n: int, extractor, progress: bool = False) -> torch.Tensor:
+    """Features of the first `n` real images of `dataset`, computed once (see `cached_features`)."""
+    return cached_features(dataset.x[: min(n, len(dataset.x))], extractor, progress)
 
 
 def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = METRICS) -> dict[str, float]:
@@ -138,10 +176,10 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = METRICS, n: int = 10_
     real = load_data(cfg)
     device = str(next(family.parameters()).device)  # evaluation runs on the generator's device
     extractor = build_extractor(extractor_name, real.name, inception_path, device)
-    real_feats = reference_features(real, ref, n, extractor, progress)
+    real_feats = reference_features(real, n, extractor, progress)
     z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
     fake = viz.to_uint8(generate(family, z.to(device)).cpu())
-    fake_feats = extractor.features(fake, progress=progress)
+    fake_feats = cached_features(fake, extractor, progress)
     values = compare(real_feats, fake_feats, tuple(metrics))
     result = {
         "values": values,
