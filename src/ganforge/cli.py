@@ -46,16 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     _add_sample(sub)
-    p = sub.add_parser("eval", help="evaluate a run: FID, KID, precision/recall, density/coverage",
+    p = sub.add_parser("eval", help="evaluate a run or compare two image sets: FID, KID, PR, DC, IS, SWD, NN",
                        description="Sample N images from a run and compare them with N real images of the reference "
-                                   "split; prints a table and writes RUN_DIR/eval.json with each value's protocol.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--metrics", default="fid,kid,pr,dc", help="comma-separated: fid, kid, pr, dc (default: all)")
-    p.add_argument("--n", type=int, default=10_000, help="samples and real images (default 10000)")
+                                   "split (toy runs: mode counts on 2,500 points); prints a table and writes "
+                                   "RUN_DIR/eval.json with each value's protocol. Or compare any two image sets: "
+                                   "--real NAME|PATH --fake PATH.")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a run folder made by `ganforge train`")
+    p.add_argument("--real", metavar="NAME|PATH", help="instead of a run: a dataset name, image/IDX folder or .npz")
+    p.add_argument("--fake", metavar="PATH", help="with --real: an image folder or .npz (`ganforge sample --out X.npz`)")
+    p.add_argument("--metrics", default="fid,kid,pr,dc",
+                   help="comma-separated: fid, kid, pr, dc, is (classifier score), swd (sliced Wasserstein), "
+                        "nn (nearest training images and memorisation score); default fid,kid,pr,dc")
+    p.add_argument("--n", type=int, help="samples and real images (default 10000; toy runs 2500)")
     p.add_argument("--ref", default="test", choices=["test", "train"], help="real split to compare with")
-    p.add_argument("--extractor", default="classifier", choices=["classifier", "inception"],
-                   help="classifier: the shipped MNIST/Fashion-MNIST classifier (fast); inception: standard FID")
+    p.add_argument("--extractor", default="auto", choices=["auto", "classifier", "inception"],
+                   help="classifier: the shipped MNIST/Fashion-MNIST classifier (fast); inception: standard FID; "
+                        "auto (default): the classifier where there is one")
     p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file")
+    p.add_argument("--out", metavar="FILE.json", help="with --real/--fake: where to write the results")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST) for fast metrics",
@@ -114,19 +122,38 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from ganforge.metrics.evaluate import evaluate_run
+    from ganforge.metrics.evaluate import evaluate_run, evaluate_sets
 
-    if args.n < 2:
+    if args.n is not None and args.n < 2:
         raise UserError(f"--n must be at least 2, got {args.n}")
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    result = evaluate_run(Path(args.run_dir), metrics, args.n, args.ref, args.extractor, args.inception, args.seed,
-                          args.device)
+    if args.run_dir and (args.real or args.fake):
+        raise UserError("give either RUN_DIR or --real and --fake, not both")
+    if args.run_dir:
+        result = evaluate_run(Path(args.run_dir), args.metrics, args.n, args.ref, args.extractor, args.inception,
+                              args.seed, args.device)
+        out = Path(args.run_dir) / "eval.json"
+    elif args.real and args.fake:
+        from ganforge.train.loop import resolve_device
+
+        out = Path(args.out) if args.out else None
+        result = evaluate_sets(args.real, args.fake, args.metrics, args.n, args.ref, args.extractor, args.inception,
+                               str(resolve_device(args.device)), out)
+    else:
+        raise UserError("give a RUN_DIR to evaluate, or --real NAME|PATH and --fake PATH to compare two image sets")
     p = result["protocol"]
-    print(f"{args.run_dir} at step {p['checkpoint_step']}: {p['n_fake']:,} samples vs {p['n_real']:,} {p['dataset']} "
-          f"{p['split']} images, features: {p['extractor']} (sha1 {p['extractor_sha1'][:12]})")
+    if "extractor" in p:
+        what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']}" if args.run_dir
+                else f"{p['n_fake']:,} images of {p['fake']}")
+        real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
+        print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']} "
+              f"(sha1 {p['extractor_sha1'][:12]})")
+    else:
+        print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']} vs the {p['modes']} modes "
+              f"of {p['dataset']} (high quality: within 3 sigma)")
     for key, value in result["values"].items():
-        print(f"  {key:10s} {value:10.4f}")
-    print(f"wrote {Path(args.run_dir) / 'eval.json'}")
+        print(f"  {key:26s} {value:12.4f}")
+    if out:
+        print(f"wrote {out}")
     return 0
 
 

@@ -1,13 +1,17 @@
 """Adversarial objectives as plain functions of discriminator logits.
 
 Everything works on logits: log D(x) = -softplus(-l) and log(1 - D(x)) = -softplus(l) are exact and stable,
-where Sigmoid followed by BCE saturates and underflows.
+where Sigmoid followed by BCE saturates and underflows. The WGAN, hinge and least-squares objectives read
+the same logits as raw scores; the Lipschitz constraints and gradient penalties that go with them follow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -30,3 +34,134 @@ def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 G_LOSSES = {"minimax": g_loss_minimax, "nonsaturating": g_loss_nonsaturating}
+
+
+# --- Other objectives -------------------------------------------------------------------------------------
+
+
+def d_loss_wgan(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein critic loss, E[f(G(z))] - E[f(x)] (Arjovsky et al. 2017).
+
+    Minimising it maximises the Kantorovich-Rubinstein estimate of W1; that is only an estimate of W1 when
+    the critic f is (roughly) 1-Lipschitz, so pair it with `clip_weights_` or `gradient_penalty`.
+    """
+    return fake.mean() - real.mean()
+
+
+def g_loss_wgan(fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein generator loss, -E[f(G(z))] (Arjovsky et al. 2017)."""
+    return -fake.mean()
+
+
+def d_loss_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Hinge discriminator loss, E[relu(1 - D(x))] + E[relu(1 + D(G(z)))] (Lim & Ye 2017, Miyato et al. 2018).
+
+    Samples already beyond the margin (D(x) >= 1, D(G(z)) <= -1) contribute no gradient.
+    """
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def g_loss_hinge(fake: torch.Tensor) -> torch.Tensor:
+    """Hinge generator loss, -E[D(G(z))] (Lim & Ye 2017, Miyato et al. 2018): no margin on G's side."""
+    return -fake.mean()
+
+
+def d_loss_lsgan(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Least-squares discriminator loss, 0.5 E[(D(x) - 1)^2] + 0.5 E[D(G(z))^2] (Mao et al. 2017).
+
+    The a = 0 (fake), b = 1 (real), c = 1 (G's target) coding of the paper; D's output is a raw score.
+    """
+    return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
+
+
+def g_loss_lsgan(fake: torch.Tensor) -> torch.Tensor:
+    """Least-squares generator loss, 0.5 E[(D(G(z)) - 1)^2] (Mao et al. 2017, c = 1)."""
+    return 0.5 * (fake - 1).pow(2).mean()
+
+
+# --- Lipschitz constraints and gradient penalties -----------------------------------------------------------
+
+
+@torch.no_grad()
+def clip_weights_(module: nn.Module, c: float) -> None:
+    """WGAN weight clipping (Arjovsky et al. 2017): clamp every parameter of `module` to [-c, c] in place.
+
+    Call after each critic step; the paper used c = 0.01. A crude way to keep f in a compact set of
+    K-Lipschitz functions (the paper itself calls it "a clearly terrible way"): prefer `gradient_penalty`.
+    """
+    if c <= 0:
+        raise ValueError(f"clip value c must be positive, got {c}")
+    for p in module.parameters():
+        p.clamp_(-c, c)
+
+
+def _per_sample(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """U[0, 1) of shape [N, 1, 1, ...]: one coefficient per sample, broadcast over the other dimensions."""
+    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    return _uniform(shape, x, generator)
+
+
+def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    # draw where the generator lives (a CPU generator cannot fill a CUDA tensor), then move to the data
+    device = generator.device if generator is not None else like.device
+    return torch.rand(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
+def _gradient_norm_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor) -> torch.Tensor:
+    """mean over samples of (||grad_x critic(x)||_2 at x_hat - 1)^2, differentiable in the critic's weights."""
+    x_hat = x_hat.requires_grad_(True)
+    # the sum over samples keeps them separate: sample i's output depends only on x_hat[i] (no BatchNorm in D)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP penalty, E[(||grad f(x_hat)||_2 - 1)^2] (Gulrajani et al. 2017).
+
+    x_hat = eps x + (1 - eps) G(z) with eps ~ U[0, 1) drawn once per sample (shared by all of its pixels), so
+    x_hat lies on the segment between a real and a fake sample, where the optimal critic has unit gradient
+    norm. The result is differentiable in the critic's weights (create_graph); the caller multiplies by
+    lambda (10 in the paper) and adds it to the critic loss. The paper drops BatchNorm from the critic,
+    which would couple the samples' gradients (use LayerNorm or none).
+    """
+    real, fake = real.detach(), fake.detach()
+    eps = _per_sample(real, generator)
+    return _gradient_norm_penalty(critic, eps * real + (1 - eps) * fake)
+
+
+def r1_penalty(real_logits: torch.Tensor, real_x: torch.Tensor) -> torch.Tensor:
+    """R1 penalty, 0.5 E_x[||grad_x D(x)||^2] at real data (Mescheder et al. 2018).
+
+    `real_x` must have had requires_grad set before computing `real_logits = D(real_x)`. The caller adds
+    gamma * r1_penalty (the paper's gamma/2 ||grad||^2). Lazy regularisation (Karras et al. 2020, StyleGAN2):
+    compute it only every `interval` D steps (16 there) and multiply gamma by `interval` so the average
+    strength is unchanged; the scheduling lives in the training loop.
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_x, create_graph=True)
+    return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
+
+
+def dragan_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """DRAGAN penalty, E[(||grad f(x_hat)||_2 - 1)^2] near the real data (Kodali et al. 2017).
+
+    x_p = x + 0.5 std(x) u with u ~ U[0, 1) per element and std the (population) std of the whole batch, as
+    in the reference implementation; x_hat = eps x + (1 - eps) x_p with eps ~ U[0, 1) per sample. Penalising
+    sharp gradients around the data targets the local equilibria that cause mode collapse. The caller
+    multiplies by lambda (10 in the paper).
+    """
+    real = real.detach()
+    perturbed = real + 0.5 * real.std(correction=0) * _uniform(tuple(real.shape), real, generator)
+    eps = _per_sample(real, generator)
+    return _gradient_norm_penalty(critic, eps * real + (1 - eps) * perturbed)
+
+
+OBJECTIVES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                            Callable[[torch.Tensor], torch.Tensor]]] = {
+    "gan": (d_loss_bce, g_loss_nonsaturating),
+    "minimax": (d_loss_bce, g_loss_minimax),
+    "wgan": (d_loss_wgan, g_loss_wgan),
+    "hinge": (d_loss_hinge, g_loss_hinge),
+    "lsgan": (d_loss_lsgan, g_loss_lsgan),
+}

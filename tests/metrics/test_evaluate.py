@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,81 @@ def test_cached_features_resume_after_an_interruption(tmp_path):
     assert calls == [50]  # only the last 50 images were left
     assert torch.allclose(feats, original(images), atol=1e-5)
     assert not partial[0].exists()
+
+
+def test_eval_compares_two_image_sets_like_pytorch_fid(tmp_path, capsys):
+    real = load_dataset("fashion-mnist-10k").x
+    np.savez(tmp_path / "same.npz", x=real[:300].numpy())
+    np.savez(tmp_path / "nhwc.npz", real[300:600].permute(0, 2, 3, 1).numpy())  # one unnamed array, N x H x W x C
+    out = tmp_path / "res" / "cmp.json"
+    assert main(["eval", "--real", "fashion-mnist-10k", "--fake", str(tmp_path / "same.npz"), "--n", "300",
+                 "--metrics", "fid,pr", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert abs(result["values"]["fid"]) < 1e-6 and result["values"]["precision"] == 1.0
+    p = result["protocol"]
+    assert p["real"] == "fashion-mnist-10k" and p["fake"].endswith("same.npz") and p["n_fake"] == 300
+    assert p["extractor"] == "fashion-mnist-classifier"
+    other = evaluate.evaluate_sets("fashion-mnist-10k", str(tmp_path / "nhwc.npz"), ("fid",), n=300, progress=False)
+    assert 0 < other["values"]["fid"] < 5  # real vs other real images: small but not zero
+    assert "fid" in capsys.readouterr().out
+
+
+def test_eval_sets_errors(tmp_path, capsys):
+    np.savez(tmp_path / "float.npz", x=np.zeros((4, 1, 28, 28), np.float32))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "pickled.npz").write_bytes((tmp_path / "obj.npy").read_bytes())
+    cases = [
+        (["--real", "fashion-mnist-10k", "--fake", str(tmp_path / "float.npz")], "must be uint8"),
+        (["--real", "fashion-mnist-10k", "--fake", str(tmp_path / "missing.npz")], "no such file"),
+        (["--real", "fashion-mnist-10k", "--fake", str(tmp_path / "pickled.npz")], "not a readable .npz"),
+        (["--real", "fashion-mnist-10k"], "--real NAME|PATH and --fake PATH"),
+        (["--real", "toy-ring", "--fake", str(tmp_path / "float.npz")], "toy data"),
+    ]
+    for argv, message in cases:
+        assert main(["eval", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+
+
+def test_toy_runs_are_scored_by_their_modes(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--config", "toy-ring", "--out", str(run), "--steps", "2", "--quiet",
+                 "--set", "log.tensorboard=false", "--set", "data.n_toy=1000"]) == 0
+    assert main(["eval", str(run)]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert set(result["values"]) == {"modes_captured", "high_quality", "reverse_kl", "n_samples"}
+    assert result["values"]["n_samples"] == 2500 and result["protocol"]["modes"] == 8
+    assert "8 modes" in capsys.readouterr().out
+
+
+def test_eval_classifier_score_swd_and_nearest_neighbours(fashion_run):
+    result = evaluate.evaluate_run(fashion_run, ("is", "swd", "nn"), n=200, progress=False)
+    v, p = result["values"], result["protocol"]
+    assert 1 <= v["is_mean"] <= 10 and v["is_real_mean"] > v["is_mean"]  # 2 steps of training: far from real
+    assert v["swd_avg"] > 0 and "swd_28" in v
+    for space in ("pixel", "feature"):
+        assert v[f"nn_{space}_nn_ratio"] > 0 and 0 <= v[f"nn_{space}_copy_rate"] <= 1
+    assert v["nn_pixel_copy_rate"] < 0.05  # an untrained generator copies nothing
+    assert "leave-one-out" in p["nn"] and "10 splits" in p["is"]
+    from PIL import Image
+
+    with Image.open(fashion_run / "nearest.png") as im:
+        im.load()
+        assert im.size[1] == 8 * 30 + 2
+
+
+def test_nn_flags_copies_of_training_images(tmp_path):
+    real = load_dataset("fashion-mnist-10k").x
+    np.savez(tmp_path / "copies.npz", x=real[:200].numpy())
+    result = evaluate.evaluate_sets("fashion-mnist-10k", str(tmp_path / "copies.npz"), ("nn",), n=1000,
+                                    out=tmp_path / "e.json", progress=False)
+    assert result["values"]["nn_pixel_copy_rate"] == 1.0 and result["values"]["nn_pixel_nn_ratio"] == 0.0
+    assert (tmp_path / "nearest.png").is_file()
+
+
+def test_inception_has_no_classifier_score(fashion_run):
+    if not INCEPTION.is_file():
+        pytest.skip(f"FID Inception file not found at {INCEPTION}")
+    with pytest.raises(UserError, match="no logits"):
+        evaluate.evaluate_run(fashion_run, ("is",), n=4, extractor_name="inception", inception_path=str(INCEPTION),
+                              progress=False)

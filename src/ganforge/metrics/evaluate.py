@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -23,7 +24,12 @@ from ganforge.errors import UserError
 from ganforge.metrics import frechet, kid, prdc
 from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 
-METRICS = ("fid", "kid", "pr", "dc")
+# fid, kid, pr, dc compare extractor features; "is" scores the samples' class predictions; swd compares pixel
+# patches; nn finds each sample's nearest training image (a memorisation check).
+METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn")
+DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
+TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
+NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
 
 
 def cache_dir() -> Path:
@@ -65,20 +71,36 @@ class ClassifierExtractor:
             out.append(self.model.features(x).float().cpu())
         return torch.cat(out)
 
+    @torch.no_grad()
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Class logits (N x 10) of uint8 or [-1, 1] images."""
+        self.features(images[:0])  # the same shape check
+        parts = viz.to_uint8(images).split(self.batch_size)
+        return torch.cat([self.model(p.to(self.device).float().div_(127.5).sub_(1.0)).float().cpu() for p in parts])
+
+
+def classifier_for(dataset_name: str) -> str | None:
+    """The shipped domain classifier for a dataset name ("mnist", "fashion-mnist-10k", ...), if there is one."""
+    family = "fashion-mnist" if dataset_name.startswith("fashion-mnist") else dataset_name
+    return family if family in SHIPPED else None
+
 
 def build_extractor(name: str, dataset_name: str, inception_path: str | None = None, device: str = "cpu"):
-    """'classifier' (the domain classifier matching the data) or 'inception' (the standard FID network)."""
+    """'classifier' (the domain classifier matching the data), 'inception' (the standard FID network) or
+    'auto' (the classifier where there is one, else Inception)."""
+    if name == "auto":
+        name = "classifier" if classifier_for(dataset_name) else "inception"
     if name == "inception":
         from ganforge.metrics.inception import InceptionExtractor
 
         return InceptionExtractor(inception_path, device=device)
     if name == "classifier":
-        family = "fashion-mnist" if dataset_name.startswith("fashion-mnist") else dataset_name
-        if family not in SHIPPED:
+        family = classifier_for(dataset_name)
+        if family is None:
             raise UserError(f"no domain classifier for dataset '{dataset_name}' (have: {', '.join(SHIPPED)}); "
                             "use --extractor inception")
         return ClassifierExtractor(family, device=device)
-    raise UserError(f"unknown extractor '{name}'; use classifier or inception")
+    raise UserError(f"unknown extractor '{name}'; use auto, classifier or inception")
 
 
 def images_sha1(images: torch.Tensor) -> str:
@@ -137,8 +159,17 @@ def reference_features(dataset, n: int, extractor, progress: bool = False) -> to
     return cached_features(dataset.x[: min(n, len(dataset.x))], extractor, progress)
 
 
-def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = METRICS) -> dict[str, float]:
-    """The chosen metrics between two feature sets."""
+def parse_metrics(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    """'fid,kid' -> ("fid", "kid"), each checked against METRICS."""
+    names = tuple(m.strip() for m in text.split(",") if m.strip()) if isinstance(text, str) else tuple(text)
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        raise UserError(f"unknown metric '{bad[0] if bad else text}'; choose from {', '.join(METRICS)}")
+    return names
+
+
+def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = DEFAULT_METRICS) -> dict[str, float]:
+    """The feature metrics among `metrics` (fid, kid, pr, dc) between two feature sets."""
     out: dict[str, float] = {}
     for name in metrics:
         if name == "fid":
@@ -150,49 +181,200 @@ def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = M
             out.update(prdc.precision_recall(real, fake, k=3))
         elif name == "dc":
             out.update(prdc.density_coverage(real, fake, k=5))
-        else:
-            raise UserError(f"unknown metric '{name}'; choose from {', '.join(METRICS)}")
     return out
 
 
-def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = METRICS, n: int = 10_000, ref: str = "test",
-                 extractor_name: str = "classifier", inception_path: str | None = None, seed: int = 0,
-                 device: str = "auto", checkpoint: Path | None = None, progress: bool = True) -> dict:
-    """Sample `n` images from a run, compare with `n` real images of the `ref` split; write eval.json."""
+def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...], extractor,
+                 train: torch.Tensor | None = None, panel: Path | None = None,
+                 progress: bool = False) -> tuple[dict[str, float], dict]:
+    """Every metric in `metrics` between uint8 image sets; returns (values, protocol entries).
+
+    `train` is the set the nearest-neighbour check searches (the generator's training images; default
+    `real`); `panel` is where the nearest-neighbour picture goes.
+    """
+    if "is" in metrics and not hasattr(extractor, "logits"):  # checked before minutes of feature extraction
+        raise UserError("the FID Inception file has no logits, so it gives no Inception Score; "
+                        "use --extractor classifier (MNIST, Fashion-MNIST) for the classifier score")
+    values: dict[str, float] = {}
+    protocol: dict = {}
+    if any(m in ("fid", "kid", "pr", "dc") for m in metrics):
+        real_feats = cached_features(real, extractor, progress)
+        fake_feats = cached_features(fake, extractor, progress)
+        values.update(compare(real_feats, fake_feats, metrics))
+        protocol.update(kid="cubic polynomial kernel, 100 subsets of min(1000, n)", pr_k=3, dc_k=5)
+    if "is" in metrics:
+        from ganforge.metrics.inception_score import inception_score
+
+        values.update(inception_score(extractor.logits(fake)))
+        values["is_real_mean"] = inception_score(extractor.logits(real))["is_mean"]  # the score's ceiling
+        protocol["is"] = f"{extractor.name} logits, 10 splits; is_real_mean: the same score of the real images"
+    if "swd" in metrics:
+        from ganforge.metrics.swd import sliced_wasserstein
+
+        m = min(len(real), len(fake))
+        values.update(sliced_wasserstein(real[:m], fake[:m]))
+        protocol["swd"] = (f"x1e3, Laplacian pyramid down to 16 px, 128 7x7 patches per image, 4 x 128 random "
+                           f"directions, {m} images of each set")
+    if "nn" in metrics:
+        values.update(_nearest(fake, real if train is None else train, extractor, panel, progress))
+        protocol["nn"] = (f"Euclidean nearest training image in pixel space ([0, 1]) and in {extractor.name} "
+                          f"feature space; calibrated by the leave-one-out distances of {NN_LOO_POINTS} training "
+                          "images: nn_ratio = median sample distance / median leave-one-out distance, copy_rate = "
+                          "fraction of samples closer than the 5% closest training pairs (0.05 expected)")
+    return values, protocol
+
+
+def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | None,
+             progress: bool) -> dict[str, float]:
+    from ganforge.metrics import nearest
+
+    out: dict[str, float] = {}
+    found = {}
+    spaces = {"pixel": (fake.flatten(1).float() / 255, train.flatten(1).float() / 255),
+              "feature": (cached_features(fake, extractor, progress), cached_features(train, extractor, progress))}
+    for space, (a, b) in spaces.items():
+        dist, found[space] = nearest.nearest_neighbours(a, b)
+        loo = nearest.leave_one_out_distances(b, n=NN_LOO_POINTS)
+        out.update({f"nn_{space}_{k}": v for k, v in nearest.memorisation_score(dist, loo).items()})
+    if panel is not None:
+        nearest.save_nearest_panel(fake, train, found["pixel"], found["feature"], panel)
+    return out
+
+
+def write_json(path: Path, data: dict) -> Path:
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: int | None = None,
+                 ref: str = "test", extractor_name: str = "auto", inception_path: str | None = None,
+                 seed: int = 0, device: str = "auto", checkpoint: Path | None = None,
+                 progress: bool = True) -> dict:
+    """Sample a run and compare the samples with real data; write RUN_DIR/eval.json and return it.
+
+    Image runs: `n` samples (default 10,000) against the first `n` images of the `ref` split. Toy runs:
+    the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
+    """
     from ganforge.sample import load_generator
     from ganforge.train.loop import load_data, read_run_config
     from ganforge.train.samples import generate
 
-    bad = [m for m in metrics if m not in METRICS]
-    if bad:
-        raise UserError(f"unknown metric '{bad[0]}'; choose from {', '.join(METRICS)}")
+    metrics = parse_metrics(metrics)
     if ref not in ("train", "test"):
         raise UserError(f"--ref must be train or test, got '{ref}'")
     cfg = read_run_config(run_dir)
     family, data_info, step = load_generator(run_dir, checkpoint, device)
-    if data_info["kind"] != "image":
-        raise UserError(f"{run_dir} was trained on toy data; image metrics need an image run")
-    cfg.data.split = ref
-    real = load_data(cfg)
     device = str(next(family.parameters()).device)  # evaluation runs on the generator's device
-    extractor = build_extractor(extractor_name, real.name, inception_path, device)
-    real_feats = reference_features(real, n, extractor, progress)
+    if data_info["kind"] != "image":
+        n = n or TOY_POINTS
+        values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
+    else:
+        n = n or 10_000
+        trained_split = cfg.data.split
+        cfg.data.split = ref
+        real = load_data(cfg)
+        extractor = build_extractor(extractor_name, real.name, inception_path, device)
+        z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
+        fake = viz.to_uint8(generate(family, z.to(device)).cpu())
+        train = None
+        if "nn" in metrics:
+            cfg.data.split = trained_split
+            train = load_data(cfg).x if trained_split != ref else real.x
+        values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
+                                        Path(run_dir) / "nearest.png", progress)
+        protocol = {"extractor": extractor.name, "extractor_sha1": extractor.sha1,
+                    "preprocess": extractor.preprocess, "n_real": min(n, len(real.x)), "n_fake": n,
+                    "dataset": real.name, "split": ref,
+                    "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
+    protocol.update(checkpoint_step=step, seed=seed)
+    result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
+    write_json(Path(run_dir) / "eval.json", result)
+    return result
+
+
+def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> tuple[dict, dict]:
+    from ganforge.metrics.toy import mode_metrics
+    from ganforge.train.samples import generate
+
+    if data_info["modes"] is None:
+        raise UserError(f"{data_info['name']} has no mode centres to score against")
     z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
-    fake = viz.to_uint8(generate(family, z.to(device)).cpu())
-    fake_feats = cached_features(fake, extractor, progress)
-    values = compare(real_feats, fake_feats, tuple(metrics))
-    result = {
-        "values": values,
-        "protocol": {
-            "extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess,
-            "n_real": len(real_feats), "n_fake": n, "dataset": real.name, "split": ref,
-            "checkpoint_step": step, "seed": seed, "kid": "cubic polynomial kernel, 100 subsets of min(1000, n)",
-            "pr_k": 3, "dc_k": 5, "quantised": "samples rounded to uint8 as saved, before feature extraction",
-        },
-        "time": datetime.now().isoformat(timespec="seconds"),
-    }
-    out = Path(run_dir) / "eval.json"
-    tmp = out.with_name(".tmp-eval.json")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
+    points = generate(family, z.to(device)).cpu()
+    values = mode_metrics(points, torch.tensor(data_info["modes"], dtype=torch.float32), data_info["sigma"])
+    protocol = {"dataset": data_info["name"], "n_fake": n, "high_quality": "within 3 sigma of the nearest mode",
+                "modes": len(data_info["modes"]), "sigma": data_info["sigma"],
+                "reverse_kl": "KL(high-quality samples' mode histogram || uniform)"}
+    return values, protocol
+
+
+def load_image_set(spec: str, n: int, split: str = "test") -> tuple[torch.Tensor, str]:
+    """The first `n` images of a dataset name, an image or IDX folder, or an .npz: (uint8 N x C x H x W, name).
+
+    An .npz holds one uint8 array (under "x" as `ganforge sample` writes it, or alone), N x C x H x W or
+    N x H x W x C with C = 1 or 3, or N x H x W.
+    """
+    from ganforge.data import load_dataset
+
+    if spec.lower().endswith(".npz"):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise UserError(f"{path}: no such file; give an .npz written by `ganforge sample --out FILE.npz`")
+        try:
+            with np.load(path, allow_pickle=False) as data:  # never unpickle a user file
+                keys = list(data.keys())
+                x = data["x"] if "x" in keys else data[keys[0]] if len(keys) == 1 else None
+        except (OSError, ValueError) as e:
+            raise UserError(f"{path}: not a readable .npz file ({e})") from None
+        if x is None:
+            raise UserError(f"{path}: holds {', '.join(keys)}; expected one array or one named 'x'")
+        images = _as_nchw_uint8(torch.from_numpy(np.ascontiguousarray(x)), path)
+        name = f"npz:{path}"
+    else:
+        ds = load_dataset(spec, split=split)
+        if ds.kind != "image":
+            raise UserError(f"{spec} is toy data; --real and --fake compare image sets")
+        images, name = ds.x, ds.name
+    if len(images) < 2:
+        raise UserError(f"{spec}: holds {len(images)} image(s); at least 2 are needed")
+    return images[:n], name
+
+
+def _as_nchw_uint8(x: torch.Tensor, path: Path) -> torch.Tensor:
+    if x.dtype != torch.uint8:
+        raise UserError(f"{path}: images must be uint8 (0..255), got {x.dtype}; save them as `ganforge sample` does")
+    if x.dim() == 3:
+        x = x[:, None]
+    elif x.dim() == 4 and x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise UserError(f"{path}: expected N x C x H x W images with C = 1 or 3, got shape {tuple(x.shape)}")
+    return x.contiguous()
+
+
+def evaluate_sets(real_spec: str, fake_spec: str, metrics: tuple[str, ...] = DEFAULT_METRICS,
+                  n: int | None = None, split: str = "test", extractor_name: str = "auto",
+                  inception_path: str | None = None, device: str = "cpu", out: Path | None = None,
+                  progress: bool = True) -> dict:
+    """Compare two image sets (dataset names, folders or .npz files), like pytorch-fid's command line."""
+    metrics = parse_metrics(metrics)
+    n = n or 10_000
+    real, real_name = load_image_set(real_spec, n, split)
+    fake, fake_name = load_image_set(fake_spec, n)
+    if real.shape[1:] != fake.shape[1:] and any(m in ("swd", "nn") for m in metrics):
+        raise UserError(f"swd and nn compare pixels: the sets differ in image size, {tuple(real.shape[1:])} "
+                        f"vs {tuple(fake.shape[1:])}")
+    extractor = build_extractor(extractor_name, real_name, inception_path, device)
+    panel = Path(out).with_name("nearest.png") if out else None
+    values, protocol = score_images(real, fake, metrics, extractor, None, panel, progress)
+    protocol = {"extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess,
+                "real": real_name, "fake": fake_name, "n_real": len(real), "n_fake": len(fake), "split": split,
+                **protocol}
+    result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
+    if out:
+        write_json(Path(out), result)
     return result

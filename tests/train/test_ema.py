@@ -1,0 +1,95 @@
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganforge.train.ema import EMA
+
+
+def scalar_model(value: float) -> nn.Linear:
+    model = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(value)
+    return model
+
+
+def run_updates(ema: EMA, model: nn.Linear, values: list[float]) -> None:
+    for v in values:
+        with torch.no_grad():
+            model.weight.fill_(v)
+        ema.update(model)
+
+
+def test_closed_form_without_warmup():
+    model = scalar_model(0.0)
+    ema = EMA(model, beta=0.5, warmup=False)
+    run_updates(ema, model, [1.0, 2.0, 4.0])
+    # s3 = b^3 s0 + (1 - b)(b^2 p1 + b p2 + p3) = 0.5 (0.25 + 1 + 4)
+    assert ema.shadow.weight.item() == pytest.approx(2.625)
+    assert ema.num_updates == 3
+    assert model.weight.item() == 4.0  # the model itself is untouched
+
+
+def test_warmup_decays():
+    model = scalar_model(0.0)
+    ema = EMA(model, beta=0.999)
+    assert ema.decay() == pytest.approx(0.1)
+    run_updates(ema, model, [1.0, 2.0, 4.0])
+    # beta_t = 1/10, 2/11, 3/12: s1 = 0.9, s2 = (2/11) 0.9 + (9/11) 2 = 1.8, s3 = 0.25 * 1.8 + 0.75 * 4 = 3.45
+    assert ema.shadow.weight.item() == pytest.approx(3.45)
+    # capped by beta = 0.15: beta_t = 0.1, 0.15, 0.15
+    ema = EMA(scalar_model(0.0), beta=0.15)
+    run_updates(ema, model, [1.0, 2.0, 4.0])
+    assert ema.shadow.weight.item() == pytest.approx(0.15 * (0.15 * 0.9 + 0.85 * 2) + 0.85 * 4)
+
+
+def test_shadow_is_a_frozen_eval_copy():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    ema = EMA(model)
+    assert not ema.shadow.training and model.training
+    assert all(not p.requires_grad for p in ema.shadow.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    assert all(s.data_ptr() != p.data_ptr() for s, p in zip(ema.shadow.parameters(), model.parameters()))
+
+
+def test_buffers_are_copied_not_averaged():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = EMA(model, beta=0.9, warmup=False)
+    for _ in range(3):
+        model(torch.randn(16, 3) * 5 + 2)
+    ema.update(model)
+    bn, shadow_bn = model[1], ema.shadow[1]
+    assert torch.equal(shadow_bn.running_mean, bn.running_mean)
+    assert torch.equal(shadow_bn.running_var, bn.running_var)
+    assert shadow_bn.num_batches_tracked.item() == 3
+    # parameters, by contrast, are averaged
+    with torch.no_grad():
+        model[1].weight.fill_(2.0)
+    ema.update(model)
+    assert torch.allclose(shadow_bn.weight, torch.full((4,), 0.9 + 0.1 * 2.0))
+
+
+def test_state_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    a = EMA(model, beta=0.99)
+    for _ in range(2):
+        model(torch.randn(8, 3))
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        a.update(model)
+    save_file(a.state_dict(), str(tmp_path / "ema.safetensors"))
+    b = EMA(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)), beta=0.99)
+    b.load_state_dict(load_file(str(tmp_path / "ema.safetensors")))
+    assert b.num_updates == 2
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    a.update(model)
+    b.update(model)
+    for (k, va), (_, vb) in zip(a.shadow.state_dict().items(), b.shadow.state_dict().items()):
+        assert torch.equal(va, vb), k
+
+
+def test_beta_is_validated():
+    with pytest.raises(ValueError, match="beta"):
+        EMA(nn.Linear(1, 1), beta=1.5)
