@@ -36,7 +36,8 @@ def _add_sample(sub) -> None:
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE.png|FILE.npz", help="output file")
-    p.add_argument("--checkpoint", metavar="DIR", help="a specific checkpoint folder (default: the latest)")
+    p.add_argument("--checkpoint", metavar="DIR|best",
+                   help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "auto (default): the classifier where there is one")
     p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file")
     p.add_argument("--out", metavar="FILE.json", help="with --real/--fake: where to write the results")
+    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder or 'best' (default: the latest)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST) for fast metrics",
@@ -108,6 +110,11 @@ def cmd_train(args) -> int:
     final = summary["final"]
     shown = ", ".join(f"{SHORT[k]} {final[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
     print(f"done: {summary['steps']} steps in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")
+    if "best" in summary:
+        best = summary["best"]
+        metric = next(k for k in best if k not in ("step", "eval"))
+        print(f"best {metric} {best[metric]:.4f} at step {best['step']} ({best['eval']}): "
+              f"{summary['run_dir']}/checkpoints/best")
     print(f"samples: {summary['pictures'].get('final')}   run folder: {summary['run_dir']}")
     return 0
 
@@ -116,7 +123,7 @@ def cmd_sample(args) -> int:
     from ganforge.sample import sample_to_file
 
     path = sample_to_file(Path(args.run_dir), Path(args.out), n=args.n, seed=args.seed,
-                          checkpoint=Path(args.checkpoint) if args.checkpoint else None, device=args.device)
+                          checkpoint=args.checkpoint, device=args.device)
     print(f"wrote {path}")
     return 0
 
@@ -130,7 +137,7 @@ def cmd_eval(args) -> int:
         raise UserError("give either RUN_DIR or --real and --fake, not both")
     if args.run_dir:
         result = evaluate_run(Path(args.run_dir), args.metrics, args.n, args.ref, args.extractor, args.inception,
-                              args.seed, args.device)
+                              args.seed, args.device, args.checkpoint)
         out = Path(args.run_dir) / "eval.json"
     elif args.real and args.fake:
         from ganforge.train.loop import resolve_device

@@ -96,6 +96,17 @@ class LogConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0  # steps between evaluations during training (0: off); the best checkpoint is kept
+    metric: str = choice("auto", "auto", "fid", "kid", "precision", "recall", "density", "coverage", "is",
+                         "reverse_kl", "modes", "high_quality")  # auto: fid for images, reverse_kl for toy data
+    n: int = 2000  # generated samples (and real images) per evaluation
+    extractor: str = choice("auto", "auto", "classifier", "inception")  # auto: the domain classifier if any
+    inception: str | None = None  # the FID Inception file, for extractor inception
+    ref: str = choice("test", "test", "train")  # real split compared with
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +114,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     description: str = ""
 
 
@@ -317,6 +329,10 @@ def validate(cfg: Config) -> None:
             raise UserError(f"config key 'optim.{name}.lr' must be positive, got {opt.lr}")
         if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
             raise UserError(f"config key 'optim.{name}.betas' must be two numbers in [0, 1), got {opt.betas}")
+    if cfg.eval.every < 0:
+        raise UserError(f"config key 'eval.every' must be >= 0 (0 turns it off), got {cfg.eval.every}")
+    if cfg.eval.n < 10:
+        raise UserError(f"config key 'eval.n' must be at least 10, got {cfg.eval.n}")
     if cfg.model.d_max_norm < 0:
         raise UserError(f"config key 'model.d_max_norm' must be >= 0 (0 turns it off), got {cfg.model.d_max_norm}")
     for key in ("d_dropout", "d_input_dropout"):

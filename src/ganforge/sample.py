@@ -16,7 +16,7 @@ from ganforge.train.loop import load_data, read_run_config, resolve_device
 from ganforge.train.samples import as_arrays, generate, snapshot_1d
 
 
-def load_generator(run_dir: Path, checkpoint: Path | None = None, device: str = "auto") -> tuple[Family, dict, int]:
+def load_generator(run_dir: Path, checkpoint: Path | str | None = None, device: str = "auto") -> tuple[Family, dict, int]:
     """(family in eval mode with weights loaded, run.json's data description, checkpoint step)."""
     cfg = read_run_config(run_dir)
     info_path = Path(run_dir) / "run.json"
@@ -25,15 +25,15 @@ def load_generator(run_dir: Path, checkpoint: Path | None = None, device: str = 
     data = json.loads(info_path.read_text())["data"]
     spec = DataSpec(tuple(data["shape"]), data["kind"] == "image", data["n_classes"])
     family = build_family(cfg, spec)
-    path = Path(checkpoint) if checkpoint else ckpt.latest_checkpoint(run_dir)
+    path = ckpt.resolve_checkpoint(run_dir, checkpoint)
     model, _, _ = ckpt.load_checkpoint(path, model_only=True)
     for name, net in family.networks.items():
         net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
-    step = int(path.name.split("_")[-1]) if path.name.startswith("step_") else -1
+    step = ckpt.checkpoint_step(path)
     return family.to(resolve_device(device)).eval(), data, step
 
 
-def sample_to_file(run_dir: Path, out: Path, n: int = 64, seed: int = 0, checkpoint: Path | None = None,
+def sample_to_file(run_dir: Path, out: Path, n: int = 64, seed: int = 0, checkpoint: Path | str | None = None,
                    device: str = "auto") -> Path:
     if out.suffix.lower() not in (".png", ".npz"):
         raise UserError(f"--out {out}: use a .png (grid or scatter plot) or .npz (raw samples) file name")

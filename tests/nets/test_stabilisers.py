@@ -93,7 +93,7 @@ def test_spectral_norm_all_bounds_every_weight():
         assert parametrize.is_parametrized(net[k], "weight") and len(net[k].parametrizations.weight) == 1
     assert not parametrize.is_parametrized(net["bn"])
     net.train()
-    for _ in range(50):  # power iteration advances once per training-mode forward
+    for _ in range(20):  # power iteration advances once per training-mode forward
         net["lin"](torch.randn(2, 10))
         net["conv"](torch.randn(2, 3, 6, 6))
         net["deconv"](torch.randn(2, 8, 3, 3))

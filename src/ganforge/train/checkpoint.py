@@ -127,6 +127,55 @@ def save_checkpoint(run_dir: Path, step: int, model: dict[str, torch.Tensor], st
     return final
 
 
+def save_best(run_dir: Path, step: int, model: dict[str, torch.Tensor], record: dict) -> Path:
+    """checkpoints/best/: the weights with the best evaluation score so far (model.safetensors + best.json).
+
+    Outside the step_* rotation, so it is never pruned; replaced atomically like the others.
+    """
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final, tmp, old = root / "best", root / ".tmp-best", root / ".old-best"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _save_tensors(model, tmp / "model.safetensors")
+    _write_json(tmp / "best.json", {"step": step, **record})
+    _fsync_dir(tmp)
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    _fsync_dir(root)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoint_step(path: Path) -> int:
+    """The training step a checkpoint folder holds (step_N, or best/ from its best.json); -1 if unknown."""
+    path = Path(path)
+    if m := STEP_DIR.match(path.name):
+        return int(m.group(1))
+    info = path / "best.json"
+    if info.is_file():
+        return int(json.loads(info.read_text()).get("step", -1))
+    return -1
+
+
+def resolve_checkpoint(run_dir: Path, which: str | os.PathLike | None) -> Path:
+    """None: the latest; "best": checkpoints/best; otherwise a checkpoint folder path."""
+    if which is None:
+        return latest_checkpoint(run_dir)
+    if str(which) == "best":
+        best = Path(run_dir) / "checkpoints" / "best"
+        if not best.is_dir():
+            raise UserError(f"{run_dir} has no best checkpoint; it is kept when training with eval.every > 0")
+        return best
+    path = Path(which)
+    if not (path / "model.safetensors").is_file():
+        raise UserError(f"{path} is not a checkpoint folder (no model.safetensors); use a checkpoints/step_* "
+                        "folder or 'best'")
+    return path
+
+
 def load_checkpoint(path: Path, model_only: bool = False) -> tuple[dict, dict, dict]:
     """(model tensors, state tensors, meta) of one checkpoint folder."""
     path = Path(path)

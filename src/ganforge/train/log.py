@@ -72,6 +72,16 @@ class MetricsLog:
         self.bar.set_postfix(postfix, refresh=False)
         return record
 
+    def log_eval(self, step: int, images_seen: int, values: dict[str, float]) -> dict:
+        """An evaluation's values: their own line in metrics.jsonl, "eval/" in TensorBoard."""
+        record = {"step": step, "images": images_seen, **{k: round(v, 6) for k, v in values.items()}}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"eval/{key.removeprefix('eval_')}", value, step)
+        return record
+
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
 

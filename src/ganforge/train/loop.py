@@ -24,6 +24,7 @@ from ganforge.errors import UserError
 from ganforge.families import DataSpec, Family, build_family
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.log import MetricsLog, RunningStats, read_metrics
+from ganforge.train.monitor import TrainingEval
 from ganforge.train.resident import ResidentData
 from ganforge.train.samples import SampleWriter
 
@@ -121,8 +122,11 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
 
+    def model_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"{name}.{k}": v for name, net in self.family.networks.items() for k, v in net.state_dict().items()}
+
     def save(self, run_dir: Path) -> Path:
-        model = {f"{name}.{k}": v for name, net in self.family.networks.items() for k, v in net.state_dict().items()}
+        model = self.model_tensors()
         state: dict[str, torch.Tensor] = {}
         optim_meta = {}
         for name, opt in self.optimizers.items():
@@ -206,9 +210,12 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     dataset = load_data(cfg)
     trainer = build_trainer(cfg, dataset)
     sampler = SampleWriter(run_dir, dataset, fixed_noise(cfg, _n_fixed(cfg, dataset), trainer.device))
+    evaluator = TrainingEval(cfg, dataset, trainer.device, load_data) if cfg.eval.every else None
     if resume:
         last = ckpt.latest_checkpoint(run_dir)
         trainer.load(last)
+        if evaluator:
+            evaluator.restore(run_dir)
         _truncate_metrics(run_dir, trainer.step)
         sampler.truncate(trainer.step)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -238,6 +245,12 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
                     from PIL import Image
 
                     log.add_image("samples", np.asarray(Image.open(frame)), step)
+            if evaluator and (step % cfg.eval.every == 0 or last):
+                values, better = evaluator(trainer.family, step)
+                log.log_eval(step, trainer.images_seen, values)
+                if better:
+                    record = {"metric": evaluator.name, "value": evaluator.best, "values": values}
+                    ckpt.save_best(run_dir, step, trainer.model_tensors(), record)
             if step % lg.checkpoint_every == 0 or last:
                 trainer.save(run_dir)
     except KeyboardInterrupt:
@@ -258,6 +271,10 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         "final": records[-1] if records else {},
         "pictures": {k: str(v) for k, v in pictures.items()},
     }
+    best = run_dir / "checkpoints" / "best" / "best.json"
+    if evaluator and best.is_file():
+        record = json.loads(best.read_text())
+        summary["best"] = {"step": record["step"], evaluator.name: record["value"], "eval": evaluator.describe()}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

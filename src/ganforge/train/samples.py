@@ -12,7 +12,10 @@ from ganforge import viz
 from ganforge.data import Dataset
 from ganforge.families import Family
 
-GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
+GRID_UPSCALE = 2
+# evaluation values drawn in curves.png (when eval.every is on), one panel each
+CURVE_EVAL_KEYS = ("eval_fid", "eval_kid_mean", "eval_precision", "eval_recall", "eval_is_mean",
+                   "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")  # 28x28 images are tiny in a README or a file browser
 
 
 @torch.no_grad()
@@ -106,6 +109,7 @@ class SampleWriter:
                                           labels=[f"step {int(p.stem.split('_')[1])}" for p in frames])
         if records:
             keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_"))})
+            keys += sorted({k for r in records for k in r if k in CURVE_EVAL_KEYS})
             out["curves"] = viz.plot_curves(records, run_dir / "curves.png", keys, title="training curves")
         return out
 

@@ -1,0 +1,88 @@
+import json
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.errors import UserError
+from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.train.loop import train
+from ganforge.train.log import read_metrics
+
+TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
+        "log.sample_every=100", "log.checkpoint_every=3", "eval.n=200"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+
+
+def eval_records(run):
+    return [r for r in read_metrics(run) if "eval_fid" in r]
+
+
+def test_eval_every_logs_fid_and_keeps_the_best_weights(tmp_path, capsys):
+    run = tmp_path / "run"
+    summary = train(load_config(None, ["train.steps=6", "eval.every=2", *TINY]), run, quiet=True)
+    records = eval_records(run)
+    assert [r["step"] for r in records] == [2, 4, 6]
+    best = min(records, key=lambda r: r["eval_fid"])
+    info = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
+    assert info["step"] == best["step"] and info["metric"] == "fid"
+    assert info["value"] == pytest.approx(best["eval_fid"], rel=1e-5)
+    assert summary["best"]["step"] == best["step"]
+    # the best weights are those of that step: re-scoring them with the same protocol gives the logged value
+    assert main(["eval", str(run), "--checkpoint", "best", "--metrics", "fid", "--n", "200", "--seed", "0"]) == 0
+    assert json.loads((run / "eval.json").read_text())["protocol"]["checkpoint_step"] == best["step"]
+    assert main(["sample", str(run), "--checkpoint", "best", "--out", str(tmp_path / "b.png")]) == 0
+    assert "curves.png" in {p.name for p in run.iterdir()}
+    capsys.readouterr()
+
+
+def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path):
+    plain = train(load_config(None, ["train.steps=4", *TINY]), tmp_path / "plain", quiet=True)
+    watched = train(load_config(None, ["train.steps=4", "eval.every=2", *TINY]), tmp_path / "watched", quiet=True)
+    assert plain["steps"] == watched["steps"] == 4
+    a, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "plain"))
+    b, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "watched"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_keeps_the_best_score_so_far(tmp_path):
+    run = tmp_path / "run"
+    train(load_config(None, ["train.steps=3", "eval.every=3", *TINY]), run, quiet=True)
+    first = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
+    cfg = load_config(str(run / "config.yaml"), ["train.steps=6"])
+    train(cfg, run, resume=True, quiet=True)
+    records = eval_records(run)
+    assert [r["step"] for r in records] == [3, 6]
+    after = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
+    expected = 6 if records[1]["eval_fid"] < first["value"] else 3
+    assert after["step"] == expected
+
+
+def test_toy_runs_track_the_reverse_kl(tmp_path):
+    run = tmp_path / "ring"
+    train(load_config("toy-ring", ["train.steps=4", "eval.every=2", "data.n_toy=1000", "log.tensorboard=false"]),
+          run, quiet=True)
+    records = [r for r in read_metrics(run) if "eval_reverse_kl" in r]
+    assert [r["step"] for r in records] == [2, 4]
+    assert all({"eval_modes_captured", "eval_high_quality"} <= set(r) for r in records)
+    assert json.loads((run / "checkpoints" / "best" / "best.json").read_text())["metric"] == "reverse_kl"
+
+
+def test_a_metric_the_data_lacks_is_refused_before_the_run_folder_exists(tmp_path):
+    with pytest.raises(UserError, match="eval.metric"):
+        train(load_config("toy-ring", ["eval.every=2", "eval.metric=fid"]), tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(UserError, match="eval.every"):
+        load_config(None, ["eval.every=-1"])
+
+
+
+def test_best_checkpoint_of_a_run_without_evaluation_is_a_clear_error(tmp_path, capsys):
+    train(load_config(None, ["train.steps=1", *TINY]), tmp_path / "run", quiet=True)
+    assert main(["sample", str(tmp_path / "run"), "--checkpoint", "best"]) == 2
+    assert "no best checkpoint; it is kept when training with eval.every > 0" in capsys.readouterr().err
