@@ -50,12 +50,15 @@ def test_default_dcgan_run_folder_holds_everything(tmp_path):
     grid = Image.open(run / "samples.png")
     grid.load()
     assert grid.size[0] > 8 * 28  # 64 samples, 8 per row, upscaled
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records = [r for r in lines if "loss_d" in r]
     assert [r["step"] for r in records] == [2, 4, 6]
     for r in records:
         assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["loss_d"] > 0
+    # the default preset evaluates every 500 steps and at the end, and keeps the best weights
+    assert [(r["step"], r["eval_fid"] > 0) for r in lines if "eval_fid" in r] == [(6, True)]
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
-    assert ckpts == ["step_000003", "step_000006"]
+    assert ckpts == ["best", "step_000003", "step_000006"]
     model, _, meta = load_checkpoint(latest_checkpoint(run))
     assert meta["step"] == 6 and meta["images_seen"] == 6 * 16
     assert any(k.startswith("G.") for k in model) and any(k.startswith("D.") for k in model)
@@ -78,8 +81,9 @@ def test_resume_continues_with_the_same_counter_and_optimizer_state(tmp_path):
     for key in a_state:
         if key.startswith(("optim.", "data.", "noise.")):
             assert torch.equal(a_state[key], b_state[key]), key
-    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 3, 4, 6]  # 3 was the end of the first part, then logging continues
+    lines = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if "loss_d" in r] == [2, 3, 4, 6]  # 3 ended the first part
+    assert [r["step"] for r in lines if "eval_fid" in r] == [3, 6]  # the default preset evaluates at each end
 
 
 def test_k_discriminator_steps_and_fresh_noise(tmp_path):

@@ -7,11 +7,11 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import UserError
 from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.loop import train
 from ganforge.train.log import read_metrics
+from ganforge.train.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
-        "log.sample_every=100", "log.checkpoint_every=3", "eval.n=200"]
+        "log.sample_every=100", "log.checkpoint_every=3", "eval.n=200", "eval.every=0"]
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def eval_records(run):
 
 def test_eval_every_logs_fid_and_keeps_the_best_weights(tmp_path, capsys):
     run = tmp_path / "run"
-    summary = train(load_config(None, ["train.steps=6", "eval.every=2", *TINY]), run, quiet=True)
+    summary = train(load_config(None, ["train.steps=6", *TINY, "eval.every=2"]), run, quiet=True)
     records = eval_records(run)
     assert [r["step"] for r in records] == [2, 4, 6]
     best = min(records, key=lambda r: r["eval_fid"])
@@ -43,7 +43,7 @@ def test_eval_every_logs_fid_and_keeps_the_best_weights(tmp_path, capsys):
 
 def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path):
     plain = train(load_config(None, ["train.steps=4", *TINY]), tmp_path / "plain", quiet=True)
-    watched = train(load_config(None, ["train.steps=4", "eval.every=2", *TINY]), tmp_path / "watched", quiet=True)
+    watched = train(load_config(None, ["train.steps=4", *TINY, "eval.every=2"]), tmp_path / "watched", quiet=True)
     assert plain["steps"] == watched["steps"] == 4
     a, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "plain"))
     b, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "watched"))
@@ -52,7 +52,7 @@ def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path):
 
 def test_resume_keeps_the_best_score_so_far(tmp_path):
     run = tmp_path / "run"
-    train(load_config(None, ["train.steps=3", "eval.every=3", *TINY]), run, quiet=True)
+    train(load_config(None, ["train.steps=3", *TINY, "eval.every=3"]), run, quiet=True)
     first = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
     cfg = load_config(str(run / "config.yaml"), ["train.steps=6"])
     train(cfg, run, resume=True, quiet=True)
@@ -86,3 +86,14 @@ def test_best_checkpoint_of_a_run_without_evaluation_is_a_clear_error(tmp_path, 
     train(load_config(None, ["train.steps=1", *TINY]), tmp_path / "run", quiet=True)
     assert main(["sample", str(tmp_path / "run"), "--checkpoint", "best"]) == 2
     assert "no best checkpoint; it is kept when training with eval.every > 0" in capsys.readouterr().err
+
+
+def test_auto_extractor_is_what_an_evaluation_can_afford():
+    from ganforge.train.monitor import affordable_extractor
+
+    cpu = torch.device("cpu")
+    assert affordable_extractor(load_config(None), "fashion-mnist-10k", cpu) == "classifier"
+    assert affordable_extractor(load_config(None), "mnist", cpu) == "classifier"
+    assert affordable_extractor(load_config(None), "folder:/photos", cpu) is None  # Inception: minutes on a CPU
+    forced = load_config(None, ["eval.extractor=inception"])
+    assert affordable_extractor(forced, "folder:/photos", cpu) == "inception"

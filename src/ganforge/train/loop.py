@@ -24,7 +24,7 @@ from ganforge.errors import UserError
 from ganforge.families import DataSpec, Family, build_family
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.log import MetricsLog, RunningStats, read_metrics
-from ganforge.train.monitor import TrainingEval
+from ganforge.train.monitor import TrainingEval, affordable_extractor
 from ganforge.train.resident import ResidentData
 from ganforge.train.samples import SampleWriter
 
@@ -210,7 +210,14 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     dataset = load_data(cfg)
     trainer = build_trainer(cfg, dataset)
     sampler = SampleWriter(run_dir, dataset, fixed_noise(cfg, _n_fixed(cfg, dataset), trainer.device))
-    evaluator = TrainingEval(cfg, dataset, trainer.device, load_data) if cfg.eval.every else None
+    evaluator = None
+    if cfg.eval.every and dataset.kind == "image" and not affordable_extractor(cfg, dataset.name, trainer.device):
+        if not quiet:
+            print(f"eval.every is set, but {dataset.name} has no domain classifier and the FID Inception takes "
+                  "minutes per evaluation on a CPU: no evaluation during training (set eval.extractor=inception "
+                  "to force it, or eval.every=0 to silence this)")
+    elif cfg.eval.every:
+        evaluator = TrainingEval(cfg, dataset, trainer.device, load_data)
     if resume:
         last = ckpt.latest_checkpoint(run_dir)
         trainer.load(last)

@@ -31,6 +31,25 @@ TOY_METRICS = {"reverse_kl": ("reverse_kl", None, True), "modes": ("modes_captur
                "high_quality": ("high_quality", None, False)}
 
 
+def affordable_extractor(cfg: Config, dataset_name: str, device: torch.device) -> str | None:
+    """eval.extractor as configured; for "auto": the domain classifier where there is one, else Inception on a
+    GPU where its file is found, else None (Inception takes minutes per evaluation on a CPU)."""
+    choice = cfg.eval.extractor
+    if choice != "auto":
+        return choice
+    if evaluate.classifier_for(dataset_name):
+        return "classifier"
+    if device.type == "cuda":
+        from ganforge.metrics.inception import resolve_inception_path
+
+        try:
+            resolve_inception_path(cfg.eval.inception)
+            return "inception"
+        except UserError:
+            return None
+    return None
+
+
 class TrainingEval:
     """Called every eval.every steps: returns the values to log, and whether the score is a new best."""
 
@@ -55,7 +74,8 @@ class TrainingEval:
             if e.ref != cfg.data.split:
                 cfg_ref = _with_split(cfg, e.ref)
                 real = load_data(cfg_ref)
-            self.extractor = evaluate.build_extractor(e.extractor, real.name, e.inception, str(device))
+            self.extractor = evaluate.build_extractor(affordable_extractor(cfg, real.name, device), real.name,
+                                                      e.inception, str(device))
             self.real_images = real.x[:n]
             evaluate.reference_features(real, n, self.extractor)  # computed (or read) now, not at the first eval
         self.best: float | None = None
