@@ -53,11 +53,23 @@ class ModelConfig:
     d_init: float = 0.0  # mlp: the same for D
     d_max_norm: float = 0.0  # > 0: cap the norm of each D unit's incoming weights after every D step (Goodfellow 2014)
     g_output: str = choice("auto", "auto", "tanh", "linear")  # auto: tanh for images, linear for toy data
+    spectral_norm: str = choice("off", "off", "d", "g", "both")  # spectral normalisation (Miyato et al. 2018)
+    minibatch_std: int = 0  # > 0: D's head also sees the minibatch std over groups of this size (Karras 2018)
+    minibatch_disc: int = 0  # > 0: minibatch discrimination with this many kernels (Salimans et al. 2016)
+    minibatch_disc_dim: int = 5  # minibatch discrimination: dimension of each kernel's projection
+    pack: int = 1  # PacGAN: D judges this many samples jointly (Lin et al. 2018); 1: off
 
 
 @dataclass
 class LossConfig:
-    g: str = choice("nonsaturating", "nonsaturating", "minimax")
+    objective: str = choice("gan", "gan", "wgan", "hinge", "lsgan")  # D's and G's objectives
+    g: str = choice("nonsaturating", "nonsaturating", "minimax")  # objective gan: the generator's loss
+    label_smoothing: float = 0.0  # objective gan: one-sided, D's target for real data is 1 - this
+    clip: float = 0.0  # > 0: clip D's weights to [-clip, clip] after each D step (WGAN: 0.01)
+    gp: float = 0.0  # WGAN-GP weight lambda (10 in the paper): (|grad D| - 1)^2 on real-fake interpolates
+    r1: float = 0.0  # R1 weight gamma: |grad D|^2 / 2 on real data (Mescheder et al. 2018)
+    r1_every: int = 1  # lazy R1: every this many D steps, weight multiplied by it (StyleGAN2 uses 16)
+    dragan: float = 0.0  # DRAGAN weight lambda (10 in the paper): (|grad D| - 1)^2 near real data
 
 
 @dataclass
@@ -82,6 +94,9 @@ class TrainConfig:
     reuse_fake: bool = True  # with k = 1, the G step reuses the D step's G(z) (one G forward saved)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta
+    replay: int = 0  # > 0: D also trains on old fakes from a buffer of this many samples (experience replay)
+    replay_mix: float = 0.5  # fraction of each fake batch D sees that comes from the replay buffer
 
 
 @dataclass
@@ -329,6 +344,33 @@ def validate(cfg: Config) -> None:
             raise UserError(f"config key 'optim.{name}.lr' must be positive, got {opt.lr}")
         if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
             raise UserError(f"config key 'optim.{name}.betas' must be two numbers in [0, 1), got {opt.betas}")
+    for key in ("label_smoothing", "clip", "gp", "r1", "dragan"):
+        if getattr(cfg.loss, key) < 0:
+            raise UserError(f"config key 'loss.{key}' must be >= 0 (0 turns it off), got {getattr(cfg.loss, key)}")
+    if cfg.loss.label_smoothing >= 0.5:
+        raise UserError(f"config key 'loss.label_smoothing' must be below 0.5, got {cfg.loss.label_smoothing}")
+    if cfg.loss.label_smoothing and cfg.loss.objective != "gan":
+        raise UserError("config key 'loss.label_smoothing' applies to loss.objective=gan only")
+    for key in ("r1_every", "pack", "minibatch_disc_dim"):
+        section = "loss" if key == "r1_every" else "model"
+        if getattr(getattr(cfg, section), key) < 1:
+            raise UserError(f"config key '{section}.{key}' must be at least 1, got {getattr(getattr(cfg, section), key)}")
+    for key in ("minibatch_std", "minibatch_disc"):
+        if getattr(cfg.model, key) < 0:
+            raise UserError(f"config key 'model.{key}' must be >= 0 (0 turns it off), got {getattr(cfg.model, key)}")
+    m = cfg.model.pack
+    if cfg.train.batch_size % m:
+        raise UserError(f"config key 'train.batch_size' ({cfg.train.batch_size}) must be a multiple of "
+                        f"model.pack ({m})")
+    g = cfg.model.minibatch_std
+    if g and (cfg.train.batch_size // m) % g:
+        raise UserError(f"config key 'model.minibatch_std' ({g}) must divide the batch D sees "
+                        f"(train.batch_size / model.pack = {cfg.train.batch_size // m})")
+    if not 0 <= cfg.train.ema < 1:
+        raise UserError(f"config key 'train.ema' must be in [0, 1) (0 turns it off), got {cfg.train.ema}")
+    if cfg.train.replay < 0 or not 0 <= cfg.train.replay_mix <= 1:
+        raise UserError("config keys 'train.replay' (>= 0) and 'train.replay_mix' (0 to 1) are out of range: "
+                        f"{cfg.train.replay}, {cfg.train.replay_mix}")
     if cfg.eval.every < 0:
         raise UserError(f"config key 'eval.every' must be >= 0 (0 turns it off), got {cfg.eval.every}")
     if cfg.eval.n < 10:

@@ -14,9 +14,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Discriminator loss of the minimax game: -[log D(x) + log(1 - D(G(z)))], averaged."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Discriminator loss of the minimax game: -[log D(x) + log(1 - D(G(z)))], averaged.
+
+    smoothing s > 0 is one-sided label smoothing (Salimans et al. 2016): the target for real data is 1 - s,
+    i.e. -[(1 - s) log D(x) + s log(1 - D(x))]; fakes keep target 0, which would otherwise reward G for
+    staying where it is.
+    """
+    real_term = F.softplus(-real_logits).mean()
+    if smoothing:
+        real_term = (1 - smoothing) * real_term + smoothing * F.softplus(real_logits).mean()
+    return real_term + F.softplus(fake_logits).mean()
 
 
 def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:

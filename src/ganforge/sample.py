@@ -29,6 +29,8 @@ def load_generator(run_dir: Path, checkpoint: Path | str | None = None, device: 
     model, _, _ = ckpt.load_checkpoint(path, model_only=True)
     for name, net in family.networks.items():
         net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+    if any(k.startswith("G_ema.") for k in model):  # trained with train.ema: sample from the average
+        family.networks["G"].load_state_dict(ckpt.split_prefixed(model, "G_ema."))
     step = ckpt.checkpoint_step(path)
     return family.to(resolve_device(device)).eval(), data, step
 

@@ -34,6 +34,17 @@ class Family(nn.Module):
     """
 
     networks: dict[str, nn.Module]
+    def sampler(self) -> nn.Module:
+        """The generator that samples: the EMA copy (submodule G_ema, set by the loop when train.ema > 0) when
+        there is one, else G."""
+        return getattr(self, "G_ema", None) or self.networks["G"]
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Training state beyond the weights (buffers, counters) to save in checkpoints, as tensors."""
+        return {}
+
+    def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what `state_tensors` returned."""
 
     def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         raise NotImplementedError

@@ -40,7 +40,8 @@ def uniform_init(net: nn.Module, scale: float) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], out: str) -> tuple[nn.Module, nn.Module]:
+def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1) -> tuple[nn.Module, nn.Module]:
+    """G and D; D reads `pack` samples at once (PacGAN)."""
     n = math.prod(shape)
     g_layers: list[nn.Module] = []
     width = model.z_dim
@@ -52,7 +53,7 @@ def build(model: ModelConfig, shape: tuple[int, ...], out: str) -> tuple[nn.Modu
     d_layers: list[nn.Module] = [nn.Flatten()]
     if model.d_input_dropout > 0:
         d_layers.append(nn.Dropout(model.d_input_dropout))
-    width = n
+    width = n * pack
     for h in model.d_hidden:
         unit = Maxout(width, h) if model.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
         d_layers += [unit] + ([nn.Dropout(model.d_dropout)] if model.d_dropout > 0 else [])

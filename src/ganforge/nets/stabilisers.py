@@ -64,6 +64,49 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([x, o], dim=1)
 
 
+def add_batch_statistics(d: nn.Sequential, minibatch_std: int = 0, minibatch_disc: int = 0,
+                         disc_dim: int = 5) -> nn.Sequential:
+    """D with minibatch discrimination and/or the minibatch std inserted before its head (its last Linear or
+    Conv2d), which gets the extra inputs. The head's weights for them start at zero, so D starts out computing
+    exactly what it did without them and learns how much to use them.
+
+    A Conv2d head with minibatch discrimination must cover its whole input map (DCGAN's 4 x 4 valid conv on a
+    4 x 4 map, and a Linear head elsewhere), so it can be rewritten as Flatten + the equivalent Linear.
+    """
+    if not (minibatch_std or minibatch_disc):
+        return d
+    i = max(k for k, m in enumerate(d) if isinstance(m, (nn.Linear, nn.Conv2d)))
+    head, layers = d[i], []
+    if isinstance(head, nn.Conv2d) and minibatch_disc:
+        linear = nn.Linear(head.weight[0].numel(), head.out_channels, bias=head.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(head.weight.flatten(1))
+            if head.bias is not None:
+                linear.bias.copy_(head.bias)
+        layers.append(nn.Flatten())
+        head = linear
+    n_in = head.in_features if isinstance(head, nn.Linear) else head.in_channels
+    extra = 0
+    if minibatch_disc:
+        layers.append(MinibatchDiscrimination(n_in, minibatch_disc, disc_dim))
+        extra += minibatch_disc
+    if minibatch_std:
+        layers.append(MinibatchStdDev(minibatch_std))
+        extra += 1
+    if isinstance(head, nn.Linear):
+        new = nn.Linear(n_in + extra, head.out_features, bias=head.bias is not None)
+    else:
+        new = nn.Conv2d(n_in + extra, head.out_channels, head.kernel_size, head.stride, head.padding,
+                        bias=head.bias is not None)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, :n_in].copy_(head.weight)
+        if head.bias is not None:
+            new.bias.copy_(head.bias)
+    layers.append(new)
+    return nn.Sequential(*d[:i], *layers, *d[i + 1 :])
+
+
 def spectral_norm_all(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
     """Spectral normalisation of every Linear, Conv2d, ConvTranspose2d and Embedding weight (Miyato et al. 2018).
 

@@ -23,6 +23,7 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.errors import UserError
 from ganforge.families import DataSpec, Family, build_family
 from ganforge.train import checkpoint as ckpt
+from ganforge.train.ema import EMA
 from ganforge.train.log import MetricsLog, RunningStats, read_metrics
 from ganforge.train.monitor import TrainingEval, affordable_extractor
 from ganforge.train.resident import ResidentData
@@ -92,6 +93,7 @@ class Trainer:
     device: torch.device
     step: int = 0
     images_seen: int = 0
+    ema: EMA | None = None
 
     def z(self) -> torch.Tensor:
         return torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
@@ -117,13 +119,19 @@ class Trainer:
             loss, s = self.family.g_loss(z)
             self.optimise("G", loss)
         stats.add(s)
+        if self.ema is not None:
+            self.ema.update(self.family.networks["G"])
         self.step += 1
         self.images_seen += t.batch_size * t.d_steps
 
     # -- checkpoints -------------------------------------------------------------------------------------
 
     def model_tensors(self) -> dict[str, torch.Tensor]:
-        return {f"{name}.{k}": v for name, net in self.family.networks.items() for k, v in net.state_dict().items()}
+        """The weights `ganforge sample` needs: every network, and G's moving average as G_ema."""
+        nets = dict(self.family.networks)
+        if self.ema is not None:
+            nets["G_ema"] = self.ema.shadow
+        return {f"{name}.{k}": v for name, net in nets.items() for k, v in net.state_dict().items()}
 
     def save(self, run_dir: Path) -> Path:
         model = self.model_tensors()
@@ -138,6 +146,9 @@ class Trainer:
         state["data.order"] = data_state["order"]
         state["data.generator"] = data_state["generator"]
         state["noise.generator"] = self.noise.get_state()
+        state.update({f"family.{k}": v for k, v in self.family.state_tensors().items()})
+        if self.ema is not None:
+            state["ema.num_updates"] = torch.tensor([self.ema.num_updates], dtype=torch.int64)
         meta = {"step": self.step, "images_seen": self.images_seen, "epoch": data_state["epoch"],
                 "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
                 "ganforge": __version__, "time": datetime.now().isoformat(timespec="seconds")}
@@ -153,6 +164,10 @@ class Trainer:
         self.data.load_state_dict({"epoch": meta["epoch"], "position": meta["position"],
                                    "order": state["data.order"], "generator": state["data.generator"]})
         self.noise.set_state(state["noise.generator"])
+        self.family.load_state_tensors(ckpt.split_prefixed(state, "family."))
+        if self.ema is not None:
+            self.ema.shadow.load_state_dict(ckpt.split_prefixed(model, "G_ema."))
+            self.ema.num_updates = int(state["ema.num_updates"].item())
         self.step = meta["step"]
         self.images_seen = meta["images_seen"]
 
@@ -182,7 +197,11 @@ def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
     }
     data = ResidentData(dataset.x, dataset.y, device, seed=cfg.train.seed)
     noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
-    return Trainer(cfg, family, optimizers, data, noise, device)
+    ema = None
+    if cfg.train.ema > 0:
+        ema = EMA(family.networks["G"], cfg.train.ema)
+        family.G_ema = ema.shadow  # grids, evaluation and `ganforge sample` use the average
+    return Trainer(cfg, family, optimizers, data, noise, device, ema=ema)
 
 
 def default_run_dir(cfg_name: str) -> Path:

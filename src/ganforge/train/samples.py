@@ -108,7 +108,8 @@ class SampleWriter:
             out["strip"] = viz.save_strip(frames, run_dir / "progress.png", n=8,
                                           labels=[f"step {int(p.stem.split('_')[1])}" for p in frames])
         if records:
-            keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_"))})
+            keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_", "critic_"))})
+            keys += sorted({k for r in records for k in r if k in ("gp", "r1", "dragan")})
             keys += sorted({k for r in records for k in r if k in CURVE_EVAL_KEYS})
             out["curves"] = viz.plot_curves(records, run_dir / "curves.png", keys, title="training curves")
         return out
