@@ -82,8 +82,10 @@ class OptimizerConfig:
 
 @dataclass
 class OptimConfig:
-    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)  # separate rates for G and D: TTUR
     d: OptimizerConfig = field(default_factory=OptimizerConfig)
+    decay: str = choice("none", "none", "linear")  # linear: both rates fall linearly to 0 after decay_start
+    decay_start: float = 0.5  # fraction of train.steps after which the decay begins (pix2pix, CycleGAN)
 
 
 @dataclass
@@ -371,6 +373,8 @@ def validate(cfg: Config) -> None:
     if cfg.train.replay < 0 or not 0 <= cfg.train.replay_mix <= 1:
         raise UserError("config keys 'train.replay' (>= 0) and 'train.replay_mix' (0 to 1) are out of range: "
                         f"{cfg.train.replay}, {cfg.train.replay_mix}")
+    if not 0 <= cfg.optim.decay_start < 1:
+        raise UserError(f"config key 'optim.decay_start' must be in [0, 1), got {cfg.optim.decay_start}")
     if cfg.eval.every < 0:
         raise UserError(f"config key 'eval.every' must be >= 0 (0 turns it off), got {cfg.eval.every}")
     if cfg.eval.n < 10:

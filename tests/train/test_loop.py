@@ -132,3 +132,18 @@ def test_gan_mnist_preset_on_real_mnist(tmp_path):
     for m in family.D.modules():
         if isinstance(m, torch.nn.Linear):
             assert m.weight.norm(dim=1).max().item() <= 1.9365 + 1e-4
+
+
+def test_linear_learning_rate_decay_follows_the_step(tmp_path):
+    cfg = load_config("toy-ring", ["train.steps=10", "optim.decay=linear", "optim.decay_start=0.6",
+                                   "data.n_toy=500", "model.g_hidden=[8]", "model.d_hidden=[8]"])
+    trainer = build_trainer(cfg, load_data(cfg))
+    factors = []
+    from ganforge.train.log import RunningStats
+
+    for _ in range(10):
+        trainer.train_step(RunningStats())
+        factors.append(trainer.optimizers["D"].param_groups[0]["lr"] / cfg.optim.d.lr)
+    # full rate for the first 6 steps, then 1 - (step - 6) / 4 at steps 6..9
+    assert factors == pytest.approx([1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25])
+    assert trainer.optimizers["G"].param_groups[0]["lr"] == pytest.approx(0.25 * cfg.optim.g.lr)

@@ -105,9 +105,22 @@ class Trainer:
         opt.step()
         self.family.after_step(name)
 
+    def lr_factor(self) -> float:
+        """The learning-rate multiplier at this step; a function of the step alone, so resume needs no state."""
+        o, total = self.cfg.optim, self.cfg.train.steps
+        start = int(o.decay_start * total)
+        if o.decay == "none" or self.step < start:
+            return 1.0
+        return 1.0 - (self.step - start) / (total - start)
+
     def train_step(self, stats: RunningStats) -> None:
         """k discriminator steps, then one generator step (Algorithm 1 of Goodfellow et al. 2014)."""
         t = self.cfg.train
+        if self.cfg.optim.decay != "none":
+            factor = self.lr_factor()
+            for name, opt_cfg in (("G", self.cfg.optim.g), ("D", self.cfg.optim.d)):
+                for group in self.optimizers[name].param_groups:
+                    group["lr"] = opt_cfg.lr * factor
         for _ in range(t.d_steps):
             z = self.z()
             loss, s = self.family.d_loss(self.data.next_batch(t.batch_size), z)

@@ -1,0 +1,126 @@
+"""Mode collapse on the 2D ring (8 modes) and grid (25 modes), in the protocol of PacGAN (Lin et al. 2018):
+100k training points, 2,500 samples, a sample is high quality within 3 sigma of its nearest mode, a mode is
+captured when it has a high-quality sample, reverse KL of the high-quality samples' mode histogram against
+uniform; mean +- standard error over seeds. Each row is the toy preset plus one change.
+
+    python bench/mode_collapse.py [--data ring,grid] [--seeds 10] [--variants gan,pacgan4,...] [--json OUT]
+
+The published rows (same protocol) are printed beside ganforge's: VEEGAN (Srivastava et al. 2017) Table 1
+and PacGAN Table 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import torch
+
+from ganforge.config import load_config
+from ganforge.metrics.toy import mode_metrics
+from ganforge.train.log import RunningStats
+from ganforge.train.loop import build_trainer, load_data
+from ganforge.train.samples import generate
+
+N_SAMPLES = 2500
+# name -> overrides of the toy-ring / toy-grid preset
+VARIANTS: dict[str, list[str]] = {
+    "gan": [],
+    "minimax": ["loss.g=minimax"],
+    "wgan": ["loss.objective=wgan", "loss.clip=0.01", "train.d_steps=5", "optim.g.name=rmsprop",
+             "optim.d.name=rmsprop", "optim.g.lr=5e-5", "optim.d.lr=5e-5"],
+    "wgan-gp": ["loss.objective=wgan", "loss.gp=0.1", "train.d_steps=5", "optim.g.betas=[0.5, 0.9]",
+                "optim.d.betas=[0.5, 0.9]"],
+    "lsgan": ["loss.objective=lsgan"],
+    "hinge": ["loss.objective=hinge"],
+    "spectral-norm": ["model.spectral_norm=d"],
+    "ttur": ["optim.g.lr=2.5e-4", "optim.d.lr=1e-3"],
+    "ema": ["train.ema=0.999"],
+    "label-smoothing": ["loss.label_smoothing=0.1"],
+    "replay": ["train.replay=2560", "train.replay_mix=0.25"],
+    "minibatch-disc": ["model.minibatch_disc=8", "model.minibatch_disc_dim=4"],
+    "minibatch-std": ["model.minibatch_std=4"],
+    "pacgan4": ["model.pack=4"],
+    "r1": ["loss.r1=0.1"],
+    "dragan": ["loss.dragan=1"],
+}
+PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol
+    "ring": [("VEEGAN Table 1: GAN", "1", "99.3", ""), ("VEEGAN Table 1: VEEGAN", "8", "52.9", ""),
+             ("PacGAN Table 1: GAN", "6.3 +- 0.5", "98.2 +- 0.2", "0.45 +- 0.09"),
+             ("PacGAN Table 1: PacGAN4", "7.8 +- 0.1", "98.6 +- 0.1", "0.07 +- 0.03")],
+    "grid": [("VEEGAN Table 1: GAN", "3.3", "0.5", ""), ("VEEGAN Table 1: VEEGAN", "24.6", "40.0", ""),
+             ("PacGAN Table 1: GAN", "17.3 +- 0.8", "94.8 +- 0.7", "0.70 +- 0.07"),
+             ("PacGAN Table 1: PacGAN4", "24.8 +- 0.2", "93.6 +- 0.6", "0.04 +- 0.01")],
+}
+
+
+def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
+    """Train one toy GAN in memory (no run folder) and score 2,500 samples."""
+    preset = f"toy-{data}"
+    overrides = [*VARIANTS[variant], f"train.seed={seed}", "train.device=cpu"]
+    if steps:
+        overrides.append(f"train.steps={steps}")
+    cfg = load_config(preset, overrides)
+    started = time.perf_counter()
+    dataset = load_data(cfg)
+    trainer = build_trainer(cfg, dataset)
+    stats = RunningStats()
+    for step in range(cfg.train.steps):
+        trainer.train_step(stats)
+        if step % 500 == 0:
+            stats.read_and_reset()
+    z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
+    result = mode_metrics(generate(trainer.family, z), dataset.modes, dataset.sigma)
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="ring,grid", help="ring, grid or both (default)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated rows (default: all)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", metavar="OUT", help="also write every run's numbers here")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
+    runs = []
+    for data in [d.strip() for d in args.data.split(",")]:
+        print(f"\n{data} ({'8' if data == 'ring' else '25'} modes), {args.seeds} seeds, {N_SAMPLES} samples; "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        print(f"{'variant':40s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>16s} {'s/run':>7s} "
+              f"{'all modes':>9s}")
+        for name, modes, hq, kl in PUBLISHED.get(data, []):
+            print(f"{name:40s} {modes:>14s} {hq:>16s} {kl:>16s}")
+        for variant in variants:
+            results = [run_once(data, variant, seed, args.steps) for seed in range(args.seeds)]
+            runs += [{"data": data, "variant": variant, "seed": s, **r} for s, r in enumerate(results)]
+            m, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes_captured", "high_quality", "reverse_kl"))
+            every = sum(r["modes_captured"] == (8 if data == "ring" else 25) for r in results)
+            seconds = sum(r["seconds"] for r in results) / len(results)
+            print(f"ganforge {variant:31s} {m[0]:7.1f} +- {m[1]:4.1f} {100 * hq[0]:9.1f} +- {100 * hq[1]:4.1f} "
+                  f"{kl[0]:9.3f} +- {kl[1]:4.3f} {seconds:7.1f} {every:>5d}/{len(results)}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
