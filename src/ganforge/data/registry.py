@@ -58,6 +58,8 @@ DATASET_NAMES: dict[str, str] = {
                      "(the four IDX files, in data.root)",
     "mnist": "MNIST handwritten digits: 60,000 train / 10,000 test 28x28 gray images, 10 classes "
              "(the four IDX files, in data.root)",
+    "stacked-mnist": "Stacked MNIST (VEEGAN, PacGAN): three random MNIST digits as the R, G, B channels, "
+                     "1,000 modes; as many 3x28x28 images as MNIST's split (needs mnist in data.root)",
     **{name: spec[2] for name, spec in TOY_SPECS.items()},
 }
 
@@ -101,6 +103,8 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     _check_options(split, resolution, channels, on_bad_file)
     if spec in TOY_SPECS:
         return make_toy(spec, n_toy, seed)
+    if spec == "stacked-mnist":
+        return stack_digits(_load_known_idx("mnist", root, split), seed)
     if spec == "fashion-mnist-10k":
         x, y = load_idx_pair(EMBEDDED / "t10k-images-idx3-ubyte.gz", EMBEDDED / "t10k-labels-idx1-ubyte.gz")
         ds = Dataset(spec, "image", x, y, list(FASHION_CLASSES), "embedded")
@@ -167,6 +171,16 @@ def _load_known_idx(name: str, root: str | None, split: str) -> Dataset:
         payloads.append(data)
     x, y = load_idx_pair(images, labels, payloads=(payloads[0], payloads[1]))
     return Dataset(name, "image", x, y, list(KNOWN_CLASSES[name]), str(images.parent))
+
+
+def stack_digits(mnist: Dataset, seed: int = 0) -> Dataset:
+    """Stacked MNIST: image i puts three MNIST digits, drawn at random (seeded) from `mnist`, in the R, G and
+    B channels; its label is 100 r + 10 g + b, one of 1,000 modes."""
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(mnist.x), (len(mnist.x), 3), generator=g)
+    x = mnist.x[picks, 0]  # N x 3 x 28 x 28
+    y = (mnist.y[picks] * torch.tensor([100, 10, 1])).sum(1)
+    return Dataset("stacked-mnist", "image", x, y, [f"{k:03d}" for k in range(1000)], mnist.source)
 
 
 def _unknown_name(spec: str) -> UserError:

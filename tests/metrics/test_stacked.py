@@ -1,0 +1,37 @@
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.data import load_dataset
+from ganforge.metrics.classifier import load_classifier
+from ganforge.metrics.stacked import mode_statistics, stacked_modes
+
+MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+
+
+def test_mode_statistics_hand_computed():
+    assert mode_statistics(torch.arange(1000)) == {"modes": 1000, "kl": pytest.approx(0.0, abs=1e-12),
+                                                   "n_samples": 1000}
+    one = mode_statistics(torch.full((50,), 7))
+    assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(1000))
+    half = mode_statistics(torch.tensor([3, 3, 5, 5]))  # two modes, equally often: KL = log(1000 / 2)
+    assert half["modes"] == 2 and half["kl"] == pytest.approx(math.log(500))
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"MNIST not found at {MNIST}")
+def test_stacked_mnist_images_carry_their_three_digits():
+    data = load_dataset("stacked-mnist", root=str(MNIST), split="test", seed=1)
+    mnist = load_dataset("mnist", root=str(MNIST), split="test")
+    assert data.x.shape == (10_000, 3, 28, 28) and data.x.dtype == torch.uint8
+    assert int(data.y.min()) >= 0 and int(data.y.max()) < 1000
+    classifier, _ = load_classifier("mnist")
+    modes = stacked_modes(data.x[:2000], classifier)
+    assert (modes == data.y[:2000]).float().mean() > 0.97  # 0.993^3 with a 99.3% digit classifier
+    stats = mode_statistics(modes)
+    assert stats["modes"] > 820 and stats["kl"] < 0.5  # 2,000 uniform draws from 1,000 modes: 865 expected
+    again = load_dataset("stacked-mnist", root=str(MNIST), split="test", seed=1)
+    assert torch.equal(again.x, data.x)  # seeded
+    # every channel is some MNIST digit image
+    assert any(torch.equal(data.x[0, 0], m) for m in mnist.x[:, 0])
