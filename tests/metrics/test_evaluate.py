@@ -175,7 +175,7 @@ def test_eval_classifier_score_swd_and_nearest_neighbours(fashion_run):
 
     with Image.open(fashion_run / "nearest.png") as im:
         im.load()
-        assert im.size[1] == 8 * 30 + 2
+        assert im.size[1] == 2 * (8 * 30 + 2)  # 8 rows of 28 px cells with 2 px gaps, shown twice as large
 
 
 def test_nn_flags_copies_of_training_images(tmp_path):

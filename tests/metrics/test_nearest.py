@@ -206,3 +206,15 @@ def test_panel_rejects_bad_input(tmp_path):
         save_nearest_panel(samples, samples, torch.zeros(3, dtype=torch.long), None, tmp_path / "a.jpg")
     with pytest.raises(ValueError, match="pixel_idx"):
         save_nearest_panel(samples, samples, torch.zeros(2, dtype=torch.long), None, tmp_path / "a.png")
+
+
+def test_panel_upscale_enlarges_every_pixel(tmp_path):
+
+
+    samples = torch.randint(0, 256, (3, 1, 5, 5), dtype=torch.uint8)
+    train = torch.randint(0, 256, (4, 1, 5, 5), dtype=torch.uint8)
+    idx = torch.tensor([0, 1, 2])
+    small = np.asarray(Image.open(save_nearest_panel(samples, train, idx, None, tmp_path / "a.png")))
+    big = np.asarray(Image.open(save_nearest_panel(samples, train, idx, None, tmp_path / "b.png", upscale=3)))
+    assert big.shape == (3 * small.shape[0], 3 * small.shape[1])
+    assert np.array_equal(big[::3, ::3], small)

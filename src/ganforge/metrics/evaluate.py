@@ -237,7 +237,8 @@ def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | N
         loo = nearest.leave_one_out_distances(b, n=NN_LOO_POINTS)
         out.update({f"nn_{space}_{k}": v for k, v in nearest.memorisation_score(dist, loo).items()})
     if panel is not None:
-        nearest.save_nearest_panel(fake, train, found["pixel"], found["feature"], panel)
+        nearest.save_nearest_panel(fake, train, found["pixel"], found["feature"], panel, n_show=24,
+                                   upscale=2 if fake.shape[-1] < 64 else 1)
     return out
 
 

@@ -145,6 +145,7 @@ def save_nearest_panel(
     feature_idx: torch.Tensor | None,
     path: str | os.PathLike,
     n_show: int = 16,
+    upscale: int = 1,
 ) -> Path:
     """Write the Fig. 2 picture as a PNG: per row a sample, its nearest training image in pixel space and,
     if `feature_idx` is given, its nearest in feature space.
@@ -152,7 +153,8 @@ def save_nearest_panel(
     `samples` (N x C x H x W) and `train` (M x C x H x W) are uint8 images (float in [-1, 1] is quantised
     with ganforge.viz.to_uint8), C in {1, 3}; nothing is rescaled. Rows are the first min(n_show, N)
     samples, in blocks of up to 8 rows placed side by side. With k = 2 or 3 columns, n rows, B = ceil(n / 8)
-    blocks: width = B * (k * (W + 2) + 6) + (B - 1) * 10, height = min(n, 8) * (H + 2) + 2.
+    blocks: width = B * (k * (W + 2) + 6) + (B - 1) * 10, height = min(n, 8) * (H + 2) + 2, both times
+    `upscale` (nearest-neighbour enlargement, so small images can be seen).
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -195,7 +197,10 @@ def save_nearest_panel(
     tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")
     try:
         with open(tmp, "wb") as f:
-            Image.fromarray(canvas).save(f, format="PNG")
+            image = Image.fromarray(canvas)
+            if upscale > 1:
+                image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
+            image.save(f, format="PNG")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
