@@ -45,6 +45,7 @@ VARIANTS: dict[str, list[str]] = {
     "pacgan4": ["model.pack=4"],
     "r1": ["loss.r1=0.1"],
     "dragan": ["loss.dragan=1"],
+    "best": [],  # the toy-ring-best / toy-grid-best preset itself
 }
 PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol
     "ring": [("VEEGAN Table 1: GAN", "1", "99.3", ""), ("VEEGAN Table 1: VEEGAN", "8", "52.9", ""),
@@ -58,7 +59,7 @@ PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol
 
 def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
     """Train one toy GAN in memory (no run folder) and score 2,500 samples."""
-    preset = f"toy-{data}"
+    preset = f"toy-{data}-best" if variant == "best" else f"toy-{data}"
     overrides = [*VARIANTS[variant], f"train.seed={seed}", "train.device=cpu"]
     if steps:
         overrides.append(f"train.steps={steps}")
