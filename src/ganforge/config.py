@@ -99,6 +99,9 @@ class TrainConfig:
     ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta
     replay: int = 0  # > 0: D also trains on old fakes from a buffer of this many samples (experience replay)
     replay_mix: float = 0.5  # fraction of each fake batch D sees that comes from the replay buffer
+    on_divergence: str = choice("rollback", "rollback", "stop", "ignore")  # NaN/Inf in losses or weights
+    max_rollbacks: int = 3  # rollbacks to the last checkpoint before the run stops with an error
+    rollback_lr: float = 0.5  # learning rates are multiplied by this at each rollback (1: unchanged)
 
 
 @dataclass
@@ -373,6 +376,9 @@ def validate(cfg: Config) -> None:
     if cfg.train.replay < 0 or not 0 <= cfg.train.replay_mix <= 1:
         raise UserError("config keys 'train.replay' (>= 0) and 'train.replay_mix' (0 to 1) are out of range: "
                         f"{cfg.train.replay}, {cfg.train.replay_mix}")
+    if cfg.train.max_rollbacks < 0 or not 0 < cfg.train.rollback_lr <= 1:
+        raise UserError("config keys 'train.max_rollbacks' (>= 0) and 'train.rollback_lr' (in (0, 1]) are out "
+                        f"of range: {cfg.train.max_rollbacks}, {cfg.train.rollback_lr}")
     if not 0 <= cfg.optim.decay_start < 1:
         raise UserError(f"config key 'optim.decay_start' must be in [0, 1), got {cfg.optim.decay_start}")
     if cfg.eval.every < 0:

@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """A problem with the user's input (config, data, paths): the message says what and what to do."""
+
+
+class TrainingDiverged(UserError):
+    """Losses or weights became NaN or infinite more often than train.max_rollbacks allows."""

@@ -82,6 +82,19 @@ class MetricsLog:
                 self.writer.add_scalar(f"eval/{key.removeprefix('eval_')}", value, step)
         return record
 
+    def log_event(self, step: int, event: dict) -> None:
+        """A training event (a rollback, a divergence) in metrics.jsonl, and one line on the console."""
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **event}) + "\n")
+        detail = ", ".join(f"{k} {v}" for k, v in event.items() if k != "event")
+        self.bar.write(f"{event['event']} at step {step}: {detail}", file=sys.stderr)
+
+    def rewind(self, step: int) -> None:
+        """The run went back to `step` (a rollback): the bar and the speed measurement follow."""
+        self.bar.n = step
+        self.bar.refresh()
+        self.last_step, self.last_time = step, time.perf_counter()
+
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
 

@@ -7,6 +7,7 @@ optimisers, the k discriminator steps, logging, fixed-noise samples, checkpoints
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import yaml
 from ganforge import __version__
 from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
 from ganforge.data import Dataset, load_dataset
-from ganforge.errors import UserError
+from ganforge.errors import TrainingDiverged, UserError
 from ganforge.families import DataSpec, Family, build_family
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.ema import EMA
@@ -94,6 +95,8 @@ class Trainer:
     step: int = 0
     images_seen: int = 0
     ema: EMA | None = None
+    rollbacks: int = 0  # divergences recovered from so far
+    lr_scale: float = 1.0  # train.rollback_lr ** rollbacks
 
     def z(self) -> torch.Tensor:
         return torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
@@ -116,8 +119,8 @@ class Trainer:
     def train_step(self, stats: RunningStats) -> None:
         """k discriminator steps, then one generator step (Algorithm 1 of Goodfellow et al. 2014)."""
         t = self.cfg.train
-        if self.cfg.optim.decay != "none":
-            factor = self.lr_factor()
+        if self.cfg.optim.decay != "none" or self.lr_scale != 1.0:
+            factor = self.lr_factor() * self.lr_scale
             for name, opt_cfg in (("G", self.cfg.optim.g), ("D", self.cfg.optim.d)):
                 for group in self.optimizers[name].param_groups:
                     group["lr"] = opt_cfg.lr * factor
@@ -162,7 +165,8 @@ class Trainer:
         state.update({f"family.{k}": v for k, v in self.family.state_tensors().items()})
         if self.ema is not None:
             state["ema.num_updates"] = torch.tensor([self.ema.num_updates], dtype=torch.int64)
-        meta = {"step": self.step, "images_seen": self.images_seen, "epoch": data_state["epoch"],
+        meta = {"step": self.step, "images_seen": self.images_seen, "rollbacks": self.rollbacks,
+                "lr_scale": self.lr_scale, "epoch": data_state["epoch"],
                 "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
                 "ganforge": __version__, "time": datetime.now().isoformat(timespec="seconds")}
         return ckpt.save_checkpoint(run_dir, self.step, model, state, meta, keep=self.cfg.log.keep_checkpoints)
@@ -183,6 +187,12 @@ class Trainer:
             self.ema.num_updates = int(state["ema.num_updates"].item())
         self.step = meta["step"]
         self.images_seen = meta["images_seen"]
+        self.rollbacks, self.lr_scale = meta.get("rollbacks", 0), meta.get("lr_scale", 1.0)
+
+    def weights_finite(self) -> bool:
+        """Every weight and buffer finite: one host sync, done only before a checkpoint is written."""
+        tensors = [t for t in self.model_tensors().values() if t.is_floating_point()]
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 class frozen:
@@ -269,6 +279,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     started = time.perf_counter()
     start_step = trainer.step
     lg = cfg.log
+    guard = cfg.train.on_divergence != "ignore"
     try:
         if trainer.step == 0:
             sampler.write(trainer.family, 0)
@@ -277,7 +288,12 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
             log.advance()
             step, last = trainer.step, trainer.step == cfg.train.steps
             if step % lg.every == 0 or last:
-                log.log(step, trainer.images_seen, stats.read_and_reset())
+                values = stats.read_and_reset()
+                if guard and not all(math.isfinite(v) for v in values.values()):
+                    bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
+                    _recover(trainer, run_dir, log, sampler, stats, f"{bad} not finite at step {step}")
+                    continue
+                log.log(step, trainer.images_seen, values)
             if step % lg.sample_every == 0 or last:
                 frame = sampler.write(trainer.family, step)
                 if dataset.kind == "image":
@@ -291,7 +307,13 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
                     record = {"metric": evaluator.name, "value": evaluator.best, "values": values}
                     ckpt.save_best(run_dir, step, trainer.model_tensors(), record)
             if step % lg.checkpoint_every == 0 or last:
+                if guard and not trainer.weights_finite():  # a NaN state never replaces a good checkpoint
+                    _recover(trainer, run_dir, log, sampler, stats, f"weights not finite at step {step}")
+                    continue
                 trainer.save(run_dir)
+    except TrainingDiverged:
+        log.close()
+        raise
     except KeyboardInterrupt:
         # the interrupted step may be half done, so the state is not saved; the last checkpoint is consistent
         log.close()
@@ -316,6 +338,28 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         summary["best"] = {"step": record["step"], evaluator.name: record["value"], "eval": evaluator.describe()}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWriter, stats: RunningStats,
+             what: str) -> None:
+    """Divergence: roll back to the last checkpoint with lower learning rates, or stop with a clear message."""
+    cfg = trainer.cfg.train
+    saved = ckpt.list_checkpoints(run_dir)
+    advice = "lower optim.g.lr and optim.d.lr, or add a penalty or spectral norm"
+    if cfg.on_divergence == "stop" or trainer.rollbacks >= cfg.max_rollbacks or not saved:
+        where = f"the last good checkpoint is {saved[-1]}" if saved else "no checkpoint was written before it"
+        times = f" after {trainer.rollbacks} rollback(s)" if trainer.rollbacks else ""
+        log.log_event(trainer.step, {"event": "diverged", "reason": what})
+        raise TrainingDiverged(f"training diverged{times}: {what}; {where}; {advice}")
+    rollbacks = trainer.rollbacks + 1
+    trainer.load(saved[-1])
+    trainer.rollbacks, trainer.lr_scale = rollbacks, cfg.rollback_lr**rollbacks
+    stats.read_and_reset()
+    _truncate_metrics(run_dir, trainer.step)
+    sampler.truncate(trainer.step)
+    log.rewind(trainer.step)
+    log.log_event(trainer.step, {"event": "rollback", "reason": what, "to": saved[-1].name,
+                                 "lr_scale": trainer.lr_scale})
 
 
 def _n_fixed(cfg: Config, dataset: Dataset) -> int:

@@ -9,6 +9,7 @@ mode, so evaluating changes nothing in the training run: with or without it, the
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -90,7 +91,8 @@ class TrainingEval:
             values = mode_metrics(fake, self.dataset.modes.float(), self.dataset.sigma)
             values.pop("n_samples")
         value = float(values[self.key])
-        better = self.best is None or (value < self.best if self.lower_is_better else value > self.best)
+        better = math.isfinite(value) and (
+            self.best is None or (value < self.best if self.lower_is_better else value > self.best))
         if better:
             self.best = value
         return {f"eval_{k}": float(v) for k, v in values.items()}, better
