@@ -91,7 +91,7 @@ class TrainingEval:
             values = mode_metrics(fake, self.dataset.modes.float(), self.dataset.sigma)
             values.pop("n_samples")
         value = float(values[self.key])
-        better = math.isfinite(value) and (
+        better = not math.isnan(value) and (
             self.best is None or (value < self.best if self.lower_is_better else value > self.best))
         if better:
             self.best = value
