@@ -21,6 +21,7 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=int, help="generator steps to train (train.steps)")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (train.device)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (log.checkpoint_every)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.batch_size=128 (repeatable)")
     p.add_argument("--out", metavar="DIR", help="run folder to create (default: runs/<preset>-<time>)")
@@ -92,7 +93,7 @@ def cmd_train(args) -> int:
 
     overrides = list(args.set)
     for key, value in (("data.name", args.data), ("train.steps", args.steps), ("train.seed", args.seed),
-                       ("train.device", args.device)):
+                       ("train.device", args.device), ("log.checkpoint_every", args.checkpoint_every)):
         if value is not None:  # JSON-quoted, so a path such as "2024" or "yes" stays a string
             overrides.append(f"{key}={json.dumps(value)}")
     if args.resume:

@@ -44,8 +44,27 @@ def test_unfinished_temporary_folders_are_ignored(tmp_path):
 def test_corrupt_checkpoint_is_a_user_error(tmp_path):
     path = ckpt.save_checkpoint(tmp_path, 1, {"G.w": torch.zeros(2)}, {}, {"step": 1}, keep=1)
     (path / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(UserError, match="unreadable"):
+    with pytest.raises(UserError, match=r"damaged \(model.safetensors does not match its sha256\)"):
         ckpt.load_checkpoint(path)
+
+
+def test_manifest_records_every_file_and_catches_a_flipped_byte(tmp_path):
+    import json
+
+    first = ckpt.save_checkpoint(tmp_path, 1, {"G.w": torch.ones(4)}, {"s": torch.zeros(3)}, {"step": 1}, keep=3)
+    second = ckpt.save_checkpoint(tmp_path, 2, {"G.w": torch.ones(4) * 2}, {"s": torch.zeros(3)}, {"step": 2}, keep=3)
+    manifest = json.loads((second / "manifest.json").read_text())["sha256"]
+    assert set(manifest) == {"model.safetensors", "state.safetensors", "state.json"}
+    assert ckpt.checkpoint_problem(second) is None
+    data = bytearray((second / "state.safetensors").read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit pattern in the tensor payload: still loadable, but not what was saved
+    (second / "state.safetensors").write_bytes(bytes(data))
+    assert ckpt.checkpoint_problem(second) == "state.safetensors does not match its sha256"
+    assert ckpt.latest_checkpoint(tmp_path) == first  # the damaged newest one is passed over
+    (first / "state.json").unlink()
+    assert ckpt.checkpoint_problem(first) == "state.json is missing"
+    with pytest.raises(UserError, match="every checkpoint"):
+        ckpt.latest_checkpoint(tmp_path)
 
 
 def test_rng_state_round_trip():

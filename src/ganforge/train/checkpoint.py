@@ -4,17 +4,21 @@ A checkpoint is a folder checkpoints/step_NNNNNN/ holding
   model.safetensors   the networks' weights and buffers ("G.<name>", "D.<name>"): all `ganforge sample` needs
   state.safetensors   optimiser moments, RNG states, the data order
   state.json          counters, optimiser hyper-parameters, non-tensor state
+  manifest.json       the sha256 of each file above
 It is written into a temporary folder, flushed to disk, and renamed into place, so a folder named step_*
-is always complete; only the newest `keep` are kept.
+is always complete; only the newest `keep` are kept. A checkpoint whose files do not match its manifest
+(a disk error, a copy cut short) is reported and skipped in favour of the one before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,34 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "manifest.json")
+    _write_json(folder / "manifest.json", {"sha256": {name: _sha256(folder / name) for name in files}})
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint folder (a missing file, a sha256 mismatch), or None if it is sound."""
+    path = Path(path)
+    try:
+        expected = json.loads((path / "manifest.json").read_text())["sha256"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return "manifest.json missing or unreadable"
+    for name, digest in expected.items():
+        if not (path / name).is_file():
+            return f"{name} is missing"
+        if _sha256(path / name) != digest:
+            return f"{name} does not match its sha256"
+    return None
 
 
 def flatten_optimizer(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -117,6 +149,7 @@ def save_checkpoint(run_dir: Path, step: int, model: dict[str, torch.Tensor], st
     _save_tensors(model, tmp / "model.safetensors")
     _save_tensors(state, tmp / "state.safetensors")
     _write_json(tmp / "state.json", meta)
+    _write_manifest(tmp)
     _fsync_dir(tmp)
     if final.exists():  # a re-save of the same step (a resumed run that stops at once)
         shutil.rmtree(final)
@@ -139,6 +172,7 @@ def save_best(run_dir: Path, step: int, model: dict[str, torch.Tensor], record: 
     tmp.mkdir()
     _save_tensors(model, tmp / "model.safetensors")
     _write_json(tmp / "best.json", {"step": step, **record})
+    _write_manifest(tmp)
     _fsync_dir(tmp)
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -179,6 +213,9 @@ def resolve_checkpoint(run_dir: Path, which: str | os.PathLike | None) -> Path:
 def load_checkpoint(path: Path, model_only: bool = False) -> tuple[dict, dict, dict]:
     """(model tensors, state tensors, meta) of one checkpoint folder."""
     path = Path(path)
+    problem = checkpoint_problem(path)
+    if problem:
+        raise UserError(f"checkpoint {path} is damaged ({problem}); remove it to fall back to an earlier one")
     try:
         model = load_file(str(path / "model.safetensors"))
         if model_only:
@@ -191,10 +228,16 @@ def load_checkpoint(path: Path, model_only: bool = False) -> tuple[dict, dict, d
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
+    """The newest sound checkpoint; damaged ones are reported on stderr and passed over."""
     found = list_checkpoints(run_dir)
     if not found:
         raise UserError(f"{run_dir} holds no checkpoint (checkpoints/step_*); train it first or pick another run")
-    return found[-1]
+    for path in reversed(found):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        print(f"ganforge: checkpoint {path} is damaged ({problem}); using an earlier one", file=sys.stderr)
+    raise UserError(f"every checkpoint of {run_dir} is damaged; the run cannot be resumed or sampled")
 
 
 def split_prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
