@@ -13,19 +13,17 @@ either the old file or the new one, never a truncated image (at worst a stray hi
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ganforge.errors import UserError
+from ganforge.files import atomic_write
 
 # matplotlib is imported inside the plotting functions: it costs a noticeable fraction of a second and most
 # commands (and the training loop, which only writes grids) never plot.
@@ -39,28 +37,6 @@ _DPI = 100
 def _check_suffix(path: Path, allowed: Sequence[str], what: str) -> None:
     if path.suffix.lower() not in allowed:
         raise UserError(f"cannot write {what} to '{path}': use a file name ending in {', '.join(allowed)}")
-
-
-@contextlib.contextmanager
-def _atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Yield a binary file that replaces `path` only once the `with` block succeeds."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create directory '{path.parent}': {e.strerror or e}") from e
-    # Same directory so os.replace is an atomic rename; random part so concurrent writers do not collide;
-    # the real name (and so the extension) at the end so tools that look at the suffix still work.
-    # A plain open() (not mkstemp) keeps the usual umask-derived permissions on the final file.
-    tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")
-    try:
-        with open(tmp, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):  # unwritable directory, disk full, target is a directory, ...
-            raise UserError(f"cannot write '{path}': {e.strerror or e}") from e
-        raise
 
 
 def _even_indices(n: int, k: int) -> list[int]:
@@ -146,7 +122,7 @@ def save_grid(
     if upscale > 1:
         # NEAREST keeps pixels crisp and the values exact: 28x28 digits stay legible in a README
         img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
-    with _atomic_write(path) as f:
+    with atomic_write(path) as f:
         img.save(f, format="PNG")
     return path
 
@@ -191,7 +167,7 @@ def save_animation(
     size = frames[0].size
     frames = [f if f.size == size else f.resize(size, Image.Resampling.NEAREST) for f in frames]
     durations = [duration_ms] * (len(frames) - 1) + [max(5 * duration_ms, 1000)]
-    with _atomic_write(path) as f:
+    with atomic_write(path) as f:
         frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return path
 
@@ -236,7 +212,7 @@ def save_strip(
         draw.text((x + (width - (box[2] - box[0])) // 2 - box[0], 3), text, fill="black", font=font)
         strip.paste(fr, (x + (width - fr.width) // 2, label_h))
         x += width + gap
-    with _atomic_write(path) as f:
+    with atomic_write(path) as f:
         strip.save(f, format="PNG")
     return path
 
@@ -255,7 +231,7 @@ def _new_figure(width_in: float, height_in: float):
 
 def _save_figure(fig, path: Path) -> Path:
     try:
-        with _atomic_write(path) as f:
+        with atomic_write(path) as f:
             # format is explicit because matplotlib cannot see the suffix through a file object
             fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=_DPI)
     finally:

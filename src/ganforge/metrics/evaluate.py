@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ganforge import viz
 from ganforge.errors import UserError
+from ganforge.files import write_text_atomic
 from ganforge.metrics import frechet, kid, prdc
 from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 
@@ -244,12 +245,7 @@ def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | N
 
 def write_json(path: Path, data: dict) -> Path:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: int | None = None,

@@ -23,6 +23,7 @@ from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
 from ganforge.data import Dataset, load_dataset
 from ganforge.errors import TrainingDiverged, UserError
 from ganforge.families import DataSpec, Family, build_family
+from ganforge.files import write_text_atomic
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.ema import EMA
 from ganforge.train.log import MetricsLog, RunningStats, read_metrics
@@ -261,15 +262,17 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     elif cfg.eval.every:
         evaluator = TrainingEval(cfg, dataset, trainer.device, load_data)
     if resume:
-        last = ckpt.latest_checkpoint(run_dir)
-        trainer.load(last)
-        if evaluator:
-            evaluator.restore(run_dir)
+        if ckpt.list_checkpoints(run_dir):
+            trainer.load(ckpt.latest_checkpoint(run_dir))
+            if evaluator:
+                evaluator.restore(run_dir)
+        elif not quiet:  # stopped before its first checkpoint: nothing to continue, so start over
+            print(f"{run_dir} has no checkpoint yet: starting it from step 0")
         _truncate_metrics(run_dir, trainer.step)
         sampler.truncate(trainer.step)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(dump_yaml(cfg))
-    (run_dir / "run.json").write_text(json.dumps(describe_data(dataset), indent=1))
+    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    write_text_atomic(run_dir / "run.json", json.dumps(describe_data(dataset), indent=1))
     if not quiet:
         _print_header(cfg, dataset, trainer, run_dir, resume)
 
@@ -336,7 +339,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     if evaluator and best.is_file():
         record = json.loads(best.read_text())
         summary["best"] = {"step": record["step"], evaluator.name: record["value"], "eval": evaluator.describe()}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
 
 
@@ -370,7 +373,7 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
     path = run_dir / "metrics.jsonl"
     kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool) -> None:

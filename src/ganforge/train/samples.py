@@ -11,6 +11,7 @@ import torch
 from ganforge import viz
 from ganforge.data import Dataset
 from ganforge.families import Family
+from ganforge.files import atomic_write, write_text_atomic
 
 GRID_UPSCALE = 2
 # evaluation values drawn in curves.png (when eval.every is on), one panel each
@@ -71,7 +72,7 @@ class SampleWriter:
             snapshots = self.snapshots()
             snapshots.append(snapshot_1d(family, self.dataset.x[:, 0], fake[:, 0], step))
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.snapshot_path.write_text(json.dumps(snapshots))
+            write_text_atomic(self.snapshot_path, json.dumps(snapshots))
             viz.plot_samples_1d(path, ds.x[:, 0].numpy(), [as_arrays(s) for s in snapshots[-1:]],
                                 title=f"{ds.name}, step {step}")
         return path
@@ -85,7 +86,7 @@ class SampleWriter:
         """On resume, forget what was drawn after the checkpoint being resumed."""
         if self.snapshot_path.exists():
             kept = [s for s in self.snapshots() if s["step"] <= step]
-            self.snapshot_path.write_text(json.dumps(kept))
+            write_text_atomic(self.snapshot_path, json.dumps(kept))
         for path in self.dir.glob("step_*.png"):
             if int(path.stem.split("_")[1]) > step:
                 path.unlink()
@@ -100,7 +101,8 @@ class SampleWriter:
             viz.plot_samples_1d(out["final"], self.dataset.x[:, 0].numpy(), snapshots, title=self.dataset.name)
         else:
             final = frames[-1] if frames and frames[-1] == self.frame_path(step) else self.write(family, step)
-            out["final"].write_bytes(final.read_bytes())
+            with atomic_write(out["final"]) as f:
+                f.write(final.read_bytes())
             frames = sorted(self.dir.glob("step_*.png"))
         if len(frames) > 1:
             out["animation"] = viz.save_animation(frames, run_dir / "progress.gif")
