@@ -36,3 +36,54 @@ def test_checkpoint_every_flag(tmp_path, capsys):
     assert main([*toy_argv(tmp_path / "bad", 4), "--checkpoint-every", "0"]) == 2
     assert "log.checkpoint_every' must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_sigkill_at_random_moments_never_costs_more_than_a_checkpoint_interval(tmp_path):
+    """Kill a training process with SIGKILL 10 times, at seeded random moments once it is training
+    (checkpoints are written every step, so many kills land inside a checkpoint write); each restart resumes
+    from the last complete checkpoint, and the run finishes with every checkpoint sound and its metrics in
+    order."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ganforge.train.checkpoint import checkpoint_problem
+
+    run, steps = tmp_path / "run", 400
+    argv = [sys.executable, "-m", "ganforge", *toy_argv(run, steps), "--checkpoint-every", "1"]
+    argv[argv.index("log.keep_checkpoints=3")] = "log.keep_checkpoints=2"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rng = random.Random(7)
+    reached = []
+    for kill in range(11):
+        cmd = argv if kill == 0 else [sys.executable, "-m", "ganforge", "train", "--resume", str(run), "--quiet"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if kill == 10:  # the last start runs to the end
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            break
+        # wait until this process has written a checkpoint of its own, then kill it a random moment later
+        before = list_checkpoints(run)[-1].name if run.is_dir() and list_checkpoints(run) else ""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            saved = list_checkpoints(run) if run.is_dir() else []
+            if saved and saved[-1].name > before:
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.6))
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        saved = list_checkpoints(run)
+        reached.append(int(saved[-1].name.split("_")[1]) if saved else 0)
+        assert all(checkpoint_problem(p) is None for p in saved)  # complete ones only, never a torn one
+    assert reached == sorted(reached) and reached[0] > 0  # progress was kept across kills
+    final = list_checkpoints(run)
+    assert [p.name for p in final] == [f"step_{steps - 1:06d}", f"step_{steps:06d}"]
+    _, _, meta = load_checkpoint(final[-1])
+    assert meta["step"] == steps
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(3, steps + 1, 3)) + ([steps] if steps % 3 else [])

@@ -138,13 +138,29 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def _remove_dir(path: Path) -> None:
+    """Delete a folder so that a kill midway never leaves a half-deleted step_* behind: rename it out of the
+    step_* namespace first (atomic), then delete."""
+    doomed = path.with_name(f".del-{path.name}")
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.replace(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _clear_leftovers(root: Path) -> None:
+    """Temporary and half-deleted folders left by a process that was killed."""
+    for p in root.iterdir():
+        if p.name.startswith((".tmp-", ".del-")) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def save_checkpoint(run_dir: Path, step: int, model: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
                     meta: dict, keep: int) -> Path:
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(root)
     final = root / f"step_{step:06d}"
     tmp = root / f".tmp-step_{step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     _save_tensors(model, tmp / "model.safetensors")
     _save_tensors(state, tmp / "state.safetensors")
@@ -152,11 +168,11 @@ def save_checkpoint(run_dir: Path, step: int, model: dict[str, torch.Tensor], st
     _write_manifest(tmp)
     _fsync_dir(tmp)
     if final.exists():  # a re-save of the same step (a resumed run that stops at once)
-        shutil.rmtree(final)
+        _remove_dir(final)
     os.replace(tmp, final)
     _fsync_dir(root)
     for old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_dir(old)
     return final
 
 
@@ -167,8 +183,8 @@ def save_best(run_dir: Path, step: int, model: dict[str, torch.Tensor], record: 
     """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
-    final, tmp, old = root / "best", root / ".tmp-best", root / ".old-best"
-    shutil.rmtree(tmp, ignore_errors=True)
+    final, tmp, old = root / "best", root / ".tmp-best", root / ".del-best"
+    _clear_leftovers(root)
     tmp.mkdir()
     _save_tensors(model, tmp / "model.safetensors")
     _write_json(tmp / "best.json", {"step": step, **record})
