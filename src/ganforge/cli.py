@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, metavar="PATH", help="output path, without or with .safetensors")
     t.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("convert", help="convert old PyTorch .pt weights to safetensors (needs --trust-pickle)",
+                       description="Read the tensors of a .pt/.pth file (a pickle) and write them as safetensors. "
+                                   "Pickles can run code when loaded, so this needs --trust-pickle, and even then "
+                                   "only tensors are rebuilt (torch.load with weights_only=True).")
+    p.add_argument("src", metavar="OLD.pt")
+    p.add_argument("--out", required=True, metavar="NEW.safetensors")
+    p.add_argument("--trust-pickle", action="store_true", help="I trust where this file comes from")
     p = sub.add_parser("presets", help="list named configurations")
     p.add_argument("--keys", action="store_true", help="list every config key with its default instead")
     p.add_argument("--show", metavar="PRESET", help="print one preset's fully resolved YAML")
@@ -177,6 +184,14 @@ def cmd_classifier(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from ganforge.legacy import convert_pt
+
+    tensors = convert_pt(Path(args.src), Path(args.out), args.trust_pickle)
+    print(f"wrote {len(tensors)} tensors ({sum(t.numel() for t in tensors.values()):,} values) to {args.out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ganforge.config import Config, dump_yaml, load_config, preset_names, to_dict
 
@@ -200,7 +215,7 @@ def cmd_presets(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "classifier": cmd_classifier,
-            "presets": cmd_presets}
+            "convert": cmd_convert, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -161,12 +161,17 @@ def save_checkpoint(run_dir: Path, step: int, model: dict[str, torch.Tensor], st
     _clear_leftovers(root)
     final = root / f"step_{step:06d}"
     tmp = root / f".tmp-step_{step:06d}"
-    tmp.mkdir()
-    _save_tensors(model, tmp / "model.safetensors")
-    _save_tensors(state, tmp / "state.safetensors")
-    _write_json(tmp / "state.json", meta)
-    _write_manifest(tmp)
-    _fsync_dir(tmp)
+    try:
+        tmp.mkdir()
+        _save_tensors(model, tmp / "model.safetensors")
+        _save_tensors(state, tmp / "state.safetensors")
+        _write_json(tmp / "state.json", meta)
+        _write_manifest(tmp)
+        _fsync_dir(tmp)
+    except OSError as e:  # a full disk, a quota, a read-only mount: the earlier checkpoints stay as they were
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"cannot write checkpoint {final}: {e.strerror or e}; free space (or fix the folder's "
+                        f"permissions) and continue with --resume {run_dir}") from None
     if final.exists():  # a re-save of the same step (a resumed run that stops at once)
         _remove_dir(final)
     os.replace(tmp, final)
