@@ -250,7 +250,7 @@ def _set_path(tree: dict, key: str, value: Any) -> None:
 def parse_set(item: str) -> tuple[str, Any]:
     """Parse one `--set key=value`; the value is read as YAML (numbers, lists, true/false, null)."""
     if "=" not in item:
-        raise UserError(f"--set expects key=value, got '{item}'")
+        raise UserError(f"--set expects key=value, got {item!r}")
     key, raw = item.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
