@@ -87,3 +87,29 @@ def test_sigkill_at_random_moments_never_costs_more_than_a_checkpoint_interval(t
     assert meta["step"] == steps
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(3, steps + 1, 3)) + ([steps] if steps % 3 else [])
+
+
+def test_a_crash_inside_a_checkpoint_write_leaves_the_previous_one_and_resume_clears_the_rest(tmp_path,
+                                                                                                monkeypatch):
+    from ganforge.train import checkpoint
+
+    run = tmp_path / "run"
+    assert main(toy_argv(run, 3)) == 0
+    real_save, calls = checkpoint._save_tensors, []
+
+    def die_midway(tensors, path):
+        calls.append(path)
+        if len(calls) == 2:  # after model.safetensors of step 6 is on disk, before state.safetensors
+            raise SystemExit("killed")  # what a kill looks like from the files' point of view: nothing more
+        real_save(tensors, path)
+
+    monkeypatch.setattr(checkpoint, "_save_tensors", die_midway)
+    try:
+        main(["train", "--resume", str(run), "--steps", "6", "--quiet"])
+    except SystemExit:
+        pass
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == [".tmp-step_000006", "step_000003"]  # the torn write is not a step_* folder
+    monkeypatch.setattr(checkpoint, "_save_tensors", real_save)
+    assert main(["train", "--resume", str(run), "--steps", "6", "--quiet"]) == 0
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_000003", "step_000006"]
