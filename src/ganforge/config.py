@@ -154,7 +154,7 @@ def _all_keys(cls: type, prefix: str = "") -> list[str]:
 def _unknown_key(key: str) -> UserError:
     close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "; run `ganforge presets --keys` to list valid keys"
-    return UserError(f"unknown config key '{key}'{hint}")
+    return UserError(f"unknown config key {key!r}{hint}")
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
