@@ -347,21 +347,21 @@ def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWr
              what: str) -> None:
     """Divergence: roll back to the last checkpoint with lower learning rates, or stop with a clear message."""
     cfg = trainer.cfg.train
-    saved = ckpt.list_checkpoints(run_dir)
+    good = ckpt.latest_checkpoint(run_dir) if ckpt.list_checkpoints(run_dir) else None  # sound ones only
     advice = "lower optim.g.lr and optim.d.lr, or add a penalty or spectral norm"
-    if cfg.on_divergence == "stop" or trainer.rollbacks >= cfg.max_rollbacks or not saved:
-        where = f"the last good checkpoint is {saved[-1]}" if saved else "no checkpoint was written before it"
+    if cfg.on_divergence == "stop" or trainer.rollbacks >= cfg.max_rollbacks or good is None:
+        where = f"the last good checkpoint is {good}" if good else "no checkpoint was written before it"
         times = f" after {trainer.rollbacks} rollback(s)" if trainer.rollbacks else ""
         log.log_event(trainer.step, {"event": "diverged", "reason": what})
         raise TrainingDiverged(f"training diverged{times}: {what}; {where}; {advice}")
     rollbacks = trainer.rollbacks + 1
-    trainer.load(saved[-1])
+    trainer.load(good)
     trainer.rollbacks, trainer.lr_scale = rollbacks, cfg.rollback_lr**rollbacks
     stats.read_and_reset()
     _truncate_metrics(run_dir, trainer.step)
     sampler.truncate(trainer.step)
     log.rewind(trainer.step)
-    log.log_event(trainer.step, {"event": "rollback", "reason": what, "to": saved[-1].name,
+    log.log_event(trainer.step, {"event": "rollback", "reason": what, "to": good.name,
                                  "lr_scale": trainer.lr_scale})
 
 
