@@ -4,6 +4,7 @@ captured when it has a high-quality sample, reverse KL of the high-quality sampl
 uniform; mean +- standard error over seeds. Each row is the toy preset plus one change.
 
     python bench/mode_collapse.py [--data ring,grid] [--seeds 10] [--variants gan,pacgan4,...] [--json OUT]
+    python bench/mode_collapse.py --markdown OUT.json ...     # the README table of saved results
 
 The published rows (same protocol) are printed beside ganforge's: VEEGAN (Srivastava et al. 2017) Table 1
 and PacGAN Table 1.
@@ -85,6 +86,29 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
+def markdown(runs: list[dict]) -> str:
+    """One Markdown row per variant: ring and grid side by side (mean +- standard error over seeds)."""
+    def cell(rows: list[dict], data: str) -> list[str]:
+        if not rows:
+            return ["", "", ""]
+        total = 8 if data == "ring" else 25
+        m, hq = (mean_se([r[k] for r in rows]) for k in ("modes_captured", "high_quality"))
+        kls = [r["reverse_kl"] for r in rows]
+        every = sum(r["modes_captured"] == total for r in rows)
+        kl = "inf (a seed had no high-quality sample)" if math.inf in kls else "{:.3f} ± {:.3f}".format(*mean_se(kls))
+        return [f"{m[0]:.1f} ± {m[1]:.1f} ({every}/{len(rows)} all)", f"{100 * hq[0]:.1f} ± {100 * hq[1]:.1f}%", kl]
+
+    header = ("| variant | seeds | ring: modes of 8 | high quality | reverse KL | grid: modes of 25 | high quality "
+              "| reverse KL |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    for variant in dict.fromkeys(r["variant"] for r in runs):
+        ring = [r for r in runs if r["variant"] == variant and r["data"] == "ring"]
+        grid = [r for r in runs if r["variant"] == variant and r["data"] == "grid"]
+        seeds = max(len(ring), len(grid))
+        lines.append("| " + " | ".join([variant, str(seeds), *cell(ring, "ring"), *cell(grid, "grid")]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="ring,grid", help="ring, grid or both (default)")
@@ -93,7 +117,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", metavar="OUT", help="also write every run's numbers here")
+    parser.add_argument("--markdown", nargs="+", metavar="RUNS.json",
+                        help="print the Markdown table of saved --json results instead of training")
     args = parser.parse_args()
+    if args.markdown:
+        runs = []
+        for path in args.markdown:
+            with open(path) as f:
+                runs += json.load(f)
+        print(markdown(runs))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
