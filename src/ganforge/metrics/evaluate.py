@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tqdm import tqdm
 
 from ganforge import viz
 from ganforge.errors import UserError
-from ganforge.files import write_text_atomic
+from ganforge.files import atomic_write, write_text_atomic
 from ganforge.metrics import frechet, kid, prdc
 from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 
@@ -150,9 +150,8 @@ def cached_features(images: torch.Tensor, extractor, progress: bool = False, chu
 
 
 def _save_features(feats: torch.Tensor, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    save_file({"features": feats.contiguous()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(save({"features": feats.contiguous()}))
 
 
 def reference_features(dataset, n: int, extractor, progress: bool = False) -> torch.Tensor:
