@@ -117,6 +117,18 @@ def test_cached_features_resume_after_an_interruption(tmp_path):
     assert not partial[0].exists()
 
 
+def test_cached_features_when_the_batch_does_not_divide_the_chunk(tmp_path):
+    # Inception runs in batches of 64 and saves every 1,000 images: no image may be done twice or skipped
+    images = load_dataset("fashion-mnist-10k").x[:250]
+    extractor = evaluate.ClassifierExtractor("fashion-mnist")
+    extractor.batch_size, original, seen = 64, extractor.features, []
+    extractor.features = lambda x, progress=False: seen.append(len(x)) or original(x)
+    feats = evaluate.cached_features(images, extractor, chunk=100)
+    assert seen == [64, 36, 64, 36, 50]
+    assert feats.shape[0] == 250
+    assert torch.allclose(feats, original(images), atol=1e-5)
+
+
 def test_eval_compares_two_image_sets_like_pytorch_fid(tmp_path, capsys):
     real = load_dataset("fashion-mnist-10k").x
     np.savez(tmp_path / "same.npz", x=real[:300].numpy())

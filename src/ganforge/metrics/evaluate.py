@@ -138,8 +138,9 @@ def cached_features(images: torch.Tensor, extractor, progress: bool = False, chu
     with bar:
         step = min(chunk, getattr(extractor, "batch_size", chunk))  # the bar moves once per batch
         for lo in range(start, len(images), chunk):
-            for b in range(lo, min(lo + chunk, len(images)), step):
-                done.append(extractor.features(images[b : b + step]))
+            hi = min(lo + chunk, len(images))
+            for b in range(lo, hi, step):  # a batch never crosses the chunk's end, so no image is done twice
+                done.append(extractor.features(images[b : min(b + step, hi)]))
                 bar.update(len(done[-1]))
             if lo + chunk < len(images):
                 _save_features(torch.cat(done), partial)
