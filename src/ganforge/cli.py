@@ -34,9 +34,13 @@ def _add_sample(sub) -> None:
                        description="Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for "
                                    "toy data) or an .npz (uint8 images N x C x H x W, or float points).")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", type=int, help="number of samples (default 64; conditional grids: 8 per label)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE.png|FILE.npz", help="output file")
+    p.add_argument("--class", dest="class_name", metavar="K",
+                   help="conditional runs: every sample of this class (an index or a class name)")
+    p.add_argument("--attr", metavar="NAME=0|1,...",
+                   help="attribute-conditioned runs: e.g. glasses=1,male=0,smiling=1 (others as in the data)")
     p.add_argument("--checkpoint", metavar="DIR|best",
                    help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -131,7 +135,8 @@ def cmd_sample(args) -> int:
     from ganforge.sample import sample_to_file
 
     path = sample_to_file(Path(args.run_dir), Path(args.out), n=args.n, seed=args.seed,
-                          checkpoint=args.checkpoint, device=args.device)
+                          checkpoint=args.checkpoint, device=args.device, class_name=args.class_name,
+                          attrs=args.attr)
     print(f"wrote {path}")
     return 0
 

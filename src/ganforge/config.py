@@ -35,6 +35,7 @@ class DataConfig:
     channels: int | None = None  # 1 or 3; default: what the data has
     n_toy: int = 100_000  # points drawn from a toy mixture
     on_bad_file: str = choice("error", "error", "skip")
+    attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
 
 
 @dataclass
@@ -58,6 +59,9 @@ class ModelConfig:
     minibatch_disc: int = 0  # > 0: minibatch discrimination with this many kernels (Salimans et al. 2016)
     minibatch_disc_dim: int = 5  # minibatch discrimination: dimension of each kernel's projection
     pack: int = 1  # PacGAN: D judges this many samples jointly (Lin et al. 2018); 1: off
+    # class or attribute conditioning: cgan (Mirza 2014: labels joined to G's z and D's input), acgan (Odena
+    # 2017: D also classifies), projection (Miyato 2018: D's projection of the label, class-conditional BatchNorm in G)
+    condition: str = choice("none", "none", "cgan", "acgan", "projection")
 
 
 @dataclass
@@ -70,6 +74,7 @@ class LossConfig:
     r1: float = 0.0  # R1 weight gamma: |grad D|^2 / 2 on real data (Mescheder et al. 2018)
     r1_every: int = 1  # lazy R1: every this many D steps, weight multiplied by it (StyleGAN2 uses 16)
     dragan: float = 0.0  # DRAGAN weight lambda (10 in the paper): (|grad D| - 1)^2 near real data
+    class_weight: float = 1.0  # model.condition acgan: weight of the class loss for D and G
 
 
 @dataclass

@@ -87,6 +87,18 @@ def g_loss_lsgan(fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fake - 1).pow(2).mean()
 
 
+def class_loss(class_logits: torch.Tensor, c: torch.Tensor, attributes: bool = False) -> torch.Tensor:
+    """ACGAN's class loss, -log P(C = c | x) averaged over the batch (Odena et al. 2017), for D on real and
+    fake samples and for G.
+
+    `c` is the condition vector: a one-hot class (softmax cross-entropy over the classes), or with
+    `attributes` several 0/1 attributes, each its own yes/no question (sigmoid cross-entropy, averaged).
+    """
+    if attributes:
+        return F.binary_cross_entropy_with_logits(class_logits, c)
+    return F.cross_entropy(class_logits, c.argmax(1))
+
+
 # --- Lipschitz constraints and gradient penalties -----------------------------------------------------------
 
 

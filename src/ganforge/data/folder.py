@@ -10,13 +10,16 @@ Choices, so results do not depend on the operating system or on file quirks:
 - 16-bit images are scaled to 8 bits (Pillow's own conversion would clip them);
 - images are resized so the short side equals the resolution (Lanczos), then center-cropped;
 - with channels unset the result is RGB if any image is colour (palette images count as colour);
-- Pillow's decompression-bomb limit stays on: a too-large image is a bad file.
+- Pillow's decompression-bomb limit stays on: a too-large image is a bad file;
+- binary attributes per image come from an attribute file (attributes.py): attributes.csv or
+  list_attr_celeba.txt in the folder, or <folder name>.csv beside it; every image kept needs a row.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from ganforge.data.attributes import find_attribute_file, image_key, read_attribute_file, select_attributes
 from ganforge.errors import UserError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -92,6 +96,15 @@ def _decode(path: Path, channels: int | None, resolution: int | None) -> np.ndar
     return a[:, :, None] if a.ndim == 2 else a
 
 
+def _decodes(path: Path, channels: int | None, resolution: int | None) -> bool:
+    """Whether _decode reads path without an error."""
+    try:
+        _decode(path, channels, resolution)
+    except Exception:  # noqa: BLE001 - Pillow's plugins raise many types on malformed files
+        return False
+    return True
+
+
 def _bad_file_reason(exc: Exception) -> str:
     """A one-line reason for a file that could not be decoded."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
@@ -103,12 +116,51 @@ def _bad_file_reason(exc: Exception) -> str:
     return f"cannot be decoded ({text})"
 
 
+@dataclass
+class FolderImages:
+    """What load_image_folder decodes from a folder."""
+
+    x: torch.Tensor  # uint8 N x C x H x W
+    y: torch.Tensor | None  # int64 (N,) class labels from the immediate subfolders, or None
+    class_names: list[str] | None
+    skipped: int  # bad files skipped under on_bad_file="skip"
+    attributes: torch.Tensor | None = None  # float32 N x A, 0/1, rows aligned with x; None without a file
+    attr_names: list[str] | None = None  # the A attribute names, in column order
+    attr_file: Path | None = None  # the attribute file read
+
+
+def _attribute_rows(root: Path, paths: list[Path], wanted: list[str] | None):
+    """(attribute file, names kept, one row of kept values or None per path); all None without a file."""
+    attr_file = find_attribute_file(root)
+    if attr_file is None:
+        if wanted:
+            raise UserError(f"data.attributes is set but {root} has no attribute file; put attributes.csv "
+                            "(file,name1,name2,...) in the image folder")
+        return None, None, [None] * len(paths)
+    names, table = read_attribute_file(attr_file)
+    columns = select_attributes(names, list(wanted or []), attr_file)
+    rows = []
+    for path in paths:
+        row = table.get(image_key(path.relative_to(root).as_posix()))
+        rows.append(None if row is None else [row[c] for c in columns])
+    return attr_file, [names[c] for c in columns], rows
+
+
+def _no_row(path: Path, root: Path, attr_file: Path) -> UserError:
+    return UserError(f"{path}: no row for this image in the attribute file {attr_file}; add a row "
+                     f"{path.relative_to(root).as_posix()},... (its path relative to {root}) or move the "
+                     "image out of the folder")
+
+
 def load_image_folder(
-    root: Path, resolution: int | None = None, channels: int | None = None, on_bad_file: str = "error"
-) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None, int]:
-    """Decode every image under root. Returns (x uint8 N x C x H x W, labels int64 (N,) or None,
-    class names or None, number of bad files skipped). Bad files raise a UserError unless
-    on_bad_file == "skip". With channels None, the result is RGB if any image is colour, else gray."""
+    root: Path, resolution: int | None = None, channels: int | None = None, on_bad_file: str = "error", *,
+    attributes: list[str] | None = None,
+) -> FolderImages:
+    """Decode every image under root (see FolderImages for what comes back). Bad files raise a UserError
+    unless on_bad_file == "skip". With channels None, the result is RGB if any image is colour, else gray.
+    When the folder has an attribute file, every image kept needs a row in it (rows for other images are
+    ignored); `attributes` names the columns kept, in that order (None or empty: all). A non-empty
+    `attributes` without an attribute file is a UserError."""
     paths = find_images(root)
     if not paths:
         raise UserError(f"{root}: no IDX files or images found (looked for *-images-idx3-ubyte[.gz] and, "
@@ -118,11 +170,18 @@ def load_image_folder(
     tops = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in paths]
     class_names = sorted(set(tops)) if None not in tops else None
     class_index = {name: i for i, name in enumerate(class_names or [])}
+    attr_file, attr_names, attr_rows = _attribute_rows(root, paths, attributes)
+    if attr_file is not None and on_bad_file == "error" and None in attr_rows:
+        # Every image must decode, so every image needs a row: say so before the (long) decoding, unless
+        # the image without a row is a bad file, which the loop reports as such.
+        missing = paths[attr_rows.index(None)]
+        if _decodes(missing, channels, resolution):
+            raise _no_row(missing, root, attr_file)
 
-    arrays, labels, skipped, size = [], [], 0, None
+    arrays, labels, kept_rows, skipped, size = [], [], [], 0, None
     bar = tqdm(paths, desc=f"reading {root.name or root}", unit="img", file=sys.stderr,
                disable=None if len(paths) > PROGRESS_ABOVE else True)
-    for path, top in zip(bar, tops):
+    for path, top, row in zip(bar, tops, attr_rows):
         try:
             a = _decode(path, channels, resolution)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
@@ -138,6 +197,10 @@ def load_image_folder(
                 raise UserError(f"{path}: is {a.shape[1]}x{a.shape[0]}, but without data.resolution all "
                                 "images must be square and the same size (the first is "
                                 f"{size[1]}x{size[0]}); set data.resolution to resize and crop them")
+        if attr_file is not None:
+            if row is None:
+                raise _no_row(path, root, attr_file)
+            kept_rows.append(row)
         arrays.append(a)
         if class_names is not None:
             labels.append(class_index[top])
@@ -149,4 +212,7 @@ def load_image_folder(
         arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in arrays]
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.int64) if class_names is not None else None
-    return x, y, class_names, skipped
+    attrs = None
+    if attr_file is not None:
+        attrs = torch.tensor(kept_rows, dtype=torch.float32).reshape(len(kept_rows), len(attr_names))
+    return FolderImages(x, y, class_names, skipped, attrs, attr_names, attr_file)

@@ -33,6 +33,8 @@ class Dataset:
 
     Images: x is uint8 N x C x H x W (C = 1 or 3). Toy mixtures: x is float32 N x D (D = 1 or 2), y is
     the mode each point was drawn from, modes holds the M x D centres and sigma their common std.
+    Image folders with an attribute file (data/attributes.py) also carry binary attributes per image:
+    attributes is float32 N x A (0/1, row i belongs to x[i]) and attr_names its A column names.
     """
 
     name: str  # "fashion-mnist-10k", "mnist", "toy-ring", "folder:<path>", "idx:<path>", ...
@@ -44,6 +46,8 @@ class Dataset:
     modes: torch.Tensor | None = None
     sigma: float | None = None
     skipped: int = 0  # bad image files skipped under on_bad_file="skip"
+    attributes: torch.Tensor | None = None  # float32 N x A, values 0/1; None without an attribute file
+    attr_names: list[str] | None = None  # the A attribute names
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -96,11 +100,15 @@ def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
 
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
                  channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
-                 on_bad_file: str = "error") -> Dataset:
+                 on_bad_file: str = "error", attributes: list[str] | None = None) -> Dataset:
     """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
     files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
-    n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images."""
+    n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images. An image folder
+    with an attribute file gets Dataset.attributes; `attributes` names the ones kept (None or empty: all),
+    and a non-empty `attributes` for data without an attribute file is a UserError."""
     _check_options(split, resolution, channels, on_bad_file)
+    if attributes and spec in DATASET_NAMES:
+        raise _no_attribute_file(spec)
     if spec in TOY_SPECS:
         return make_toy(spec, n_toy, seed)
     if spec == "stacked-mnist":
@@ -111,7 +119,7 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     elif spec in KNOWN_MD5:
         ds = _load_known_idx(spec, root, split)
     else:
-        ds = _load_path(spec, split, resolution, channels, on_bad_file)
+        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes)
     ds.x = _resize(ds.x, resolution)
     if channels == 3 and ds.x.shape[1] == 1:
         ds.x = ds.x.repeat(1, 3, 1, 1)
@@ -190,8 +198,13 @@ def _unknown_name(spec: str) -> UserError:
                      "or give the path of an image folder, an IDX folder or an IDX images file")
 
 
+def _no_attribute_file(name: str) -> UserError:
+    return UserError(f"data.attributes is set but {name} has no attribute file; put attributes.csv "
+                     "(file,name1,name2,...) in the image folder")
+
+
 def _load_path(spec: str, split: str, resolution: int | None, channels: int | None,
-               on_bad_file: str) -> Dataset:
+               on_bad_file: str, attributes: list[str] | None = None) -> Dataset:
     """A dataset from a path; "folder:" and "idx:" prefixes (as in Dataset.name) are accepted."""
     prefixed = spec.startswith(("folder:", "idx:"))
     text = spec.split(":", 1)[1] if prefixed else spec
@@ -210,9 +223,12 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
             raise UserError(f"{path}: cannot list the folder ({exc.strerror or exc}); "
                             "check its permissions") from exc
         if not idx_present:
-            x, y, class_names, skipped = load_image_folder(path, resolution, channels, on_bad_file)
-            return Dataset(f"folder:{text}", "image", x, y, class_names, str(path.resolve()), skipped=skipped)
+            got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes)
+            return Dataset(f"folder:{text}", "image", got.x, got.y, got.class_names, str(path.resolve()),
+                           skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names)
         images = find_images_file(path, split)
+    if attributes:
+        raise _no_attribute_file(str(path))
     labels = labels_file_for(images)
     x, y = load_idx_pair(images, labels)
     # Unknown data: name the classes by their index when the labels look like class indices.

@@ -15,12 +15,18 @@ class DataSpec:
     shape: tuple[int, ...]  # one example: C x H x W for images, (D,) for toy vectors
     is_image: bool
     n_classes: int = 0
+    attr_names: tuple[str, ...] = ()  # binary attributes per example (conditioning on them replaces classes)
+
+    @property
+    def n_cond(self) -> int:
+        """Length of the condition vector: one per attribute, else one per class."""
+        return len(self.attr_names) or self.n_classes
 
 
 @dataclass
 class Batch:
     x: torch.Tensor  # images in [-1, 1] or toy vectors
-    y: torch.Tensor | None = None
+    y: torch.Tensor | None = None  # int64 classes (N,), or float 0/1 attributes (N, A)
 
 
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
@@ -55,8 +61,13 @@ class Family(nn.Module):
     def after_step(self, name: str) -> None:
         """Called after optimiser `name` stepped: the place for weight constraints."""
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """Samples in the data's value range, for grids, `ganforge sample` and evaluation."""
+    conditional: bool = False  # G and D take labels (model.condition)
+    n_cond: int = 0  # length of the condition vector
+    attributes: bool = False  # the condition holds binary attributes, not a one-hot class
+
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples in the data's value range, for grids, `ganforge sample` and evaluation; `c` holds the
+        condition vectors of a conditional family (one-hot classes or 0/1 attributes)."""
         raise NotImplementedError
 
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:

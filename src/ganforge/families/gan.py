@@ -10,6 +10,10 @@ Algorithm 1 of the paper, one training iteration:
 The loop runs the k steps; this file holds the objectives. loss.objective swaps the pair for WGAN, hinge or
 least squares; penalties (WGAN-GP, R1, DRAGAN), weight clipping, one-sided label smoothing, experience replay
 and PacGAN packing are added here, so every architecture gets them.
+
+With model.condition (cgan, acgan, projection) G and D also take the label (a class or binary attributes).
+Fake samples get the labels of the real batch beside them, so D sees the same label distribution on both
+sides and the penalties' interpolates keep one label; acgan adds the class loss to both players.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import torch
 from torch import nn
 
 from ganforge import losses
+from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Stats
 from ganforge.nets import build_networks
+from ganforge.nets.conditional import check_condition, condition_vector
 from ganforge.nets.stabilisers import pack
 from ganforge.train.replay import ReplayBuffer
 
@@ -29,7 +35,14 @@ REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
 class GAN(Family):
     def __init__(self, cfg, spec: DataSpec):
         super().__init__()
-        self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image)
+        self.condition, self.n_cond, self.attributes = cfg.model.condition, spec.n_cond, bool(spec.attr_names)
+        self.conditional = self.condition != "none"
+        if self.conditional:
+            check_condition(cfg.model, spec.n_cond, cfg.data.name)
+            if cfg.train.replay:
+                raise UserError("train.replay works with model.condition=none only (the buffer keeps no labels); "
+                                "set train.replay=0")
+        self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
         self.networks = {"G": self.G, "D": self.D}
         self.loss_cfg = cfg.loss
         d_objective, g_objective = losses.OBJECTIVES[cfg.loss.objective]
@@ -43,14 +56,29 @@ class GAN(Family):
         self.replay: ReplayBuffer | None = None  # made on first use, on the data's device
         self.d_steps_done = 0  # for lazy R1
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
+        self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
 
-    def critic(self, x: torch.Tensor) -> torch.Tensor:
-        """D on a batch of samples: packed in groups of model.pack first (PacGAN)."""
-        return self.D(pack(x, self.pack_size) if self.pack_size > 1 else x)
+    def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits."""
+        if self.conditional:
+            return self.D(x, labels)
+        return self.D(pack(x, self.pack_size) if self.pack_size > 1 else x), None
+
+    def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.critic_and_classes(x, labels)[0]
+
+    def fake(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.G(z, labels) if self.conditional else self.G(z)
 
     def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         c = self.loss_cfg
-        fake = self.G(z)  # kept with its graph: the G step may reuse it for the same z
+        labels = None
+        if self.conditional:
+            if real.y is None:
+                raise UserError("model.condition needs labelled data, but the batch has no labels")
+            labels = condition_vector(real.y, self.n_cond)
+            self._labels = labels
+        fake = self.fake(z, labels)  # kept with its graph: the G step may reuse it for the same z
         self._last = (z, fake)
         seen_fake = fake.detach()
         if self.replay_size:
@@ -60,15 +88,22 @@ class GAN(Family):
             self.replay.push(fake.detach())
         lazy_r1 = c.r1 > 0 and self.d_steps_done % c.r1_every == 0
         real_x = real.x.detach().requires_grad_(True) if lazy_r1 else real.x
-        real_logits = self.critic(real_x)
-        fake_logits = self.critic(seen_fake)
+        real_logits, real_classes = self.critic_and_classes(real_x, labels)
+        fake_logits, fake_classes = self.critic_and_classes(seen_fake, labels)
         if self.probabilities:
             loss = losses.d_loss_bce(real_logits, fake_logits, c.label_smoothing)
         else:
             loss = self.d_objective(real_logits, fake_logits)
         stats = {"loss_d": loss.detach()}
+        if real_classes is not None:  # acgan: D also names the class of real and fake samples
+            class_loss = (losses.class_loss(real_classes, labels, self.attributes)
+                          + losses.class_loss(fake_classes, labels, self.attributes))
+            loss = loss + c.class_weight * class_loss
+            stats["loss_class_d"] = class_loss.detach()
+            stats["class_acc_real"] = self._accuracy(real_classes.detach(), labels)
+        critic = self.critic if labels is None else lambda x: self.critic(x, labels)
         if c.gp:
-            penalty = losses.gradient_penalty(self.critic, real.x, fake.detach())
+            penalty = losses.gradient_penalty(critic, real.x, fake.detach())
             loss = loss + c.gp * penalty
             stats["gp"] = penalty.detach()
         if lazy_r1:
@@ -76,7 +111,7 @@ class GAN(Family):
             loss = loss + c.r1 * c.r1_every * penalty  # lazy regularisation: scaled by the interval
             stats["r1"] = penalty.detach()
         if c.dragan:
-            penalty = losses.dragan_penalty(self.critic, real.x)
+            penalty = losses.dragan_penalty(critic, real.x)
             loss = loss + c.dragan * penalty
             stats["dragan"] = penalty.detach()
         self.d_steps_done += 1
@@ -89,10 +124,22 @@ class GAN(Family):
         return loss, stats
 
     def g_loss(self, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        fake = self._last[1] if self._last is not None and self._last[0] is z else self.G(z)
+        labels = self._labels  # G draws for the labels of the latest real batch
+        fake = self._last[1] if self._last is not None and self._last[0] is z else self.fake(z, labels)
         self._last = None
-        loss = self.g_objective(self.critic(fake))
-        return loss, {"loss_g": loss.detach()}
+        logits, classes = self.critic_and_classes(fake, labels)
+        loss = self.g_objective(logits)
+        stats = {"loss_g": loss.detach()}
+        if classes is not None:  # acgan: G also wants its samples to be classified as their label
+            class_loss = losses.class_loss(classes, labels, self.attributes)
+            loss = loss + self.loss_cfg.class_weight * class_loss
+            stats["loss_class_g"] = class_loss.detach()
+        return loss, stats
+
+    def _accuracy(self, class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.attributes:
+            return ((class_logits > 0).float() == labels).float().mean()
+        return (class_logits.argmax(1) == labels.argmax(1)).float().mean()
 
     @torch.no_grad()
     def after_step(self, name: str) -> None:
@@ -121,9 +168,27 @@ class GAN(Family):
             self.replay = ReplayBuffer(self.replay_size, self.replay_mix, self.replay_seed, device)
             self.replay.load_state_dict(saved)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.sampler()(z)
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.conditional:
+            return self.sampler()(z)
+        return self.sampler()(z, default_condition(len(z), self.n_cond, self.attributes, z.device) if c is None else c)
 
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.critic(x.repeat_interleave(self.pack_size, 0))  # a pack of m copies of each point
+        x = x.repeat_interleave(self.pack_size, 0)  # a pack of m copies of each point
+        if self.conditional:  # D(x) averaged over the labels, each equally likely
+            eye = torch.eye(self.n_cond, device=x.device)
+            outs = [self.critic(x, eye[k].expand(len(x), -1)) for k in range(self.n_cond)]
+            out = torch.stack([torch.sigmoid(o) if self.probabilities else o for o in outs]).mean(0)
+            return out
+        out = self.critic(x)
         return torch.sigmoid(out) if self.probabilities else out
+
+
+def default_condition(n: int, n_cond: int, attributes: bool, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Labels for n samples when none are asked for: classes in turn (0, 1, ..., K-1, 0, ...), or for
+    attributes the binary numbers 0, 1, 2, ... in turn (sample i has attribute j when bit j of i is set)."""
+    i = torch.arange(n, device=device)
+    if attributes:
+        bits = torch.arange(n_cond, device=device).clamp(max=62)  # attributes past bit 62 stay 0
+        return ((i[:, None] >> bits) & 1).float()
+    return condition_vector(i % n_cond, n_cond)

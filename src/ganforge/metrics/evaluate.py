@@ -26,8 +26,10 @@ from ganforge.metrics import frechet, kid, prdc
 from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 
 # fid, kid, pr, dc compare extractor features; "is" scores the samples' class predictions; swd compares pixel
-# patches; nn finds each sample's nearest training image (a memorisation check).
-METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn")
+# patches; nn finds each sample's nearest training image (a memorisation check); acc and intra_fid score
+# class-conditional runs (the classifier's agreement with the requested class, FID within each class).
+METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid")
+CONDITIONAL_METRICS = ("acc", "intra_fid")
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
 NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
@@ -257,8 +259,9 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     Image runs: `n` samples (default 10,000) against the first `n` images of the `ref` split. Toy runs:
     the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
     """
+    from ganforge.nets.conditional import condition_vector
     from ganforge.sample import load_generator
-    from ganforge.train.loop import load_data, read_run_config
+    from ganforge.train.loop import load_data, read_run_config, training_labels
     from ganforge.train.samples import generate
 
     metrics = parse_metrics(metrics)
@@ -267,6 +270,12 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     cfg = read_run_config(run_dir)
     family, data_info, step = load_generator(run_dir, checkpoint, device)
     device = str(next(family.parameters()).device)  # evaluation runs on the generator's device
+    by_class = family.conditional and not family.attributes
+    if by_class and metrics == DEFAULT_METRICS:
+        metrics = (*metrics, *CONDITIONAL_METRICS)
+    if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
+        raise UserError("acc and intra_fid score class-conditional runs (model.condition with class labels); "
+                        "drop them from --metrics")
     if data_info["kind"] != "image":
         n = n or TOY_POINTS
         values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
@@ -277,13 +286,24 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
         real = load_data(cfg)
         extractor = build_extractor(extractor_name, real.name, inception_path, device)
         z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
-        fake = viz.to_uint8(generate(family, z.to(device)).cpu())
+        labels = c = None
+        if family.conditional:  # samples get the labels of the reference images, so the class mix matches
+            labels = training_labels(real)
+            labels = labels[torch.arange(n) % len(labels)]
+            c = condition_vector(labels, family.n_cond).to(device)
+        fake = viz.to_uint8(generate(family, z.to(device), c).cpu())
         train = None
         if "nn" in metrics:
             cfg.data.split = trained_split
             train = load_data(cfg).x if trained_split != ref else real.x
         values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
                                         Path(run_dir) / "nearest.png", progress)
+        if by_class:
+            values.update(conditional_scores(real, fake, labels, metrics, extractor, progress))
+            protocol["conditional"] = ("samples generated for the classes of the first n reference images; acc: "
+                                       "the domain classifier's label equals the requested class; class_coverage: "
+                                       "classes given >= 1/(2K) of the samples; intra_fid: mean over classes of "
+                                       f"the {extractor.name} FD within each class")
         protocol = {"extractor": extractor.name, "extractor_sha1": extractor.sha1,
                     "preprocess": extractor.preprocess, "n_real": min(n, len(real.x)), "n_fake": n,
                     "dataset": real.name, "split": ref,
@@ -292,6 +312,31 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
     write_json(Path(run_dir) / "eval.json", result)
     return result
+
+
+def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: tuple[str, ...], extractor,
+                       progress: bool = False) -> dict[str, float]:
+    """acc (class accuracy and coverage under the domain classifier) and intra_fid of samples `fake` generated
+    for classes `labels`, against the real dataset `real`."""
+    from ganforge.metrics import conditional
+
+    out: dict[str, float] = {}
+    k = len(real.class_names)
+    if "acc" in metrics:
+        judge = extractor if hasattr(extractor, "logits") else None
+        if judge is None:
+            family = classifier_for(real.name)
+            if family is None:
+                raise UserError(f"acc needs a domain classifier, and there is none for {real.name} "
+                                f"(have: {', '.join(SHIPPED)}); drop acc from --metrics")
+            judge = ClassifierExtractor(family, device=getattr(extractor, "device", "cpu"))
+        out.update(conditional.class_agreement(judge.logits(fake).argmax(1), labels, k))
+    if "intra_fid" in metrics:
+        n = len(fake)
+        real_feats = cached_features(real.x[:n], extractor, progress)
+        out.update(conditional.intra_fid(real_feats, real.y[:n], cached_features(fake, extractor, progress),
+                                         labels, k))
+    return out
 
 
 def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> tuple[dict, dict]:

@@ -1,5 +1,6 @@
 """Network architectures. `build_networks(cfg, shape)` returns (G, D) for `model.arch`, with the stabilisers
-that change the networks (spectral norm, minibatch statistics, PacGAN packing) applied."""
+that change the networks (spectral norm, minibatch statistics, PacGAN packing) and the conditioning
+(model.condition) applied."""
 
 from __future__ import annotations
 
@@ -7,14 +8,33 @@ from torch import nn
 
 from ganforge.config import ModelConfig
 from ganforge.errors import UserError
-from ganforge.nets import dcgan, dense, mlp
+from ganforge.nets import conditional, dcgan, dense, mlp
 from ganforge.nets.stabilisers import add_batch_statistics, spectral_norm_all
 
 
-def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool) -> tuple[nn.Module, nn.Module]:
-    """Generator and discriminator for data of `shape` (C x H x W for images, (D,) for vectors)."""
-    g, d = _build_architecture(model, shape, is_image)
+def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
+                   n_cond: int = 0) -> tuple[nn.Module, nn.Module]:
+    """Generator and discriminator for data of `shape` (C x H x W for images, (D,) for vectors); with
+    model.condition, G(z, c) and D(x, c) -> (logit, class logits or None) for `n_cond` classes or attributes."""
+    mode = model.condition
+    if mode == "none":
+        g, d = _build_architecture(model, shape, is_image)
+    else:
+        concat_model = conditional.g_config(model, n_cond)
+        g, _ = _build_architecture(model if mode == "projection" else concat_model, shape, is_image)
+        concat = mode != "projection"
+        if mode == "projection":
+            g, has_bn = conditional.conditional_bn(g, n_cond)
+            if not has_bn:  # an MLP G has no BatchNorm to condition: it reads [z, c]
+                g, _ = _build_architecture(concat_model, shape, is_image)
+                concat = True
+        g = conditional.ConditionalG(g, n_cond, concat)
+        _, d = _build_architecture(model, shape, is_image, extra_in=n_cond if mode == "cgan" else 0)
     d = add_batch_statistics(d, model.minibatch_std, model.minibatch_disc, model.minibatch_disc_dim)
+    if mode != "none":
+        body, head, n_features = conditional.split_head(d)
+        conv = model.arch in ("dcgan", "dcgan28")
+        d = conditional.ConditionalD(body, head, mode, n_cond, n_features, conv, model.pack if mode == "cgan" else 1)
     if model.spectral_norm in ("d", "both"):
         spectral_norm_all(d)
     if model.spectral_norm in ("g", "both"):
@@ -22,16 +42,17 @@ def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool) -
     return g, d
 
 
-def _build_architecture(model: ModelConfig, shape: tuple[int, ...], is_image: bool) -> tuple[nn.Module, nn.Module]:
+def _build_architecture(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
+                        extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     out = model.g_output if model.g_output != "auto" else ("tanh" if is_image else "linear")
     if model.arch == "mlp":
-        return mlp.build(model, shape, out, model.pack)
+        return mlp.build(model, shape, out, model.pack, extra_in)
     if model.arch == "dense":
-        return dense.build(model, shape, out, model.pack)
+        return dense.build(model, shape, out, model.pack, extra_in)
     if not is_image or len(shape) != 3:
         raise UserError(f"model.arch '{model.arch}' needs image data; use model.arch=mlp for toy data")
     if model.arch == "dcgan":
-        return dcgan.build(model, shape, model.pack)
+        return dcgan.build(model, shape, model.pack, extra_in)
     if model.arch == "dcgan28":
-        return dcgan.build_28(model, shape, model.pack)
+        return dcgan.build_28(model, shape, model.pack, extra_in)
     raise UserError(f"unknown model.arch '{model.arch}'")

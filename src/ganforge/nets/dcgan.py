@@ -50,8 +50,9 @@ def _check_shape(shape: tuple[int, ...], ok_sizes: str, ok: bool) -> tuple[int, 
     return c, h
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1) -> tuple[nn.Module, nn.Module]:
-    """DCGAN for square images of a power-of-two size >= 16 (64 in the paper); D reads `pack` samples at once."""
+def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
+    """DCGAN for square images of a power-of-two size >= 16 (64 in the paper); D reads `pack` samples at once,
+    each with `extra_in` more channels (a cgan's label maps)."""
     res = shape[1]
     c, res = _check_shape(shape, "power-of-two (16, 32, 64, ...)", res >= 16 and res & (res - 1) == 0)
     n_up = int(math.log2(res)) - 2  # 4x4 -> res
@@ -67,7 +68,7 @@ def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1) -> tuple[nn
         g_layers += up(gw * 2**i, gw * 2 ** (i - 1))
     g_layers += [nn.ConvTranspose2d(gw, c, 4, 2, 1), nn.Tanh()]
 
-    d_layers = down(c * pack, dw, norm=False)
+    d_layers = down((c + extra_in) * pack, dw, norm=False)
     for i in range(n_up - 1):
         d_layers += down(dw * 2**i, dw * 2 ** (i + 1))
     d_layers += [nn.Conv2d(dw * 2 ** (n_up - 1), 1, 4, 1, 0), nn.Flatten(0)]
@@ -78,7 +79,7 @@ def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1) -> tuple[nn
     return g, d
 
 
-def build_28(model: ModelConfig, shape: tuple[int, ...], pack: int = 1) -> tuple[nn.Module, nn.Module]:
+def build_28(model: ModelConfig, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     """The 28x28 DCGAN used for (Fashion-)MNIST: z -> 7x7 -> 14x14 -> 28x28, and back down in D."""
     c, _ = _check_shape(shape, "28x28", shape[1] == 28)
     gw, dw = model.g_width, model.d_width
@@ -91,7 +92,7 @@ def build_28(model: ModelConfig, shape: tuple[int, ...], pack: int = 1) -> tuple
         nn.ConvTranspose2d(gw, c, 4, 2, 1),
         nn.Tanh(),
     )
-    d = nn.Sequential(*down(c * pack, dw, norm=False), *down(dw, 2 * dw), nn.Flatten(), nn.Linear(2 * dw * 7 * 7, 1), nn.Flatten(0))
+    d = nn.Sequential(*down((c + extra_in) * pack, dw, norm=False), *down(dw, 2 * dw), nn.Flatten(), nn.Linear(2 * dw * 7 * 7, 1), nn.Flatten(0))
     init_weights(g)
     init_weights(d)
     return g, d

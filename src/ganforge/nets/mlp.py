@@ -40,8 +40,9 @@ def uniform_init(net: nn.Module, scale: float) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1) -> tuple[nn.Module, nn.Module]:
-    """G and D; D reads `pack` samples at once (PacGAN)."""
+def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1,
+          extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
+    """G and D; D reads `pack` samples at once (PacGAN), each with `extra_in` more inputs (a cgan's label)."""
     n = math.prod(shape)
     g_layers: list[nn.Module] = []
     width = model.z_dim
@@ -53,7 +54,7 @@ def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1) -
     d_layers: list[nn.Module] = [nn.Flatten()]
     if model.d_input_dropout > 0:
         d_layers.append(nn.Dropout(model.d_input_dropout))
-    width = n * pack
+    width = (n + extra_in) * pack
     for h in model.d_hidden:
         unit = Maxout(width, h) if model.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
         d_layers += [unit] + ([nn.Dropout(model.d_dropout)] if model.d_dropout > 0 else [])

@@ -62,12 +62,18 @@ def load_data(cfg: Config) -> Dataset:
     if resolution is None and cfg.model.arch == "dcgan28":
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     return load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
-                        n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file)
+                        n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
+                        attributes=d.attributes or None)
 
 
 def data_spec(dataset: Dataset) -> DataSpec:
     n_classes = len(dataset.class_names) if dataset.class_names else 0
-    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes)
+    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()))
+
+
+def training_labels(dataset: Dataset) -> torch.Tensor | None:
+    """The labels batches carry: the 0/1 attributes when the data has them, else the classes."""
+    return dataset.attributes if dataset.attributes is not None else dataset.y
 
 
 def describe_data(dataset: Dataset) -> dict:
@@ -75,6 +81,8 @@ def describe_data(dataset: Dataset) -> dict:
     spec = data_spec(dataset)
     return {"data": {"name": dataset.name, "kind": dataset.kind, "source": dataset.source, "n": len(dataset.x),
                      "shape": list(spec.shape), "n_classes": spec.n_classes, "class_names": dataset.class_names,
+                     "attr_names": list(spec.attr_names),
+                     "attr_means": None if dataset.attributes is None else dataset.attributes.mean(0).tolist(),
                      "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma}}
 
 
@@ -219,7 +227,7 @@ def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
         "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters()),
         "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters()),
     }
-    data = ResidentData(dataset.x, dataset.y, device, seed=cfg.train.seed)
+    data = ResidentData(dataset.x, training_labels(dataset), device, seed=cfg.train.seed)
     noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
     ema = None
     if cfg.train.ema > 0:

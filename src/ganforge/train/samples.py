@@ -11,6 +11,7 @@ import torch
 from ganforge import viz
 from ganforge.data import Dataset
 from ganforge.families import Family
+from ganforge.families.gan import default_condition
 from ganforge.files import atomic_write, write_text_atomic
 
 GRID_UPSCALE = 2
@@ -19,15 +20,32 @@ CURVE_EVAL_KEYS = ("eval_fid", "eval_kid_mean", "eval_precision", "eval_recall",
                    "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")  # 28x28 images are tiny in a README or a file browser
 
 
+GRID_COLUMNS = 8  # conditional grids: samples per label
+
+
 @torch.no_grad()
-def generate(family: Family, z: torch.Tensor, batch: int = 512) -> torch.Tensor:
-    """G(z) in eval mode (BatchNorm running statistics), batched; the family's mode is restored."""
+def generate(family: Family, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 512) -> torch.Tensor:
+    """G(z) (or G(z, c) for a conditional family) in eval mode (BatchNorm running statistics), batched; the
+    family's mode is restored."""
     was_training = family.training
     family.eval()
     try:
-        return torch.cat([family.generate(part) for part in z.split(batch)])
+        cs = [None] * len(z.split(batch)) if c is None else c.split(batch)
+        return torch.cat([family.generate(zp, cp) for zp, cp in zip(z.split(batch), cs)])
     finally:
         family.train(was_training)
+
+
+def label_grid(family: Family, z: torch.Tensor, rows: torch.Tensor | None = None,
+               columns: int = GRID_COLUMNS) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(z, c, columns) for a grid with one row per label and the same z down each column, so a column shows
+    one noise vector under every label. `rows` holds the condition vector of each row (default: every class,
+    or for attributes the combinations of the first three)."""
+    if rows is None:
+        n = family.n_cond if not family.attributes else 2 ** min(3, family.n_cond)
+        rows = default_condition(n, family.n_cond, family.attributes, z.device)
+    columns = min(columns, len(z))
+    return z[:columns].repeat(len(rows), 1), rows.to(z.device).repeat_interleave(columns, 0), columns
 
 
 @torch.no_grad()
@@ -60,9 +78,13 @@ class SampleWriter:
         return self.dir / f"step_{step:06d}.png"
 
     def write(self, family: Family, step: int) -> Path:
-        fake = generate(family, self.fixed_z)
         path = self.frame_path(step)
         ds = self.dataset
+        if ds.kind == "image" and family.conditional:
+            z, c, columns = label_grid(family, self.fixed_z)
+            viz.save_grid(generate(family, z, c), path, nrow=columns, upscale=GRID_UPSCALE)
+            return path
+        fake = generate(family, self.fixed_z)
         if ds.kind == "image":
             viz.save_grid(fake, path, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
