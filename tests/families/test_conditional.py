@@ -1,0 +1,93 @@
+"""The GAN family with model.condition: label plumbing through the losses, and what it refuses."""
+
+import pytest
+import torch
+
+from ganforge.config import load_config
+from ganforge.errors import UserError
+from ganforge.families import Batch, DataSpec, build_family
+from ganforge.families.gan import default_condition
+from ganforge.nets.conditional import condition_vector
+from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.train.loop import train
+
+TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=8", "log.tensorboard=false",
+        "log.sample_every=1000", "log.every=1", "eval.every=0"]
+SPEC = DataSpec((1, 28, 28), is_image=True, n_classes=10)
+
+
+def family(*overrides, spec=SPEC):
+    torch.manual_seed(0)
+    return build_family(load_config("default", [*TINY, *overrides]), spec)
+
+
+def batch(n=8):
+    g = torch.Generator().manual_seed(1)
+    return Batch(torch.rand(n, 1, 28, 28, generator=g) * 2 - 1, torch.randint(0, 10, (n,), generator=g))
+
+
+def test_fakes_get_the_labels_of_the_real_batch_and_g_reuses_them():
+    f = family("model.condition=cgan")
+    real, z = batch(), torch.randn(8, 100)
+    f.d_loss(real, z)
+    assert torch.equal(f._labels, condition_vector(real.y, 10))
+    seen = []
+    f.G.register_forward_hook(lambda m, args, out: seen.append(args[1]))
+    f.g_loss(torch.randn(8, 100))  # a fresh z (k > 1): G draws it for the same labels
+    assert torch.equal(seen[0], condition_vector(real.y, 10))
+
+
+def test_acgan_adds_the_class_loss_to_both_players():
+    real, z = batch(), torch.randn(8, 100)
+    with_class = family("model.condition=acgan", "loss.class_weight=1")
+    without = family("model.condition=acgan", "loss.class_weight=0")
+    d1, s1 = with_class.d_loss(real, z)
+    d0, _ = without.d_loss(real, z)
+    assert d1.item() == pytest.approx(d0.item() + s1["loss_class_d"].item(), rel=1e-5)
+    assert s1["loss_class_d"].item() > 2 * 2.0  # two untrained 10-way cross-entropies, ~log 10 each
+    g1, t1 = with_class.g_loss(z)
+    g0, _ = without.g_loss(z)
+    assert g1.item() == pytest.approx(g0.item() + t1["loss_class_g"].item(), rel=1e-5)
+
+
+def test_acgan_class_loss_trains_d_to_name_the_classes():
+    f = family("model.condition=acgan")
+    opt = torch.optim.Adam(f.D.parameters(), 1e-3)
+    real = batch(32)
+    first = None
+    for _ in range(30):
+        loss, stats = f.d_loss(real, torch.randn(32, 100))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else stats["class_acc_real"].item()
+    assert stats["class_acc_real"].item() == 1.0 and first < 0.5  # it memorises one batch's labels
+
+
+def test_what_conditioning_refuses():
+    with pytest.raises(UserError, match="needs labels"):
+        family("model.condition=cgan", spec=DataSpec((1, 28, 28), is_image=True))
+    with pytest.raises(UserError, match="train.replay"):
+        family("model.condition=cgan", "train.replay=64")
+    with pytest.raises(UserError, match="model.pack"):
+        family("model.condition=acgan", "model.pack=2")
+    family("model.condition=cgan", "model.pack=2")  # a cgan pack carries each sample's label maps
+
+
+def test_default_condition_cycles_through_classes_or_attribute_combinations():
+    assert default_condition(12, 5, False).argmax(1).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+    bits = default_condition(5, 3, True)
+    assert bits.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]]
+
+
+def test_resume_of_a_conditional_run_is_exact(tmp_path):
+    opts = [*TINY, "model.condition=acgan", "train.ema=0.9", "log.checkpoint_every=2"]
+    straight = load_config("default", [*opts, "train.steps=4"])
+    train(straight, tmp_path / "straight", quiet=True)
+    train(load_config("default", [*opts, "train.steps=2"]), tmp_path / "resumed", quiet=True)
+    train(straight, tmp_path / "resumed", resume=True, quiet=True)
+    a, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "straight"))
+    b, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "resumed"))
+    assert "D.classifier.weight" in a
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

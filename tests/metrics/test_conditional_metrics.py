@@ -1,0 +1,29 @@
+import pytest
+import torch
+
+from ganforge.metrics.conditional import class_agreement, intra_fid
+from ganforge.metrics.frechet import fid_from_features
+
+
+def test_class_agreement_by_hand():
+    requested = torch.tensor([0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 1, 2, 2, 0, 2])
+    out = class_agreement(predicted, requested, n_classes=4)
+    assert out["class_accuracy"] == pytest.approx(6 / 8)
+    assert out["class_accuracy_0"] == 0.5 and out["class_accuracy_1"] == 1.0 and out["class_accuracy_2"] == 0.75
+    assert "class_accuracy_3" not in out  # never asked for
+    # shares 2/8, 3/8, 3/8, 0: three of four classes get at least 1/(2*4) of the samples
+    assert out["class_coverage"] == 0.75
+
+
+def test_intra_fid_is_the_mean_of_the_per_class_distances():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(60, 3, generator=g)
+    fake = torch.randn(60, 3, generator=g) + 0.5
+    labels = torch.arange(60) % 3
+    out = intra_fid(real, labels, fake, labels, 3)
+    per_class = [fid_from_features(real[labels == k], fake[labels == k]) for k in range(3)]
+    assert out["intra_fid"] == pytest.approx(sum(per_class) / 3, rel=1e-9)
+    assert out["intra_fid_2"] == pytest.approx(per_class[2], rel=1e-9)
+    same = intra_fid(real, labels, real, labels, 3)
+    assert same["intra_fid"] == pytest.approx(0, abs=1e-6)
