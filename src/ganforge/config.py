@@ -101,6 +101,9 @@ class TrainConfig:
     reuse_fake: bool = True  # with k = 1, the G step reuses the D step's G(z) (one G forward saved)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = choice("auto", "auto", "fp32", "bf16", "fp16")  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: str = choice("off", "off", "on", "graphs")  # torch.compile the networks (graphs: with CUDA graphs)
+    sync_bn: bool = False  # multi-GPU (torchrun): BatchNorm statistics over the global batch
     ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta
     replay: int = 0  # > 0: D also trains on old fakes from a buffer of this many samples (experience replay)
     replay_mix: float = 0.5  # fraction of each fake batch D sees that comes from the replay buffer
