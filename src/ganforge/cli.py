@@ -46,6 +46,24 @@ def _add_sample(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="training throughput: ganforge's step vs the textbook PyTorch DCGAN loop",
+                       description="Images/s and peak memory of ganforge's training step and of the pytorch/examples "
+                                   "DCGAN loop (DataLoader, .item() every step) on the same networks and data, "
+                                   "for DCGAN-64 (3x64x64) and the default 28x28 DCGAN; prints a Markdown table.")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--batch", type=int, nargs="+", default=[128, 512], metavar="N", help="batch sizes (default 128 512)")
+    p.add_argument("--steps", type=int, default=50, help="timed steps per measurement (default 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement (default 5)")
+    p.add_argument("--nets", default="dcgan64,dcgan28", help="comma-separated: dcgan64, dcgan28 (default both)")
+    p.add_argument("--precision", help="ganforge path only: train.precision (auto, fp32, bf16, fp16)")
+    p.add_argument("--compile", help="ganforge path only: train.compile (off, on, graphs)")
+    p.add_argument("--workers", type=int, default=2, help="textbook DataLoader workers (default 2, as the example)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for both paths (networks, data), e.g. --set model.g_width=32")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and explore GANs.")
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
@@ -94,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list named configurations")
     p.add_argument("--keys", action="store_true", help="list every config key with its default instead")
     p.add_argument("--show", metavar="PRESET", help="print one preset's fully resolved YAML")
+    _add_bench(sub)
     return parser
 
 
@@ -219,8 +238,17 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from ganforge.throughput import run_bench
+
+    nets = [n.strip() for n in args.nets.split(",") if n.strip()]
+    run_bench(args.device, args.batch, args.steps, args.warmup, nets, args.precision, args.compile, args.workers,
+              args.json, args.set)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "classifier": cmd_classifier,
-            "convert": cmd_convert, "presets": cmd_presets}
+            "convert": cmd_convert, "presets": cmd_presets, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

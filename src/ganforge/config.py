@@ -220,8 +220,10 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             kwargs[name] = _build(hint, value, key + ".")
             continue
-        value = _convert(value, hint, key)
         choices = fields[name].metadata.get("choices")
+        if isinstance(value, bool) and choices and {"on", "off"} <= set(choices):
+            value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
+        value = _convert(value, hint, key)
         if choices and value not in choices:
             raise UserError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
         kwargs[name] = value

@@ -45,6 +45,11 @@ class Family(nn.Module):
         there is one, else G."""
         return getattr(self, "G_ema", None) or self.networks["G"]
 
+    def distribute(self, wrap) -> None:
+        """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network, used by the losses
+        for the one forward per backward that readies the gradient all-reduce."""
+        self.wrapped = {name: wrap(net) for name, net in self.networks.items()}
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Training state beyond the weights (buffers, counters) to save in checkpoints, as tensors."""
         return {}
@@ -61,6 +66,7 @@ class Family(nn.Module):
     def after_step(self, name: str) -> None:
         """Called after optimiser `name` stepped: the place for weight constraints."""
 
+    wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
     conditional: bool = False  # G and D take labels (model.condition)
     n_cond: int = 0  # length of the condition vector
     attributes: bool = False  # the condition holds binary attributes, not a one-hot class

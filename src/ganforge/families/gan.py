@@ -55,20 +55,25 @@ class GAN(Family):
         self.replay_seed = cfg.train.seed + REPLAY_SEED_OFFSET
         self.replay: ReplayBuffer | None = None  # made on first use, on the data's device
         self.d_steps_done = 0  # for lazy R1
+        self.reuse_fake = cfg.train.reuse_fake and cfg.train.d_steps == 1  # the loop's rule: G's step reuses G(z)
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
 
-    def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits."""
+    def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None,
+                           sync: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits.
+        `sync`: through the DistributedDataParallel wrapper, once per D step (see train/distributed.py)."""
+        d = self.wrapped.get("D", self.D) if sync else self.D
         if self.conditional:
-            return self.D(x, labels)
-        return self.D(pack(x, self.pack_size) if self.pack_size > 1 else x), None
+            return d(x, labels)
+        return d(pack(x, self.pack_size) if self.pack_size > 1 else x), None
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.critic_and_classes(x, labels)[0]
 
-    def fake(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.G(z, labels) if self.conditional else self.G(z)
+    def fake(self, z: torch.Tensor, labels: torch.Tensor | None, sync: bool = False) -> torch.Tensor:
+        g = self.wrapped.get("G", self.G) if sync else self.G
+        return g(z, labels) if self.conditional else g(z)
 
     def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         c = self.loss_cfg
@@ -78,7 +83,11 @@ class GAN(Family):
                 raise UserError("model.condition needs labelled data, but the batch has no labels")
             labels = condition_vector(real.y, self.n_cond)
             self._labels = labels
-        fake = self.fake(z, labels)  # kept with its graph: the G step may reuse it for the same z
+        if self.reuse_fake:  # kept with its graph: G's step reuses it for the same z
+            fake = self.fake(z, labels, sync=True)
+        else:  # G's step draws its own: no graph needed here
+            with torch.no_grad():
+                fake = self.fake(z, labels)
         self._last = (z, fake)
         seen_fake = fake.detach()
         if self.replay_size:
@@ -88,7 +97,7 @@ class GAN(Family):
             self.replay.push(fake.detach())
         lazy_r1 = c.r1 > 0 and self.d_steps_done % c.r1_every == 0
         real_x = real.x.detach().requires_grad_(True) if lazy_r1 else real.x
-        real_logits, real_classes = self.critic_and_classes(real_x, labels)
+        real_logits, real_classes = self.critic_and_classes(real_x, labels, sync=True)
         fake_logits, fake_classes = self.critic_and_classes(seen_fake, labels)
         if self.probabilities:
             loss = losses.d_loss_bce(real_logits, fake_logits, c.label_smoothing)
@@ -125,7 +134,8 @@ class GAN(Family):
 
     def g_loss(self, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         labels = self._labels  # G draws for the labels of the latest real batch
-        fake = self._last[1] if self._last is not None and self._last[0] is z else self.fake(z, labels)
+        reuse = self._last is not None and self._last[0] is z
+        fake = self._last[1] if reuse else self.fake(z, labels, sync=True)
         self._last = None
         logits, classes = self.critic_and_classes(fake, labels)
         loss = self.g_objective(logits)

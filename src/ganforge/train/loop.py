@@ -23,6 +23,7 @@ from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
 from ganforge.data import Dataset, load_dataset
 from ganforge.errors import TrainingDiverged, UserError
 from ganforge.families import DataSpec, Family, build_family
+from ganforge.families.gan import default_condition
 from ganforge.files import write_text_atomic
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.ema import EMA
@@ -48,9 +49,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizer(opt: OptimizerConfig, params) -> torch.optim.Optimizer:
-    if opt.name == "adam":
-        return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas))
+def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
+    if opt.name == "adam":  # fused on CUDA: one kernel for all parameters instead of several per tensor
+        fused = device is not None and device.type == "cuda"
+        return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas), fused=fused or None)
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
     return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
@@ -91,6 +93,14 @@ def fixed_noise(cfg: Config, n: int, device: torch.device) -> torch.Tensor:
     return torch.randn(n, cfg.model.z_dim, generator=g).to(device)
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of train.precision: auto is bf16 on a CUDA device that has it, else fp32 (None)."""
+    if precision == "auto":
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if cuda_bf16 else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
 @dataclass
 class Trainer:
     """Everything the loop mutates, so it can be saved and restored as one."""
@@ -106,15 +116,26 @@ class Trainer:
     ema: EMA | None = None
     rollbacks: int = 0  # divergences recovered from so far
     lr_scale: float = 1.0  # train.rollback_lr ** rollbacks
+    amp_dtype: torch.dtype | None = None  # forward passes under autocast to this dtype (train.precision)
+    scalers: dict[str, torch.amp.GradScaler] | None = None  # fp16: loss scaling, one per optimiser
 
     def z(self) -> torch.Tensor:
         return torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
 
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
     def optimise(self, name: str, loss: torch.Tensor) -> None:
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if self.scalers:  # fp16: scale the loss so small gradients do not underflow; skip steps that overflow
+            scaler = self.scalers[name]
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         self.family.after_step(name)
 
     def lr_factor(self) -> float:
@@ -135,13 +156,15 @@ class Trainer:
                     group["lr"] = opt_cfg.lr * factor
         for _ in range(t.d_steps):
             z = self.z()
-            loss, s = self.family.d_loss(self.data.next_batch(t.batch_size), z)
+            with self.autocast():
+                loss, s = self.family.d_loss(self.data.next_batch(t.batch_size), z)
             self.optimise("D", loss)
             stats.add(s)
         if not (t.reuse_fake and t.d_steps == 1):
             z = self.z()
         with frozen(self.family.networks["D"]):  # G's step needs D's input gradient, not its weight gradients
-            loss, s = self.family.g_loss(z)
+            with self.autocast():
+                loss, s = self.family.g_loss(z)
             self.optimise("G", loss)
         stats.add(s)
         if self.ema is not None:
@@ -174,6 +197,10 @@ class Trainer:
         state.update({f"family.{k}": v for k, v in self.family.state_tensors().items()})
         if self.ema is not None:
             state["ema.num_updates"] = torch.tensor([self.ema.num_updates], dtype=torch.int64)
+        if self.scalers:
+            state.update({f"scaler.{name}.{k}": torch.tensor([float(v)], dtype=torch.float64)
+                          for name, scaler in self.scalers.items() for k, v in scaler.state_dict().items()
+                          if k in ("scale", "_growth_tracker")})
         meta = {"step": self.step, "images_seen": self.images_seen, "rollbacks": self.rollbacks,
                 "lr_scale": self.lr_scale, "epoch": data_state["epoch"],
                 "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
@@ -191,6 +218,11 @@ class Trainer:
                                    "order": state["data.order"], "generator": state["data.generator"]})
         self.noise.set_state(state["noise.generator"])
         self.family.load_state_tensors(ckpt.split_prefixed(state, "family."))
+        for name, scaler in (self.scalers or {}).items():
+            saved = ckpt.split_prefixed(state, f"scaler.{name}.")
+            if saved:
+                scaler.load_state_dict({**scaler.state_dict(), "scale": float(saved["scale"].item()),
+                                        "_growth_tracker": int(saved["_growth_tracker"].item())})
         if self.ema is not None:
             self.ema.shadow.load_state_dict(ckpt.split_prefixed(model, "G_ema."))
             self.ema.num_updates = int(state["ema.num_updates"].item())
@@ -223,17 +255,58 @@ def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
     device = resolve_device(cfg.train.device)
     seed_everything(cfg.train.seed)
     family = build_family(cfg, data_spec(dataset)).to(device)
+    # channels_last: the layout cuDNN's fastest convolutions (and tensor cores) want
+    channels_last = device.type == "cuda" and dataset.kind == "image"
+    if channels_last:
+        family.to(memory_format=torch.channels_last)
     optimizers = {
-        "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters()),
-        "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters()),
+        "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters(), device),
+        "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters(), device),
     }
-    data = ResidentData(dataset.x, training_labels(dataset), device, seed=cfg.train.seed)
+    data = ResidentData(dataset.x, training_labels(dataset), device, seed=cfg.train.seed, channels_last=channels_last)
     noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
     ema = None
     if cfg.train.ema > 0:
         ema = EMA(family.networks["G"], cfg.train.ema)
         family.G_ema = ema.shadow  # grids, evaluation and `ganforge sample` use the average
-    return Trainer(cfg, family, optimizers, data, noise, device, ema=ema)
+    amp_dtype = autocast_dtype(cfg.train.precision, device)
+    scalers = None
+    if amp_dtype == torch.float16:
+        scalers = {name: torch.amp.GradScaler(device.type) for name in ("G", "D")}
+    if cfg.train.compile != "off":
+        compile_networks(family, cfg, device)
+    return Trainer(cfg, family, optimizers, data, noise, device, ema=ema, amp_dtype=amp_dtype, scalers=scalers)
+
+
+def compile_networks(family: Family, cfg: Config, device: torch.device) -> bool:
+    """torch.compile G and D in place (their weights and state_dict keys unchanged); train.compile=graphs
+    also captures CUDA graphs. A trial forward finds a compiler that cannot work here (no C++ compiler, no
+    Triton), in which case training goes on uncompiled with a warning."""
+    import warnings
+
+    mode = "reduce-overhead" if cfg.train.compile == "graphs" else None
+    nets = [family.networks["G"], family.networks["D"]]
+    for net in nets:
+        net.compile(mode=mode)
+    was_training = family.training
+    try:
+        family.eval()
+        with torch.no_grad():  # eval mode, no grad: BatchNorm statistics and RNG streams are left untouched
+            z = torch.zeros(2, cfg.model.z_dim, device=device)
+            fake = family.generate(z)
+            labels = default_condition(2, family.n_cond, family.attributes, device) if family.conditional else None
+            family.critic(fake, labels)
+        return True
+    except Exception as exc:  # noqa: BLE001 - the compiler stack raises many types; any failure: do not compile
+        torch._dynamo.reset()  # loaded by net.compile above
+        for net in nets:
+            net._compiled_call_impl = None  # undo nn.Module.compile
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        warnings.warn(f"train.compile={cfg.train.compile} failed ({first[:200]}); training without compilation",
+                      stacklevel=2)
+        return False
+    finally:
+        family.train(was_training)
 
 
 def default_run_dir(cfg_name: str) -> Path:

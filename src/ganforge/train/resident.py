@@ -12,8 +12,10 @@ from ganforge.families.base import Batch
 
 
 class ResidentData:
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, seed: int):
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, seed: int,
+                 channels_last: bool = False):
         self.x = x.to(device)
+        self.channels_last = channels_last and x.dim() == 4
         self.y = y.to(device) if y is not None else None
         self.is_uint8 = x.dtype == torch.uint8
         self.device = device
@@ -43,6 +45,8 @@ class ResidentData:
         x = self.x[index]
         if self.is_uint8:
             x = x.float().div_(127.5).sub_(1.0)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return Batch(x, self.y[index] if self.y is not None else None)
 
     def state_dict(self) -> dict:

@@ -1,0 +1,11 @@
+"""Training throughput: ganforge's step against the textbook PyTorch DCGAN loop (pytorch/examples dcgan), on the
+same networks and data; the same as `ganforge bench`.
+
+    python bench/throughput.py [--device auto] [--batch 128 512] [--steps 50] [--warmup 5] [--nets dcgan64,dcgan28]
+                               [--precision P] [--compile C] [--workers 2] [--json OUT]
+"""
+
+from ganforge.throughput import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
