@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -136,8 +137,12 @@ def cmd_train(args) -> int:
     else:
         cfg = load_config(args.config, overrides)
         name = Path(args.config).stem if args.config else "default"
+        if not args.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each rank's clock names its own folder
+            raise UserError("under torchrun, give the run folder with --out (every process must use the same one)")
         run_dir = Path(args.out) if args.out else default_run_dir(name)
     summary = train(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+    if not summary:  # a rank other than 0 of a multi-process run: rank 0 reports
+        return 0
     final = summary["final"]
     shown = ", ".join(f"{SHORT[k]} {final[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
     print(f"done: {summary['steps']} steps in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")

@@ -75,6 +75,7 @@ class LossConfig:
     r1_every: int = 1  # lazy R1: every this many D steps, weight multiplied by it (StyleGAN2 uses 16)
     dragan: float = 0.0  # DRAGAN weight lambda (10 in the paper): (|grad D| - 1)^2 near real data
     class_weight: float = 1.0  # model.condition acgan: weight of the class loss for D and G
+    class_fake_weight: float = 1.0  # acgan: weight of D's class loss on fakes (Odena 2017: 1; 0: D learns classes from real data only)
 
 
 @dataclass
@@ -299,7 +300,8 @@ def load_config(source: str | None = None, overrides: list[str] | tuple[str, ...
     if source is None:
         source = "default"
     path = Path(source)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    # a folder that happens to share a preset's name (a run called toy-ring, say) does not hide the preset
+    if path.suffix in (".yaml", ".yml") or (path.exists() and not (PRESET_DIR / f"{source}.yaml").is_file()):
         if not path.is_file():
             raise UserError(f"config file {path} not found; give a preset name (ganforge presets) or a YAML path")
         data = _read_yaml(path)

@@ -50,6 +50,16 @@ def test_acgan_adds_the_class_loss_to_both_players():
     assert g1.item() == pytest.approx(g0.item() + t1["loss_class_g"].item(), rel=1e-5)
 
 
+def test_acgan_d_class_loss_on_fakes_can_be_weighed_down():
+    real, z = batch(), torch.randn(8, 100)
+    both = family("model.condition=acgan")
+    real_only = family("model.condition=acgan", "loss.class_fake_weight=0")
+    _, s_both = both.d_loss(real, z)
+    _, s_real = real_only.d_loss(real, z)
+    # the same weights and inputs: the fake term is the difference, an untrained 10-way cross-entropy
+    assert 1.5 < s_both["loss_class_d"].item() - s_real["loss_class_d"].item() < 3.5
+
+
 def test_acgan_class_loss_trains_d_to_name_the_classes():
     f = family("model.condition=acgan")
     opt = torch.optim.Adam(f.D.parameters(), 1e-3)

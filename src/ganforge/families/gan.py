@@ -106,7 +106,7 @@ class GAN(Family):
         stats = {"loss_d": loss.detach()}
         if real_classes is not None:  # acgan: D also names the class of real and fake samples
             class_loss = (losses.class_loss(real_classes, labels, self.attributes)
-                          + losses.class_loss(fake_classes, labels, self.attributes))
+                          + c.class_fake_weight * losses.class_loss(fake_classes, labels, self.attributes))
             loss = loss + c.class_weight * class_loss
             stats["loss_class_d"] = class_loss.detach()
             stats["class_acc_real"] = self._accuracy(real_classes.detach(), labels)

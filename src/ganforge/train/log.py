@@ -124,3 +124,28 @@ def read_metrics(run_dir: Path) -> list[dict]:
             if i < len(lines) - 1:
                 raise UserError(f"{path}: line {i + 1} is not JSON; the file was edited or damaged") from None
     return records
+
+
+class NullLog:
+    """What ranks other than 0 log in multi-process training: nothing (rank 0 writes for everyone)."""
+
+    def log(self, step: int, images_seen: int, values: dict[str, float]) -> dict:
+        return {}
+
+    def log_eval(self, step: int, images_seen: int, values: dict[str, float]) -> dict:
+        return {}
+
+    def log_event(self, step: int, event: dict) -> None:
+        pass
+
+    def rewind(self, step: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def add_image(self, tag: str, image_hwc, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -26,8 +26,10 @@ from ganforge.families import DataSpec, Family, build_family
 from ganforge.families.gan import default_condition
 from ganforge.files import write_text_atomic
 from ganforge.train import checkpoint as ckpt
+from ganforge.train import distributed
+from ganforge.train.distributed import SINGLE, Ranks
 from ganforge.train.ema import EMA
-from ganforge.train.log import MetricsLog, RunningStats, read_metrics
+from ganforge.train.log import MetricsLog, NullLog, RunningStats, read_metrics
 from ganforge.train.monitor import TrainingEval, affordable_extractor
 from ganforge.train.resident import ResidentData
 from ganforge.train.samples import SampleWriter
@@ -118,9 +120,12 @@ class Trainer:
     lr_scale: float = 1.0  # train.rollback_lr ** rollbacks
     amp_dtype: torch.dtype | None = None  # forward passes under autocast to this dtype (train.precision)
     scalers: dict[str, torch.amp.GradScaler] | None = None  # fp16: loss scaling, one per optimiser
+    ranks: Ranks = SINGLE  # multi-process training: this process's share of each global batch
 
     def z(self) -> torch.Tensor:
-        return torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
+        """This rank's slice of the global batch's noise (all of it in one process)."""
+        z = torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
+        return distributed.my_slice(z, self.ranks)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
@@ -157,7 +162,8 @@ class Trainer:
         for _ in range(t.d_steps):
             z = self.z()
             with self.autocast():
-                loss, s = self.family.d_loss(self.data.next_batch(t.batch_size), z)
+                real = self.data.next_batch(t.batch_size, self.ranks.rank, self.ranks.world)
+                loss, s = self.family.d_loss(real, z)
             self.optimise("D", loss)
             stats.add(s)
         if not (t.reuse_fake and t.d_steps == 1):
@@ -229,6 +235,8 @@ class Trainer:
         self.step = meta["step"]
         self.images_seen = meta["images_seen"]
         self.rollbacks, self.lr_scale = meta.get("rollbacks", 0), meta.get("lr_scale", 1.0)
+        if not self.ranks.main:  # the checkpoint holds rank 0's streams; the others draw their own again
+            seed_everything(self.cfg.train.seed + self.ranks.rank * distributed.RANK_SEED_STRIDE + self.step)
 
     def weights_finite(self) -> bool:
         """Every weight and buffer finite: one host sync, done only before a checkpoint is written."""
@@ -251,14 +259,22 @@ class frozen:
             p.requires_grad_(True)
 
 
-def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
-    device = resolve_device(cfg.train.device)
-    seed_everything(cfg.train.seed)
+def build_trainer(cfg: Config, dataset: Dataset, ranks: Ranks = SINGLE, device: torch.device | None = None) -> Trainer:
+    """Everything training needs; with several `ranks` (torchrun), `device` is this rank's and the networks
+    are wrapped in DistributedDataParallel."""
+    device = device or resolve_device(cfg.train.device)
+    if ranks.enabled:
+        distributed.local_batch(cfg.train.batch_size, ranks)  # the global batch must split evenly
+    seed_everything(cfg.train.seed)  # the same initial weights on every rank
     family = build_family(cfg, data_spec(dataset)).to(device)
     # channels_last: the layout cuDNN's fastest convolutions (and tensor cores) want
     channels_last = device.type == "cuda" and dataset.kind == "image"
     if channels_last:
         family.to(memory_format=torch.channels_last)
+    if ranks.enabled:
+        family.distribute(lambda net: distributed.wrap(net, device, cfg.train.sync_bn))
+        if not ranks.main:  # distinct, reproducible streams for dropout, penalties and replay on each rank
+            seed_everything(cfg.train.seed + ranks.rank * distributed.RANK_SEED_STRIDE)
     optimizers = {
         "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters(), device),
         "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters(), device),
@@ -275,7 +291,8 @@ def build_trainer(cfg: Config, dataset: Dataset) -> Trainer:
         scalers = {name: torch.amp.GradScaler(device.type) for name in ("G", "D")}
     if cfg.train.compile != "off":
         compile_networks(family, cfg, device)
-    return Trainer(cfg, family, optimizers, data, noise, device, ema=ema, amp_dtype=amp_dtype, scalers=scalers)
+    return Trainer(cfg, family, optimizers, data, noise, device, ema=ema, amp_dtype=amp_dtype, scalers=scalers,
+                   ranks=ranks)
 
 
 def compile_networks(family: Family, cfg: Config, device: torch.device) -> bool:
@@ -326,21 +343,36 @@ def read_run_config(run_dir: Path) -> Config:
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train (or continue) the run in `run_dir`; returns a summary dict."""
-    run_dir = Path(run_dir)
+    """Train (or continue) the run in `run_dir`; returns a summary dict (rank 0's; other ranks return {}).
+    Launched by torchrun with several processes, each trains its share of every batch
+    (see ganforge.train.distributed)."""
+    ranks = distributed.ranks_from_env()
+    if not ranks.enabled:
+        return _train(cfg, Path(run_dir), resume, quiet, SINGLE, None)
+    try:
+        device = distributed.start(ranks, cfg.train.device)
+        return _train(cfg, Path(run_dir), resume, quiet or not ranks.main, ranks, device)
+    finally:
+        distributed.stop()
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, device: torch.device | None) -> dict:
+    main = ranks.main  # rank 0 writes every file; the others train their share and stay silent
     if not resume and run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"{run_dir} already exists and is not empty; use --resume {run_dir} or choose another --out")
     # everything a user can get wrong is checked before the run folder is touched
     dataset = load_data(cfg)
-    trainer = build_trainer(cfg, dataset)
+    trainer = build_trainer(cfg, dataset, ranks, device)
+    if ranks.enabled:
+        torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
     sampler = SampleWriter(run_dir, dataset, fixed_noise(cfg, _n_fixed(cfg, dataset), trainer.device))
     evaluator = None
-    if cfg.eval.every and dataset.kind == "image" and not affordable_extractor(cfg, dataset.name, trainer.device):
+    if main and cfg.eval.every and dataset.kind == "image" and not affordable_extractor(cfg, dataset.name, trainer.device):
         if not quiet:
             print(f"eval.every is set, but {dataset.name} has no domain classifier and the FID Inception takes "
                   "minutes per evaluation on a CPU: no evaluation during training (set eval.extractor=inception "
                   "to force it, or eval.every=0 to silence this)")
-    elif cfg.eval.every:
+    elif main and cfg.eval.every:
         evaluator = TrainingEval(cfg, dataset, trainer.device, load_data)
     if resume:
         if ckpt.list_checkpoints(run_dir):
@@ -349,36 +381,39 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
                 evaluator.restore(run_dir)
         elif not quiet:  # stopped before its first checkpoint: nothing to continue, so start over
             print(f"{run_dir} has no checkpoint yet: starting it from step 0")
-        _truncate_metrics(run_dir, trainer.step)
-        sampler.truncate(trainer.step)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    write_text_atomic(run_dir / "run.json", json.dumps(describe_data(dataset), indent=1))
+        if main:
+            _truncate_metrics(run_dir, trainer.step)
+            sampler.truncate(trainer.step)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+        write_text_atomic(run_dir / "run.json", json.dumps(describe_data(dataset), indent=1))
     if not quiet:
         _print_header(cfg, dataset, trainer, run_dir, resume)
 
     images_per_step = cfg.train.batch_size * cfg.train.d_steps
-    log = MetricsLog(run_dir, cfg.train.steps, trainer.step, images_per_step, quiet, cfg.log.tensorboard)
+    log = (MetricsLog(run_dir, cfg.train.steps, trainer.step, images_per_step, quiet, cfg.log.tensorboard)
+           if main else NullLog())
     stats = RunningStats()
     started = time.perf_counter()
     start_step = trainer.step
     lg = cfg.log
     guard = cfg.train.on_divergence != "ignore"
     try:
-        if trainer.step == 0:
+        if trainer.step == 0 and main:
             sampler.write(trainer.family, 0)
         while trainer.step < cfg.train.steps:
             trainer.train_step(stats)
             log.advance()
             step, last = trainer.step, trainer.step == cfg.train.steps
             if step % lg.every == 0 or last:
-                values = stats.read_and_reset()
+                values = distributed.mean_over_ranks(stats.read_and_reset(), ranks)
                 if guard and not all(math.isfinite(v) for v in values.values()):
                     bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
                     _recover(trainer, run_dir, log, sampler, stats, f"{bad} not finite at step {step}")
                     continue
                 log.log(step, trainer.images_seen, values)
-            if step % lg.sample_every == 0 or last:
+            if main and (step % lg.sample_every == 0 or last):
                 frame = sampler.write(trainer.family, step)
                 if dataset.kind == "image":
                     from PIL import Image
@@ -394,7 +429,10 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
                 if guard and not trainer.weights_finite():  # a NaN state never replaces a good checkpoint
                     _recover(trainer, run_dir, log, sampler, stats, f"weights not finite at step {step}")
                     continue
-                trainer.save(run_dir)
+                if main:
+                    trainer.save(run_dir)
+        if ranks.enabled:
+            torch.distributed.barrier()  # the others wait for rank 0's last checkpoint
     except TrainingDiverged:
         log.close()
         raise
@@ -406,6 +444,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         print(f"\ninterrupted at step {trainer.step}; {where}. Continue with: ganforge train --resume {run_dir}")
         raise
     log.close()
+    if not main:
+        return {}
     elapsed = time.perf_counter() - started
     records = read_metrics(run_dir)
     pictures = sampler.finish(run_dir, trainer.family, trainer.step, records)
@@ -439,8 +479,9 @@ def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWr
     trainer.load(good)
     trainer.rollbacks, trainer.lr_scale = rollbacks, cfg.rollback_lr**rollbacks
     stats.read_and_reset()
-    _truncate_metrics(run_dir, trainer.step)
-    sampler.truncate(trainer.step)
+    if trainer.ranks.main:
+        _truncate_metrics(run_dir, trainer.step)
+        sampler.truncate(trainer.step)
     log.rewind(trainer.step)
     log.log_event(trainer.step, {"event": "rollback", "reason": what, "to": good.name,
                                  "lr_scale": trainer.lr_scale})

@@ -29,19 +29,23 @@ class ResidentData:
     def _permutation(self) -> torch.Tensor:
         return torch.randperm(self.n, generator=self.generator, device=self.device)
 
-    def next_batch(self, size: int) -> Batch:
-        """The next `size` examples of the current epoch's order (an epoch boundary starts a new order)."""
-        parts = []
+    def next_batch(self, size: int, part: int = 0, parts: int = 1) -> Batch:
+        """The next `size` examples of the current epoch's order (an epoch boundary starts a new order); with
+        `parts` > 1, only slice `part` of them (one rank's share of a global batch)."""
+        chosen = []
         while size > 0:
             if self.position == self.n:
                 self.epoch += 1
                 self.position = 0
                 self._order = self._permutation()
             take = min(size, self.n - self.position)
-            parts.append(self._order[self.position : self.position + take])
+            chosen.append(self._order[self.position : self.position + take])
             self.position += take
             size -= take
-        index = parts[0] if len(parts) == 1 else torch.cat(parts)
+        index = chosen[0] if len(chosen) == 1 else torch.cat(chosen)
+        if parts > 1:
+            n = len(index) // parts
+            index = index[part * n : (part + 1) * n]
         x = self.x[index]
         if self.is_uint8:
             x = x.float().div_(127.5).sub_(1.0)

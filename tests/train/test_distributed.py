@@ -1,0 +1,79 @@
+"""Multi-process training through torchrun, on CPU with the gloo backend and 2 processes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ganforge.config import load_config
+from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.train.loop import train
+from ganforge.train.resident import ResidentData
+
+TOY = ["log.tensorboard=false", "data.n_toy=1000", "train.batch_size=32", "log.checkpoint_every=3",
+       "log.every=1", "log.sample_every=1000"]
+
+
+def torchrun(*args: str, procs: int = 2) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={procs}", "--standalone",
+           "-m", "ganforge", "train", "--quiet", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def sets(overrides):
+    return [a for o in overrides for a in ("--set", o)]
+
+
+def weights(run):
+    model, _, meta = load_checkpoint(latest_checkpoint(run))
+    return model, meta
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5), key
+
+
+def test_two_processes_train_the_weights_of_one_and_checkpoints_move_between_them(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(load_config("toy-ring", [*TOY, "train.steps=6"]), one, quiet=True)
+    done = torchrun("--config", "toy-ring", "--steps", "6", "--out", str(two), *sets(TOY))
+    assert done.returncode == 0, done.stderr[-2000:]
+    (a, meta_a), (b, meta_b) = weights(one), weights(two)
+    assert meta_a["step"] == meta_b["step"] == 6
+    assert_same_weights(a, b)
+    # rank 0 alone wrote the log: one line per step, averaged over the ranks
+    lines = [json.loads(x) for x in (two / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4, 5, 6]
+    # a 2-process checkpoint resumes in one process, and a 1-process one in two
+    train(load_config(str(two / "config.yaml"), ["train.steps=9"]), two, resume=True, quiet=True)
+    done = torchrun("--resume", str(one), "--steps", "9")
+    assert done.returncode == 0, done.stderr[-2000:]
+    straight = tmp_path / "straight"
+    train(load_config("toy-ring", [*TOY, "train.steps=9"]), straight, quiet=True)
+    assert_same_weights(weights(straight)[0], weights(one)[0])
+    assert_same_weights(weights(straight)[0], weights(two)[0])
+
+
+def test_user_errors_under_torchrun_are_one_line(tmp_path):
+    done = torchrun("--config", "toy-ring", "--steps", "2", "--out", str(tmp_path / "r"),
+                    *sets([*TOY, "train.batch_size=33"]))
+    assert done.returncode != 0
+    assert "train.batch_size 33 does not split evenly over 2 processes" in done.stderr
+    assert not (tmp_path / "r").exists()
+    done = torchrun("--config", "toy-ring", "--steps", "2", *sets(TOY))
+    assert done.returncode != 0 and "give the run folder with --out" in done.stderr
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_ranks_share_each_global_batch_exactly(world):
+    x = torch.arange(40, dtype=torch.float32)[:, None]
+    whole = ResidentData(x, None, torch.device("cpu"), seed=3)
+    parts = [ResidentData(x, None, torch.device("cpu"), seed=3) for _ in range(world)]
+    for _ in range(5):  # across an epoch boundary (40 examples, batches of 16)
+        batch = whole.next_batch(16).x
+        shares = [p.next_batch(16, rank, world).x for rank, p in enumerate(parts)]
+        assert torch.equal(torch.cat(shares), batch)
