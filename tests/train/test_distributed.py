@@ -19,7 +19,7 @@ TOY = ["log.tensorboard=false", "data.n_toy=1000", "train.batch_size=32", "log.c
 def torchrun(*args: str, procs: int = 2) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={procs}", "--standalone",
            "-m", "ganforge", "train", "--quiet", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
 
 
 def sets(overrides):

@@ -1,0 +1,78 @@
+"""train.precision and train.compile: the settings of the fast path, checked on the CPU."""
+
+import warnings
+
+import pytest
+import torch
+
+from ganforge.config import load_config
+from ganforge.train.checkpoint import latest_checkpoint
+from ganforge.train.log import RunningStats
+from ganforge.train.loop import autocast_dtype, build_trainer, load_data
+
+TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
+
+
+def trained(steps, *overrides):
+    cfg = load_config("default", [*TINY, *overrides])
+    trainer = build_trainer(cfg, load_data(cfg))
+    stats = RunningStats()
+    for _ in range(steps):
+        trainer.train_step(stats)
+    return trainer, stats.read_and_reset()
+
+
+def test_precision_names_map_to_autocast_dtypes():
+    cpu = torch.device("cpu")
+    assert autocast_dtype("auto", cpu) is None  # fp32 on a CPU
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("fp16", cpu) is torch.float16
+
+
+def test_bf16_autocast_trains_with_fp32_weights():
+    trainer, stats = trained(3, "train.precision=bf16")
+    assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
+    assert all(p.dtype == torch.float32 for p in trainer.family.parameters())
+    eager, _ = trained(3)
+    g_bf16, g_fp32 = trainer.family.G[0].weight, eager.family.G[0].weight
+    assert not torch.equal(g_bf16, g_fp32) and torch.allclose(g_bf16, g_fp32, atol=1e-2)  # close, not equal
+
+
+def test_fp16_loss_scale_is_saved_and_restored(tmp_path):
+    trainer, _ = trained(2, "train.precision=fp16")
+    assert set(trainer.scalers) == {"G", "D"}
+    trainer.scalers["D"].update(new_scale=512.0)
+    trainer.save(tmp_path)
+    fresh, _ = trained(0, "train.precision=fp16")
+    assert fresh.scalers["D"].get_scale() != 512.0
+    fresh.load(latest_checkpoint(tmp_path))
+    assert fresh.scalers["D"].get_scale() == 512.0
+
+
+def test_compile_matches_eager():
+    compiled, _ = trained(2, "train.compile=on")
+    eager, _ = trained(2)
+    for a, b in zip(compiled.family.parameters(), eager.family.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_compile_that_cannot_work_here_falls_back_with_a_warning(monkeypatch):
+    def broken(self, *args, **kwargs):
+        def fail(*a, **k):
+            raise RuntimeError("no C++ compiler found\nmore detail")
+
+        self._compiled_call_impl = fail
+
+    monkeypatch.setattr(torch.nn.Module, "compile", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer, stats = trained(2, "train.compile=on")
+    assert any("train.compile=on failed (no C++ compiler found)" in str(w.message) for w in caught)
+    assert trainer.family.G._compiled_call_impl is None
+    assert stats["loss_d"] > 0
+
+
+@pytest.mark.parametrize("value", ["on", "off"])
+def test_yaml_on_and_off_are_choices_not_booleans(value):
+    assert load_config("default", [f"train.compile={value}"]).train.compile == value
