@@ -14,7 +14,7 @@ from ganforge.families import DataSpec, Family, build_family
 from ganforge.families.gan import default_condition
 from ganforge.train import checkpoint as ckpt
 from ganforge.train.loop import load_data, read_run_config, resolve_device
-from ganforge.train.samples import GRID_COLUMNS, as_arrays, generate, label_grid, snapshot_1d
+from ganforge.train.samples import GRID_COLUMNS, as_arrays, generate, grid_rows, label_grid, snapshot_1d
 
 
 def load_generator(run_dir: Path, checkpoint: Path | str | None = None, device: str = "auto") -> tuple[Family, dict, int]:
@@ -94,8 +94,7 @@ def sample_to_file(run_dir: Path, out: Path, n: int | None = None, seed: int = 0
     c = requested_condition(family, data, n or 64, class_name, attrs, seed)
     columns = None
     if family.conditional and c is None and is_image and not npz:
-        rows = family.n_cond if not family.attributes else 2 ** min(3, family.n_cond)
-        columns = -(-n // rows) if n else GRID_COLUMNS  # n samples in all, one row per label
+        columns = -(-n // grid_rows(family)) if n else GRID_COLUMNS  # n samples in all, one row per label
         z = torch.randn(columns, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
         z, c, columns = label_grid(family, z.to(dev), columns=columns)
     else:

@@ -36,14 +36,18 @@ def generate(family: Family, z: torch.Tensor, c: torch.Tensor | None = None, bat
         family.train(was_training)
 
 
+def grid_rows(family: Family) -> int:
+    """Rows of a conditional grid: one per class, or one per combination of the first three attributes."""
+    return family.n_cond if not family.attributes else 2 ** min(3, family.n_cond)
+
+
 def label_grid(family: Family, z: torch.Tensor, rows: torch.Tensor | None = None,
                columns: int = GRID_COLUMNS) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(z, c, columns) for a grid with one row per label and the same z down each column, so a column shows
     one noise vector under every label. `rows` holds the condition vector of each row (default: every class,
     or for attributes the combinations of the first three)."""
     if rows is None:
-        n = family.n_cond if not family.attributes else 2 ** min(3, family.n_cond)
-        rows = default_condition(n, family.n_cond, family.attributes, z.device)
+        rows = default_condition(grid_rows(family), family.n_cond, family.attributes, z.device)
     columns = min(columns, len(z))
     return z[:columns].repeat(len(rows), 1), rows.to(z.device).repeat_interleave(columns, 0), columns
 
