@@ -101,3 +101,23 @@ def test_resume_of_a_conditional_run_is_exact(tmp_path):
     assert "D.classifier.weight" in a
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("objective", ["gan", "wgan", "hinge", "lsgan"])
+@pytest.mark.parametrize("mode", ["cgan", "acgan", "projection"])
+def test_every_condition_trains_with_every_objective(mode, objective):
+    penalty = ["loss.gp=10"] if objective == "wgan" else ["loss.r1=1"]  # a penalty on D's input too
+    f = family(f"model.condition={mode}", f"loss.objective={objective}", *penalty)
+    opt = torch.optim.Adam(f.D.parameters(), 1e-3)
+    real = batch()
+    before = [p.detach().clone() for p in f.G.parameters()]
+    for _ in range(2):
+        loss, stats = f.d_loss(real, torch.randn(8, 100))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    g_loss, _ = f.g_loss(torch.randn(8, 100))
+    g_loss.backward()
+    assert all(torch.isfinite(v) for v in stats.values())
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in f.G.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, f.G.parameters()))  # only D stepped
