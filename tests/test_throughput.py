@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge import throughput
 from ganforge.cli import main
@@ -90,11 +91,28 @@ def test_textbook_step_equals_a_hand_written_dcgan_step():
 
 def test_textbook_rate_runs_across_epochs():
     # 20 images, batch 8, drop_last: 2 batches an epoch, so 1 + 5 steps start three more epochs
-    assert throughput.textbook_rate(tiny_cfg(), tiny_dataset(20), steps=5, warmup=1, workers=0) > 0
+    rate, gflop = throughput.textbook_rate(tiny_cfg(), tiny_dataset(20), steps=5, warmup=1, workers=0)
+    assert rate > 0 and gflop > 0
 
 
 def test_ganforge_rate_is_positive():
-    assert throughput.ganforge_rate(tiny_cfg(), tiny_dataset(20), steps=3, warmup=1) > 0
+    rate, gflop = throughput.ganforge_rate(tiny_cfg(), tiny_dataset(20), steps=3, warmup=1)
+    assert rate > 0 and gflop > 0
+
+
+def test_ganforge_step_saves_exactly_the_weight_gradients_of_d_in_g_step():
+    """The textbook step computes D's weight gradients in G's step and throws them away; ganforge does not. A
+    weight gradient of a convolution or matmul costs what its forward costs, so the FLOPs per image differ by one
+    forward of D (BatchNorm's arithmetic is not counted by FlopCounterMode on either side)."""
+    cfg, data = tiny_cfg(), tiny_dataset(20)
+    _, ganforge_gflop = throughput.ganforge_rate(cfg, data, steps=1, warmup=0)
+    _, textbook_gflop = throughput.textbook_rate(cfg, data, steps=1, warmup=0, workers=0)
+    _, netD, _, _ = throughput.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter:
+        netD(torch.zeros(8, 1, 28, 28))
+    d_forward = counter.get_total_flops() / 8 / 1e9
+    assert d_forward > 0
+    assert textbook_gflop - ganforge_gflop == pytest.approx(d_forward, rel=1e-9)
 
 
 def test_cpu_peak_memory_sees_a_new_allocation():
@@ -109,13 +127,13 @@ def test_cpu_peak_memory_sees_a_new_allocation():
 
 def test_table_puts_the_ratio_on_the_ganforge_row():
     rows = [{"net": "dcgan28", "path": "ganforge", "device": "cpu", "batch": 8, "images_per_s": 300.0,
-             "peak_mem_mb": 400.0},
+             "peak_mem_mb": 400.0, "gflop_per_image": 0.1},
             {"net": "dcgan28", "path": "textbook", "device": "cpu", "batch": 8, "images_per_s": 150.0,
-             "peak_mem_mb": 420.0}]
+             "peak_mem_mb": 420.0, "gflop_per_image": 0.125}]
     lines = throughput.format_table(rows).splitlines()
-    assert lines[0] == "| net | batch | path | images/s | peak MB | vs textbook |"
-    assert lines[2] == "| dcgan28 | 8 | ganforge | 300.0 | 400 | 2.00x |"
-    assert lines[3] == "| dcgan28 | 8 | textbook | 150.0 | 420 |  |"
+    assert lines[0] == "| net | batch | path | images/s | peak MB | GFLOP/image | vs textbook | FLOP ratio |"
+    assert lines[2] == "| dcgan28 | 8 | ganforge | 300.0 | 400 | 0.100 | 2.00x | 1.25x |"
+    assert lines[3] == "| dcgan28 | 8 | textbook | 150.0 | 420 | 0.125 |  |  |"
 
 
 def test_bench_cli_writes_both_paths_and_prints_the_table(tmp_path, capsys):
@@ -124,14 +142,14 @@ def test_bench_cli_writes_both_paths_and_prints_the_table(tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert [r["path"] for r in rows] == ["ganforge", "textbook"]
     for r in rows:
-        assert set(r) == {"net", "path", "device", "batch", "images_per_s", "peak_mem_mb"}
+        assert set(r) == {"net", "path", "device", "batch", "images_per_s", "peak_mem_mb", "gflop_per_image"}
         assert (r["net"], r["device"], r["batch"]) == ("dcgan28", "cpu", 8)
-        assert r["images_per_s"] > 0 and r["peak_mem_mb"] > 0
+        assert r["images_per_s"] > 0 and r["peak_mem_mb"] > 0 and r["gflop_per_image"] > 0
     printed = capsys.readouterr().out
     assert printed.startswith("ganforge bench on ") and "torch " + torch.__version__ in printed
-    assert "| net | batch | path | images/s | peak MB | vs textbook |" in printed
+    assert "| net | batch | path | images/s | peak MB | GFLOP/image | vs textbook | FLOP ratio |" in printed
     ganforge_row = next(line for line in printed.splitlines() if line.startswith("| dcgan28 | 8 | ganforge |"))
-    assert ganforge_row.rstrip(" |").endswith("x")
+    assert ganforge_row.rstrip(" |").endswith("x") and ganforge_row.count("x |") == 2
 
 
 @pytest.mark.parametrize("args, message", [

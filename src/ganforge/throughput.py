@@ -11,7 +11,10 @@ two paths, in one process and on the same decoded data:
   say, with cudnn.benchmark on as in the example.
 
 Both paths warm up untimed, then run `steps` timed steps (CUDA is synchronised before starting and stopping
-the clock); images/s = steps * batch / seconds. Peak memory: torch.cuda.max_memory_allocated on CUDA; on a
+the clock); images/s = steps * batch / seconds. After the clock, one more step of each path runs under
+torch.utils.flop_counter.FlopCounterMode (forward and backward matmuls and convolutions): GFLOP per image.
+Where the convolutions bound the step (a CPU), textbook FLOPs / ganforge FLOPs is the most any reordering of
+the same arithmetic can gain; ganforge's one saving is D's weight gradients in G's step. Peak memory: torch.cuda.max_memory_allocated on CUDA; on a
 CPU the process's peak resident set size (VmHWM, reset through /proc/self/clear_refs before each path), which
 counts the main process only, not the DataLoader's workers.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from ganforge import __version__
@@ -52,8 +56,8 @@ criterion = nn.BCEWithLogitsLoss()
 # -- the ganforge path -------------------------------------------------------------------------------------
 
 
-def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> float:
-    """Images/s of ganforge's own training step (one real batch per step: d_steps=1)."""
+def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> tuple[float, float]:
+    """Images/s of ganforge's own training step (one real batch per step: d_steps=1), and GFLOP per image."""
     trainer = build_trainer(cfg, dataset)
     stats = RunningStats()
     for _ in range(warmup):
@@ -65,7 +69,14 @@ def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> flo
             trainer.train_step(stats)
         stats.read_and_reset()  # ganforge's one host sync
 
-    return steps * cfg.train.batch_size / _timed(trainer.device, run)
+    rate = steps * cfg.train.batch_size / _timed(trainer.device, run)
+    return rate, _gflop_per_image(lambda: trainer.train_step(stats), cfg.train.batch_size)
+
+
+def _gflop_per_image(step, batch: int) -> float:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / batch / 1e9
 
 
 # -- the textbook path: pytorch/examples dcgan/main.py -----------------------------------------------------
@@ -140,8 +151,8 @@ def textbook_step(netG: nn.Module, netD: nn.Module, optimizerG: torch.optim.Opti
     return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2  # the example prints these every step
 
 
-def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int, workers: int) -> float:
-    """Images/s of the textbook loop on cfg's networks and data."""
+def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int, workers: int) -> tuple[float, float]:
+    """Images/s of the textbook loop on cfg's networks and data, and GFLOP per image."""
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     benchmark = torch.backends.cudnn.benchmark
@@ -157,7 +168,8 @@ def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int, worker
                 textbook_step(*nets, real_cpu, cfg.model.z_dim, device)
 
         run(warmup)
-        return steps * cfg.train.batch_size / _timed(device, lambda: run(steps))
+        rate = steps * cfg.train.batch_size / _timed(device, lambda: run(steps))
+        return rate, _gflop_per_image(lambda: run(1), cfg.train.batch_size)
     finally:
         torch.backends.cudnn.benchmark = benchmark
 
@@ -287,11 +299,12 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
                 _free(dev)
                 reset_ok &= peak_memory_reset(dev)
                 if path == "ganforge":
-                    rate = ganforge_rate(cfg, dataset, steps, warmup)
+                    rate, gflop = ganforge_rate(cfg, dataset, steps, warmup)
                 else:
-                    rate = textbook_rate(cfg, dataset, steps, warmup, workers)
+                    rate, gflop = textbook_rate(cfg, dataset, steps, warmup, workers)
                 rows.append({"net": net, "path": path, "device": str(dev), "batch": batch,
-                             "images_per_s": round(rate, 2), "peak_mem_mb": round(peak_memory_mb(dev), 1)})
+                             "images_per_s": round(rate, 2), "peak_mem_mb": round(peak_memory_mb(dev), 1),
+                             "gflop_per_image": round(gflop, 4)})
                 progress.update()
         del dataset
     progress.close()
@@ -306,14 +319,17 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
 
 
 def format_table(rows: list[dict]) -> str:
-    """The Markdown table; the ganforge row carries ganforge's images/s over the textbook's."""
-    rate = {(r["net"], r["batch"], r["path"]): r["images_per_s"] for r in rows}
-    lines = ["| net | batch | path | images/s | peak MB | vs textbook |", "|---|---:|---|---:|---:|---:|"]
+    """The Markdown table; the ganforge row carries ganforge's images/s over the textbook's, and the textbook's
+    FLOPs per image over ganforge's (the speed-up a step bound by its arithmetic can reach)."""
+    textbook = {(r["net"], r["batch"]): r for r in rows if r["path"] == "textbook"}
+    lines = ["| net | batch | path | images/s | peak MB | GFLOP/image | vs textbook | FLOP ratio |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        textbook = rate.get((r["net"], r["batch"], "textbook"))
-        ratio = f"{r['images_per_s'] / textbook:.2f}x" if r["path"] == "ganforge" and textbook else ""
+        other = textbook.get((r["net"], r["batch"])) if r["path"] == "ganforge" else None
+        ratio = f"{r['images_per_s'] / other['images_per_s']:.2f}x" if other else ""
+        flop_ratio = f"{other['gflop_per_image'] / r['gflop_per_image']:.2f}x" if other else ""
         lines.append(f"| {r['net']} | {r['batch']} | {r['path']} | {r['images_per_s']:,.1f} | "
-                     f"{r['peak_mem_mb']:,.0f} | {ratio} |")
+                     f"{r['peak_mem_mb']:,.0f} | {r['gflop_per_image']:.3f} | {ratio} | {flop_ratio} |")
     return "\n".join(lines)
 
 
