@@ -67,6 +67,18 @@ def test_manifest_records_every_file_and_catches_a_flipped_byte(tmp_path):
         ckpt.latest_checkpoint(tmp_path)
 
 
+def test_a_checkpoint_from_before_manifests_loads_unverified(tmp_path, capsys):
+    path = ckpt.save_checkpoint(tmp_path, 7, {"G.w": torch.ones(3)}, {"s": torch.zeros(1)}, {"step": 7}, keep=1)
+    (path / "manifest.json").unlink()
+    assert ckpt.checkpoint_problem(path) is None
+    assert ckpt.latest_checkpoint(tmp_path) == path
+    model, _, meta = ckpt.load_checkpoint(path)
+    assert meta["step"] == 7 and model["G.w"].tolist() == [1.0, 1.0, 1.0]
+    assert "has no manifest.json (written by an older ganforge)" in capsys.readouterr().err
+    (path / "model.safetensors").unlink()  # without its weights it is no checkpoint at all
+    assert ckpt.checkpoint_problem(path) == "manifest.json missing or unreadable"
+
+
 def test_rng_state_round_trip():
     import random
 

@@ -67,8 +67,14 @@ def _write_manifest(folder: Path) -> None:
 
 
 def checkpoint_problem(path: Path) -> str | None:
-    """What is wrong with a checkpoint folder (a missing file, a sha256 mismatch), or None if it is sound."""
+    """What is wrong with a checkpoint folder (a missing file, a sha256 mismatch), or None if it is sound.
+
+    A folder with model.safetensors but no manifest.json was written before checkpoints carried one (a new
+    one cannot lack it: the folder is renamed into place only once its manifest is written): it is accepted
+    unverified, with a note on stderr when loaded."""
     path = Path(path)
+    if not (path / "manifest.json").exists() and (path / "model.safetensors").is_file():
+        return None
     try:
         expected = json.loads((path / "manifest.json").read_text())["sha256"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError):
@@ -237,6 +243,9 @@ def load_checkpoint(path: Path, model_only: bool = False) -> tuple[dict, dict, d
     problem = checkpoint_problem(path)
     if problem:
         raise UserError(f"checkpoint {path} is damaged ({problem}); remove it to fall back to an earlier one")
+    if not (path / "manifest.json").exists():
+        print(f"ganforge: checkpoint {path} has no manifest.json (written by an older ganforge); "
+              "its files are read unverified", file=sys.stderr)
     try:
         model = load_file(str(path / "model.safetensors"))
         if model_only:
