@@ -91,13 +91,13 @@ def test_textbook_step_equals_a_hand_written_dcgan_step():
 
 def test_textbook_rate_runs_across_epochs():
     # 20 images, batch 8, drop_last: 2 batches an epoch, so 1 + 5 steps start three more epochs
-    rate, gflop = throughput.textbook_rate(tiny_cfg(), tiny_dataset(20), steps=5, warmup=1, workers=0)
-    assert rate > 0 and gflop > 0
+    rate, peak, gflop = throughput.textbook_rate(tiny_cfg(), tiny_dataset(20), steps=5, warmup=1, workers=0)
+    assert rate > 0 and peak > 0 and gflop > 0
 
 
 def test_ganforge_rate_is_positive():
-    rate, gflop = throughput.ganforge_rate(tiny_cfg(), tiny_dataset(20), steps=3, warmup=1)
-    assert rate > 0 and gflop > 0
+    rate, peak, gflop = throughput.ganforge_rate(tiny_cfg(), tiny_dataset(20), steps=3, warmup=1)
+    assert rate > 0 and peak > 0 and gflop > 0
 
 
 def test_ganforge_step_saves_exactly_the_weight_gradients_of_d_in_g_step():
@@ -105,8 +105,8 @@ def test_ganforge_step_saves_exactly_the_weight_gradients_of_d_in_g_step():
     weight gradient of a convolution or matmul costs what its forward costs, so the FLOPs per image differ by one
     forward of D (BatchNorm's arithmetic is not counted by FlopCounterMode on either side)."""
     cfg, data = tiny_cfg(), tiny_dataset(20)
-    _, ganforge_gflop = throughput.ganforge_rate(cfg, data, steps=1, warmup=0)
-    _, textbook_gflop = throughput.textbook_rate(cfg, data, steps=1, warmup=0, workers=0)
+    *_, ganforge_gflop = throughput.ganforge_rate(cfg, data, steps=1, warmup=0)
+    *_, textbook_gflop = throughput.textbook_rate(cfg, data, steps=1, warmup=0, workers=0)
     _, netD, _, _ = throughput.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))
     with FlopCounterMode(display=False) as counter:
         netD(torch.zeros(8, 1, 28, 28))

@@ -12,11 +12,13 @@ two paths, in one process and on the same decoded data:
 
 Both paths warm up untimed, then run `steps` timed steps (CUDA is synchronised before starting and stopping
 the clock); images/s = steps * batch / seconds. After the clock, one more step of each path runs under
-torch.utils.flop_counter.FlopCounterMode (forward and backward matmuls and convolutions): GFLOP per image.
-Where the convolutions bound the step (a CPU), textbook FLOPs / ganforge FLOPs is the most any reordering of
-the same arithmetic can gain; ganforge's one saving is D's weight gradients in G's step. Peak memory: torch.cuda.max_memory_allocated on CUDA; on a
-CPU the process's peak resident set size (VmHWM, reset through /proc/self/clear_refs before each path), which
-counts the main process only, not the DataLoader's workers.
+torch.utils.flop_counter.FlopCounterMode (forward and backward matmuls and convolutions; ganforge's step
+eager, since compiled graphs and CUDA graphs hide their kernels from it): GFLOP per image. Where the
+convolutions bound the step (a CPU), textbook FLOPs / ganforge FLOPs is about the most any reordering of the
+same arithmetic can gain; ganforge's one saving is D's weight gradients in G's step. Peak memory:
+torch.cuda.max_memory_allocated on CUDA; on a CPU the process's peak resident set size (VmHWM, reset
+through /proc/self/clear_refs before each path), which counts the main process only, not the DataLoader's
+workers; read when the clock stops, before the FLOP count.
 
     ganforge bench [--device auto] [--batch 128 512] [--steps 50] [--warmup 5] [--nets dcgan64,dcgan28]
                    [--precision P] [--compile C] [--workers 2] [--json OUT] [--set KEY=VALUE ...]
@@ -29,6 +31,7 @@ import gc
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -56,8 +59,8 @@ criterion = nn.BCEWithLogitsLoss()
 # -- the ganforge path -------------------------------------------------------------------------------------
 
 
-def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> tuple[float, float]:
-    """Images/s of ganforge's own training step (one real batch per step: d_steps=1), and GFLOP per image."""
+def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> tuple[float, float, float]:
+    """Images/s of ganforge's own training step (one real batch per step: d_steps=1), peak MiB, GFLOP/image."""
     trainer = build_trainer(cfg, dataset)
     stats = RunningStats()
     for _ in range(warmup):
@@ -70,7 +73,10 @@ def ganforge_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int) -> tup
         stats.read_and_reset()  # ganforge's one host sync
 
     rate = steps * cfg.train.batch_size / _timed(trainer.device, run)
-    return rate, _gflop_per_image(lambda: trainer.train_step(stats), cfg.train.batch_size)
+    peak = peak_memory_mb(trainer.device)
+    if cfg.train.compile != "off":  # count on an eager copy of the same step
+        trainer = build_trainer(replace(cfg, train=replace(cfg.train, compile="off")), dataset)
+    return rate, peak, _gflop_per_image(lambda: trainer.train_step(stats), cfg.train.batch_size)
 
 
 def _gflop_per_image(step, batch: int) -> float:
@@ -151,8 +157,9 @@ def textbook_step(netG: nn.Module, netD: nn.Module, optimizerG: torch.optim.Opti
     return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2  # the example prints these every step
 
 
-def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int, workers: int) -> tuple[float, float]:
-    """Images/s of the textbook loop on cfg's networks and data, and GFLOP per image."""
+def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int,
+                  workers: int) -> tuple[float, float, float]:
+    """Images/s of the textbook loop on cfg's networks and data, peak MiB, GFLOP per image."""
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     benchmark = torch.backends.cudnn.benchmark
@@ -169,7 +176,7 @@ def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int, worker
 
         run(warmup)
         rate = steps * cfg.train.batch_size / _timed(device, lambda: run(steps))
-        return rate, _gflop_per_image(lambda: run(1), cfg.train.batch_size)
+        return rate, peak_memory_mb(device), _gflop_per_image(lambda: run(1), cfg.train.batch_size)
     finally:
         torch.backends.cudnn.benchmark = benchmark
 
@@ -299,11 +306,11 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
                 _free(dev)
                 reset_ok &= peak_memory_reset(dev)
                 if path == "ganforge":
-                    rate, gflop = ganforge_rate(cfg, dataset, steps, warmup)
+                    rate, peak, gflop = ganforge_rate(cfg, dataset, steps, warmup)
                 else:
-                    rate, gflop = textbook_rate(cfg, dataset, steps, warmup, workers)
+                    rate, peak, gflop = textbook_rate(cfg, dataset, steps, warmup, workers)
                 rows.append({"net": net, "path": path, "device": str(dev), "batch": batch,
-                             "images_per_s": round(rate, 2), "peak_mem_mb": round(peak_memory_mb(dev), 1),
+                             "images_per_s": round(rate, 2), "peak_mem_mb": round(peak, 1),
                              "gflop_per_image": round(gflop, 4)})
                 progress.update()
         del dataset
