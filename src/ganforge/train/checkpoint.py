@@ -66,14 +66,16 @@ def _write_manifest(folder: Path) -> None:
     _write_json(folder / "manifest.json", {"sha256": {name: _sha256(folder / name) for name in files}})
 
 
-def checkpoint_problem(path: Path) -> str | None:
-    """What is wrong with a checkpoint folder (a missing file, a sha256 mismatch), or None if it is sound.
+def predates_manifests(path: Path) -> bool:
+    """model.safetensors but no manifest.json: written before checkpoints carried one (a new one cannot lack
+    it: the folder is renamed into place only once its manifest is written). Accepted unverified."""
+    return not (path / "manifest.json").exists() and (path / "model.safetensors").is_file()
 
-    A folder with model.safetensors but no manifest.json was written before checkpoints carried one (a new
-    one cannot lack it: the folder is renamed into place only once its manifest is written): it is accepted
-    unverified, with a note on stderr when loaded."""
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint folder (a missing file, a sha256 mismatch), or None if it is sound."""
     path = Path(path)
-    if not (path / "manifest.json").exists() and (path / "model.safetensors").is_file():
+    if predates_manifests(path):
         return None
     try:
         expected = json.loads((path / "manifest.json").read_text())["sha256"]
@@ -243,7 +245,7 @@ def load_checkpoint(path: Path, model_only: bool = False) -> tuple[dict, dict, d
     problem = checkpoint_problem(path)
     if problem:
         raise UserError(f"checkpoint {path} is damaged ({problem}); remove it to fall back to an earlier one")
-    if not (path / "manifest.json").exists():
+    if predates_manifests(path):
         print(f"ganforge: checkpoint {path} has no manifest.json (written by an older ganforge); "
               "its files are read unverified", file=sys.stderr)
     try:

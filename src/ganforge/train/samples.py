@@ -14,10 +14,10 @@ from ganforge.families import Family
 from ganforge.families.gan import default_condition
 from ganforge.files import atomic_write, write_text_atomic
 
-GRID_UPSCALE = 2
+GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
 # evaluation values drawn in curves.png (when eval.every is on), one panel each
 CURVE_EVAL_KEYS = ("eval_fid", "eval_kid_mean", "eval_precision", "eval_recall", "eval_is_mean",
-                   "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")  # 28x28 images are tiny in a README or a file browser
+                   "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")
 
 
 GRID_COLUMNS = 8  # conditional grids: samples per label
