@@ -13,11 +13,22 @@ MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 
 def test_mode_statistics_hand_computed():
     assert mode_statistics(torch.arange(1000)) == {"modes": 1000, "kl": pytest.approx(0.0, abs=1e-12),
-                                                   "n_samples": 1000}
+                                                   "channel_kl": pytest.approx(0.0, abs=1e-12), "n_samples": 1000}
     one = mode_statistics(torch.full((50,), 7))
     assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(1000))
+    assert one["channel_kl"] == pytest.approx(3 * math.log(10))  # digits 0, 0, 7: each channel one digit
     half = mode_statistics(torch.tensor([3, 3, 5, 5]))  # two modes, equally often: KL = log(1000 / 2)
     assert half["modes"] == 2 and half["kl"] == pytest.approx(math.log(500))
+    # 003 and 005: the first two channels always read 0 (log 10 each), the third is 3 or 5 (log 5)
+    assert half["channel_kl"] == pytest.approx(2 * math.log(10) + math.log(5))
+
+
+def test_channel_kl_equals_kl_for_independent_channels():
+    # the 100 modes with red digit 0 or 1, green 0..9, blue 0 or 5, each once: independent channels
+    modes = torch.tensor([100 * r + 10 * g + b for r in (0, 1) for g in range(10) for b in (0, 5)])
+    stats = mode_statistics(modes)
+    assert stats["kl"] == pytest.approx(math.log(1000 / 40))
+    assert stats["channel_kl"] == pytest.approx(stats["kl"])  # log 5 + 0 + log 5 = log 25
 
 
 @pytest.mark.skipif(not MNIST.is_dir(), reason=f"MNIST not found at {MNIST}")
