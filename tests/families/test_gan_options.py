@@ -133,6 +133,36 @@ def test_ema_generator_samples_and_is_what_sample_loads(tmp_path):
     assert not torch.equal(ema_g(z), g(z))  # the average differs from the last weights
 
 
+DCGAN_TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=8", "log.tensorboard=false",
+              "log.sample_every=1000", "log.every=1", "eval.every=0", "train.ema=0.9"]
+
+
+def test_ema_of_a_batchnorm_generator_samples_with_its_own_statistics(tmp_path):
+    cfg = load_config("default", [*DCGAN_TINY, "train.steps=4", "log.checkpoint_every=4"])
+    trainer = build_trainer(cfg, load_data(cfg))
+    stats = RunningStats()
+    for _ in range(2):
+        trainer.train_step(stats)
+    trainer.family.generate(torch.randn(3, 100))  # sampling mid-run changes nothing in training (below)
+    for _ in range(2):
+        trainer.train_step(stats)
+    z = torch.randn(6, 100)
+    first = trainer.family.generate(z)
+    shadow, live = trainer.ema.shadow, trainer.family.G
+    bn_means = [(a.running_mean, b.running_mean) for a, b in zip(shadow.modules(), live.modules())
+                if isinstance(a, nn.BatchNorm2d)]
+    assert bn_means and all(not torch.allclose(a, b) for a, b in bn_means)  # refreshed, not the live G's
+    assert torch.equal(trainer.family.generate(z), first)  # refreshed once, then reused
+    # the same four steps with no sampling in between: identical weights, and the checkpoint holds the
+    # refreshed statistics, which `ganforge sample` then uses
+    train(cfg, tmp_path / "run", quiet=True)
+    model, _, _ = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    for k, v in trainer.model_tensors().items():
+        assert torch.equal(model[k], v), k
+    family, _, _ = load_generator(tmp_path / "run")
+    assert torch.allclose(family.generate(z), first, atol=1e-6)
+
+
 def test_resume_is_exact_with_every_stateful_stabiliser(tmp_path):
     opts = ["train.replay=40", "train.ema=0.9", "loss.r1=1", "loss.r1_every=2", "model.pack=2",
             "model.minibatch_std=4", "loss.objective=hinge"]

@@ -93,3 +93,62 @@ def test_state_round_trip(tmp_path):
 def test_beta_is_validated():
     with pytest.raises(ValueError, match="beta"):
         EMA(nn.Linear(1, 1), beta=1.5)
+
+
+def drifted_batchnorm_ema() -> tuple[nn.Sequential, EMA]:
+    """A live model whose weights and BatchNorm statistics moved away from its average."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = EMA(model, beta=0.9, warmup=False)
+    for _ in range(5):
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        model(torch.randn(64, 3) + 3)
+        ema.update(model)
+    return model, ema
+
+
+def test_refresh_batchnorm_gives_the_average_its_own_statistics():
+    model, ema = drifted_batchnorm_ema()
+    assert ema.batchnorm_stale
+    draws = []
+
+    def draw(n, generator):
+        draws.append(torch.randn(n, 3, generator=generator))
+        return (draws[-1],)
+
+    rng = torch.get_rng_state()
+    ema.refresh_batchnorm(draw)
+    assert torch.equal(torch.get_rng_state(), rng)  # training's random stream untouched
+    assert len(draws) == EMA.REFRESH_BATCHES and draws[0].shape == (EMA.REFRESH_BATCH_SIZE, 3)
+    # by hand: the average over the batches of the shadow's pre-BatchNorm batch mean and unbiased variance
+    with torch.no_grad():
+        h = [ema.shadow[0](x) for x in draws]
+    bn = ema.shadow[1]
+    assert torch.allclose(bn.running_mean, torch.stack([a.mean(0) for a in h]).mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, torch.stack([a.var(0) for a in h]).mean(0), rtol=1e-4)
+    assert (bn.running_mean - model[1].running_mean).abs().max() > 0.5  # not the live G's statistics
+    assert not ema.shadow.training and bn.momentum == model[1].momentum and not ema.batchnorm_stale
+    ema.refresh_batchnorm(draw)
+    assert len(draws) == EMA.REFRESH_BATCHES  # nothing changed since: not redone
+
+
+def test_refresh_batchnorm_depends_on_the_updates_not_on_when_it_runs():
+    def draw(n, generator):
+        return (torch.randn(n, 3, generator=generator),)
+
+    _, a = drifted_batchnorm_ema()
+    _, b = drifted_batchnorm_ema()
+    a.refresh_batchnorm(draw)
+    torch.randn(100)  # other work in between
+    b.refresh_batchnorm(draw)
+    for (k, va), (_, vb) in zip(a.shadow.state_dict().items(), b.shadow.state_dict().items()):
+        assert torch.equal(va, vb), k
+
+
+def test_refresh_batchnorm_is_a_no_op_without_batchnorm():
+    model = scalar_model(1.0)
+    ema = EMA(model)
+    run_updates(ema, model, [2.0])
+    assert not ema.batchnorm_stale
+    ema.refresh_batchnorm(lambda n, g: pytest.fail("drew inputs for a model without BatchNorm"))

@@ -41,9 +41,17 @@ class Family(nn.Module):
 
     networks: dict[str, nn.Module]
     def sampler(self) -> nn.Module:
-        """The generator that samples: the EMA copy (submodule G_ema, set by the loop when train.ema > 0) when
-        there is one, else G."""
-        return getattr(self, "G_ema", None) or self.networks["G"]
+        """The generator that samples: the EMA copy (submodule G_ema, with its EMA object as `ema`, both set by
+        the loop when train.ema > 0) when there is one, its BatchNorm statistics brought up to date, else G."""
+        ema = getattr(self, "ema", None)
+        if ema is None:
+            return self.networks["G"]
+        ema.refresh_batchnorm(self.noise_inputs)
+        return ema.shadow
+
+    def noise_inputs(self, n: int, generator: torch.Generator) -> tuple:
+        """G's inputs for n fresh samples drawn from `generator`: (z,), or (z, labels) for a conditional G."""
+        raise NotImplementedError
 
     def distribute(self, wrap) -> None:
         """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network, used by the losses

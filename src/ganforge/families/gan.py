@@ -42,6 +42,7 @@ class GAN(Family):
             if cfg.train.replay:
                 raise UserError("train.replay works with model.condition=none only (the buffer keeps no labels); "
                                 "set train.replay=0")
+        self.z_dim = cfg.model.z_dim
         self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
         self.networks = {"G": self.G, "D": self.D}
         self.loss_cfg = cfg.loss
@@ -182,6 +183,12 @@ class GAN(Family):
         if not self.conditional:
             return self.sampler()(z)
         return self.sampler()(z, default_condition(len(z), self.n_cond, self.attributes, z.device) if c is None else c)
+
+    def noise_inputs(self, n: int, generator: torch.Generator) -> tuple:
+        z = torch.randn(n, self.z_dim, generator=generator, device=generator.device)
+        if not self.conditional:
+            return (z,)
+        return z, default_condition(n, self.n_cond, self.attributes, z.device)  # every label equally often
 
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
         x = x.repeat_interleave(self.pack_size, 0)  # a pack of m copies of each point

@@ -184,7 +184,7 @@ class Trainer:
         """The weights `ganforge sample` needs: every network, and G's moving average as G_ema."""
         nets = dict(self.family.networks)
         if self.ema is not None:
-            nets["G_ema"] = self.ema.shadow
+            nets["G_ema"] = self.family.sampler()  # the shadow, its BatchNorm statistics refreshed
         return {f"{name}.{k}": v for name, net in nets.items() for k, v in net.state_dict().items()}
 
     def save(self, run_dir: Path) -> Path:
@@ -285,6 +285,7 @@ def build_trainer(cfg: Config, dataset: Dataset, ranks: Ranks = SINGLE, device: 
     if cfg.train.ema > 0:
         ema = EMA(family.networks["G"], cfg.train.ema)
         family.G_ema = ema.shadow  # grids, evaluation and `ganforge sample` use the average
+        family.ema = ema
     amp_dtype = autocast_dtype(cfg.train.precision, device)
     scalers = None
     if amp_dtype == torch.float16:
