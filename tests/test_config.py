@@ -53,6 +53,8 @@ def test_unknown_key_in_a_yaml_file(tmp_path):
     ("data.channels=2", "'data.channels' must be 1 or 3"),
     ("train.device=tpu", "'train.device' must be auto"),
     ("train=3", "'train' must be a mapping"),
+    ("loss.g_top_k=0", "'loss.g_top_k' must be in \\(0, 1\\]"),
+    ("loss.g_top_k_decay=1.5", "'loss.g_top_k_decay' must be in"),
 ])
 def test_bad_values_are_user_errors(item, message):
     with pytest.raises(UserError, match=message):

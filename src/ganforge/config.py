@@ -74,6 +74,10 @@ class LossConfig:
     r1: float = 0.0  # R1 weight gamma: |grad D|^2 / 2 on real data (Mescheder et al. 2018)
     r1_every: int = 1  # lazy R1: every this many D steps, weight multiplied by it (StyleGAN2 uses 16)
     dragan: float = 0.0  # DRAGAN weight lambda (10 in the paper): (|grad D| - 1)^2 near real data
+    # top-k G updates (Sinha et al. 2020): G's loss uses only the fraction of its fakes that D rates most real;
+    # the fraction starts at 1 and is multiplied by g_top_k_decay each epoch down to g_top_k (1: off)
+    g_top_k: float = 1.0
+    g_top_k_decay: float = 0.99
     class_weight: float = 1.0  # model.condition acgan: weight of the class loss for D and G
     class_fake_weight: float = 1.0  # acgan: weight of D's class loss on fakes (Odena 2017: 1; 0: D learns classes from real data only)
 
@@ -364,6 +368,10 @@ def validate(cfg: Config) -> None:
     for key in ("label_smoothing", "clip", "gp", "r1", "dragan"):
         if getattr(cfg.loss, key) < 0:
             raise UserError(f"config key 'loss.{key}' must be >= 0 (0 turns it off), got {getattr(cfg.loss, key)}")
+    for key in ("g_top_k", "g_top_k_decay"):
+        if not 0 < getattr(cfg.loss, key) <= 1:
+            raise UserError(f"config key 'loss.{key}' must be in (0, 1] (g_top_k 1 turns top-k off), "
+                            f"got {getattr(cfg.loss, key)}")
     if cfg.loss.label_smoothing >= 0.5:
         raise UserError(f"config key 'loss.label_smoothing' must be below 0.5, got {cfg.loss.label_smoothing}")
     if cfg.loss.label_smoothing and cfg.loss.objective != "gan":

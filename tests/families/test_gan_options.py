@@ -73,6 +73,32 @@ def test_lazy_r1_runs_every_r1_every_d_steps():
     assert seen == [True, False, False, True, False, False]
 
 
+def test_top_k_fraction_decays_each_epoch_down_to_its_floor():
+    gan = build_family(load_config("toy-ring", [*TOY, "loss.g_top_k=0.5", "loss.g_top_k_decay=0.9"]),
+                       DataSpec((2,), is_image=False, n_examples=1000))
+    fractions = []
+    for d_steps in (0, 31, 32, 63, 1000):  # batches of 32: epochs 0, 0, 1 (1,024 images), 2, 32
+        gan.d_steps_done = d_steps
+        fractions.append(gan.top_k_fraction())
+    assert fractions == pytest.approx([1.0, 1.0, 0.9, 0.81, 0.5])
+    assert toy_gan().top_k_fraction() == 1.0  # off by default
+
+
+def test_top_k_gives_g_gradient_from_the_fakes_d_rates_most_real_only():
+    gan = build_family(load_config("toy-ring", [*TOY, "loss.g_top_k=0.25"]), DataSpec((2,), is_image=False,
+                                                                                      n_examples=1000))
+    gan.d_steps_done = 10_000  # long past the decay: a quarter of the fakes count
+    z = torch.randn(16, 2, requires_grad=True)
+    with torch.no_grad():
+        scores = gan.D(gan.G(z))
+    loss, _ = gan.g_loss(z)
+    loss.backward()
+    chosen = z.grad.abs().sum(1) > 0  # each sample's z reaches G's loss through its own fake only
+    assert chosen.sum() == 4
+    assert set(chosen.nonzero().flatten().tolist()) == set(scores.topk(4).indices.tolist())
+    assert loss.item() == pytest.approx(losses.g_loss_nonsaturating(scores.topk(4).values).item(), rel=1e-6)
+
+
 def test_weight_clipping_bounds_the_critic_after_each_d_step():
     trainer, _ = trainer_after(2, "loss.objective=wgan", "loss.clip=0.01", "optim.d.name=rmsprop",
                                "optim.d.lr=5e-5")

@@ -16,6 +16,7 @@ class DataSpec:
     is_image: bool
     n_classes: int = 0
     attr_names: tuple[str, ...] = ()  # binary attributes per example (conditioning on them replaces classes)
+    n_examples: int = 0  # training examples, for schedules counted in epochs (0: unknown)
 
     @property
     def n_cond(self) -> int:

@@ -55,7 +55,9 @@ class GAN(Family):
         self.replay_size, self.replay_mix = cfg.train.replay, cfg.train.replay_mix
         self.replay_seed = cfg.train.seed + REPLAY_SEED_OFFSET
         self.replay: ReplayBuffer | None = None  # made on first use, on the data's device
-        self.d_steps_done = 0  # for lazy R1
+        self.d_steps_done = 0  # for lazy R1 and top-k's epochs
+        self.top_k_floor, self.top_k_decay = cfg.loss.g_top_k, cfg.loss.g_top_k_decay
+        self.images_per_d_step, self.n_examples = cfg.train.batch_size, spec.n_examples
         self.reuse_fake = cfg.train.reuse_fake and cfg.train.d_steps == 1  # the loop's rule: G's step reuses G(z)
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
@@ -139,6 +141,9 @@ class GAN(Family):
         fake = self._last[1] if reuse else self.fake(z, labels, sync=True)
         self._last = None
         logits, classes = self.critic_and_classes(fake, labels)
+        fraction = self.top_k_fraction()
+        if fraction < 1:  # top-k: the fakes D finds least real give G no gradient
+            logits = logits.topk(max(1, round(fraction * len(logits))), dim=0).values
         loss = self.g_objective(logits)
         stats = {"loss_g": loss.detach()}
         if classes is not None:  # acgan: G also wants its samples to be classified as their label
@@ -146,6 +151,14 @@ class GAN(Family):
             loss = loss + self.loss_cfg.class_weight * class_loss
             stats["loss_class_g"] = class_loss.detach()
         return loss, stats
+
+    def top_k_fraction(self) -> float:
+        """The share of G's fakes (of its packs, with PacGAN) that its loss uses: max(g_top_k, decay ** e) after
+        e complete epochs of real data, counted by D's batches."""
+        if self.top_k_floor >= 1 or not self.n_examples:
+            return 1.0
+        epochs = self.d_steps_done * self.images_per_d_step // self.n_examples
+        return max(self.top_k_floor, self.top_k_decay ** epochs)
 
     def _accuracy(self, class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.attributes:

@@ -72,7 +72,8 @@ def load_data(cfg: Config) -> Dataset:
 
 def data_spec(dataset: Dataset) -> DataSpec:
     n_classes = len(dataset.class_names) if dataset.class_names else 0
-    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()))
+    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()),
+                    n_examples=len(dataset.x))
 
 
 def training_labels(dataset: Dataset) -> torch.Tensor | None:
