@@ -46,6 +46,7 @@ VARIANTS: dict[str, list[str]] = {
     "pacgan4": ["model.pack=4"],
     "r1": ["loss.r1=0.1"],
     "dragan": ["loss.dragan=1"],
+    "top-k": ["loss.g_top_k=0.5", "loss.g_top_k_decay=0.95"],
     "best": [],  # the toy-ring-best / toy-grid-best preset itself
 }
 PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol; blank: not in the table
