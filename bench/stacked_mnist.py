@@ -31,6 +31,7 @@ VARIANTS = {
     "pack4": ["model.pack=4"],
     "minibatch-std": ["model.minibatch_std=4"],
     "replay": ["train.replay=6400", "train.replay_mix=0.25"],
+    "minibatch-std-ema-decay": ["model.minibatch_std=4", "train.ema=0.999", "optim.decay=linear"],
 }
 
 
@@ -58,7 +59,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default="../shared/data/mnist", help="folder of the MNIST IDX files")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000)")
     parser.add_argument("--device", default="auto")
