@@ -70,7 +70,7 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of class-conditional runs")
     parser.add_argument("--pictures", type=Path, help="write RUN-classes.png (one row per class) here")
     parser.add_argument("--device", default="cpu")

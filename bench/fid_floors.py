@@ -22,7 +22,7 @@ from ganforge.metrics.evaluate import ClassifierExtractor, cached_features, comp
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data", help="folder holding mnist/ and fashion-mnist/")
     parser.add_argument("--n", type=int, default=10_000, help="images from each split")
     parser.add_argument("--inception", help="FID Inception TorchScript file: adds the Inception rows")

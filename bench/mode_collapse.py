@@ -111,7 +111,7 @@ def markdown(runs: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data", default="ring,grid", help="ring, grid or both (default)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated rows (default: all)")
     parser.add_argument("--seeds", type=int, default=10)

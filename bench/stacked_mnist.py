@@ -57,7 +57,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data/mnist", help="folder of the MNIST IDX files")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", type=int, default=1)
