@@ -37,12 +37,14 @@ def mode_statistics(modes: torch.Tensor) -> dict[str, float]:
     channel_kl is the part of kl that the digit frequencies of each channel alone explain: the two are equal
     when the channels are independent, and kl - channel_kl measures how far they depend on one another.
     """
-    counts = torch.bincount(modes, minlength=N_MODES).double()
-    q = counts[counts > 0] / counts.sum()
-    kl = float((q * torch.log(q * N_MODES)).sum())
-    channel_kl = 0.0
-    for digits in (modes // 100, modes // 10 % 10, modes % 10):
-        p = torch.bincount(digits, minlength=10).double()
-        p = p[p > 0] / p.sum()
-        channel_kl += float((p * torch.log(p * 10)).sum())
-    return {"modes": int((counts > 0).sum()), "kl": kl, "channel_kl": channel_kl, "n_samples": len(modes)}
+    counts = torch.bincount(modes, minlength=N_MODES)
+    channel_kl = sum(kl_to_uniform(torch.bincount(digits, minlength=10))
+                     for digits in (modes // 100, modes // 10 % 10, modes % 10))
+    return {"modes": int((counts > 0).sum()), "kl": kl_to_uniform(counts), "channel_kl": channel_kl,
+            "n_samples": len(modes)}
+
+
+def kl_to_uniform(counts: torch.Tensor) -> float:
+    """KL(q || uniform) = sum_k q_k log(K q_k) of the histogram `counts` over its K bins (empty bins add 0)."""
+    q = counts[counts > 0].double() / counts.sum()
+    return float((q * torch.log(q * len(counts))).sum())
