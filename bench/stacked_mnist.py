@@ -1,7 +1,10 @@
 """Mode collapse on Stacked MNIST (1,000 modes), the protocol of VEEGAN and PacGAN Table 2: train the
 dcgan-stacked-mnist preset with and without a stabiliser, draw 26,000 samples, read each channel with
 ganforge's MNIST classifier, count the modes seen and the KL of their histogram to uniform. "digit KL" is the
-part of that KL which the three channels' digit frequencies alone explain (see metrics/stacked.py).
+part of that KL which the three channels' digit frequencies alone explain (see metrics/stacked.py);
+"confidence" is the classifier's mean softmax probability for the digits it reads and "unsure" the share of
+digits read with less than 0.9: a badly drawn digit still lands in some class, so low confidence says that
+the KL measures G's drawing as much as its coverage. The variant "real" scores 26,000 training images.
 
     python bench/stacked_mnist.py --data-root ../shared/data/mnist [--variants dcgan,pack2,...] [--steps N]
 
@@ -19,7 +22,7 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.metrics.classifier import load_classifier
-from ganforge.metrics.stacked import mode_statistics, stacked_modes
+from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digits
 from ganforge.train.log import RunningStats
 from ganforge.train.loop import build_trainer, load_data
 from ganforge.train.samples import generate
@@ -33,15 +36,21 @@ VARIANTS = {
     "replay": ["train.replay=6400", "train.replay_mix=0.25"],
     "minibatch-std-ema-decay": ["model.minibatch_std=4", "train.ema=0.999", "optim.decay=linear"],
 }
+REAL = "real"  # not a variant: the training images themselves, the floor every variant is read against
+UNSURE = 0.9  # a digit read with a lower softmax probability counts as unsure
 
 
 def run_once(variant: str, root: str, seed: int, steps: int | None, device: str) -> dict:
-    overrides = [*VARIANTS[variant], f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
+    overrides = [*VARIANTS.get(variant, []), f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
     if steps:
         overrides.append(f"train.steps={steps}")
     cfg = load_config("dcgan-stacked-mnist", overrides)
     started = time.perf_counter()
-    trainer = build_trainer(cfg, load_data(cfg))
+    dataset = load_data(cfg)
+    if variant == REAL:
+        order = torch.randperm(len(dataset.x), generator=torch.Generator().manual_seed(seed))
+        return score(dataset.x[order[:N_SAMPLES]]) | {"steps": 0, "train_seconds": 0.0}
+    trainer = build_trainer(cfg, dataset)
     stats = RunningStats()
     for step in range(cfg.train.steps):
         trainer.train_step(stats)
@@ -49,34 +58,45 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str)
             stats.read_and_reset()
     train_seconds = time.perf_counter() - started
     z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
-    classifier, _ = load_classifier("mnist")
     samples = generate(trainer.family, z.to(trainer.device)).cpu()
-    result = mode_statistics(stacked_modes(samples, classifier))
-    result.update(steps=cfg.train.steps, train_seconds=round(train_seconds, 1))
-    return result
+    return score(samples) | {"steps": cfg.train.steps, "train_seconds": round(train_seconds, 1)}
+
+
+def score(images: torch.Tensor) -> dict:
+    """Modes, KL and digit KL of the images, and how sure the classifier was of their digits."""
+    classifier, _ = load_classifier("mnist")
+    digits, confidence = read_digits(images, classifier)
+    return mode_statistics(digits_to_modes(digits)) | {"confidence": float(confidence.mean()),
+                                                        "unsure": float((confidence < UNSURE).float().mean())}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data/mnist", help="folder of the MNIST IDX files")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default=",".join([REAL, *VARIANTS]),
+                        help=f"comma-separated, of: {', '.join([REAL, *VARIANTS])}")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v != REAL and v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join([REAL, *VARIANTS])}")
     rows = []
     print(f"Stacked MNIST, {N_SAMPLES:,} samples, modes read by the MNIST classifier; torch {torch.__version__}")
-    print(f"{'variant':28s} {'modes':>8s} {'KL':>8s} {'digit KL':>9s} {'steps':>6s} {'train s':>8s}")
+    print(f"{'variant':28s} {'modes':>8s} {'KL':>8s} {'digit KL':>9s} {'confidence':>10s} {'unsure':>7s} "
+          f"{'steps':>6s} {'train s':>8s}")
     for name, modes, kl in (("VEEGAN: DCGAN", "99", "3.4"), ("PacGAN Table 2: DCGAN", "78.9", "4.50"),
                             ("PacGAN Table 2: PacDCGAN", "1000", "0.06")):
         print(f"{name:28s} {modes:>8s} {kl:>8s}")
-    for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+    for variant in variants:
         for seed in range(args.seeds):
             r = run_once(variant, args.data_root, seed, args.steps, args.device)
             rows.append({"variant": variant, "seed": seed, **r})
-            print(f"ganforge {variant:19s} {r['modes']:8d} {r['kl']:8.3f} {r['channel_kl']:9.3f} {r['steps']:6d} "
-                  f"{r['train_seconds']:8.0f}",
+            print(f"ganforge {variant:19s} {r['modes']:8d} {r['kl']:8.3f} {r['channel_kl']:9.3f} "
+                  f"{r['confidence']:10.3f} {100 * r['unsure']:6.1f}% {r['steps']:6d} {r['train_seconds']:8.0f}",
                   flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -18,16 +18,30 @@ N_MODES = 1000
 
 
 @torch.no_grad()
-def stacked_modes(images: torch.Tensor, classifier: torch.nn.Module, batch_size: int = 1000) -> torch.Tensor:
-    """The mode (100 r + 10 g + b) of each N x 3 x 28 x 28 image (uint8, or float in [-1, 1])."""
+def read_digits(images: torch.Tensor, classifier: torch.nn.Module,
+                batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(digits, confidence), each N x 3: the classifier's digit for each channel of N x 3 x 28 x 28 images (uint8,
+    or float in [-1, 1]) and its softmax probability. Confidence tells a badly drawn digit, which the classifier
+    has to file under some class anyway, from a clear one."""
     if images.dim() != 4 or tuple(images.shape[1:]) != (3, 28, 28):
         raise UserError(f"Stacked MNIST mode counting needs N x 3 x 28 x 28 images, got {tuple(images.shape)}")
-    modes = []
+    digits, confidence = [], []
     for part in viz.to_uint8(images).split(batch_size):
         x = part.float().div(127.5).sub(1.0).reshape(-1, 1, 28, 28)  # each channel is one digit
-        digits = classifier(x).argmax(1).reshape(-1, 3)
-        modes.append((digits * torch.tensor([100, 10, 1])).sum(1))
-    return torch.cat(modes)
+        p, d = torch.softmax(classifier(x), 1).max(1)
+        digits.append(d.reshape(-1, 3))
+        confidence.append(p.reshape(-1, 3))
+    return torch.cat(digits), torch.cat(confidence)
+
+
+def stacked_modes(images: torch.Tensor, classifier: torch.nn.Module, batch_size: int = 1000) -> torch.Tensor:
+    """The mode (100 r + 10 g + b) of each N x 3 x 28 x 28 image (uint8, or float in [-1, 1])."""
+    return digits_to_modes(read_digits(images, classifier, batch_size)[0])
+
+
+def digits_to_modes(digits: torch.Tensor) -> torch.Tensor:
+    """N x 3 digits (r, g, b) -> the N modes 100 r + 10 g + b."""
+    return (digits * torch.tensor([100, 10, 1], device=digits.device)).sum(1)
 
 
 def mode_statistics(modes: torch.Tensor) -> dict[str, float]:
