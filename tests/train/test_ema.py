@@ -152,3 +152,24 @@ def test_refresh_batchnorm_is_a_no_op_without_batchnorm():
     run_updates(ema, model, [2.0])
     assert not ema.batchnorm_stale
     ema.refresh_batchnorm(lambda n, g: pytest.fail("drew inputs for a model without BatchNorm"))
+
+
+def test_update_matches_the_per_tensor_formula_bit_for_bit_and_follows_a_new_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    ema = EMA(model, beta=0.99)
+    expected = {k: v.clone() for k, v in ema.shadow.state_dict().items()}
+    for step in range(12):
+        if step == 6:  # a second model of the same shape: update() must average that one from now on
+            model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        model(torch.randn(5, 3))  # moves the BatchNorm buffers
+        beta = ema.decay()
+        for name, p in model.named_parameters():
+            expected[name].mul_(beta).add_(p.detach(), alpha=1 - beta)
+        for name, b in model.named_buffers():
+            expected[name] = b.clone()
+        ema.update(model)
+        assert all(torch.equal(ema.shadow.state_dict()[k], v) for k, v in expected.items())

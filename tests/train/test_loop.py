@@ -147,3 +147,35 @@ def test_linear_learning_rate_decay_follows_the_step(tmp_path):
     # full rate for the first 6 steps, then 1 - (step - 6) / 4 at steps 6..9
     assert factors == pytest.approx([1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25])
     assert trainer.optimizers["G"].param_groups[0]["lr"] == pytest.approx(0.25 * cfg.optim.g.lr)
+
+
+def test_cached_freeze_and_ema_lists_train_bit_for_bit_as_rebuilding_them_every_step():
+    from ganforge.train.log import RunningStats
+
+    cfg = load_config("toy-grid-best", ["train.steps=40", "data.n_toy=1000", "train.ema=0.9"])
+    ds = load_data(cfg)
+    cached, rebuilt = build_trainer(cfg, ds), build_trainer(cfg, ds)
+    for _ in range(40):  # R1 on steps 0, 16 and 32
+        cached.train_step(RunningStats())
+        rebuilt.d_frozen, rebuilt.ema.paired_with = None, None  # list D's and G's tensors afresh
+        rebuilt.train_step(RunningStats())
+    a, b = cached.model_tensors(), rebuilt.model_tensors()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert all(p.requires_grad for p in cached.family.networks["D"].parameters())  # unfrozen after G's step
+
+
+def test_cpu_adam_runs_foreach_and_trains_bit_for_bit_as_per_tensor_adam():
+    from ganforge.train.log import RunningStats
+
+    cfg = load_config("toy-grid-best", ["train.steps=40", "data.n_toy=1000"])
+    ds = load_data(cfg)
+    fast, plain = build_trainer(cfg, ds), build_trainer(cfg, ds)
+    assert all(opt.defaults["foreach"] for opt in fast.optimizers.values())
+    for opt in plain.optimizers.values():  # the per-tensor loop the foreach path replaces
+        for group in opt.param_groups:
+            group["foreach"] = False
+    for _ in range(40):
+        fast.train_step(RunningStats())
+        plain.train_step(RunningStats())
+    a, b = fast.model_tensors(), plain.model_tensors()
+    assert all(torch.equal(a[k], b[k]) for k in a)

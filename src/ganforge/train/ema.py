@@ -37,6 +37,7 @@ class EMA:
         self.num_updates = 0
         self.batchnorms = [m for m in self.shadow.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         self.batchnorm_stale = False  # True while the shadow holds the live G's copied statistics
+        self.paired_with: nn.Module | None = None  # the model whose tensors update() has listed beside the shadow's
 
     def decay(self) -> float:
         """beta_t for the next update."""
@@ -45,16 +46,27 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        if self.paired_with is not model:  # listed once: walking the modules every step slows a small MLP
+            self.pair(model)
         beta_t = self.decay()
-        for s, p in zip(self.shadow.parameters(), model.parameters(), strict=True):
-            if s.dtype.is_floating_point:
-                s.mul_(beta_t).add_(p.detach(), alpha=1 - beta_t)
-            else:
-                s.copy_(p)
-        for s, b in zip(self.shadow.buffers(), model.buffers(), strict=True):
-            s.copy_(b)
+        if self.averaged:  # one call for all tensors, the same arithmetic as s.mul_(beta).add_(p, alpha=1 - beta)
+            torch._foreach_mul_(self.averaged, beta_t)
+            torch._foreach_add_(self.averaged, self.averaged_from, alpha=1 - beta_t)
+        for s, p in self.copied:
+            s.copy_(p)
         self.num_updates += 1
         self.batchnorm_stale = bool(self.batchnorms)
+
+    def pair(self, model: nn.Module) -> None:
+        """List the shadow's tensors beside the model's: floating-point parameters to average, the rest and all
+        buffers to copy. The parameters themselves are kept (not detached views), so they stay valid when
+        .to() moves a module's data."""
+        params = list(zip(self.shadow.parameters(), model.parameters(), strict=True))
+        self.averaged = [s for s, _ in params if s.dtype.is_floating_point]
+        self.averaged_from = [p for s, p in params if s.dtype.is_floating_point]
+        self.copied = [(s, p) for s, p in params if not s.dtype.is_floating_point]
+        self.copied += list(zip(self.shadow.buffers(), model.buffers(), strict=True))
+        self.paired_with = model
 
     @torch.no_grad()
     def refresh_batchnorm(self, draw_inputs: Callable[[int, torch.Generator], tuple]) -> None:

@@ -52,9 +52,11 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
-    if opt.name == "adam":  # fused on CUDA: one kernel for all parameters instead of several per tensor
-        fused = device is not None and device.type == "cuda"
-        return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas), fused=fused or None)
+    if opt.name == "adam":  # fused on CUDA: one kernel for all parameters instead of several per tensor;
+        fused = device is not None and device.type == "cuda"  # elsewhere foreach: one call per op for all of
+        # them, bit for bit the per-tensor result (the CPU's fused kernel rounds differently)
+        return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas), fused=fused or None,
+                                foreach=None if fused else True)
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
     return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
@@ -122,6 +124,7 @@ class Trainer:
     amp_dtype: torch.dtype | None = None  # forward passes under autocast to this dtype (train.precision)
     scalers: dict[str, torch.amp.GradScaler] | None = None  # fp16: loss scaling, one per optimiser
     ranks: Ranks = SINGLE  # multi-process training: this process's share of each global batch
+    d_frozen: frozen | None = None  # turns D's weight gradients off for G's step (see train_step)
 
     def z(self) -> torch.Tensor:
         """This rank's slice of the global batch's noise (all of it in one process)."""
@@ -169,7 +172,9 @@ class Trainer:
             stats.add(s)
         if not (t.reuse_fake and t.d_steps == 1):
             z = self.z()
-        with frozen(self.family.networks["D"]):  # G's step needs D's input gradient, not its weight gradients
+        if self.d_frozen is None:  # built once: listing D's parameters every step slows a small MLP
+            self.d_frozen = frozen(self.family.networks["D"])
+        with self.d_frozen:  # G's step needs D's input gradient, not its weight gradients
             with self.autocast():
                 loss, s = self.family.g_loss(z)
             self.optimise("G", loss)
