@@ -52,9 +52,10 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
-    if opt.name == "adam":  # fused on CUDA: one kernel for all parameters instead of several per tensor;
-        fused = device is not None and device.type == "cuda"  # elsewhere foreach: one call per op for all of
-        # them, bit for bit the per-tensor result (the CPU's fused kernel rounds differently)
+    if opt.name == "adam":
+        # fused on CUDA: one kernel for all parameters; elsewhere foreach: one call per operation for all of them,
+        # bit for bit the per-tensor result (the CPU's fused kernel is faster still but rounds differently)
+        fused = device is not None and device.type == "cuda"
         return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas), fused=fused or None,
                                 foreach=None if fused else True)
     if opt.name == "sgd":
