@@ -161,7 +161,10 @@ def test_cached_freeze_and_ema_lists_train_bit_for_bit_as_rebuilding_them_every_
         rebuilt.train_step(RunningStats())
     a, b = cached.model_tensors(), rebuilt.model_tensors()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert all(p.requires_grad for p in cached.family.networks["D"].parameters())  # unfrozen after G's step
+    d_params = list(cached.family.networks["D"].parameters())
+    assert all(p.requires_grad for p in d_params)  # unfrozen after G's step
+    with cached.d_frozen:  # the cached freeze still covers every weight of D
+        assert not any(p.requires_grad for p in d_params)
 
 
 def test_cpu_adam_runs_foreach_and_trains_bit_for_bit_as_per_tensor_adam():
