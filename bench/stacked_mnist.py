@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
+from ganforge import viz
 from ganforge.config import load_config
 from ganforge.metrics.classifier import load_classifier
 from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digits
@@ -35,12 +37,15 @@ VARIANTS = {
     "minibatch-std": ["model.minibatch_std=4"],
     "replay": ["train.replay=6400", "train.replay_mix=0.25"],
     "minibatch-std-ema-decay": ["model.minibatch_std=4", "train.ema=0.999", "optim.decay=linear"],
+    # the best found: G twice as wide, R1 on a D with minibatch std, Adam without momentum, samples from the EMA
+    "wide-r1-ema": ["model.minibatch_std=4", "model.g_width=128", "loss.r1=1", "optim.g.betas=[0,0.99]",
+                    "optim.d.betas=[0,0.99]", "train.ema=0.999", "train.steps=10000"],
 }
 REAL = "real"  # not a variant: the training images themselves, the floor every variant is read against
 UNSURE = 0.9  # a digit read with a lower softmax probability counts as unsure
 
 
-def run_once(variant: str, root: str, seed: int, steps: int | None, device: str) -> dict:
+def run_once(variant: str, root: str, seed: int, steps: int | None, device: str, picture: str | None = None) -> dict:
     overrides = [*VARIANTS.get(variant, []), f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
     if steps:
         overrides.append(f"train.steps={steps}")
@@ -59,7 +64,15 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str)
     train_seconds = time.perf_counter() - started
     z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
     samples = generate(trainer.family, z.to(trainer.device)).cpu()
+    if picture:
+        save_picture(samples, picture)
     return score(samples) | {"steps": cfg.train.steps, "train_seconds": round(train_seconds, 1)}
+
+
+def save_picture(samples: torch.Tensor, path: str) -> None:
+    """32 samples as RGB, then the same 32 with only their first channel (in grey): the digits one channel holds."""
+    first = samples[:32]
+    viz.save_grid(torch.cat([first, first[:, :1].expand(-1, 3, -1, -1)]), path, nrow=8, upscale=2)
 
 
 def score(images: torch.Tensor) -> dict:
@@ -76,14 +89,17 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join([REAL, *VARIANTS]),
                         help=f"comma-separated, of: {', '.join([REAL, *VARIANTS])}")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000)")
+    parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000, or the variant's own)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="OUT")
+    parser.add_argument("--pictures", metavar="DIR", help="write each run's samples to DIR/VARIANT-seedN.png")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v != REAL and v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join([REAL, *VARIANTS])}")
+    if args.pictures:
+        Path(args.pictures).mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"Stacked MNIST, {N_SAMPLES:,} samples, modes read by the MNIST classifier; torch {torch.__version__}")
     print(f"{'variant':28s} {'modes':>8s} {'KL':>8s} {'digit KL':>9s} {'confidence':>10s} {'unsure':>7s} "
@@ -93,7 +109,8 @@ def main() -> None:
         print(f"{name:28s} {modes:>8s} {kl:>8s}")
     for variant in variants:
         for seed in range(args.seeds):
-            r = run_once(variant, args.data_root, seed, args.steps, args.device)
+            picture = f"{args.pictures}/{variant}-seed{seed}.png" if args.pictures and variant != REAL else None
+            r = run_once(variant, args.data_root, seed, args.steps, args.device, picture)
             rows.append({"variant": variant, "seed": seed, **r})
             print(f"ganforge {variant:19s} {r['modes']:8d} {r['kl']:8.3f} {r['channel_kl']:9.3f} "
                   f"{r['confidence']:10.3f} {100 * r['unsure']:6.1f}% {r['steps']:6d} {r['train_seconds']:8.0f}",
