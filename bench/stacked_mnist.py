@@ -6,7 +6,7 @@ part of that KL which the three channels' digit frequencies alone explain (see m
 digits read with less than 0.9: a badly drawn digit still lands in some class, so low confidence says that
 the KL measures G's drawing as much as its coverage. The variant "real" scores 26,000 training images.
 
-    python bench/stacked_mnist.py --data-root ../shared/data/mnist [--variants dcgan,pack2,...] [--steps N]
+    python bench/stacked_mnist.py --data-root ../shared/data/mnist [--variants dcgan,pack2,...] [--steps N] [--pictures DIR]
 
 Published (same protocol): DCGAN 99 modes, KL 3.4 (VEEGAN); PacGAN Table 2: DCGAN 78.9 modes, KL 4.50;
 PacDCGAN 1,000 modes, KL 0.06.
