@@ -23,19 +23,18 @@ from ganforge import viz
 from ganforge.metrics.conditional import class_agreement, intra_fid
 from ganforge.metrics.evaluate import ClassifierExtractor, classifier_for
 from ganforge.nets.conditional import condition_vector
-from ganforge.sample import load_generator
-from ganforge.train.loop import load_data, read_run_config
-from ganforge.train.samples import generate, label_grid
+from ganforge.runs import load_data, load_family, read_config, with_split
+from ganforge.train.samples import generate
 
 PER_CLASS = 1000
 
 
 def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
-    family, data, step = load_generator(run_dir, "best" if (run_dir / "checkpoints" / "best").is_dir() else None,
+    family, data, step = load_family(run_dir, "best" if (run_dir / "checkpoints" / "best").is_dir() else None,
                                         device)
     if not family.conditional or family.attributes:
         raise SystemExit(f"{run_dir}: not a class-conditional run")
-    cfg = read_run_config(run_dir)
+    cfg = read_config(run_dir)
     judge_name = classifier_for(data["name"])
     if judge_name is None:
         raise SystemExit(f"{run_dir}: no domain classifier for {data['name']}")
@@ -46,13 +45,12 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     z = torch.randn(PER_CLASS, cfg.model.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
     z = z.repeat(k, 1)
     labels = torch.arange(k).repeat_interleave(PER_CLASS)
-    fake = viz.to_uint8(generate(family, z, condition_vector(labels, k).to(dev)).cpu())
+    fake = viz.to_uint8(generate(family, {"z": z, "c": condition_vector(labels, k).to(dev)}).cpu())
     predicted = judge.logits(fake).argmax(1)
     out = {"run": str(run_dir), "dataset": data["name"], "condition": cfg.model.condition,
            "objective": cfg.loss.objective, "step": step, "n": len(fake)}
     out.update(class_agreement(predicted, labels, k))
-    cfg.data.split = "test"
-    test = load_data(cfg)
+    test = load_data(with_split(cfg, "test"))
     real_x, real_y = [], []
     for c in range(k):  # the first 1,000 test images of each class
         idx = (test.y == c).nonzero().flatten()[:PER_CLASS]
@@ -62,9 +60,9 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     out.update(intra_fid(judge.features(real_x), real_y, judge.features(fake), labels, k))
     out["seconds"] = round(time.perf_counter() - started, 1)
     if pictures is not None:
-        grid_z, grid_c, columns = label_grid(family, z[:10].to(dev), columns=10)
+        grid, columns = family.grid({"z": z[:10].to(dev)}, n=10 * k)
         path = pictures / f"{run_dir.name}-classes.png"
-        viz.save_grid(generate(family, grid_z, grid_c), path, nrow=columns, upscale=2)
+        viz.save_grid(generate(family, grid), path, nrow=columns, upscale=2)
         out["picture"] = str(path)
     return out
 

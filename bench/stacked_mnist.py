@@ -25,8 +25,9 @@ from ganforge import viz
 from ganforge.config import load_config
 from ganforge.metrics.classifier import load_classifier
 from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digits
+from ganforge.runs import load_data
 from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer, load_data
+from ganforge.train.loop import build_trainer
 from ganforge.train.samples import generate
 
 N_SAMPLES = 26_000
@@ -63,7 +64,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str,
             stats.read_and_reset()
     train_seconds = time.perf_counter() - started
     z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
-    samples = generate(trainer.family, z.to(trainer.device)).cpu()
+    samples = generate(trainer.family, {"z": z.to(trainer.device)}).cpu()
     if picture:
         save_picture(samples, picture)
     return score(samples) | {"steps": cfg.train.steps, "train_seconds": round(train_seconds, 1)}

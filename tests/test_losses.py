@@ -75,14 +75,32 @@ def test_hinge_ignores_samples_beyond_the_margin():
     assert real.grad.tolist() == [0.0, -0.5] and fake.grad.tolist() == [0.0, 0.5]
 
 
-def test_objective_table():
-    assert set(losses.OBJECTIVES) == {"gan", "minimax", "wgan", "hinge", "lsgan"}
-    assert losses.OBJECTIVES["gan"] == (losses.d_loss_bce, losses.g_loss_nonsaturating)
-    assert losses.OBJECTIVES["minimax"] == (losses.d_loss_bce, losses.g_loss_minimax)
-    assert losses.OBJECTIVES["wgan"] == (losses.d_loss_wgan, losses.g_loss_wgan)
-    assert losses.OBJECTIVES["hinge"] == (losses.d_loss_hinge, losses.g_loss_hinge)
-    assert losses.OBJECTIVES["lsgan"] == (losses.d_loss_lsgan, losses.g_loss_lsgan)
-    assert losses.G_LOSSES == {"minimax": losses.g_loss_minimax, "nonsaturating": losses.g_loss_nonsaturating}
+def test_objective_table_matches_the_config_and_the_formulas():
+    """Every loss.objective the config accepts has a pair in the table, and each pair gives the paper's values
+    at hand-picked logits (real 2, -1; fake 0.5, -3), computed here without the library's functions."""
+    import dataclasses
+
+    from ganforge.config import LossConfig
+
+    choices = {f.name: f for f in dataclasses.fields(LossConfig)}["objective"].metadata["choices"]
+    assert set(losses.OBJECTIVES) == set(choices)
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+
+    def softplus(v):
+        return math.log1p(math.exp(v))
+
+    expected = {  # (D loss, G loss)
+        "gan": ((softplus(-2) + softplus(1)) / 2 + (softplus(0.5) + softplus(-3)) / 2,
+                (softplus(-0.5) + softplus(3)) / 2),
+        "wgan": (-1.25 - 0.5, 1.25),  # E f(G(z)) - E f(x); -E f(G(z))
+        "hinge": ((0 + 2) / 2 + (1.5 + 0) / 2, 1.25),
+        "lsgan": (0.5 * (1 + 4) / 2 + 0.5 * (0.25 + 9) / 2, 0.5 * (0.25 + 16) / 2),
+    }
+    for name, (d_value, g_value) in expected.items():
+        d_loss, g_loss = losses.OBJECTIVES[name]
+        assert d_loss(real, fake).item() == pytest.approx(d_value, rel=1e-6), name
+        assert g_loss(fake).item() == pytest.approx(g_value, rel=1e-6), name
+    assert losses.G_LOSSES["minimax"](fake).item() == pytest.approx(-(softplus(0.5) + softplus(-3)) / 2, rel=1e-6)
 
 
 def test_clip_weights_bounds_every_parameter():

@@ -42,27 +42,20 @@ def _add_sample(sub) -> None:
                    help="conditional runs: every sample of this class (an index or a class name)")
     p.add_argument("--attr", metavar="NAME=0|1,...",
                    help="attribute-conditioned runs: e.g. glasses=1,male=0,smiling=1 (others as in the data)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a sampling option of the run's family (repeatable); the family's list is in its "
+                        "SAMPLE_OPTIONS, and an unknown name lists them")
     p.add_argument("--checkpoint", metavar="DIR|best",
                    help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
 def _add_bench(sub) -> None:
+    from ganforge.throughput import DESCRIPTION, add_arguments
+
     p = sub.add_parser("bench", help="training throughput: ganforge's step vs the textbook PyTorch DCGAN loop",
-                       description="Images/s and peak memory of ganforge's training step and of the pytorch/examples "
-                                   "DCGAN loop (DataLoader, .item() every step) on the same networks and data, "
-                                   "for DCGAN-64 (3x64x64) and the default 28x28 DCGAN; prints a Markdown table.")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--batch", type=int, nargs="+", default=[128, 512], metavar="N", help="batch sizes (default 128 512)")
-    p.add_argument("--steps", type=int, default=50, help="timed steps per measurement (default 50)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement (default 5)")
-    p.add_argument("--nets", default="dcgan64,dcgan28", help="comma-separated: dcgan64, dcgan28 (default both)")
-    p.add_argument("--precision", help="ganforge path only: train.precision (auto, fp32, bf16, fp16)")
-    p.add_argument("--compile", help="ganforge path only: train.compile (off, on, graphs)")
-    p.add_argument("--workers", type=int, default=2, help="textbook DataLoader workers (default 2, as the example)")
-    p.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key for both paths (networks, data), e.g. --set model.g_width=32")
+                       description=DESCRIPTION)
+    add_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
+    from ganforge import runs
     from ganforge.config import load_config
     from ganforge.train.log import SHORT
-    from ganforge.train.loop import default_run_dir, is_run_dir, train
+    from ganforge.train.loop import train
 
     overrides = list(args.set)
     for key, value in (("data.name", args.data), ("train.steps", args.steps), ("train.seed", args.seed),
@@ -130,16 +124,14 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.config or args.out:
             raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
-        run_dir = Path(args.resume)
-        if not is_run_dir(run_dir):
-            raise UserError(f"{run_dir} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
-        cfg = load_config(str(run_dir / "config.yaml"), overrides)  # the run's own config, plus overrides
+        run_dir = runs.require_run(args.resume)
+        cfg = runs.continue_config(run_dir, overrides)  # the run's own config, plus overrides
     else:
         cfg = load_config(args.config, overrides)
         name = Path(args.config).stem if args.config else "default"
         if not args.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each rank's clock names its own folder
             raise UserError("under torchrun, give the run folder with --out (every process must use the same one)")
-        run_dir = Path(args.out) if args.out else default_run_dir(name)
+        run_dir = Path(args.out) if args.out else runs.default_run_dir(name)
     summary = train(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
     if not summary:  # a rank other than 0 of a multi-process run: rank 0 reports
         return 0
@@ -156,11 +148,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ganforge.sample import sample_to_file
+    from ganforge.sample import parse_options, sample_to_file
 
     path = sample_to_file(Path(args.run_dir), Path(args.out), n=args.n, seed=args.seed,
                           checkpoint=args.checkpoint, device=args.device, class_name=args.class_name,
-                          attrs=args.attr)
+                          attrs=args.attr, options=parse_options(args.option))
     print(f"wrote {path}")
     return 0
 
@@ -177,7 +169,7 @@ def cmd_eval(args) -> int:
                               args.seed, args.device, args.checkpoint)
         out = Path(args.run_dir) / "eval.json"
     elif args.real and args.fake:
-        from ganforge.train.loop import resolve_device
+        from ganforge.runtime import resolve_device
 
         out = Path(args.out) if args.out else None
         result = evaluate_sets(args.real, args.fake, args.metrics, args.n, args.ref, args.extractor, args.inception,
@@ -244,11 +236,9 @@ def cmd_presets(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ganforge.throughput import run_bench
+    from ganforge.throughput import run_from_args
 
-    nets = [n.strip() for n in args.nets.split(",") if n.strip()]
-    run_bench(args.device, args.batch, args.steps, args.warmup, nets, args.precision, args.compile, args.workers,
-              args.json, args.set)
+    run_from_args(args)
     return 0
 
 

@@ -36,6 +36,7 @@ class DataConfig:
     n_toy: int = 100_000  # points drawn from a toy mixture
     on_bad_file: str = choice("error", "error", "skip")
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
+    holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
 
 
 @dataclass
@@ -92,10 +93,24 @@ class OptimizerConfig:
 
 @dataclass
 class OptimConfig:
-    g: OptimizerConfig = field(default_factory=OptimizerConfig)  # separate rates for G and D: TTUR
-    d: OptimizerConfig = field(default_factory=OptimizerConfig)
-    decay: str = choice("none", "none", "linear")  # linear: both rates fall linearly to 0 after decay_start
+    """Schedules shared by every optimiser, and one OptimizerConfig per optimiser group of the family.
+
+    A group's settings are the key `optim.<group>` (the group's name in lower case: optim.g and optim.d for the
+    GAN; separate rates for G and D are TTUR); a group left out gets OptimizerConfig's defaults.
+    """
+
+    decay: str = choice("none", "none", "linear")  # linear: every rate falls linearly to 0 after decay_start
     decay_start: float = 0.5  # fraction of train.steps after which the decay begins (pix2pix, CycleGAN)
+    groups: dict[str, OptimizerConfig] = field(default_factory=dict)
+
+    def group(self, name: str) -> OptimizerConfig:
+        """The settings of optimiser group `name` (any case): as configured, else the defaults."""
+        return self.groups.get(name.lower()) or OptimizerConfig()
+
+    def __getattr__(self, name: str) -> OptimizerConfig:  # cfg.optim.g, cfg.optim.d, ...
+        if name.startswith("_") or name in ("decay", "decay_start", "groups"):
+            raise AttributeError(name)
+        return self.group(name)
 
 
 @dataclass
@@ -148,6 +163,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    # the family's own options (model.family's Options dataclass checks them when the family is built)
+    family: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
 
@@ -155,17 +172,25 @@ class Config:
 # Building a Config from plain data, with checks
 
 
+OPEN_SECTIONS = ("optim", "family")  # sections whose keys a family names: optimiser groups, the family's options
+
+
 def _all_keys(cls: type, prefix: str = "") -> list[str]:
     keys = []
     for name, hint in typing.get_type_hints(cls).items():
+        if cls is OptimConfig and name == "groups":  # the GAN's groups stand for any family's
+            keys += [f"{prefix}{g}.{k}" for g in ("g", "d") for k in _all_keys(OptimizerConfig)] + [prefix + "g"]
+            continue
         keys.append(prefix + name)
         if dataclasses.is_dataclass(hint):
             keys += _all_keys(hint, prefix + name + ".")
     return keys
 
 
-def _unknown_key(key: str) -> UserError:
-    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+def _unknown_key(key: str, section_keys: list[str] = ()) -> UserError:
+    """An unknown key, with the closest valid one: first among its own section's keys, then any key."""
+    close = (difflib.get_close_matches(key, list(section_keys), n=1, cutoff=0.5)
+             or difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5))
     hint = f"; did you mean '{close[0]}'?" if close else "; run `ganforge presets --keys` to list valid keys"
     return UserError(f"unknown config key {key!r}{hint}")
 
@@ -217,13 +242,22 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
+    if cls is OptimConfig:  # every mapping beside the schedule keys is an optimiser group
+        data = dict(data)
+        kwargs["groups"] = {str(name).lower(): _build(OptimizerConfig, data.pop(name), f"{prefix}{name}.")
+                            for name in list(data) if name not in fields and isinstance(data[name], dict)}
     for name, value in data.items():
         key = prefix + str(name)
-        if name not in fields:
-            raise _unknown_key(key)
+        if name not in fields or (cls is OptimConfig and name == "groups"):
+            raise _unknown_key(key, [prefix + f for f in fields])
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             kwargs[name] = _build(hint, value, key + ".")
+            continue
+        if typing.get_origin(hint) is dict:  # an open section, checked by its owner (the family)
+            if not isinstance(value, dict):
+                raise UserError(f"config section '{key}' must be a mapping, got {value!r}")
+            kwargs[name] = dict(value)
             continue
         choices = fields[name].metadata.get("choices")
         if isinstance(value, bool) and choices and {"on", "off"} <= set(choices):
@@ -236,7 +270,16 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """The config as plain data, optimiser groups written as keys of optim (optim.g, optim.d, ...)."""
+    tree = dataclasses.asdict(cfg)
+    tree["optim"].update(tree["optim"].pop("groups"))
+    return tree
+
+
+def build_section(cls: type, data: dict, prefix: str) -> Any:
+    """A dataclass `cls` from the mapping `data`, every key and type checked; `prefix` names the section in
+    messages ("family."). For options that live beside their owner, such as a family's."""
+    return _build(cls, data, prefix)
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -254,10 +297,12 @@ def _set_path(tree: dict, key: str, value: Any) -> None:
     node = tree
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
+        if child is None and i == 1 and parts[0] == "optim":  # a new optimiser group: optim.<group>.<key>
+            child = node[part] = {}
         if not isinstance(child, dict):
             raise _unknown_key(key)
         node = child
-    if parts[-1] not in node:
+    if parts[-1] not in node and not (parts[0] in OPEN_SECTIONS and len(parts) == (2 if parts[0] == "family" else 3)):
         raise _unknown_key(key)
     node[parts[-1]] = value
 
@@ -360,7 +405,7 @@ def validate(cfg: Config) -> None:
     for key, value in positive.items():
         if value < 1:
             raise UserError(f"config key '{key}' must be at least 1, got {value}")
-    for name, opt in (("g", cfg.optim.g), ("d", cfg.optim.d)):
+    for name, opt in cfg.optim.groups.items():
         if opt.lr <= 0:
             raise UserError(f"config key 'optim.{name}.lr' must be positive, got {opt.lr}")
         if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
@@ -401,6 +446,8 @@ def validate(cfg: Config) -> None:
                         f"of range: {cfg.train.max_rollbacks}, {cfg.train.rollback_lr}")
     if not 0 <= cfg.optim.decay_start < 1:
         raise UserError(f"config key 'optim.decay_start' must be in [0, 1), got {cfg.optim.decay_start}")
+    if cfg.data.holdout < 0:
+        raise UserError(f"config key 'data.holdout' must be >= 0 (0 keeps every example), got {cfg.data.holdout}")
     if cfg.eval.every < 0:
         raise UserError(f"config key 'eval.every' must be >= 0 (0 turns it off), got {cfg.eval.every}")
     if cfg.eval.n < 10:

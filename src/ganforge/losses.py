@@ -130,7 +130,8 @@ def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Genera
 def _gradient_norm_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor) -> torch.Tensor:
     """mean over samples of (||grad_x critic(x)||_2 at x_hat - 1)^2, differentiable in the critic's weights."""
     x_hat = x_hat.requires_grad_(True)
-    # the sum over samples keeps them separate: sample i's output depends only on x_hat[i] (no BatchNorm in D)
+    # the sum over samples keeps them separate as long as sample i's output depends on x_hat[i] alone, which
+    # BatchNorm in D breaks (the GAN family prints a note when the two are combined)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
@@ -156,7 +157,7 @@ def r1_penalty(real_logits: torch.Tensor, real_x: torch.Tensor) -> torch.Tensor:
     `real_x` must have had requires_grad set before computing `real_logits = D(real_x)`. The caller adds
     gamma * r1_penalty (the paper's gamma/2 ||grad||^2). Lazy regularisation (Karras et al. 2020, StyleGAN2):
     compute it only every `interval` D steps (16 there) and multiply gamma by `interval` so the average
-    strength is unchanged; the scheduling lives in the training loop.
+    strength is unchanged; the GAN family (families/gan.py) counts the D steps and scales gamma.
     """
     (grad,) = torch.autograd.grad(real_logits.sum(), real_x, create_graph=True)
     return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
@@ -177,10 +178,10 @@ def dragan_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.T
     return _gradient_norm_penalty(critic, eps * real + (1 - eps) * perturbed)
 
 
+# loss.objective -> (D's loss, G's loss); for "gan", loss.g picks G's loss from G_LOSSES instead
 OBJECTIVES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                             Callable[[torch.Tensor], torch.Tensor]]] = {
     "gan": (d_loss_bce, g_loss_nonsaturating),
-    "minimax": (d_loss_bce, g_loss_minimax),
     "wgan": (d_loss_wgan, g_loss_wgan),
     "hinge": (d_loss_hinge, g_loss_hinge),
     "lsgan": (d_loss_lsgan, g_loss_lsgan),

@@ -45,8 +45,10 @@ from ganforge.config import Config, load_config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.nets import build_networks
+from ganforge.runs import load_data
+from ganforge.runtime import resolve_device
 from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer, load_data, resolve_device
+from ganforge.train.loop import build_trainer
 
 NETS = {"dcgan64": "dcgan-64", "dcgan28": "default"}  # net name -> preset
 PATHS = ("ganforge", "textbook")
@@ -340,8 +342,44 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python bench/throughput.py ARGS` is `ganforge bench ARGS` (same parser, same exit codes)."""
-    from ganforge.cli import main as cli_main
+def add_arguments(p) -> None:
+    """The options of `ganforge bench` (and bench/throughput.py) on an argparse parser."""
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--batch", type=int, nargs="+", default=[128, 512], metavar="N", help="batch sizes (default 128 512)")
+    p.add_argument("--steps", type=int, default=50, help="timed steps per measurement (default 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement (default 5)")
+    p.add_argument("--nets", default="dcgan64,dcgan28", help="comma-separated: dcgan64, dcgan28 (default both)")
+    p.add_argument("--precision", help="ganforge path only: train.precision (auto, fp32, bf16, fp16)")
+    p.add_argument("--compile", help="ganforge path only: train.compile (off, on, graphs)")
+    p.add_argument("--workers", type=int, default=2, help="textbook DataLoader workers (default 2, as the example)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for both paths (networks, data), e.g. --set model.g_width=32")
 
-    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
+
+def run_from_args(args) -> list[dict]:
+    nets = [n.strip() for n in args.nets.split(",") if n.strip()]
+    return run_bench(args.device, args.batch, args.steps, args.warmup, nets, args.precision, args.compile,
+                     args.workers, args.json, args.set)
+
+
+DESCRIPTION = ("Images/s and peak memory of ganforge's training step and of the pytorch/examples DCGAN loop "
+               "(DataLoader, .item() every step) on the same networks and data, for DCGAN-64 (3x64x64) and the "
+               "default 28x28 DCGAN; prints a Markdown table.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/throughput.py ARGS` is `ganforge bench ARGS` (same options, same exit codes)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench/throughput.py", description=DESCRIPTION)
+    add_arguments(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run_from_args(args)
+    except UserError as e:
+        print(f"ganforge bench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

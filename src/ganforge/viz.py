@@ -446,3 +446,43 @@ def plot_curves(
         fig.suptitle(title)
     fig.tight_layout()
     return _save_figure(fig, path)
+
+
+CODE_VIEW = 7.0  # codes are drawn in [-7, 7]^2, so frames of a run line up (the 2-D priors fit in [-5, 5]^2)
+
+
+def plot_codes(
+    codes: np.ndarray,
+    labels: np.ndarray | None,
+    path: str | os.PathLike,
+    title: str | None = None,
+    centres: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """Scatter 2-D codes coloured by class (tab10), with the prior's component centres as black crosses and
+    the number of codes outside the fixed view in the corner."""
+    path = Path(path)
+    _check_suffix(path, _PLOT_SUFFIXES, "a plot")
+    codes = _as_points(codes, "codes")
+    fig = _new_figure(5.5, 5.0)
+    ax = fig.add_subplot()
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=3, c="tab:blue", alpha=0.6, linewidths=0)
+    else:
+        for k in np.unique(labels):
+            sel = labels == k
+            name = class_names[int(k)] if class_names and int(k) < len(class_names) else str(int(k))
+            ax.scatter(codes[sel, 0], codes[sel, 1], s=3, color=f"C{int(k) % 10}", alpha=0.7, linewidths=0,
+                       label=name)
+        ax.legend(loc="upper right", fontsize=6, markerscale=3, framealpha=0.7)
+    if centres is not None:
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", s=30, c="black", linewidths=1.2, zorder=3)
+    ax.set_xlim(-CODE_VIEW, CODE_VIEW)
+    ax.set_ylim(-CODE_VIEW, CODE_VIEW)
+    ax.set_aspect("equal", adjustable="box")
+    outside = int((np.abs(codes) > CODE_VIEW).any(axis=1).sum())
+    if outside:
+        ax.text(0.01, 0.01, f"{outside} outside the view", transform=ax.transAxes, fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save_figure(fig, path)

@@ -6,9 +6,10 @@ import torch
 from PIL import Image
 
 from ganforge.config import load_config
+from ganforge.runs import load_data
 from ganforge.sample import load_generator
 from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.loop import build_trainer, load_data, train
+from ganforge.train.loop import build_trainer, train
 
 TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",
               "log.every=2", "log.sample_every=3", "log.checkpoint_every=3"]
@@ -157,13 +158,13 @@ def test_cached_freeze_and_ema_lists_train_bit_for_bit_as_rebuilding_them_every_
     cached, rebuilt = build_trainer(cfg, ds), build_trainer(cfg, ds)
     for _ in range(40):  # R1 on steps 0, 16 and 32
         cached.train_step(RunningStats())
-        rebuilt.d_frozen, rebuilt.ema.paired_with = None, None  # list D's and G's tensors afresh
+        rebuilt.frozen, rebuilt.ema.paired_with = {}, None  # list D's and G's tensors afresh
         rebuilt.train_step(RunningStats())
     a, b = cached.model_tensors(), rebuilt.model_tensors()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     d_params = list(cached.family.networks["D"].parameters())
     assert all(p.requires_grad for p in d_params)  # unfrozen after G's step
-    with cached.d_frozen:  # the cached freeze still covers every weight of D
+    with cached.frozen["G"]:  # the cached freeze of G's phase still covers every weight of D
         assert not any(p.requires_grad for p in d_params)
 
 

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from ganforge.config import load_config
+from ganforge.runs import load_data
+from ganforge.runtime import autocast_dtype
 from ganforge.train.checkpoint import latest_checkpoint
 from ganforge.train.log import RunningStats
-from ganforge.train.loop import autocast_dtype, build_trainer, load_data
+from ganforge.train.loop import build_trainer
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
 

@@ -1,24 +1,28 @@
-"""GAN families: each file declares its networks and its discriminator and generator losses.
-
-The training loop (ganforge.train.loop) owns everything else. A new family subclasses `Family` and
-registers itself in FAMILIES.
+"""Training algorithms, one file each: a Family subclass (families/base.py) that declares its networks,
+optimiser groups, phases, one loss per phase and how it samples. Registering it in FAMILIES is the only
+change outside its file; the loop, the config module and the commands need none.
 """
 
 from __future__ import annotations
 
+from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.families.base import Batch, DataSpec, Family
+from ganforge.families.aae import AAE
+from ganforge.families.base import Family, Phase, Step
 from ganforge.families.gan import GAN
 
-FAMILIES: dict[str, type[Family]] = {"gan": GAN}
+FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE}
+
+
+def family_class(name: str) -> type[Family]:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise UserError(f"unknown model.family '{name}'; families: {', '.join(FAMILIES)}") from None
 
 
 def build_family(cfg, spec: DataSpec) -> Family:
-    try:
-        cls = FAMILIES[cfg.model.family]
-    except KeyError:
-        raise UserError(f"unknown model.family '{cfg.model.family}'; families: {', '.join(FAMILIES)}") from None
-    return cls(cfg, spec)
+    return family_class(cfg.model.family)(cfg, spec)
 
 
-__all__ = ["FAMILIES", "Batch", "DataSpec", "Family", "build_family"]
+__all__ = ["FAMILIES", "Batch", "DataSpec", "Family", "Phase", "Step", "build_family", "family_class"]

@@ -1,63 +1,134 @@
-"""What every family provides to the training loop."""
+"""The contract between a family and the training loop.
+
+A family is one training algorithm (the GAN of Goodfellow et al., the adversarial autoencoder, ...). It
+declares its networks, how they are grouped under optimisers, its phases (which group each phase steps,
+which groups it freezes, how often it runs) and one loss per phase; it says which network samples and how.
+The loop (ganforge.train.loop) owns everything else: data, optimisers, precision, compilation, several
+processes, the EMA of the sampling network, logging, checkpoints, rollback and resume. It never names a
+network or a phase itself.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ganforge.data.spec import Batch, DataSpec
+from ganforge.errors import UserError
 
-@dataclass(frozen=True)
-class DataSpec:
-    """What a family needs to know about its data to build networks."""
-
-    shape: tuple[int, ...]  # one example: C x H x W for images, (D,) for toy vectors
-    is_image: bool
-    n_classes: int = 0
-    attr_names: tuple[str, ...] = ()  # binary attributes per example (conditioning on them replaces classes)
-    n_examples: int = 0  # training examples, for schedules counted in epochs (0: unknown)
-
-    @property
-    def n_cond(self) -> int:
-        """Length of the condition vector: one per attribute, else one per class."""
-        return len(self.attr_names) or self.n_classes
-
-
-@dataclass
-class Batch:
-    x: torch.Tensor  # images in [-1, 1] or toy vectors
-    y: torch.Tensor | None = None  # int64 classes (N,), or float 0/1 attributes (N, A)
-
-
+DEFAULT_SAMPLES = 64  # `ganforge sample` without --n
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
 
 
-class Family(nn.Module):
-    """Networks of one GAN family plus its two losses.
+@dataclass(frozen=True)
+class Phase:
+    """One part of a training iteration: a loss whose backward steps one optimiser group."""
 
-    `networks` maps an optimiser name ("G", "D") to the module it trains. The loop calls `d_loss` k times
-    and then `g_loss` once per step, and owns backward passes, optimiser steps and everything else.
+    name: str  # passed to Family.loss
+    steps: str  # the optimiser group the loss steps
+    freeze: tuple[str, ...] = ()  # groups whose weights get no gradient here (D during G's step)
+    repeat: int = 1  # times per iteration (k discriminator steps)
+    every: int = 1  # runs on iterations divisible by this (lazy regularisation)
+    data: bool = True  # draws a fresh real batch; False: sees the latest one drawn
+
+
+@dataclass
+class Step:
+    """Where training is, for a loss: the iteration, the images seen, and this rank's random stream."""
+
+    index: int  # iterations completed before this one
+    images_seen: int
+    batch_size: int  # the global batch of this iteration (each rank holds its share of it)
+    noise: torch.Generator  # training noise: this stream alone, so resume restores it exactly
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    def randn(self, n: int, *dims: int) -> torch.Tensor:
+        """Normal noise for a global batch of n, this rank's share of it: every rank draws the same global
+        batch, so N processes train on the very noise one process would."""
+        z = torch.randn(n, *dims, generator=self.noise, device=self.device)
+        if self.world == 1:
+            return z
+        share = n // self.world
+        return z[self.rank * share : (self.rank + 1) * share]
+
+
+class Family(nn.Module):
+    """Subclass, set GROUPS, build `networks` in __init__(cfg, spec), and define phases, loss and decode.
+
+    GROUPS names the optimiser groups (their settings are optim.<group in lower case>); `groups()` maps
+    each to the networks it trains (a network may sit in two groups, each with its own optimiser state).
+    SAMPLER names the network that samples: train.ema averages it, and the average samples.
     """
 
-    networks: dict[str, nn.Module]
-    def sampler(self) -> nn.Module:
-        """The generator that samples: the EMA copy (submodule G_ema, with its EMA object as `ema`, both set by
-        the loop when train.ema > 0) when there is one, its BatchNorm statistics brought up to date, else G."""
-        ema = getattr(self, "ema", None)
-        if ema is None:
-            return self.networks["G"]
-        ema.refresh_batchnorm(self.noise_inputs)
-        return ema.shadow
+    Options: ClassVar[type | None] = None  # a dataclass of the family's own keys (config section `family:`)
+    GROUPS: ClassVar[tuple[str, ...]] = ()
+    SAMPLER: ClassVar[str] = "G"
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
 
-    def noise_inputs(self, n: int, generator: torch.Generator) -> tuple:
-        """G's inputs for n fresh samples drawn from `generator`: (z,), or (z, labels) for a conditional G."""
+    networks: dict[str, nn.Module]
+    wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
+    ema: Any = None  # the loop's EMA of the sampling network (train.ema > 0)
+    conditional: bool = False  # the sampling network takes a condition vector (model.condition)
+    attributes: bool = False  # the condition holds binary attributes, not a one-hot class
+    n_cond: int = 0
+
+    def __init__(self, cfg, spec: DataSpec):
+        super().__init__()
+        self.cfg, self.spec = cfg, spec
+        self.options = self.read_options(cfg)
+
+    @classmethod
+    def read_options(cls, cfg):
+        """The family's Options from the config's `family:` section, each key and type checked."""
+        if cls.Options is None:
+            if cfg.family:
+                raise UserError(f"config key 'family.{next(iter(cfg.family))}': the {cfg.model.family} family "
+                                "has no options of its own; remove the family section")
+            return None
+        from ganforge.config import build_section
+
+        return build_section(cls.Options, cfg.family, "family.")
+
+    # -- training ------------------------------------------------------------------------------------------
+
+    def groups(self) -> dict[str, list[nn.Module]]:
+        """Optimiser group -> the networks it steps (default: each group trains the network of its name)."""
+        return {name: [self.networks[name]] for name in self.GROUPS}
+
+    def phases(self) -> list[Phase]:
         raise NotImplementedError
 
+    def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
+        """The loss of `phase` on this rank's share of the real batch; the loop backpropagates it and steps
+        the phase's group."""
+        raise NotImplementedError
+
+    def batch_size(self, step: int) -> int:
+        """The global batch at iteration `step` (progressive growing changes it with the resolution)."""
+        return self.cfg.train.batch_size
+
+    def after_step(self, group: str) -> None:
+        """Called after the optimiser of `group` stepped: the place for weight constraints."""
+
     def distribute(self, wrap) -> None:
-        """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network, used by the losses
-        for the one forward per backward that readies the gradient all-reduce."""
+        """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network; a loss runs one
+        forward per backward through `self.wrapped[name]` to ready the gradient all-reduce."""
         self.wrapped = {name: wrap(net) for name, net in self.networks.items()}
+
+    def training_notes(self) -> list[str]:
+        """Lines the loop prints before training: settings that work but are not what the user may think."""
+        return []
+
+    def forward_check(self, device: torch.device) -> None:
+        """A trial forward of every network on two samples (torch.compile is checked with it); default: the
+        sampling path only."""
+        self.decode(self.noise(2, torch.Generator(device=device).manual_seed(0)))
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Training state beyond the weights (buffers, counters) to save in checkpoints, as tensors."""
@@ -66,25 +137,55 @@ class Family(nn.Module):
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Restore what `state_tensors` returned."""
 
-    def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+    def pictures(self, dataset, folder: Path, step: int) -> None:
+        """Pictures of this family's own beside the sample grid, written at each sample step as
+        folder/<name>_<step:06d>.png (reconstructions, a code space); the run keeps the latest of each series
+        as <name>.png and an animation of it as <name>.gif."""
+
+    # -- sampling ------------------------------------------------------------------------------------------
+
+    def sampler(self) -> nn.Module:
+        """The network that samples: the EMA average when the loop keeps one (its BatchNorm statistics brought
+        up to date), else the live network."""
+        if self.ema is None:
+            return self.networks[self.SAMPLER]
+        self.ema.refresh_batchnorm(lambda n, generator: tuple(self.noise(n, generator).values()))
+        return self.ema.shadow
+
+    def attach_ema(self, ema) -> None:
+        """Called by the loop: `ema` averages the sampling network; its copy is saved as <SAMPLER>_ema."""
+        self.ema = ema
+        self.add_module(f"{self.SAMPLER}_ema", ema.shadow)
+
+    def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The sampling network's inputs for n fresh samples, drawn from `generator` on its device, in the order
+        the network takes them (z, and the condition for a conditional network)."""
         raise NotImplementedError
 
-    def g_loss(self, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+    def decode(self, inputs: dict[str, torch.Tensor], **options: Any) -> torch.Tensor:
+        """Samples in the data's value range from inputs as `noise` draws them. Callers set eval mode."""
         raise NotImplementedError
 
-    def after_step(self, name: str) -> None:
-        """Called after optimiser `name` stepped: the place for weight constraints."""
+    def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
+        """A picture's layout of inputs as `noise` draws them (about n samples when given): (inputs, columns);
+        None columns: a square-ish grid."""
+        return inputs, None
 
-    wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
-    conditional: bool = False  # G and D take labels (model.condition)
-    n_cond: int = 0  # length of the condition vector
-    attributes: bool = False  # the condition holds binary attributes, not a one-hot class
+    def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
+                      **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
+        """`ganforge sample`: the inputs of n samples (None: DEFAULT_SAMPLES, or a grid's own default) with the
+        user's options (SAMPLE_OPTIONS), laid out as a picture's grid when `picture`, and the grid's columns."""
+        check_options(self, options)
+        inputs = self.noise(n or DEFAULT_SAMPLES, generator)
+        return self.grid(inputs, n) if picture else (inputs, None)
 
-    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples in the data's value range, for grids, `ganforge sample` and evaluation; `c` holds the
-        condition vectors of a conditional family (one-hot classes or 0/1 attributes)."""
-        raise NotImplementedError
 
-    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """D's probability that `x` is real (for the 1D picture of D(x))."""
-        raise NotImplementedError
+def check_options(family: Family, options: dict) -> None:
+    unknown = [k for k in options if k not in family.SAMPLE_OPTIONS]
+    if unknown:
+        have = ", ".join(family.SAMPLE_OPTIONS) or "none"
+        raise UserError(f"sample option '{unknown[0]}' is not one of the {family.cfg.model.family} family's "
+                        f"(options: {have})")
+
+
+__all__ = ["Batch", "DataSpec", "Family", "Phase", "Stats", "Step"]

@@ -7,7 +7,8 @@ Algorithm 1 of the paper, one training iteration:
   sample m noise vectors z;
   descend 1/m sum log(1 - D(G(z)))   (loss.g = minimax)
   or ascend  1/m sum log D(G(z))     (loss.g = nonsaturating, the paper's practical advice)
-The loop runs the k steps; this file holds the objectives. loss.objective swaps the pair for WGAN, hinge or
+Two phases: "D" (repeated k times, each on a fresh real batch) and "G" (D frozen). The loop runs them; this
+file holds the objectives. loss.objective swaps the pair for WGAN, hinge or
 least squares; penalties (WGAN-GP, R1, DRAGAN), weight clipping, one-sided label smoothing, experience replay
 and PacGAN packing are added here, so every architecture gets them.
 
@@ -18,12 +19,14 @@ sides and the penalties' interpolates keep one label; acgan adds the class loss 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ganforge import losses
 from ganforge.errors import UserError
-from ganforge.families.base import Batch, DataSpec, Family, Stats
+from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
 from ganforge.nets.stabilisers import pack
@@ -32,9 +35,16 @@ from ganforge.train.replay import ReplayBuffer
 REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
 
 
+GRID_COLUMNS = 8  # conditional grids: samples per label
+
+
 class GAN(Family):
+    GROUPS = ("G", "D")
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {"class": "conditional runs: every sample of this class (an index or a class name)",
+                      "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
+
     def __init__(self, cfg, spec: DataSpec):
-        super().__init__()
+        super().__init__(cfg, spec)
         self.condition, self.n_cond, self.attributes = cfg.model.condition, spec.n_cond, bool(spec.attr_names)
         self.conditional = self.condition != "none"
         if self.conditional:
@@ -45,6 +55,7 @@ class GAN(Family):
         self.z_dim = cfg.model.z_dim
         self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
         self.networks = {"G": self.G, "D": self.D}
+        self.d_steps = cfg.train.d_steps
         self.loss_cfg = cfg.loss
         d_objective, g_objective = losses.OBJECTIVES[cfg.loss.objective]
         self.d_objective = d_objective
@@ -61,6 +72,18 @@ class GAN(Family):
         self.reuse_fake = cfg.train.reuse_fake and cfg.train.d_steps == 1  # the loop's rule: G's step reuses G(z)
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
+
+    def phases(self) -> list[Phase]:
+        """k D steps, each on a fresh real batch, then one G step with D's weights frozen (it needs D's input
+        gradient only)."""
+        return [Phase("D", steps="D", repeat=self.d_steps), Phase("G", steps="G", freeze=("D",), data=False)]
+
+    def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
+        if phase == "D":
+            return self.d_loss(batch, step.randn(step.batch_size, self.z_dim))
+        # with k = 1 and train.reuse_fake, G's step reuses the D step's z and G(z): one G forward saved
+        z = self._last[0] if self.reuse_fake and self._last is not None else step.randn(step.batch_size, self.z_dim)
+        return self.g_loss(z)
 
     def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None,
                            sync: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -192,16 +215,98 @@ class GAN(Family):
             self.replay = ReplayBuffer(self.replay_size, self.replay_mix, self.replay_seed, device)
             self.replay.load_state_dict(saved)
 
-    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.conditional:
-            return self.sampler()(z)
-        return self.sampler()(z, default_condition(len(z), self.n_cond, self.attributes, z.device) if c is None else c)
+    # -- sampling ------------------------------------------------------------------------------------------
 
-    def noise_inputs(self, n: int, generator: torch.Generator) -> tuple:
+    def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         z = torch.randn(n, self.z_dim, generator=generator, device=generator.device)
         if not self.conditional:
-            return (z,)
-        return z, default_condition(n, self.n_cond, self.attributes, z.device)  # every label equally often
+            return {"z": z}
+        return {"z": z, "c": default_condition(n, self.n_cond, self.attributes, z.device)}  # every label in turn
+
+    def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
+        check_options(self, {k: v for k, v in options.items() if k not in ("class", "attr")})
+        g = self.sampler()
+        return g(inputs["z"], inputs["c"]) if self.conditional else g(inputs["z"])
+
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (G(z, c) for a conditional G; c defaults to every label in turn) from the sampling network."""
+        if self.conditional and c is None:
+            c = default_condition(len(z), self.n_cond, self.attributes, z.device)
+        return self.decode({"z": z, "c": c} if self.conditional else {"z": z})
+
+    def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
+        """Image runs with class or attribute labels: one row per label (every class, or the combinations of
+        the first three attributes), the same z down each column: n samples in all, or GRID_COLUMNS per row."""
+        if not (self.conditional and self.spec.is_image):
+            return inputs, None
+        rows = default_condition(self.grid_rows(), self.n_cond, self.attributes, inputs["z"].device)
+        columns = min(-(-n // len(rows)) if n else GRID_COLUMNS, len(inputs["z"]))
+        z = inputs["z"][:columns].repeat(len(rows), 1)
+        return {"z": z, "c": rows.repeat_interleave(columns, 0)}, columns
+
+    def grid_rows(self) -> int:
+        return self.n_cond if not self.attributes else 2 ** min(3, self.n_cond)
+
+    def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
+                      **options) -> tuple[dict[str, torch.Tensor], int | None]:
+        check_options(self, options)
+        c = self.requested_condition(n or DEFAULT_SAMPLES, generator, options.get("class"), options.get("attr"))
+        if c is None:
+            return super().sample_inputs(n, generator, picture)
+        z = torch.randn(len(c), self.z_dim, generator=generator, device=generator.device)
+        return {"z": z, "c": c.to(z.device)}, None
+
+    def requested_condition(self, n: int, generator: torch.Generator, class_name: str | None = None,
+                            attrs: str | None = None) -> torch.Tensor | None:
+        """The condition vectors of `ganforge sample --class K` (an index or a class name) or
+        `--attr name=1,name=0`; attributes not named are drawn with their frequency in the training data."""
+        if class_name is None and attrs is None:
+            return None
+        flag = "--class" if class_name is not None else "--attr"
+        if not self.conditional:
+            raise UserError(f"{flag} needs a conditional run (model.condition cgan, acgan or projection); "
+                            f"this run was trained with model.condition=none")
+        if class_name is not None and attrs is not None:
+            raise UserError("give --class or --attr, not both")
+        names = list(self.spec.attr_names)
+        if class_name is not None:
+            if names:
+                raise UserError(f"this run is conditioned on attributes ({', '.join(names[:8])}); use --attr name=1,...")
+            classes = list(self.spec.class_names) or [str(i) for i in range(self.n_cond)]
+            if class_name in classes:
+                k = classes.index(class_name)
+            elif class_name.isdigit() and int(class_name) < self.n_cond:
+                k = int(class_name)
+            else:
+                raise UserError(f"--class {class_name}: not a class of this run; classes: "
+                                f"{', '.join(f'{i} ({c})' for i, c in enumerate(classes))}")
+            c = torch.zeros(n, self.n_cond)
+            c[:, k] = 1
+            return c
+        if not names:
+            raise UserError("this run is conditioned on classes, not attributes; use --class K")
+        means = torch.tensor(self.spec.attr_means or [0.5] * len(names))
+        draws = torch.rand(n, len(names), generator=torch.Generator().manual_seed(
+            int(torch.randint(2**62, (1,), generator=generator, device=generator.device))))
+        c = (draws < means).float()
+        for item in attrs.split(","):
+            key, sep, value = (t.strip() for t in item.partition("="))
+            if not sep or value not in ("0", "1"):
+                raise UserError(f"--attr {attrs}: write name=0 or name=1, separated by commas (got '{item.strip()}')")
+            if key not in names:
+                shown = ", ".join(names[:40]) + (" ..." if len(names) > 40 else "")
+                raise UserError(f"--attr: unknown attribute '{key}'; this run's attributes: {shown}")
+            c[:, names.index(key)] = float(value)
+        return c
+
+    def training_notes(self) -> list[str]:
+        note = penalty_with_batchnorm(self.loss_cfg, self.D)
+        return [note] if note else []
+
+    def forward_check(self, device: torch.device) -> None:
+        """A trial forward of G and D on two samples (compilation is checked with it)."""
+        inputs = self.noise(2, torch.Generator(device=device).manual_seed(0))
+        self.critic(self.decode(inputs), inputs.get("c"))
 
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
         x = x.repeat_interleave(self.pack_size, 0)  # a pack of m copies of each point
@@ -212,6 +317,17 @@ class GAN(Family):
             return out
         out = self.critic(x)
         return torch.sigmoid(out) if self.probabilities else out
+
+
+def penalty_with_batchnorm(loss_cfg, d: nn.Module) -> str | None:
+    """Gradient penalties are defined per sample; BatchNorm in D mixes the samples of a batch, so the gradient
+    of one sample's output holds the others' too and the penalty no longer measures D's slope at a point."""
+    used = [name for name in ("gp", "r1", "dragan") if getattr(loss_cfg, name) > 0]
+    if used and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules()):
+        return (f"loss.{used[0]} penalises D's gradient per sample, but this D has BatchNorm, which mixes the "
+                "samples of a batch, so the penalty is not exactly per sample (the WGAN-GP and R1 papers use a D "
+                "without it: model.arch mlp or dense)")
+    return None
 
 
 def default_condition(n: int, n_cond: int, attributes: bool, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -259,16 +259,16 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     Image runs: `n` samples (default 10,000) against the first `n` images of the `ref` split. Toy runs:
     the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
     """
+    from ganforge import runs
+    from ganforge.data.spec import training_labels
     from ganforge.nets.conditional import condition_vector
-    from ganforge.sample import load_generator
-    from ganforge.train.loop import load_data, read_run_config, training_labels
     from ganforge.train.samples import generate
 
     metrics = parse_metrics(metrics)
     if ref not in ("train", "test"):
         raise UserError(f"--ref must be train or test, got '{ref}'")
-    cfg = read_run_config(run_dir)
-    family, data_info, step = load_generator(run_dir, checkpoint, device)
+    cfg = runs.read_config(run_dir)
+    family, data_info, step = runs.load_family(run_dir, checkpoint, device)
     device = str(next(family.parameters()).device)  # evaluation runs on the generator's device
     by_class = family.conditional and not family.attributes
     if by_class and metrics == DEFAULT_METRICS:
@@ -281,21 +281,18 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
         values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
     else:
         n = n or 10_000
-        trained_split = cfg.data.split
-        cfg.data.split = ref
-        real = load_data(cfg)
+        real = runs.load_data(runs.with_split(cfg, ref))
         extractor = build_extractor(extractor_name, real.name, inception_path, device)
-        z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
-        labels = c = None
+        inputs = family.noise(n, torch.Generator().manual_seed(seed))
+        labels = None
         if family.conditional:  # samples get the labels of the reference images, so the class mix matches
             labels = training_labels(real)
             labels = labels[torch.arange(n) % len(labels)]
-            c = condition_vector(labels, family.n_cond).to(device)
-        fake = viz.to_uint8(generate(family, z.to(device), c).cpu())
+            inputs["c"] = condition_vector(labels, family.n_cond)
+        fake = viz.to_uint8(generate(family, {k: v.to(device) for k, v in inputs.items()}).cpu())
         train = None
-        if "nn" in metrics:
-            cfg.data.split = trained_split
-            train = load_data(cfg).x if trained_split != ref else real.x
+        if "nn" in metrics:  # the images the generator was trained on
+            train = runs.load_data(cfg).x if cfg.data.split != ref or cfg.data.holdout else real.x
         values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
                                         Path(run_dir) / "nearest.png", progress)
         if by_class:
@@ -345,8 +342,8 @@ def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> 
 
     if data_info["modes"] is None:
         raise UserError(f"{data_info['name']} has no mode centres to score against")
-    z = torch.randn(n, cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
-    points = generate(family, z.to(device)).cpu()
+    inputs = family.noise(n, torch.Generator().manual_seed(seed))
+    points = generate(family, {k: v.to(device) for k, v in inputs.items()}).cpu()
     values = mode_metrics(points, torch.tensor(data_info["modes"], dtype=torch.float32), data_info["sigma"])
     protocol = {"dataset": data_info["name"], "n_fake": n, "high_quality": "within 3 sigma of the nearest mode",
                 "modes": len(data_info["modes"]), "sigma": data_info["sigma"],

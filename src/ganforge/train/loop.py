@@ -1,30 +1,33 @@
 """The training loop: one for every family.
 
-A family (ganforge.families) supplies networks and its D and G losses; this loop owns the data, the
-optimisers, the k discriminator steps, logging, fixed-noise samples, checkpoints and resume.
+A family (ganforge.families) declares its networks, optimiser groups, phases and one loss per phase; this
+loop runs the phases of each iteration in order (a phase repeated `repeat` times, on iterations divisible by
+`every`), backpropagates each loss into its group's optimiser with the phase's frozen groups off, and owns
+the data, the optimisers and their schedule, precision, compilation, several processes, the EMA of the
+sampling network, logging, fixed-input samples, evaluation, checkpoints, rollback and resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from ganforge import __version__
-from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict
-from ganforge.data import Dataset, load_dataset
+from ganforge import __version__, runs
+from ganforge.config import Config, OptimizerConfig
+from ganforge.data import Dataset
+from ganforge.data.spec import data_spec, training_labels
 from ganforge.errors import TrainingDiverged, UserError
-from ganforge.families import DataSpec, Family, build_family
-from ganforge.families.gan import default_condition
+from ganforge.families import Family, Phase, Step, build_family
 from ganforge.files import write_text_atomic
+from ganforge.runtime import autocast_dtype, resolve_device, seed_everything
 from ganforge.train import checkpoint as ckpt
 from ganforge.train import distributed
 from ganforge.train.distributed import SINGLE, Ranks
@@ -34,21 +37,7 @@ from ganforge.train.monitor import TrainingEval, affordable_extractor
 from ganforge.train.resident import ResidentData
 from ganforge.train.samples import SampleWriter
 
-FIXED_NOISE_SEED_OFFSET = 1_000_003  # fixed-noise samples use their own stream, apart from training noise
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"train.device is '{name}' but no CUDA device is available; use --device cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+FIXED_NOISE_SEED_OFFSET = 1_000_003  # fixed-input samples use their own stream, apart from training noise
 
 
 def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -63,48 +52,19 @@ def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = N
     return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
 
 
-def load_data(cfg: Config) -> Dataset:
-    d = cfg.data
-    resolution = d.resolution
-    if resolution is None and cfg.model.arch == "dcgan28":
-        resolution = 28  # the network fixes the size, so an image folder of any size can feed it
-    return load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
-                        n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
-                        attributes=d.attributes or None)
-
-
-def data_spec(dataset: Dataset) -> DataSpec:
-    n_classes = len(dataset.class_names) if dataset.class_names else 0
-    return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()),
-                    n_examples=len(dataset.x))
-
-
-def training_labels(dataset: Dataset) -> torch.Tensor | None:
-    """The labels batches carry: the 0/1 attributes when the data has them, else the classes."""
-    return dataset.attributes if dataset.attributes is not None else dataset.y
-
-
-def describe_data(dataset: Dataset) -> dict:
-    """What `ganforge sample` needs to rebuild the networks and draw samples without loading the data."""
-    spec = data_spec(dataset)
-    return {"data": {"name": dataset.name, "kind": dataset.kind, "source": dataset.source, "n": len(dataset.x),
-                     "shape": list(spec.shape), "n_classes": spec.n_classes, "class_names": dataset.class_names,
-                     "attr_names": list(spec.attr_names),
-                     "attr_means": None if dataset.attributes is None else dataset.attributes.mean(0).tolist(),
-                     "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma}}
-
-
-def fixed_noise(cfg: Config, n: int, device: torch.device) -> torch.Tensor:
+def fixed_inputs(cfg: Config, family: Family, n: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """The sampling network's inputs for the pictures drawn during training: the same at every step."""
     g = torch.Generator().manual_seed(cfg.train.seed + FIXED_NOISE_SEED_OFFSET)
-    return torch.randn(n, cfg.model.z_dim, generator=g).to(device)
+    return {k: v.to(device) for k, v in family.noise(n, g).items()}
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of train.precision: auto is bf16 on a CUDA device that has it, else fp32 (None)."""
-    if precision == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if cuda_bf16 else None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+def group_parameters(nets: list[torch.nn.Module]) -> list[torch.nn.Parameter]:
+    """The parameters of a group's networks, each once."""
+    seen: dict[int, torch.nn.Parameter] = {}
+    for net in nets:
+        for p in net.parameters():
+            seen.setdefault(id(p), p)
+    return list(seen.values())
 
 
 @dataclass
@@ -113,7 +73,7 @@ class Trainer:
 
     cfg: Config
     family: Family
-    optimizers: dict[str, torch.optim.Optimizer]
+    optimizers: dict[str, torch.optim.Optimizer]  # one per optimiser group of the family
     data: ResidentData
     noise: torch.Generator
     device: torch.device
@@ -125,28 +85,34 @@ class Trainer:
     amp_dtype: torch.dtype | None = None  # forward passes under autocast to this dtype (train.precision)
     scalers: dict[str, torch.amp.GradScaler] | None = None  # fp16: loss scaling, one per optimiser
     ranks: Ranks = SINGLE  # multi-process training: this process's share of each global batch
-    d_frozen: frozen | None = None  # turns D's weight gradients off for G's step (see train_step)
-
-    def z(self) -> torch.Tensor:
-        """This rank's slice of the global batch's noise (all of it in one process)."""
-        z = torch.randn(self.cfg.train.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
-        return distributed.my_slice(z, self.ranks)
+    phases: list[Phase] = field(default_factory=list)
+    frozen: dict[str, frozen] = field(default_factory=dict)  # per phase, built once (see freeze)
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
-    def optimise(self, name: str, loss: torch.Tensor) -> None:
-        opt = self.optimizers[name]
+    def optimise(self, group: str, loss: torch.Tensor) -> None:
+        opt = self.optimizers[group]
         opt.zero_grad(set_to_none=True)
         if self.scalers:  # fp16: scale the loss so small gradients do not underflow; skip steps that overflow
-            scaler = self.scalers[name]
+            scaler = self.scalers[group]
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
         else:
             loss.backward()
             opt.step()
-        self.family.after_step(name)
+        self.family.after_step(group)
+
+    def freeze(self, phase: Phase):
+        """No weight gradients for the phase's frozen groups (G's step needs D's input gradient only). Listed
+        once per phase: listing the parameters every step slows a small MLP."""
+        if not phase.freeze:
+            return contextlib.nullcontext()
+        if phase.name not in self.frozen:
+            groups = self.family.groups()
+            self.frozen[phase.name] = frozen([net for g in phase.freeze for net in groups[g]])
+        return self.frozen[phase.name]
 
     def lr_factor(self) -> float:
         """The learning-rate multiplier at this step; a function of the step alone, so resume needs no state."""
@@ -157,42 +123,47 @@ class Trainer:
         return 1.0 - (self.step - start) / (total - start)
 
     def train_step(self, stats: RunningStats) -> None:
-        """k discriminator steps, then one generator step (Algorithm 1 of Goodfellow et al. 2014)."""
-        t = self.cfg.train
+        """One iteration: the family's phases in order, each loss stepping its group's optimiser."""
         if self.cfg.optim.decay != "none" or self.lr_scale != 1.0:
             factor = self.lr_factor() * self.lr_scale
-            for name, opt_cfg in (("G", self.cfg.optim.g), ("D", self.cfg.optim.d)):
-                for group in self.optimizers[name].param_groups:
-                    group["lr"] = opt_cfg.lr * factor
-        for _ in range(t.d_steps):
-            z = self.z()
-            with self.autocast():
-                real = self.data.next_batch(t.batch_size, self.ranks.rank, self.ranks.world)
-                loss, s = self.family.d_loss(real, z)
-            self.optimise("D", loss)
-            stats.add(s)
-        if not (t.reuse_fake and t.d_steps == 1):
-            z = self.z()
-        if self.d_frozen is None:  # built once: listing D's parameters every step slows a small MLP
-            self.d_frozen = frozen(self.family.networks["D"])
-        with self.d_frozen:  # G's step needs D's input gradient, not its weight gradients
-            with self.autocast():
-                loss, s = self.family.g_loss(z)
-            self.optimise("G", loss)
-        stats.add(s)
+            for name, opt in self.optimizers.items():
+                lr = self.cfg.optim.group(name).lr * factor
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        batch_size = self.family.batch_size(self.step)
+        batch = None
+        drawn = 0
+        for phase in self.phases:
+            if self.step % phase.every:
+                continue
+            for _ in range(phase.repeat):
+                if phase.data or batch is None:
+                    batch = self.data.next_batch(batch_size, self.ranks.rank, self.ranks.world)
+                    drawn += batch_size
+                context = Step(self.step, self.images_seen + drawn, batch_size, self.noise, self.device,
+                               self.ranks.rank, self.ranks.world)
+                with self.freeze(phase):
+                    with self.autocast():
+                        loss, s = self.family.loss(phase.name, batch, context)
+                    self.optimise(phase.steps, loss)
+                stats.add(s)
         if self.ema is not None:
-            self.ema.update(self.family.networks["G"])
+            self.ema.update(self.family.networks[self.family.SAMPLER])
         self.step += 1
-        self.images_seen += t.batch_size * t.d_steps
+        self.images_seen += drawn
 
     # -- checkpoints -------------------------------------------------------------------------------------
 
     def model_tensors(self) -> dict[str, torch.Tensor]:
-        """The weights `ganforge sample` needs: every network, and G's moving average as G_ema."""
-        nets = dict(self.family.networks)
+        """The weights sampling needs: every network, and the sampling network's average as <name>_ema."""
+        tensors = {f"{name}.{k}": v for name, net in self.family.networks.items()
+                   for k, v in net.state_dict().items()}
         if self.ema is not None:
-            nets["G_ema"] = self.family.sampler()  # the shadow, its BatchNorm statistics refreshed
-        return {f"{name}.{k}": v for name, net in nets.items() for k, v in net.state_dict().items()}
+            self.family.sampler()  # brings the average's BatchNorm statistics up to date
+            averaged = f"{self.family.SAMPLER}_ema."
+            tensors.update({averaged + k.removeprefix("shadow."): v for k, v in self.ema.state_dict().items()
+                            if k.startswith("shadow.")})
+        return tensors
 
     def save(self, run_dir: Path) -> Path:
         model = self.model_tensors()
@@ -209,7 +180,7 @@ class Trainer:
         state["noise.generator"] = self.noise.get_state()
         state.update({f"family.{k}": v for k, v in self.family.state_tensors().items()})
         if self.ema is not None:
-            state["ema.num_updates"] = torch.tensor([self.ema.num_updates], dtype=torch.int64)
+            state["ema.num_updates"] = self.ema.state_dict()["num_updates"]
         if self.scalers:
             state.update({f"scaler.{name}.{k}": torch.tensor([float(v)], dtype=torch.float64)
                           for name, scaler in self.scalers.items() for k, v in scaler.state_dict().items()
@@ -217,13 +188,18 @@ class Trainer:
         meta = {"step": self.step, "images_seen": self.images_seen, "rollbacks": self.rollbacks,
                 "lr_scale": self.lr_scale, "epoch": data_state["epoch"],
                 "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
-                "ganforge": __version__, "time": datetime.now().isoformat(timespec="seconds")}
+                "family": self.cfg.model.family, "ganforge": __version__,
+                "time": datetime.now().isoformat(timespec="seconds")}
         return ckpt.save_checkpoint(run_dir, self.step, model, state, meta, keep=self.cfg.log.keep_checkpoints)
 
     def load(self, path: Path) -> None:
         model, state, meta = ckpt.load_checkpoint(path)
         for name, net in self.family.networks.items():
             net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+        missing = [name for name in self.optimizers if name not in meta["optimizers"]]
+        if missing:
+            raise UserError(f"{path} holds no optimiser state for group {missing[0]} of the "
+                            f"{self.cfg.model.family} family; it was written by another family or version")
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt.unflatten_optimizer(name, state, meta["optimizers"][name]))
         ckpt.set_rng_state(state, meta["rng"])
@@ -237,8 +213,9 @@ class Trainer:
                 scaler.load_state_dict({**scaler.state_dict(), "scale": float(saved["scale"].item()),
                                         "_growth_tracker": int(saved["_growth_tracker"].item())})
         if self.ema is not None:
-            self.ema.shadow.load_state_dict(ckpt.split_prefixed(model, "G_ema."))
-            self.ema.num_updates = int(state["ema.num_updates"].item())
+            averaged = ckpt.split_prefixed(model, f"{self.family.SAMPLER}_ema.")
+            self.ema.load_state_dict({**{f"shadow.{k}": v for k, v in averaged.items()},
+                                      "num_updates": state["ema.num_updates"]})
         self.step = meta["step"]
         self.images_seen = meta["images_seen"]
         self.rollbacks, self.lr_scale = meta.get("rollbacks", 0), meta.get("lr_scale", 1.0)
@@ -252,10 +229,11 @@ class Trainer:
 
 
 class frozen:
-    """Context manager: no weight gradients for `module` inside (they would be computed and thrown away)."""
+    """Context manager: no weight gradients for `modules` inside (they would be computed and thrown away)."""
 
-    def __init__(self, module: torch.nn.Module):
-        self.params = [p for p in module.parameters() if p.requires_grad]
+    def __init__(self, modules: torch.nn.Module | list[torch.nn.Module]):
+        modules = modules if isinstance(modules, list) else [modules]
+        self.params = [p for p in group_parameters(modules) if p.requires_grad]
 
     def __enter__(self):
         for p in self.params:
@@ -282,45 +260,39 @@ def build_trainer(cfg: Config, dataset: Dataset, ranks: Ranks = SINGLE, device: 
         family.distribute(lambda net: distributed.wrap(net, device, cfg.train.sync_bn))
         if not ranks.main:  # distinct, reproducible streams for dropout, penalties and replay on each rank
             seed_everything(cfg.train.seed + ranks.rank * distributed.RANK_SEED_STRIDE)
-    optimizers = {
-        "G": make_optimizer(cfg.optim.g, family.networks["G"].parameters(), device),
-        "D": make_optimizer(cfg.optim.d, family.networks["D"].parameters(), device),
-    }
+    optimizers = {name: make_optimizer(cfg.optim.group(name), group_parameters(nets), device)
+                  for name, nets in family.groups().items()}
     data = ResidentData(dataset.x, training_labels(dataset), device, seed=cfg.train.seed, channels_last=channels_last)
     noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
     ema = None
     if cfg.train.ema > 0:
-        ema = EMA(family.networks["G"], cfg.train.ema)
-        family.G_ema = ema.shadow  # grids, evaluation and `ganforge sample` use the average
-        family.ema = ema
+        ema = EMA(family.networks[family.SAMPLER], cfg.train.ema)
+        family.attach_ema(ema)  # grids, evaluation and `ganforge sample` use the average
     amp_dtype = autocast_dtype(cfg.train.precision, device)
     scalers = None
     if amp_dtype == torch.float16:
-        scalers = {name: torch.amp.GradScaler(device.type) for name in ("G", "D")}
+        scalers = {name: torch.amp.GradScaler(device.type) for name in optimizers}
     if cfg.train.compile != "off":
         compile_networks(family, cfg, device)
     return Trainer(cfg, family, optimizers, data, noise, device, ema=ema, amp_dtype=amp_dtype, scalers=scalers,
-                   ranks=ranks)
+                   ranks=ranks, phases=family.phases())
 
 
 def compile_networks(family: Family, cfg: Config, device: torch.device) -> bool:
-    """torch.compile G and D in place (their weights and state_dict keys unchanged); train.compile=graphs
+    """torch.compile every network in place (weights and state_dict keys unchanged); train.compile=graphs
     also captures CUDA graphs. A trial forward finds a compiler that cannot work here (no C++ compiler, no
     Triton), in which case training goes on uncompiled with a warning."""
     import warnings
 
     mode = "reduce-overhead" if cfg.train.compile == "graphs" else None
-    nets = [family.networks["G"], family.networks["D"]]
+    nets = list(family.networks.values())
     for net in nets:
         net.compile(mode=mode)
     was_training = family.training
     try:
         family.eval()
         with torch.no_grad():  # eval mode, no grad: BatchNorm statistics and RNG streams are left untouched
-            z = torch.zeros(2, cfg.model.z_dim, device=device)
-            fake = family.generate(z)
-            labels = default_condition(2, family.n_cond, family.attributes, device) if family.conditional else None
-            family.critic(fake, labels)
+            family.forward_check(device)
         return True
     except Exception as exc:  # noqa: BLE001 - the compiler stack raises many types; any failure: do not compile
         torch._dynamo.reset()  # loaded by net.compile above
@@ -332,22 +304,6 @@ def compile_networks(family: Family, cfg: Config, device: torch.device) -> bool:
         return False
     finally:
         family.train(was_training)
-
-
-def default_run_dir(cfg_name: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg_name}-{stamp}"
-
-
-def is_run_dir(path: Path) -> bool:
-    return (Path(path) / "config.yaml").is_file()
-
-
-def read_run_config(run_dir: Path) -> Config:
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise UserError(f"{run_dir} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
-    return from_dict(yaml.safe_load(path.read_text()) or {})
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> dict:
@@ -366,14 +322,15 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
 
 def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, device: torch.device | None) -> dict:
     main = ranks.main  # rank 0 writes every file; the others train their share and stay silent
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"{run_dir} already exists and is not empty; use --resume {run_dir} or choose another --out")
+    if not resume:
+        runs.check_new(run_dir)
     # everything a user can get wrong is checked before the run folder is touched
-    dataset = load_data(cfg)
+    cfg = runs.resolved(cfg)
+    dataset = runs.load_data(cfg)
     trainer = build_trainer(cfg, dataset, ranks, device)
     if ranks.enabled:
         torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
-    sampler = SampleWriter(run_dir, dataset, fixed_noise(cfg, _n_fixed(cfg, dataset), trainer.device))
+    sampler = SampleWriter(run_dir, dataset, fixed_inputs(cfg, trainer.family, _n_fixed(cfg, dataset), trainer.device))
     evaluator = None
     if main and cfg.eval.every and dataset.kind == "image" and not affordable_extractor(cfg, dataset.name, trainer.device):
         if not quiet:
@@ -381,7 +338,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
                   "minutes per evaluation on a CPU: no evaluation during training (set eval.extractor=inception "
                   "to force it, or eval.every=0 to silence this)")
     elif main and cfg.eval.every:
-        evaluator = TrainingEval(cfg, dataset, trainer.device, load_data)
+        evaluator = TrainingEval(cfg, dataset, trainer.family, trainer.device)
     if resume:
         if ckpt.list_checkpoints(run_dir):
             trainer.load(ckpt.latest_checkpoint(run_dir))
@@ -390,16 +347,14 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         elif not quiet:  # stopped before its first checkpoint: nothing to continue, so start over
             print(f"{run_dir} has no checkpoint yet: starting it from step 0")
         if main:
-            _truncate_metrics(run_dir, trainer.step)
+            runs.truncate_metrics(run_dir, trainer.step)
             sampler.truncate(trainer.step)
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-        write_text_atomic(run_dir / "run.json", json.dumps(describe_data(dataset), indent=1))
+        runs.write_run_files(run_dir, cfg, dataset)
     if not quiet:
         _print_header(cfg, dataset, trainer, run_dir, resume)
 
-    images_per_step = cfg.train.batch_size * cfg.train.d_steps
+    images_per_step = cfg.train.batch_size * max(1, sum(p.repeat for p in trainer.phases if p.data and p.every == 1))
     log = (MetricsLog(run_dir, cfg.train.steps, trainer.step, images_per_step, quiet, cfg.log.tensorboard)
            if main else NullLog())
     stats = RunningStats()
@@ -477,7 +432,8 @@ def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWr
     """Divergence: roll back to the last checkpoint with lower learning rates, or stop with a clear message."""
     cfg = trainer.cfg.train
     good = ckpt.latest_checkpoint(run_dir) if ckpt.list_checkpoints(run_dir) else None  # sound ones only
-    advice = "lower optim.g.lr and optim.d.lr, or add a penalty or spectral norm"
+    advice = ("lower the learning rates (optim.<group>.lr), or add a penalty or spectral norm" if set(trainer.optimizers)
+              != {"G", "D"} else "lower optim.g.lr and optim.d.lr, or add a penalty or spectral norm")
     if cfg.on_divergence == "stop" or trainer.rollbacks >= cfg.max_rollbacks or good is None:
         where = f"the last good checkpoint is {good}" if good else "no checkpoint was written before it"
         times = f" after {trainer.rollbacks} rollback(s)" if trainer.rollbacks else ""
@@ -488,7 +444,7 @@ def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWr
     trainer.rollbacks, trainer.lr_scale = rollbacks, cfg.rollback_lr**rollbacks
     stats.read_and_reset()
     if trainer.ranks.main:
-        _truncate_metrics(run_dir, trainer.step)
+        runs.truncate_metrics(run_dir, trainer.step)
         sampler.truncate(trainer.step)
     log.rewind(trainer.step)
     log.log_event(trainer.step, {"event": "rollback", "reason": what, "to": good.name,
@@ -499,19 +455,17 @@ def _n_fixed(cfg: Config, dataset: Dataset) -> int:
     return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
 
 
-def _truncate_metrics(run_dir: Path, step: int) -> None:
-    """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
-    path = run_dir / "metrics.jsonl"
-    kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
-    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
-
-
 def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool) -> None:
-    n_g = sum(p.numel() for p in trainer.family.networks["G"].parameters())
-    n_d = sum(p.numel() for p in trainer.family.networks["D"].parameters())
+    sizes = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}"
+                      for name, net in trainer.family.networks.items())
     shape = "x".join(str(s) for s in dataset.x.shape[1:])
     what = f"resuming at step {trainer.step}" if resume else "training"
-    print(f"ganforge {what}: {cfg.model.family}/{cfg.model.arch} (G {n_g:,} params, D {n_d:,}) on {dataset.name} "
+    phases = ", ".join(f"{p.name}" + (f" x{p.repeat}" if p.repeat > 1 else "") + (f" every {p.every}" if p.every > 1
+                       else "") for p in trainer.phases)
+    arch = f"/{cfg.model.arch}" if cfg.model.family == "gan" else ""
+    print(f"ganforge {what}: {cfg.model.family}{arch} (params: {sizes}) on {dataset.name} "
           f"({len(dataset.x):,} x {shape}, {dataset.source}) for {cfg.train.steps:,} steps of batch "
-          f"{cfg.train.batch_size}, k={cfg.train.d_steps}, loss.g={cfg.loss.g}, device {trainer.device}")
+          f"{cfg.train.batch_size} (phases {phases}), device {trainer.device}")
+    for note in trainer.family.training_notes():
+        print(f"note: {note}")
     print(f"run folder: {run_dir}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge import viz
+from ganforge import runs, viz
 from ganforge.config import Config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
@@ -54,7 +54,7 @@ def affordable_extractor(cfg: Config, dataset_name: str, device: torch.device) -
 class TrainingEval:
     """Called every eval.every steps: returns the values to log, and whether the score is a new best."""
 
-    def __init__(self, cfg: Config, dataset: Dataset, device: torch.device, load_data):
+    def __init__(self, cfg: Config, dataset: Dataset, family: Family, device: torch.device):
         e = cfg.eval
         self.is_image = dataset.kind == "image"
         table = IMAGE_METRICS if self.is_image else TOY_METRICS
@@ -68,13 +68,13 @@ class TrainingEval:
         self.dataset = dataset
         n = e.n if self.is_image else evaluate.TOY_POINTS
         g = torch.Generator().manual_seed(cfg.train.seed + EVAL_NOISE_SEED_OFFSET)
-        self.z = torch.randn(n, cfg.model.z_dim, generator=g).to(device)
+        self.inputs = {k: v.to(device) for k, v in family.noise(n, g).items()}
+        self.n = n
         if self.is_image:
             self.groups = (group,)
             real = dataset
             if e.ref != cfg.data.split:
-                cfg_ref = _with_split(cfg, e.ref)
-                real = load_data(cfg_ref)
+                real = runs.load_data(runs.with_split(cfg, e.ref))
             self.extractor = evaluate.build_extractor(affordable_extractor(cfg, real.name, device), real.name,
                                                       e.inception, str(device))
             self.real_images = real.x[:n]
@@ -82,7 +82,7 @@ class TrainingEval:
         self.best: float | None = None
 
     def __call__(self, family: Family, step: int) -> tuple[dict[str, float], bool]:
-        fake = generate(family, self.z).cpu()
+        fake = generate(family, self.inputs).cpu()
         if self.is_image:
             values, _ = evaluate.score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor)
         else:
@@ -107,13 +107,5 @@ class TrainingEval:
 
     def describe(self) -> str:
         if not self.is_image:
-            return f"{self.name} on {len(self.z)} points"
-        return f"{self.name} on {len(self.z)} samples ({self.extractor.name} features)"
-
-
-def _with_split(cfg: Config, split: str) -> Config:
-    import copy
-
-    out = copy.deepcopy(cfg)
-    out.data.split = split
-    return out
+            return f"{self.name} on {self.n} points"
+        return f"{self.name} on {self.n} samples ({self.extractor.name} features)"

@@ -2,24 +2,29 @@
 
 Images stay uint8 (4x smaller than float) and are converted to [-1, 1] per batch on the device. The order is
 a fresh permutation each epoch from a dedicated generator, so it is reproducible and can be resumed exactly.
+
+A batch is a set of named tensors. Paired data (an image and its label, an input and its target) holds its
+fields in one ResidentData: one permutation picks the same rows of every field. Unpaired data (two domains)
+is one ResidentData per domain in UnpairedData, each drawn in its own order.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ganforge.families.base import Batch
+from ganforge.data.spec import Batch
 
 
 class ResidentData:
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, seed: int,
-                 channels_last: bool = False):
-        self.x = x.to(device)
-        self.channels_last = channels_last and x.dim() == 4
-        self.y = y.to(device) if y is not None else None
-        self.is_uint8 = x.dtype == torch.uint8
+                 channels_last: bool = False, **more: torch.Tensor):
+        fields = {"x": x, "y": y, **more}
+        self.fields = {k: v.to(device) for k, v in fields.items() if v is not None}
+        self.channels_last = channels_last
         self.device = device
         self.n = len(x)
+        if any(len(v) != self.n for v in self.fields.values()):
+            raise ValueError(f"paired fields differ in length: {({k: len(v) for k, v in self.fields.items()})}")
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
         self.epoch = 0
@@ -46,12 +51,14 @@ class ResidentData:
         if parts > 1:
             n = len(index) // parts
             index = index[part * n : (part + 1) * n]
-        x = self.x[index]
-        if self.is_uint8:
-            x = x.float().div_(127.5).sub_(1.0)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return Batch(x, self.y[index] if self.y is not None else None)
+        return Batch(**{k: self._prepare(v[index]) for k, v in self.fields.items()})
+
+    def _prepare(self, t: torch.Tensor) -> torch.Tensor:
+        if t.dtype == torch.uint8:  # images
+            t = t.float().div_(127.5).sub_(1.0)
+        if self.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position, "order": self._order.cpu(),
@@ -62,3 +69,24 @@ class ResidentData:
         self.position = int(state["position"])
         self._order = state["order"].to(self.device)
         self.generator.set_state(state["generator"])
+
+
+class UnpairedData:
+    """Several domains, each a ResidentData with its own order; a batch holds every domain's fields, named
+    <field>_<domain> (x_A, x_B)."""
+
+    def __init__(self, domains: dict[str, ResidentData]):
+        self.domains = domains
+
+    def next_batch(self, size: int, part: int = 0, parts: int = 1) -> Batch:
+        fields = {}
+        for name, data in self.domains.items():
+            fields.update({f"{k}_{name}": v for k, v in data.next_batch(size, part, parts).fields.items()})
+        return Batch(**fields)
+
+    def state_dict(self) -> dict:
+        return {name: data.state_dict() for name, data in self.domains.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, data in self.domains.items():
+            data.load_state_dict(state[name])

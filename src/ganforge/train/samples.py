@@ -11,7 +11,6 @@ import torch
 from ganforge import viz
 from ganforge.data import Dataset
 from ganforge.families import Family
-from ganforge.families.gan import default_condition
 from ganforge.files import atomic_write, write_text_atomic
 
 GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
@@ -20,36 +19,18 @@ CURVE_EVAL_KEYS = ("eval_fid", "eval_kid_mean", "eval_precision", "eval_recall",
                    "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")
 
 
-GRID_COLUMNS = 8  # conditional grids: samples per label
-
-
 @torch.no_grad()
-def generate(family: Family, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 512) -> torch.Tensor:
-    """G(z) (or G(z, c) for a conditional family) in eval mode (BatchNorm running statistics), batched; the
-    family's mode is restored."""
+def generate(family: Family, inputs: dict[str, torch.Tensor], batch: int = 512, **options) -> torch.Tensor:
+    """Samples from the family's sampling network for `inputs` (as Family.noise draws them), in eval mode
+    (BatchNorm running statistics) and batches of `batch`; the family's mode is restored."""
     was_training = family.training
     family.eval()
     try:
-        cs = [None] * len(z.split(batch)) if c is None else c.split(batch)
-        return torch.cat([family.generate(zp, cp) for zp, cp in zip(z.split(batch), cs)])
+        n = len(next(iter(inputs.values())))
+        parts = [{k: v[i : i + batch] for k, v in inputs.items()} for i in range(0, n, batch)]
+        return torch.cat([family.decode(part, **options) for part in parts])
     finally:
         family.train(was_training)
-
-
-def grid_rows(family: Family) -> int:
-    """Rows of a conditional grid: one per class, or one per combination of the first three attributes."""
-    return family.n_cond if not family.attributes else 2 ** min(3, family.n_cond)
-
-
-def label_grid(family: Family, z: torch.Tensor, rows: torch.Tensor | None = None,
-               columns: int = GRID_COLUMNS) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(z, c, columns) for a grid with one row per label and the same z down each column, so a column shows
-    one noise vector under every label. `rows` holds the condition vector of each row (default: every class,
-    or for attributes the combinations of the first three)."""
-    if rows is None:
-        rows = default_condition(grid_rows(family), family.n_cond, family.attributes, z.device)
-    columns = min(columns, len(z))
-    return z[:columns].repeat(len(rows), 1), rows.to(z.device).repeat_interleave(columns, 0), columns
 
 
 @torch.no_grad()
@@ -72,10 +53,10 @@ def snapshot_1d(family: Family, real: torch.Tensor, fake: torch.Tensor, step: in
 class SampleWriter:
     """Writes samples/step_NNNNNN.png at each sample step and the final pictures at the end of a run."""
 
-    def __init__(self, run_dir: Path, dataset: Dataset, fixed_z: torch.Tensor):
+    def __init__(self, run_dir: Path, dataset: Dataset, fixed: dict[str, torch.Tensor]):
         self.dir = Path(run_dir) / "samples"
         self.dataset = dataset
-        self.fixed_z = fixed_z
+        self.fixed = fixed  # the sampling network's inputs, the same at every step
         self.snapshot_path = self.dir / "snapshots_1d.json"  # toy-1d: D(x) and p_g over time
 
     def frame_path(self, step: int) -> Path:
@@ -84,13 +65,11 @@ class SampleWriter:
     def write(self, family: Family, step: int) -> Path:
         path = self.frame_path(step)
         ds = self.dataset
-        if ds.kind == "image" and family.conditional:
-            z, c, columns = label_grid(family, self.fixed_z)
-            viz.save_grid(generate(family, z, c), path, nrow=columns, upscale=GRID_UPSCALE)
-            return path
-        fake = generate(family, self.fixed_z)
+        family.pictures(ds, self.dir, step)
+        inputs, columns = family.grid(self.fixed)
+        fake = generate(family, inputs)
         if ds.kind == "image":
-            viz.save_grid(fake, path, upscale=GRID_UPSCALE)
+            viz.save_grid(fake, path, nrow=columns, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
             viz.plot_samples_2d(fake.cpu().numpy(), path, modes=_np(ds.modes), sigma=ds.sigma,
                                 real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")
@@ -113,8 +92,8 @@ class SampleWriter:
         if self.snapshot_path.exists():
             kept = [s for s in self.snapshots() if s["step"] <= step]
             write_text_atomic(self.snapshot_path, json.dumps(kept))
-        for path in self.dir.glob("step_*.png"):
-            if int(path.stem.split("_")[1]) > step:
+        for path in self.dir.glob("*_*.png"):
+            if path.stem.rsplit("_", 1)[1].isdigit() and int(path.stem.rsplit("_", 1)[1]) > step:
                 path.unlink()
 
     def finish(self, run_dir: Path, family: Family, step: int, records: list[dict]) -> dict[str, Path]:
@@ -135,6 +114,13 @@ class SampleWriter:
             # save_strip picks 8 evenly spaced frames itself; labels go with every frame
             out["strip"] = viz.save_strip(frames, run_dir / "progress.png", n=8,
                                           labels=[f"step {int(p.stem.split('_')[1])}" for p in frames])
+        for name in sorted({p.stem.rsplit("_", 1)[0] for p in self.dir.glob("*_*.png")} - {"step"}):
+            series = sorted(self.dir.glob(f"{name}_[0-9]*.png"))  # a family's own pictures (Family.pictures)
+            with atomic_write(run_dir / f"{name}.png") as f:
+                f.write(series[-1].read_bytes())
+            out[name] = run_dir / f"{name}.png"
+            if len(series) > 1:
+                out[f"{name}_animation"] = viz.save_animation(series, run_dir / f"{name}.gif")
         if records:
             keys = sorted({k for r in records for k in r if k.startswith(("loss", "d_", "critic_"))})
             keys += sorted({k for r in records for k in r if k in ("gp", "r1", "dragan")})

@@ -1,0 +1,166 @@
+"""Run folders: create one, read one, continue one, and rebuild a trained family from one.
+
+A run folder holds config.yaml (the resolved config), run.json (the data's description: what sampling needs
+without the data), metrics.jsonl, samples/, checkpoints/ and the pictures. Training, sampling, evaluation
+and the benchmarks all go through this module; none of them imports another's internals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict, load_config
+from ganforge.data import Dataset, load_dataset
+from ganforge.data.spec import describe_data, spec_from_description
+from ganforge.errors import UserError
+from ganforge.families import Family, build_family, family_class
+from ganforge.files import write_text_atomic
+from ganforge.runtime import resolve_device
+from ganforge.train import checkpoint as ckpt
+from ganforge.train.log import read_metrics
+
+# -- data of a config --------------------------------------------------------------------------------------
+
+
+def load_data(cfg: Config) -> Dataset:
+    """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
+    d = cfg.data
+    resolution = d.resolution
+    if resolution is None and cfg.model.arch == "dcgan28":
+        resolution = 28  # the network fixes the size, so an image folder of any size can feed it
+    dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
+                           n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
+                           attributes=d.attributes or None)
+    if d.holdout:
+        dataset = holdout(dataset, d.holdout, keep="train")
+    return dataset
+
+
+def holdout(dataset: Dataset, n: int, keep: str) -> Dataset:
+    """The dataset without its last `n` examples (keep="train") or those examples alone (keep="heldout")."""
+    if n >= len(dataset.x):
+        raise UserError(f"config key 'data.holdout' ({n}) must be below the {len(dataset.x):,} examples of "
+                        f"{dataset.name}")
+    part = slice(None, -n) if keep == "train" else slice(-n, None)
+    cut = {k: getattr(dataset, k)[part] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
+    return dataclasses.replace(dataset, **cut)
+
+
+def heldout_data(cfg: Config) -> Dataset:
+    """The examples data.holdout keeps out of training (a validation set)."""
+    if not cfg.data.holdout:
+        raise UserError("this run holds no examples out of training (data.holdout is 0)")
+    full = load_data(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, holdout=0)))
+    return holdout(full, cfg.data.holdout, keep="heldout")
+
+
+def with_split(cfg: Config, split: str) -> Config:
+    """The same config reading another split, whole (a held-out part belongs to the train split only)."""
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split=split, holdout=0))
+
+
+# -- reading a run folder ----------------------------------------------------------------------------------
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / "config.yaml").is_file()
+
+
+def require_run(path: Path | str) -> Path:
+    """`path` if it is a run folder, else the one message every command gives."""
+    path = Path(path)
+    if not is_run_dir(path):
+        raise UserError(f"{path} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
+    return path
+
+
+def read_config(run_dir: Path) -> Config:
+    return from_dict(yaml.safe_load((require_run(run_dir) / "config.yaml").read_text()) or {})
+
+
+def read_data_description(run_dir: Path) -> dict:
+    path = require_run(run_dir) / "run.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no run.json; it was not made by `ganforge train`")
+    return json.loads(path.read_text())["data"]
+
+
+def load_family(run_dir: Path, checkpoint: Path | str | None = None,
+                device: str = "auto") -> tuple[Family, dict, int]:
+    """A trained family rebuilt from its run folder, in eval mode, weights loaded (the averaged sampling
+    network when the run kept one): (family, run.json's data description, checkpoint step)."""
+    cfg = read_config(run_dir)
+    data = read_data_description(run_dir)
+    family = build_family(cfg, spec_from_description(data))
+    path = ckpt.resolve_checkpoint(run_dir, checkpoint)
+    model, _, _ = ckpt.load_checkpoint(path, model_only=True)
+    try:
+        for name, net in family.networks.items():
+            net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+        averaged = ckpt.split_prefixed(model, f"{family.SAMPLER}_ema.")
+        if averaged:  # trained with train.ema: sample from the average
+            family.networks[family.SAMPLER].load_state_dict(averaged)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise UserError(f"{path}: its weights do not fit the networks its config.yaml builds ({first[:160]}); "
+                        "the run was made by another ganforge version or its config was edited") from None
+    return family.to(resolve_device(device)).eval(), data, ckpt.checkpoint_step(path)
+
+
+# -- creating and continuing ----------------------------------------------------------------------------------
+
+
+def default_run_dir(cfg_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg_name}-{stamp}"
+
+
+def check_new(run_dir: Path) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} already exists and is not empty; use --resume {run_dir} or choose another --out")
+
+
+def resolved(cfg: Config) -> Config:
+    """`cfg` with every optimiser group of its family written out (defaults where none were given), and
+    groups the family does not have refused."""
+    groups = {g.lower() for g in family_class(cfg.model.family).GROUPS}
+    extra = sorted(set(cfg.optim.groups) - groups)
+    if extra:
+        raise UserError(f"config key 'optim.{extra[0]}': the {cfg.model.family} family has the optimiser groups "
+                        f"{', '.join(sorted(groups))}")
+    full = {g: cfg.optim.groups.get(g) or OptimizerConfig() for g in sorted(groups, key=_group_order)}
+    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, groups=full))
+
+
+def _group_order(name: str) -> tuple[int, str]:
+    return ("g", "d").index(name) if name in ("g", "d") else 2, name
+
+
+def write_run_files(run_dir: Path, cfg: Config, dataset: Dataset) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    write_text_atomic(run_dir / "run.json", json.dumps({"data": describe_data(dataset)}, indent=1))
+
+
+def continue_config(run_dir: Path, overrides: list[str]) -> Config:
+    """A run's own config plus `overrides`, for --resume. A learning-rate decay planned over the run's
+    train.steps cannot stretch to another length without its rate jumping, so that change is refused."""
+    run_dir = require_run(run_dir)
+    before = read_config(run_dir)
+    cfg = load_config(str(run_dir / "config.yaml"), overrides)
+    if cfg.optim.decay != "none" and cfg.train.steps != before.train.steps and ckpt.list_checkpoints(run_dir):
+        raise UserError(f"this run decays its learning rates (optim.decay={cfg.optim.decay}) over "
+                        f"{before.train.steps:,} steps; resuming to {cfg.train.steps:,} would make the rate jump. "
+                        f"Resume to {before.train.steps:,}, or start a new run")
+    return cfg
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
+    kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
+    write_text_atomic(Path(run_dir) / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))

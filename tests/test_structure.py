@@ -1,0 +1,82 @@
+"""The package's shape: no import cycles, and sampling and evaluation stand apart from the training loop."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import ganforge
+
+PACKAGE = Path(ganforge.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the ganforge modules it imports anywhere in its file (function-level imports included)."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_graph_sees_imports_and_finds_a_planted_cycle():
+    graph = import_graph()
+    assert "ganforge.runs" in graph["ganforge.train.loop"]
+    assert "ganforge.families.base" in graph["ganforge.families.gan"]
+    planted = {k: set(v) for k, v in graph.items()}
+    planted["ganforge.runs"].add("ganforge.train.loop")
+    assert find_cycle(planted) is not None
+
+
+def test_no_import_cycles_anywhere_in_the_package():
+    assert find_cycle(import_graph()) is None
+
+
+def test_sampling_and_evaluation_never_load_the_training_loop():
+    code = ("import sys, ganforge.sample, ganforge.metrics.evaluate, ganforge.runs, ganforge.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('ganforge.train.loop')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    graph = import_graph()
+    reach, todo = set(), ["ganforge.sample", "ganforge.metrics.evaluate"]
+    while todo:
+        for nxt in graph[todo.pop()] - reach:
+            reach.add(nxt)
+            todo.append(nxt)
+    assert "ganforge.train.loop" not in reach and "ganforge.train.monitor" not in reach
