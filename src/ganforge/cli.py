@@ -214,7 +214,9 @@ def cmd_convert(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from ganforge.config import Config, dump_yaml, load_config, preset_names, to_dict
+    from dataclasses import asdict as to_dict_of
+
+    from ganforge.config import Config, OptimizerConfig, dump_yaml, load_config, preset_names, to_dict
 
     if args.show:
         print(dump_yaml(load_config(args.show)), end="")
@@ -226,7 +228,15 @@ def cmd_presets(args) -> int:
                     walk(v, prefix + k + ".")
                 else:
                     print(f"{prefix + k:28s} {json.dumps(v)}")
-        walk(to_dict(Config()))
+        tree = to_dict(Config())
+        tree["optim"]["<group>"] = to_dict_of(OptimizerConfig())  # optim.g, optim.d, ...: one per optimiser group
+        walk(tree)
+        from ganforge.families import FAMILIES
+
+        for name, cls in FAMILIES.items():  # each family's own options (model.family=NAME)
+            if cls.Options is not None:
+                walk({"family": to_dict_of(cls.Options())}, "")
+                print(f"{'':28s} ^ family.* of model.family={name}")
         return 0
     names = preset_names()
     width = max(map(len, names))

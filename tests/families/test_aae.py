@@ -93,7 +93,7 @@ def test_training_lowers_the_reconstruction_error_and_pulls_codes_to_their_compo
         trainer.train_step(stats)
     last = stats.read_and_reset()["loss_recon"]
     assert last < 0.8 * first
-    assert trainer.family.code_share(x, y) > max(0.4, share_before + 0.2)
+    assert trainer.family.code_share(x, y) > max(0.3, share_before + 0.2)  # chance: 0.1
 
 
 def test_train_sample_eval_end_to_end(tmp_path):

@@ -205,3 +205,16 @@ def test_resume_is_exact_with_every_stateful_stabiliser(tmp_path):
         assert torch.equal(a_model[key], b_model[key]), key
     for key in a_state:
         assert torch.equal(a_state[key], b_state[key]), key
+
+
+def test_a_gradient_penalty_on_a_batchnorm_d_gets_a_note(capsys, tmp_path):
+    spec = DataSpec((1, 28, 28), True)
+    noted = build_family(load_config("default", ["loss.r1=1"]), spec).training_notes()
+    assert len(noted) == 1 and "loss.r1" in noted[0] and "BatchNorm" in noted[0]
+    assert build_family(load_config("default"), spec).training_notes() == []
+    toy = build_family(load_config("toy-ring", ["loss.gp=1"]), DataSpec((2,), False))
+    assert toy.training_notes() == []  # the MLP's D has no BatchNorm
+    train(load_config("toy-ring", ["loss.dragan=1", "model.arch=dcgan", "data.name=fashion-mnist-10k",
+                                   "data.resolution=16", "train.steps=1", "log.tensorboard=false",
+                                   "model.g_width=8", "model.d_width=8"]), tmp_path / "run")
+    assert "note: loss.dragan penalises D's gradient per sample" in capsys.readouterr().out
