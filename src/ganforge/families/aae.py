@@ -146,7 +146,7 @@ class AAE(Family):
         return {"z": sample_prior(o.prior, n, o.code_dim, generator, labels, max(self.n_classes, 10))}
 
     def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
-        check_options(self, {k: v for k, v in options.items() if k != "class"})
+        check_options(self, options, allowed=())  # class acts on the prior draws (sample_inputs)
         return torch.tanh(self.sampler()(inputs["z"]) / 2)  # 2 sigmoid(logit) - 1: the pixel means in [-1, 1]
 
     def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:

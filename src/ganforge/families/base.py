@@ -180,8 +180,10 @@ class Family(nn.Module):
         return self.grid(inputs, n) if picture else (inputs, None)
 
 
-def check_options(family: Family, options: dict) -> None:
-    unknown = [k for k in options if k not in family.SAMPLE_OPTIONS]
+def check_options(family: Family, options: dict, allowed: tuple[str, ...] | None = None) -> None:
+    """Refuse sampling options outside `allowed` (default: the family's SAMPLE_OPTIONS), naming the family's."""
+    allowed = tuple(family.SAMPLE_OPTIONS) if allowed is None else allowed
+    unknown = [k for k in options if k not in allowed]
     if unknown:
         have = ", ".join(family.SAMPLE_OPTIONS) or "none"
         raise UserError(f"sample option '{unknown[0]}' is not one of the {family.cfg.model.family} family's "

@@ -40,8 +40,9 @@ GRID_COLUMNS = 8  # conditional grids: samples per label
 
 class GAN(Family):
     GROUPS = ("G", "D")
-    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {"class": "conditional runs: every sample of this class (an index or a class name)",
-                      "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
+        "class": "conditional runs: every sample of this class (an index or a class name)",
+        "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -224,7 +225,7 @@ class GAN(Family):
         return {"z": z, "c": default_condition(n, self.n_cond, self.attributes, z.device)}  # every label in turn
 
     def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
-        check_options(self, {k: v for k, v in options.items() if k not in ("class", "attr")})
+        check_options(self, options, allowed=())  # class and attr act on the inputs (sample_inputs)
         g = self.sampler()
         return g(inputs["z"], inputs["c"]) if self.conditional else g(inputs["z"])
 
