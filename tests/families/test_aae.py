@@ -81,7 +81,8 @@ def test_optimiser_groups_are_checked_against_the_family(tmp_path):
 
 def test_training_lowers_the_reconstruction_error_and_pulls_codes_to_their_components():
     cfg = load_config("aae-mnist", [*SMALL, "family.prior=mixture", "family.code_dim=2", "family.supervised=true",
-                                    "family.hidden=[128]", "train.batch_size=100"])
+                                    "family.hidden=[128]", "train.batch_size=100", "optim.ae.lr=1e-3",
+                                    "optim.d.lr=1e-3", "optim.e.lr=1e-3"])
     dataset = load_data(cfg)
     trainer = build_trainer(cfg, dataset)
     x, y = dataset.x[:2000], dataset.y[:2000]
