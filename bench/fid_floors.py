@@ -55,7 +55,9 @@ def main() -> None:
         for kind in ("classifier", "inception") if args.inception else ("classifier",):
             started = time.perf_counter()
             result = evaluate_run(Path(args.run), ("fid", "kid", "pr", "dc"), args.n, "test", kind, args.inception)
-            v, p = result["values"], result["protocol"]
+            p = result["protocol"]
+            # the Inception's FID and KID, or fd_classifier and kd_classifier_*: read both under one name
+            v = {k.replace("fd_classifier", "fid").replace("kd_classifier", "kid"): x for k, x in result["values"].items()}
             rows.append((p["dataset"], f"{kind} FD of {Path(args.run).name}", f"{v['fid']:.3f}",
                          (f"P {v['precision']:.3f} R {v['recall']:.3f} "
                           f"D {v['density']:.3f} C {v['coverage']:.3f}"),

@@ -31,7 +31,7 @@ def toy_run(tmp_path_factory):
 def test_train_prints_a_summary(tmp_path, capsys):
     assert main(["train", "--config", "toy-1d", "--steps", "2", "--out", str(tmp_path / "r"), *FAST]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("done: 2 steps")  # --quiet: no header, only the summary
+    assert out.startswith("done: step 2 in")  # --quiet: no header, only the summary
     assert "D(x)" in out and "D(G(z))" in out
     assert f"run folder: {tmp_path / 'r'}" in out
 

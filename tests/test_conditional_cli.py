@@ -84,7 +84,8 @@ def test_sample_attributes(attr_run, tmp_path, capsys):
     c = np.load(out)["c"]
     assert c.shape == (40, 2) and (c[:, 0] == 1).all()
     assert 0 < c[:, 1].sum() < 40  # smiling not asked for: drawn with its frequency in the data
-    assert main(["sample", str(attr_run), "--attr", "glasses=0, smiling=1", "--n", "4", "--out", str(out)]) == 0
+    assert main(["sample", str(attr_run), "--attr", "glasses=0, smiling=1", "--n", "4", "--out", str(out),
+                 "--force"]) == 0
     assert np.load(out)["c"].tolist() == [[0, 1]] * 4
     grid = tmp_path / "g.png"
     assert main(["sample", str(attr_run), "--out", str(grid)]) == 0  # rows: the 4 combinations
@@ -98,6 +99,6 @@ def test_eval_of_a_conditional_run_reports_class_accuracy_and_intra_fid(cgan_run
     assert main(["eval", str(cgan_run), "--n", "200"]) == 0
     result = json.loads((cgan_run / "eval.json").read_text())
     values = result["values"]
-    assert {"fid", "class_accuracy", "class_coverage", "intra_fid"} <= set(values)
-    assert 0 <= values["class_accuracy"] <= 1 and values["intra_fid"] > 0
+    assert {"fd_classifier", "class_accuracy", "class_coverage", "intra_fd_classifier"} <= set(values)
+    assert 0 <= values["class_accuracy"] <= 1 and values["intra_fd_classifier"] > 0
     assert "conditional" in result["protocol"]

@@ -85,3 +85,94 @@ def test_resolved_yaml_round_trips():
 
     cfg = load_config("gan-mnist", ["train.seed=7"])
     assert from_dict(yaml.safe_load(dump_yaml(cfg))) == cfg
+
+
+# --------------------------------------------------------------------------- the key table (presets --keys)
+
+
+def _family_options():
+    from ganforge.families import FAMILIES
+
+    return {name: cls.Options for name, cls in FAMILIES.items()}
+
+
+def _leaf_keys(tree: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in tree.items():
+        out += _leaf_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k]
+    return out
+
+
+def test_key_table_covers_every_key_with_a_description():
+    import dataclasses
+
+    from ganforge.config import OptimizerConfig, key_table, to_dict
+
+    rows = key_table(_family_options())
+    keys = [r[0] for r in rows]
+    assert len(keys) == len(set(keys))
+    expected = _leaf_keys(to_dict(Config()))  # every leaf of the tree (family: is empty, optim: no groups)
+    expected += [f"optim.<group>.{f.name}" for f in dataclasses.fields(OptimizerConfig)]
+    assert set(expected) <= set(keys)
+    for key, default, allowed, doc in rows:
+        assert doc.strip() and allowed.strip(), key
+    # the description is the field's comment in config.py: trailing, or the comment block above the field
+    table = {r[0]: r for r in rows}
+    assert table["train.d_steps"] == ("train.d_steps", "1", "int", "k: discriminator steps per generator step")
+    assert table["loss.g_top_k"][3].startswith("top-k G updates (Sinha et al. 2020)")
+    assert table["loss.g_top_k"][3].endswith("down to g_top_k (1: off)")  # both lines of the block
+    assert table["optim.<group>.betas"][1:3] == ("[0.5, 0.999]", "list[float]")
+    assert table["data.resolution"][1:3] == ("null", "int or null")
+    assert table["train.reuse_fake"][1:3] == ("true", "bool")
+
+
+def test_key_table_lists_choices_and_family_options():
+    from ganforge.config import key_table
+
+    table = {r[0]: r for r in key_table(_family_options())}
+    assert table["loss.objective"][1:] == ('"gan"', "gan, wgan, hinge, lsgan", "D's and G's objectives")
+    assert table["model.arch"][2] == "mlp, dense, dcgan, dcgan28"
+    assert table["family.code_dim"] == ("family.code_dim", "8", "int",
+                                        "model.family=aae: the code's size (mixture and swiss_roll: 2)")
+    assert table["family.reconstruction"][2] == "bce, mse"
+    assert not any(k.startswith("family.") for k in (r[0] for r in key_table()))  # no families given
+
+
+def test_field_docs_reads_trailing_and_block_comments():
+    from dataclasses import dataclass, field
+
+    from ganforge.config import field_docs
+
+    @dataclass
+    class Example:
+        a: int = 1  # the a
+        # the b, on
+        # two lines
+        b: int = 2
+        c: list[int] = field(  # spans lines
+            default_factory=list)  # with a comment on each
+        d: int = 4
+
+    assert field_docs(Example) == {"a": "the a", "b": "the b, on two lines",
+                                   "c": "spans lines with a comment on each", "d": ""}
+
+
+def test_format_key_table_aligns_columns_and_wraps_descriptions():
+    from ganforge.config import format_key_table, key_table
+
+    rows = key_table(_family_options())
+    text = format_key_table(rows, width=80)
+    lines = text.splitlines()
+    header = lines[0]
+    default_at, allowed_at = header.index("DEFAULT"), header.index("ALLOWED")
+    key_lines = {line.split()[0]: line for line in lines[1:] if line and not line.startswith(" ")}
+    assert set(key_lines) == {r[0] for r in rows}
+    for key, default, allowed, _ in rows:
+        line = key_lines[key]
+        assert line[:default_at].rstrip() == key
+        assert line[default_at:allowed_at].rstrip() == default
+        assert allowed.startswith(line[allowed_at:])  # long choice lists continue on the next lines
+    descriptions = [line for line in lines if line.startswith("    ")]
+    assert descriptions and all(len(line) <= 80 for line in descriptions)
+    continued = [line for line in lines if line.startswith(" " * allowed_at) and line.strip()]
+    assert "high_quality" in " ".join(continued)  # eval.metric's choices wrapped under the ALLOWED column

@@ -258,19 +258,62 @@ def test_save_animation_user_errors(tmp_path):
 def test_save_strip(tmp_path):
     paths = grey_frames(tmp_path, 12, size=20)
     labels = [f"step {100 * i}" for i in range(12)]
-    widths = []
+    sizes = []
     for n in (2, 4, 8):
         strip = viz.save_strip(paths, tmp_path / f"strip{n}.png", n=n, labels=labels)
         with Image.open(strip) as im:
             assert im.format == "PNG"
             assert im.height > 20  # frame plus a label band
-            widths.append(im.width)
+            sizes.append(im.size)
             pixels = np.asarray(im.convert("L"))
         # first frame (black) and last frame (white) are both in the strip, as whole 20 x 20 blocks
         col_min = pixels.min(axis=0)
         assert (col_min == 0).sum() >= 20 and (pixels == 255).any()
-    assert widths[0] < widths[1] < widths[2]
+    # one row up to 5 frames; 8 frames wrap into 2 rows of 4: as wide as 4, twice as tall
+    assert sizes[0][0] < sizes[1][0] == sizes[2][0]
+    assert sizes[0][1] == sizes[1][1] and sizes[2][1] > 2 * 20
     assert no_temp_files(tmp_path)
+
+
+def colour_frames(tmp_path, count, size=(120, 100)):
+    """`count` RGB PNGs, each one solid distinct colour (frame k: red k*20, green 255 - k*20, blue 128)."""
+    paths = []
+    for k in range(count):
+        paths.append(tmp_path / "frames" / f"step_{k:04d}.png")
+        paths[-1].parent.mkdir(exist_ok=True)
+        Image.new("RGB", size, (k * 20, 255 - k * 20, 128)).save(paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("count, grid", [(1, (1, 1)), (5, (5, 1)), (6, (3, 2)), (8, (4, 2)), (10, (5, 2))])
+def test_save_strip_wraps_frames_into_a_bounded_grid(tmp_path, count, grid):
+    w, h, gap = 120, 100, 6
+    paths = colour_frames(tmp_path, count, (w, h))
+    strip = viz.save_strip(paths, tmp_path / "strip.png", n=count, label=False)
+    with Image.open(strip) as im:
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    columns, rows = grid
+    # no label band: the picture is exactly the grid of frames with a 6-pixel white gap around each
+    assert pixels.shape[:2] == (rows * (h + gap) + gap, columns * (w + gap) + gap)
+    for k in range(count):  # frames in reading order, each a whole block
+        top, left = gap + (k // columns) * (h + gap), gap + (k % columns) * (w + gap)
+        block = pixels[top : top + h, left : left + w]
+        assert (block == (k * 20, 255 - k * 20, 128)).all(), k
+    taken = np.zeros(pixels.shape[:2], bool)
+    for k in range(count):
+        top, left = gap + (k // columns) * (h + gap), gap + (k % columns) * (w + gap)
+        taken[top : top + h, left : left + w] = True
+    assert (pixels[~taken] == 255).all()  # and nothing else: no text added over frames that have titles
+
+
+def test_save_strip_of_toy_plots_is_a_readable_grid(tmp_path):
+    # eight 500 x 500 frames, as a toy run's plots are: once a single row 4,054 pixels wide
+    paths = colour_frames(tmp_path, 12, (500, 500))
+    labels = [f"step {100 * i}" for i in range(12)]
+    with Image.open(viz.save_strip(paths, tmp_path / "p.png", n=8, labels=labels)) as im:
+        width, height = im.size
+    assert width <= 5 * 506 + 6 and 1.5 <= width / height <= 3  # 2 rows of 4 frames, each full size
+    assert width >= 4 * 500 and height >= 2 * 500
 
 
 def test_save_strip_labels_must_match_frames(tmp_path):
@@ -391,3 +434,54 @@ def test_plot_curves(tmp_path):
     with Image.open(viz.plot_curves([], tmp_path / "empty.png", ["loss_d"])) as im:
         assert im.format == "PNG"
     assert no_temp_files(tmp_path)
+
+
+def spy_figures(monkeypatch) -> list[dict]:
+    """Record, for each figure viz saves, its texts and lines and each point's pixel in the saved PNG."""
+    seen: list[dict] = []
+    save = viz._save_figure
+
+    def spy(fig, path):
+        fig.canvas.draw()
+        height = fig.bbox.height
+        lines = []
+        for ax in fig.axes:
+            for line in ax.lines:
+                xy = np.column_stack(line.get_data()).astype(float)
+                px = ax.transData.transform(xy) if len(xy) else xy
+                # PNG rows count from the top, display y from the bottom
+                lines.append({"label": line.get_label(), "marker": line.get_marker(),
+                              "pixels": [(round(height - y), round(x)) for x, y in px]})
+        texts = [t.get_text() for t in fig.findobj(match=lambda a: hasattr(a, "get_text")) if t.get_text()]
+        seen.append({"lines": lines, "texts": texts})
+        return save(fig, path)
+
+    monkeypatch.setattr(viz, "_save_figure", spy)
+    return seen
+
+
+def test_plot_curves_draws_a_series_of_one_point(tmp_path, monkeypatch):
+    seen = spy_figures(monkeypatch)
+    records = [{"step": s, "loss_d": 1.0 + 0.01 * s} for s in range(0, 500, 50)] + [{"step": 450, "eval_fid": 42.0}]
+    path = viz.plot_curves(records, tmp_path / "curves.png", ["loss_d", "eval_fid"])
+    (fid,) = [line for line in seen[0]["lines"] if line["label"] == "eval_fid"]
+    assert fid["marker"] not in (None, "None", "", " ")
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    (row, col), = fid["pixels"]
+    around = pixels[row - 2 : row + 3, col - 2 : col + 3]
+    blue = np.array([0x1F, 0x77, 0xB4])  # C0, the first series' colour
+    assert (np.abs(around - blue).sum(axis=-1) < 60).sum() >= 9  # a visible dot where the one value is
+
+
+def test_plot_samples_1d_single_panel_says_its_title_once(tmp_path, monkeypatch):
+    seen = spy_figures(monkeypatch)
+    real = np.random.default_rng(1).normal(2, 0.5, 500)
+    snap = snapshots_1d(4)[3]  # step 300
+    viz.plot_samples_1d(tmp_path / "frame.png", real, [snap], title="toy-1d, step 300")
+    viz.plot_samples_1d(tmp_path / "named.png", real, [snap], title="toy-1d")
+    viz.plot_samples_1d(tmp_path / "bare.png", real, [snap])
+    viz.plot_samples_1d(tmp_path / "many.png", real, snapshots_1d(4), title="toy-1d")
+    titles = [[t for t in fig["texts"] if "step" in t or "toy" in t] for fig in seen]
+    assert titles[:3] == [["toy-1d, step 300"], ["toy-1d, step 300"], ["step 300"]]
+    assert sorted(titles[3]) == sorted(["toy-1d", "step 0", "step 100", "step 200", "step 300"])

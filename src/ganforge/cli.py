@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import signal
 import sys
 from pathlib import Path
 
-from ganforge import __version__
 from ganforge.errors import UserError
+from ganforge.version import __version__
 
 
 def _add_train(sub) -> None:
@@ -19,25 +18,35 @@ def _add_train(sub) -> None:
     p.add_argument("--config", metavar="PRESET|FILE.yaml", help="a preset name (see `ganforge presets`) or a YAML file")
     p.add_argument("--data", metavar="NAME|PATH", help="dataset name (fashion-mnist-10k, mnist, fashion-mnist, "
                                                        "toy-ring, toy-grid, toy-1d) or a folder of IDX files or images")
-    p.add_argument("--steps", type=int, help="generator steps to train (train.steps)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="train to step N (train.steps); with --resume the new total, so a run at step 1000 "
+                        "given --steps 1500 trains 500 more")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (train.device)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (log.checkpoint_every)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.batch_size=128 (repeatable)")
     p.add_argument("--out", metavar="DIR", help="run folder to create (default: runs/<preset>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint, to its train.steps or to --steps N; Ctrl-C "
+                        "during training stops after the current step with a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar or header")
 
 
 def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for "
-                                   "toy data) or an .npz (uint8 images N x C x H x W, or float points).")
+                                   "toy data), an .npz (uint8 images N x C x H x W, or float points), or a folder "
+                                   "of one PNG per sample. By default the grid goes into the run folder, named "
+                                   "by step and seed: RUN_DIR/sample_step006000_seed0.png. Existing files are "
+                                   "never replaced without --force.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--n", type=int, help="number of samples (default 64; conditional grids: 8 per label)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--out", default="samples.png", metavar="FILE.png|FILE.npz", help="output file")
+    p.add_argument("--out", metavar="FILE.png|FILE.npz|DIR/",
+                   help="output: a PNG grid, an .npz, or a folder ending in / for one PNG per sample (what FID "
+                        "tools and `ganforge eval --fake` read); default RUN_DIR/sample_step<STEP>_seed<SEED>.png")
+    p.add_argument("--force", action="store_true", help="replace an existing output file or samples folder")
     p.add_argument("--class", dest="class_name", metavar="K",
                    help="conditional runs: every sample of this class (an index or a class name)")
     p.add_argument("--attr", metavar="NAME=0|1,...",
@@ -56,6 +65,23 @@ def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="training throughput: ganforge's step vs the textbook PyTorch DCGAN loop",
                        description=DESCRIPTION)
     add_arguments(p)
+
+
+def _add_report(sub) -> None:
+    from ganforge.report import add_arguments
+
+    add_arguments(sub.add_parser("report", help="one self-contained HTML page of a run (samples over training, "
+                                                "curves, metrics with their protocol)",
+                                 description="Write one HTML file with every picture inlined (no network needed): "
+                                             "the config, the curves, a slider through the samples over "
+                                             "training, the real images, the metrics with their protocol, the "
+                                             "nearest-neighbour panel. Default: RUN_DIR/report.html."))
+
+
+def _add_export(sub) -> None:
+    from ganforge.export import DESCRIPTION, HELP, add_arguments
+
+    add_arguments(sub.add_parser("export", help=HELP, description=DESCRIPTION))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,54 +132,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list named configurations")
     p.add_argument("--keys", action="store_true", help="list every config key with its default instead")
     p.add_argument("--show", metavar="PRESET", help="print one preset's fully resolved YAML")
+    _add_report(sub)
+    _add_export(sub)
     _add_bench(sub)
     return parser
 
 
 def cmd_train(args) -> int:
-    from ganforge import runs
-    from ganforge.config import load_config
+    from ganforge.api import train
     from ganforge.train.log import SHORT
-    from ganforge.train.loop import train
 
-    overrides = list(args.set)
-    for key, value in (("data.name", args.data), ("train.steps", args.steps), ("train.seed", args.seed),
-                       ("train.device", args.device), ("log.checkpoint_every", args.checkpoint_every)):
-        if value is not None:  # JSON-quoted, so a path such as "2024" or "yes" stays a string
-            overrides.append(f"{key}={json.dumps(value)}")
-    if args.resume:
-        if args.config or args.out:
-            raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
-        run_dir = runs.require_run(args.resume)
-        cfg = runs.continue_config(run_dir, overrides)  # the run's own config, plus overrides
-    else:
-        cfg = load_config(args.config, overrides)
-        name = Path(args.config).stem if args.config else "default"
-        if not args.out and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each rank's clock names its own folder
-            raise UserError("under torchrun, give the run folder with --out (every process must use the same one)")
-        run_dir = Path(args.out) if args.out else runs.default_run_dir(name)
-    summary = train(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+    if args.resume and (args.config or args.out):
+        raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
+    settings = {"log.checkpoint_every": args.checkpoint_every} if args.checkpoint_every is not None else {}
+    run = train(args.config, steps=args.steps, data=args.data, out=args.resume or args.out, resume=bool(args.resume),
+                seed=args.seed, device=args.device, settings=settings, overrides=args.set, quiet=args.quiet)
+    summary = run.summary
     if not summary:  # a rank other than 0 of a multi-process run: rank 0 reports
         return 0
     final = summary["final"]
-    shown = ", ".join(f"{SHORT[k]} {final[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in final)
-    print(f"done: {summary['steps']} steps in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")
+    shown = ", ".join(f"{SHORT.get(k, k)} {final[k]:.3f}" for k in final if k.startswith(("loss", "d_real", "d_fake")))
+    what = "done" if "stopped" not in summary else f"stopped ({summary['stopped']['signal']})"
+    print(f"{what}: step {summary['steps']:,} in {summary['seconds']} s ({summary['images_per_s']} images/s); {shown}")
     if "best" in summary:
         best = summary["best"]
-        metric = next(k for k in best if k not in ("step", "eval"))
-        print(f"best {metric} {best[metric]:.4f} at step {best['step']} ({best['eval']}): "
+        print(f"best {best['metric']} {best['value']:.4f} at step {best['step']:,} ({best['eval']}): "
               f"{summary['run_dir']}/checkpoints/best")
     print(f"samples: {summary['pictures'].get('final')}   run folder: {summary['run_dir']}")
+    if "stopped" in summary:
+        print(f"checkpoint written at step {summary['steps']:,} of {summary['stopped']['target']:,}; continue "
+              f"with: ganforge train --resume {summary['run_dir']}")
+        return 128 + int(getattr(signal, summary["stopped"]["signal"]))  # as if the signal had ended it
     return 0
 
 
 def cmd_sample(args) -> int:
     from ganforge.sample import parse_options, sample_to_file
 
-    path = sample_to_file(Path(args.run_dir), Path(args.out), n=args.n, seed=args.seed,
-                          checkpoint=args.checkpoint, device=args.device, class_name=args.class_name,
-                          attrs=args.attr, options=parse_options(args.option))
-    print(f"wrote {path}")
+    path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
+                          device=args.device, class_name=args.class_name, attrs=args.attr,
+                          options=parse_options(args.option), force=args.force)
+    if path.is_dir():
+        print(f"wrote {sum(1 for _ in path.glob('*.png')):,} PNG files to {path}/")
+    else:
+        print(f"wrote {path}")
     return 0
 
 
@@ -167,7 +189,6 @@ def cmd_eval(args) -> int:
     if args.run_dir:
         result = evaluate_run(Path(args.run_dir), args.metrics, args.n, args.ref, args.extractor, args.inception,
                               args.seed, args.device, args.checkpoint)
-        out = Path(args.run_dir) / "eval.json"
     elif args.real and args.fake:
         from ganforge.runtime import resolve_device
 
@@ -178,19 +199,25 @@ def cmd_eval(args) -> int:
         raise UserError("give a RUN_DIR to evaluate, or --real NAME|PATH and --fake PATH to compare two image sets")
     p = result["protocol"]
     if "extractor" in p:
-        what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']}" if args.run_dir
+        what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']:,}" if args.run_dir
                 else f"{p['n_fake']:,} images of {p['fake']}")
         real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
-        print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']} "
-              f"(sha1 {p['extractor_sha1'][:12]})")
+        sha = f" (sha1 {p['extractor_sha1'][:12]})" if "extractor_sha1" in p else ""
+        print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']}{sha}")
     else:
-        print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']} vs the {p['modes']} modes "
-              f"of {p['dataset']} (high quality: within 3 sigma)")
-    for key, value in result["values"].items():
-        print(f"  {key:26s} {value:12.4f}")
-    if out:
-        print(f"wrote {out}")
+        print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']:,} vs the {p['modes']} "
+              f"modes of {p['dataset']} (high quality: within 3 sigma)")
+    print(format_values(result["values"]))
+    for path in result.get("written", []):
+        print(f"wrote {path}")
     return 0
+
+
+def format_values(values: dict) -> str:
+    """One aligned line per value: integers as integers, other numbers to 4 decimals."""
+    width = max((len(k) for k in values), default=0)
+    return "\n".join(f"  {k:{width}s}  {v:>12,d}" if isinstance(v, int) else f"  {k:{width}s}  {v:12.4f}"
+                     for k, v in values.items())
 
 
 def cmd_classifier(args) -> int:
@@ -214,35 +241,33 @@ def cmd_convert(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from dataclasses import asdict as to_dict_of
-
-    from ganforge.config import Config, OptimizerConfig, dump_yaml, load_config, preset_names, to_dict
+    from ganforge.config import dump_yaml, format_key_table, key_table, load_config, preset_names
 
     if args.show:
         print(dump_yaml(load_config(args.show)), end="")
         return 0
     if args.keys:
-        def walk(tree, prefix=""):
-            for k, v in tree.items():
-                if isinstance(v, dict):
-                    walk(v, prefix + k + ".")
-                else:
-                    print(f"{prefix + k:28s} {json.dumps(v)}")
-        tree = to_dict(Config())
-        tree["optim"]["<group>"] = to_dict_of(OptimizerConfig())  # optim.g, optim.d, ...: one per optimiser group
-        walk(tree)
-        from ganforge.families import FAMILIES
+        from ganforge.families import FAMILIES  # config cannot import it (families import config)
 
-        for name, cls in FAMILIES.items():  # each family's own options (model.family=NAME)
-            if cls.Options is not None:
-                walk({"family": to_dict_of(cls.Options())}, "")
-                print(f"{'':28s} ^ family.* of model.family={name}")
+        print(format_key_table(key_table({name: cls.Options for name, cls in FAMILIES.items()})), end="")
         return 0
     names = preset_names()
     width = max(map(len, names))
     for name, desc in names.items():
         print(f"{name:{width}s}  {desc}")
     return 0
+
+
+def cmd_report(args) -> int:
+    from ganforge.report import main as report_main
+
+    return report_main(args)
+
+
+def cmd_export(args) -> int:
+    from ganforge.export import main as export_main
+
+    return export_main(args)
 
 
 def cmd_bench(args) -> int:
@@ -253,7 +278,8 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "classifier": cmd_classifier,
-            "convert": cmd_convert, "presets": cmd_presets, "bench": cmd_bench}
+            "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
+            "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

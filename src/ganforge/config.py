@@ -6,8 +6,15 @@ overrides; every key and type is checked, and a mistyped key names the closest v
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import inspect
+import io
+import json
+import shutil
+import textwrap
+import tokenize
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,11 +37,11 @@ def choice(default: str, *choices: str) -> Any:
 class DataConfig:
     name: str = "fashion-mnist-10k"  # a dataset name or a path (IDX folder, image folder)
     root: str | None = None  # folder holding a named dataset's files
-    split: str = choice("train", "train", "test")
+    split: str = choice("train", "train", "test")  # the split of a named dataset to train on
     resolution: int | None = None  # images are resized and centre-cropped to this size
     channels: int | None = None  # 1 or 3; default: what the data has
     n_toy: int = 100_000  # points drawn from a toy mixture
-    on_bad_file: str = choice("error", "error", "skip")
+    on_bad_file: str = choice("error", "error", "skip")  # image folder: an unreadable file stops the run, or is skipped
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
     holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
 
@@ -42,8 +49,10 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     family: str = "gan"  # the training algorithm: see ganforge.families
+    # the GAN's networks: mlp (Goodfellow 2014), dense (Keras-style SELU), dcgan (Radford 2015, power-of-two
+    # resolutions), dcgan28 (its 28x28 variant for (Fashion-)MNIST)
     arch: str = choice("dcgan28", "mlp", "dense", "dcgan", "dcgan28")
-    z_dim: int = 100
+    z_dim: int = 100  # size of the noise vector z that G turns into a sample
     g_width: int = 64  # base channel (conv) or unit (dense) count of G
     d_width: int = 64  # base channel (conv) or unit (dense) count of D
     g_hidden: list[int] = field(default_factory=lambda: [256, 512])  # mlp: hidden layer sizes of G
@@ -78,17 +87,17 @@ class LossConfig:
     # top-k G updates (Sinha et al. 2020): G's loss uses only the fraction of its fakes that D rates most real;
     # the fraction starts at 1 and is multiplied by g_top_k_decay each epoch down to g_top_k (1: off)
     g_top_k: float = 1.0
-    g_top_k_decay: float = 0.99
+    g_top_k_decay: float = 0.99  # top-k: the fraction's factor per epoch (see g_top_k)
     class_weight: float = 1.0  # model.condition acgan: weight of the class loss for D and G
     class_fake_weight: float = 1.0  # acgan: weight of D's class loss on fakes (Odena 2017: 1; 0: D learns classes from real data only)
 
 
 @dataclass
 class OptimizerConfig:
-    name: str = choice("adam", "adam", "sgd", "rmsprop")
-    lr: float = 2e-4
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
-    momentum: float = 0.0  # sgd, rmsprop
+    name: str = choice("adam", "adam", "sgd", "rmsprop")  # the optimiser
+    lr: float = 2e-4  # learning rate
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam: beta1 (momentum) and beta2
+    momentum: float = 0.0  # sgd, rmsprop: momentum
 
 
 @dataclass
@@ -116,10 +125,10 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = 3500  # generator steps
-    batch_size: int = 64
+    batch_size: int = 64  # examples per step (the global batch, split over the processes of a torchrun)
     d_steps: int = 1  # k: discriminator steps per generator step
     reuse_fake: bool = True  # with k = 1, the G step reuses the D step's G(z) (one G forward saved)
-    seed: int = 0
+    seed: int = 0  # seeds the weights, the noise and the data order
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = choice("auto", "auto", "fp32", "bf16", "fp16")  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: str = choice("off", "off", "on", "graphs")  # torch.compile the networks (graphs: with CUDA graphs)
@@ -136,18 +145,19 @@ class TrainConfig:
 class LogConfig:
     every: int = 50  # steps between metric lines (the only host-device syncs)
     sample_every: int = 250  # steps between fixed-noise sample grids
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
+    checkpoint_every: int = 1000  # steps between checkpoints
+    keep_checkpoints: int = 2  # the latest this many checkpoints are kept
     n_samples: int = 64  # images in a sample grid
     n_points: int = 2500  # toy data: points drawn per sample plot
-    tensorboard: bool = True
+    tensorboard: bool = True  # also write the metrics as TensorBoard events (run folder/tensorboard)
 
 
 @dataclass
 class EvalConfig:
     every: int = 0  # steps between evaluations during training (0: off); the best checkpoint is kept
-    metric: str = choice("auto", "auto", "fid", "kid", "precision", "recall", "density", "coverage", "is",
-                         "reverse_kl", "modes", "high_quality")  # auto: fid for images, reverse_kl for toy data
+    # auto: fid for images (named fd_classifier in a domain classifier's features), reverse_kl for toy data
+    metric: str = choice("auto", "auto", "fid", "fd", "kid", "kd", "precision", "recall", "density", "coverage",
+                         "is", "reverse_kl", "modes", "high_quality")
     n: int = 2000  # generated samples (and real images) per evaluation
     extractor: str = choice("auto", "auto", "classifier", "inception")  # auto: the domain classifier if any
     inception: str | None = None  # the FID Inception file, for extractor inception
@@ -165,7 +175,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     # the family's own options (model.family's Options dataclass checks them when the family is built)
     family: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
+    description: str = ""  # one line saying what the config is for (`ganforge presets` lists it)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,3 +482,97 @@ def validate(cfg: Config) -> None:
 
 def dump_yaml(cfg: Config) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The key table of `ganforge presets --keys`. Descriptions are the comments beside the dataclass fields,
+# read from the source, so each key is documented in one place.
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field of dataclass `cls` -> its comment in the source: the comment lines immediately above the
+    field and the trailing comment on its line(s), joined; "" for a field with neither."""
+    source = textwrap.dedent(inspect.getsource(cls))
+    lines = source.splitlines()
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()  # line number (1-based) -> text
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    own_line = {n for n in comments if lines[n - 1].lstrip().startswith("#")}  # not trailing some code
+    (node,) = ast.parse(source).body
+    docs = {}
+    for stmt in node.body:
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            continue
+        above = []
+        n = stmt.lineno - 1
+        while n in own_line:  # a block of comment lines directly above (a trailing comment ends it)
+            above.insert(0, comments[n])
+            n -= 1
+        trailing = [comments[n] for n in range(stmt.lineno, stmt.end_lineno + 1) if n in comments]
+        docs[stmt.target.id] = " ".join(above + trailing)
+    return docs
+
+
+def _type_name(hint: Any) -> str:
+    """A user's name for a field's type: int, list[int], str or null, ..."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names + ["null"] * (type(None) in args))
+    if typing.get_origin(hint) is list:
+        return f"list[{_type_name(args[0])}]"
+    return hint.__name__
+
+
+def _rows(cls: type, prefix: str) -> list[tuple[str, str, str, str]]:
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            rows += _rows(hint, f"{prefix}{f.name}.")
+        elif cls is OptimConfig and f.name == "groups":  # one OptimizerConfig per group: optim.g, optim.d, ...
+            rows += _rows(OptimizerConfig, f"{prefix}<group>.")
+        elif typing.get_origin(hint) is dict:  # an open section (family): its owners' keys are listed apart
+            continue
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            choices = f.metadata.get("choices")
+            allowed = ", ".join(choices) if choices else _type_name(hint)
+            rows.append((prefix + f.name, json.dumps(default), allowed, docs[f.name]))
+    return rows
+
+
+def key_table(family_options: dict[str, type | None] | None = None) -> list[tuple[str, str, str, str]]:
+    """Every config key as (key, default as JSON, allowed values, description): the Config tree, the keys of
+    an optimiser group as optim.<group>.*, and each family's own options as family.* from `family_options`
+    (family name -> its Options dataclass or None; given by the caller, as ganforge.families imports this
+    module). A family option's description starts with the family that reads it."""
+    rows = _rows(Config, "")
+    for name, options in (family_options or {}).items():
+        if options is not None:
+            rows += [(key, default, allowed, f"model.family={name}" + (f": {doc}" if doc else ""))
+                     for key, default, allowed, doc in _rows(options, "family.")]
+    return rows
+
+
+def format_key_table(rows: list[tuple[str, str, str, str]], width: int | None = None) -> str:
+    """The key table for a terminal of `width` columns (default: the terminal's): a line per key with its
+    default and allowed values in aligned columns, its description wrapped and indented below; a blank
+    line between sections."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    header = ("KEY", "DEFAULT", "ALLOWED")
+    key_w = max(len(r[0]) for r in rows + [header]) + 2
+    default_w = max(len(r[1]) for r in rows + [header]) + 2
+    allowed_wrap = max(width - key_w - default_w, 20)  # a long list of choices continues under itself
+    out = [f"{header[0]:{key_w}s}{header[1]:{default_w}s}{header[2]}"]
+    section = None
+    for key, default, allowed, doc in rows:
+        if key.split(".")[0] != section and section is not None:
+            out.append("")
+        section = key.split(".")[0]
+        first, *more = textwrap.wrap(allowed, allowed_wrap) or [""]
+        out.append(f"{key:{key_w}s}{default:{default_w}s}{first}".rstrip())
+        out += [" " * (key_w + default_w) + line for line in more]
+        out += textwrap.wrap(doc, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(out) + "\n"

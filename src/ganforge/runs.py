@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict, load_config
-from ganforge.data import Dataset, load_dataset
+from ganforge.data import DATASET_NAMES, Dataset, load_dataset
 from ganforge.data.spec import describe_data, spec_from_description
 from ganforge.errors import UserError
 from ganforge.families import Family, build_family, family_class
@@ -74,6 +75,8 @@ def is_run_dir(path: Path) -> bool:
 def require_run(path: Path | str) -> Path:
     """`path` if it is a run folder, else the one message every command gives."""
     path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such folder; give a run folder made by `ganforge train` (under runs/ by default)")
     if not is_run_dir(path):
         raise UserError(f"{path} is not a ganforge run (no config.yaml); give the folder `ganforge train` made")
     return path
@@ -126,8 +129,10 @@ def check_new(run_dir: Path) -> None:
 
 
 def resolved(cfg: Config) -> Config:
-    """`cfg` with every optimiser group of its family written out (defaults where none were given), and
-    groups the family does not have refused."""
+    """`cfg` with every optimiser group of its family written out (defaults where none were given), groups
+    the family does not have refused, and data paths made absolute (so a run resumes from any folder)."""
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=absolute_data_path(cfg.data.name),
+                                                            root=absolute_data_path(cfg.data.root)))
     groups = {g.lower() for g in family_class(cfg.model.family).GROUPS}
     extra = sorted(set(cfg.optim.groups) - groups)
     if extra:
@@ -135,6 +140,50 @@ def resolved(cfg: Config) -> Config:
                         f"{', '.join(sorted(groups))}")
     full = {g: cfg.optim.groups.get(g) or OptimizerConfig() for g in sorted(groups, key=_group_order)}
     return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, groups=full))
+
+
+def absolute_data_path(spec: str | None) -> str | None:
+    """A data path made absolute ("folder:"/"idx:" prefixes kept); dataset names and None unchanged."""
+    if spec is None or spec in DATASET_NAMES:
+        return spec
+    prefix, _, rest = spec.partition(":") if spec.startswith(("folder:", "idx:")) else ("", "", spec)
+    path = Path(rest).expanduser()
+    if not path.exists():
+        return spec  # loading it will say what is wrong
+    return f"{prefix}:{path.resolve()}" if prefix else str(path.resolve())
+
+
+def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
+    """For an image folder trained with the 28x28 DCGAN and no data.resolution: the architecture that fits
+    the folder's images instead of a silent resize to 28x28. Returns (config, a one-line note or None)."""
+    from ganforge.data.folder import find_images
+
+    d = cfg.data
+    path = Path(d.name.removeprefix("folder:")).expanduser()
+    if cfg.model.arch != "dcgan28" or d.resolution is not None or not path.is_dir():
+        return cfg, None
+    images = find_images(path)
+    if not images or any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
+        return cfg, None
+    try:
+        from PIL import Image
+
+        with Image.open(images[0]) as img:  # reads the header only
+            w, h = img.size
+    except Exception:  # noqa: BLE001 - a bad first file is reported by the loader, with its name
+        return cfg, None
+    if (w, h) == (28, 28):
+        return cfg, None
+    side = min(w, h)
+    if side < 32:  # small images: the 28x28 network, resized
+        resolution, arch = 28, "dcgan28"
+    else:  # the largest power of two that fits, at most 64 (the DCGAN paper's size; larger is slow on a CPU)
+        resolution, arch = min(64, 2 ** int(math.log2(side))), "dcgan"
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(d, resolution=resolution),
+                              model=dataclasses.replace(cfg.model, arch=arch))
+    note = (f"{path} holds {w}x{h} images ({images[0].name}): training model.arch={arch} at "
+            f"{resolution}x{resolution} (data.resolution={resolution}); set both to choose another size")
+    return cfg, note
 
 
 def _group_order(name: str) -> tuple[int, str]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,27 +33,51 @@ def parse_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def sample_to_file(run_dir: Path, out: Path, n: int | None = None, seed: int = 0,
+def default_out(run_dir: Path, step: int, seed: int, options: dict[str, str], suffix: str = ".png") -> Path:
+    """RUN/sample_step006000_seed0[_class3].png: named by what drew it, so another draw gets another name."""
+    extra = "".join(f"_{k}{''.join(c if c.isalnum() or c in '.-' else '-' for c in str(v))}"
+                    for k, v in sorted(options.items()))
+    return Path(run_dir) / f"sample_step{max(step, 0):06d}_seed{seed}{extra}{suffix}"
+
+
+def is_folder_out(out: Path | str) -> bool:
+    """`--out DIR/` (a trailing slash) or an existing folder: one PNG per sample."""
+    return str(out).endswith(("/", os.sep)) or Path(out).is_dir()
+
+
+def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None = None, seed: int = 0,
                    checkpoint: Path | str | None = None, device: str = "auto", class_name: str | None = None,
-                   attrs: str | None = None, options: dict[str, str] | None = None) -> Path:
-    """Samples of a run into a PNG or .npz. `options` are the family's sampling options (SAMPLE_OPTIONS);
-    `class_name` and `attrs` are the GAN's --class and --attr. A conditional run without them draws a PNG grid
-    with one row per class (the same noise down each column), or an .npz with its labels cycling."""
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise UserError(f"--out {out}: use a .png (grid or scatter plot) or .npz (raw samples) file name")
+                   attrs: str | None = None, options: dict[str, str] | None = None, force: bool = False) -> Path:
+    """Samples of a run into a PNG grid (a scatter plot for toy data), an .npz, or a folder of one PNG per
+    sample (`out` ending in "/"; the form FID tools and `ganforge eval --fake` read). Default `out`: a PNG in
+    the run folder named by step and seed (see default_out). An existing file or non-empty folder is kept
+    unless `force`. `options` are the family's sampling options (SAMPLE_OPTIONS); `class_name` and `attrs`
+    are the GAN's --class and --attr. A conditional run without them draws a grid with one row per class
+    (the same noise down each column); an .npz or a folder gets the labels cycling."""
+    run_dir = runs.require_run(run_dir)
     if n is not None and n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     options = dict(options or {})
     options.update({k: v for k, v in (("class", class_name), ("attr", attrs)) if v is not None})
+    folder = out is not None and is_folder_out(out)
+    if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
+        raise UserError(f"--out {out}: use a .png (grid or scatter plot), an .npz (raw samples), or a folder "
+                        "ending in / (one PNG per sample)")
     family, data, step = load_generator(run_dir, checkpoint, device)
-    is_image, npz = data["kind"] == "image", out.suffix.lower() == ".npz"
+    out = default_out(run_dir, step, seed, options) if out is None else Path(out)
+    is_image = data["kind"] == "image"
+    if folder and not is_image:
+        raise UserError(f"--out {out}/: one PNG per sample is for image runs; toy runs write a .png plot or .npz")
+    grid = is_image and not folder and out.suffix.lower() == ".png"
     dev = next(family.parameters()).device
-    inputs, columns = family.sample_inputs(n, torch.Generator().manual_seed(seed), picture=is_image and not npz,
-                                           **options)
+    inputs, columns = family.sample_inputs(n, torch.Generator().manual_seed(seed), picture=grid, **options)
+    _check_free(out, folder, force)  # after the options are checked, before anything is written
     inputs = {k: v.to(dev) for k, v in inputs.items()}
     fake = generate(family, inputs).cpu()
+    if folder:
+        return _write_folder(viz.to_uint8(fake), out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if npz:
+    if out.suffix.lower() == ".npz":
         x = viz.to_uint8(fake).numpy() if is_image else fake.numpy()
         extra = {"c": inputs["c"].cpu().numpy()} if "c" in inputs else {}  # the condition vector of each sample
         tmp = out.with_name(f".tmp-{out.name}")
@@ -66,3 +94,43 @@ def sample_to_file(run_dir: Path, out: Path, n: int | None = None, seed: int = 0
     real = runs.load_data(runs.read_config(run_dir)).x[:, 0]  # toy data is generated, so p_data is redrawn cheaply
     snap = snapshot_1d(family, real, fake[:, 0], step)
     return viz.plot_samples_1d(out, real.numpy(), [as_arrays(snap)], title=title)
+
+
+SAMPLE_FILE = re.compile(r"\d{6,}\.png")  # the names _write_folder gives
+
+
+def _check_free(out: Path, folder: bool, force: bool) -> None:
+    """Refuse to replace earlier samples unless asked to; a folder holding anything else is never touched."""
+    if folder:
+        if out.is_file():
+            raise UserError(f"--out {out}/: is a file, not a folder")
+        held = [p for p in out.iterdir()] if out.is_dir() else []
+        other = [p for p in held if not SAMPLE_FILE.fullmatch(p.name)]
+        if other:
+            raise UserError(f"--out {out}/ holds other files ({other[0].name}); give an empty or new folder")
+        if held and not force:
+            raise UserError(f"--out {out}/ already holds {len(held):,} samples; add --force to replace them")
+    elif out.exists() and not force:
+        raise UserError(f"{out} exists; add --force to overwrite it, or give another --out")
+
+
+def _write_folder(images: torch.Tensor, out: Path) -> Path:
+    """One PNG per image, 000000.png, 000001.png, ..., into a new folder moved into place when complete (so
+    an interrupted run leaves no half-filled folder); samples of an earlier draw there are replaced."""
+    from PIL import Image
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    try:
+        width = max(6, len(str(len(images) - 1)))
+        for i, img in enumerate(images.permute(0, 2, 3, 1).numpy()):
+            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(tmp / f"{i:0{width}d}.png")
+        if out.is_dir():
+            for old in out.iterdir():  # only NNNNNN.png files are here (checked before sampling)
+                old.unlink()
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out

@@ -40,7 +40,6 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from ganforge import __version__
 from ganforge.config import Config, load_config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
@@ -49,6 +48,7 @@ from ganforge.runs import load_data
 from ganforge.runtime import resolve_device
 from ganforge.train.log import RunningStats
 from ganforge.train.loop import build_trainer
+from ganforge.version import __version__
 
 NETS = {"dcgan64": "dcgan-64", "dcgan28": "default"}  # net name -> preset
 PATHS = ("ganforge", "textbook")

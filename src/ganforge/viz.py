@@ -177,11 +177,16 @@ def save_strip(
     path: str | os.PathLike,
     n: int = 8,
     labels: Sequence[str] | None = None,
+    max_columns: int = 5,
+    label: bool = True,
 ) -> Path:
-    """Write one PNG with `n` evenly spaced frames side by side (first and last included), each labelled.
+    """Write one PNG with `n` evenly spaced frames (first and last included) in reading order, each labelled.
 
-    `labels[i]` belongs to `frame_paths[i]` (so the caller need not know which frames are picked); without
-    labels the file names (stems) are used.
+    The frames wrap into rows of at most `max_columns`, balanced (8 frames: 2 rows of 4), so a strip of
+    500-pixel plots stays a readable picture rather than one row thousands of pixels wide. `labels[i]`
+    belongs to `frame_paths[i]` (so the caller need not know which frames are picked); without labels the
+    file names (stems) are used. `label=False` draws no label: for frames that carry their own title (plots),
+    which a label above would only repeat.
     """
     path = Path(path)
     _check_suffix(path, (".png",), "a strip")
@@ -189,29 +194,33 @@ def save_strip(
         raise UserError(f"no images to put into '{path}'")
     if n < 1:
         raise UserError(f"a strip needs at least 1 frame, got {n}")
+    if max_columns < 1:
+        raise UserError(f"a strip needs at least 1 column, got {max_columns}")
     if labels is not None and len(labels) != len(frame_paths):
         raise ValueError(f"got {len(labels)} labels for {len(frame_paths)} frames")
     idx = _even_indices(len(frame_paths), n)
     frames = [f.convert("RGB") for f in _load_frames([frame_paths[i] for i in idx])]
-    texts = [str(labels[i]) if labels is not None else Path(frame_paths[i]).stem for i in idx]
+    texts = [str(labels[i]) if labels is not None else Path(frame_paths[i]).stem for i in idx] if label else []
 
     font = ImageFont.load_default()
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     boxes = [measure.textbbox((0, 0), t, font=font) for t in texts]
-    label_h = max(b[3] for b in boxes) + 6
+    label_h = max(b[3] for b in boxes) + 6 if label else 0
     gap = 6
-    widths = [max(fr.width, b[2] - b[0]) for fr, b in zip(frames, boxes)]
-    strip = Image.new(
-        "RGB",
-        (sum(widths) + gap * (len(frames) + 1), label_h + max(fr.height for fr in frames) + gap),
-        "white",
-    )
+    rows = math.ceil(len(frames) / max_columns)
+    columns = math.ceil(len(frames) / rows)  # balanced rows: 6 frames are 2 x 3, not 5 + 1
+    # every cell is as large as the largest frame (and label), frames centred in it
+    cell_w = max([fr.width for fr in frames] + [b[2] - b[0] for b in boxes])
+    cell_h = label_h + max(fr.height for fr in frames)
+    strip = Image.new("RGB", (columns * (cell_w + gap) + gap, rows * (cell_h + gap) + gap), "white")
     draw = ImageDraw.Draw(strip)
-    x = gap
-    for fr, text, box, width in zip(frames, texts, boxes, widths):
-        draw.text((x + (width - (box[2] - box[0])) // 2 - box[0], 3), text, fill="black", font=font)
-        strip.paste(fr, (x + (width - fr.width) // 2, label_h))
-        x += width + gap
+    for k, fr in enumerate(frames):
+        x = gap + (k % columns) * (cell_w + gap)
+        y = gap + (k // columns) * (cell_h + gap)
+        if label:
+            box = boxes[k]
+            draw.text((x + (cell_w - (box[2] - box[0])) // 2 - box[0], y + 3), texts[k], fill="black", font=font)
+        strip.paste(fr, (x + (cell_w - fr.width) // 2, y + label_h))
     with atomic_write(path) as f:
         strip.save(f, format="PNG")
     return path
@@ -334,6 +343,8 @@ def plot_samples_1d(
     Each snapshot is {"step": int, "x": grid, "d": D(x) on the grid (probabilities), "fake": samples}.
     More than 5 snapshots: evenly spaced ones are used, first and last included. Panels show p_data (black
     dotted, KDE of `real`), p_g (green solid, KDE of "fake") and D(x) (blue dashed) over a shared x range.
+    Each panel is titled "step N" under `title`; a single panel gets one title, "`title`, step N" (or `title`
+    alone when it already names the step), so a training frame does not say its step twice.
     """
     path = Path(path)
     _check_suffix(path, _PLOT_SUFFIXES, "a plot")
@@ -365,12 +376,16 @@ def plot_samples_1d(
             lw=1.5,
             label=r"$D(x)$",
         )
-        ax.set_title(f"step {snap['step']}")
+        step = f"step {snap['step']}"
+        if len(shown) == 1 and title:
+            ax.set_title(title if step in title else f"{title}, {step}")
+        else:
+            ax.set_title(step)
         ax.set_xlim(lo, hi)
         ax.set_ylim(0, top)
         ax.set_xlabel("x")
     axes[0].legend(loc="best", fontsize=8)
-    if title:
+    if title and len(shown) > 1:
         fig.suptitle(title)
     fig.tight_layout()
     return _save_figure(fig, path)
@@ -399,6 +414,9 @@ def _smooth(steps: list[float], values: list[float]) -> tuple[np.ndarray, np.nda
     return np.asarray(steps)[w // 2 : w // 2 + len(avg)], avg
 
 
+SPARSE_SERIES = 30  # series of at most this many points are drawn with markers
+
+
 def plot_curves(
     records: Sequence[dict], path: str | os.PathLike, keys: Sequence[str], title: str | None = None
 ) -> Path:
@@ -407,7 +425,8 @@ def plot_curves(
     Panels: all keys starting with "loss" together; "d_real"/"d_fake" (mean D(x), D(G(z))) together with a
     dotted line at 0.5, the equilibrium value; every other key on its own. Keys that no record has are
     skipped; if none are left the file says so instead of failing (plotting never stops training).
-    Long series are drawn faint with a moving average on top.
+    Long series are drawn faint with a moving average on top; short ones (evaluations, a run's first log
+    line) get point markers, as a line through one point draws nothing.
     """
     path = Path(path)
     _check_suffix(path, _PLOT_SUFFIXES, "a plot")
@@ -432,7 +451,8 @@ def plot_curves(
                 steps, values = _series(records, key)
                 smooth = _smooth(steps, values)
                 if smooth is None:
-                    ax.plot(steps, values, color=color, lw=1.2, label=key)
+                    marker = "o" if len(steps) <= SPARSE_SERIES else None
+                    ax.plot(steps, values, color=color, lw=1.2, marker=marker, ms=4, label=key)
                 else:
                     ax.plot(steps, values, color=color, lw=0.6, alpha=0.3)
                     ax.plot(*smooth, color=color, lw=1.5, label=key)

@@ -65,16 +65,45 @@ def test_classifier_features_of_real_images_separate_classes():
 def test_eval_writes_values_with_their_protocol(fashion_run, capsys):
     assert main(["eval", str(fashion_run), "--n", "200"]) == 0
     result = json.loads((fashion_run / "eval.json").read_text())
-    assert set(result["values"]) == {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}
+    # FID is the Inception's: in the domain classifier's features the distances carry the features' name
+    assert set(result["values"]) == {"fd_classifier", "kd_classifier_mean", "kd_classifier_std", "precision",
+                                     "recall", "density", "coverage"}
     p = result["protocol"]
     assert p["extractor"] == "fashion-mnist-classifier" and len(p["extractor_sha1"]) == 40
     assert p["n_real"] == 200 and p["n_fake"] == 200 and p["split"] == "test" and p["checkpoint_step"] == 2
-    assert result["values"]["fid"] > 0
-    assert "fid" in capsys.readouterr().out
+    assert result["values"]["fd_classifier"] > 0
+    out = capsys.readouterr().out
+    assert "fd_classifier" in out and "fid" not in out and f"wrote {fashion_run / 'eval.json'}" in out
+
+
+def test_eval_merges_into_eval_json_and_names_each_protocol(fashion_run, capsys):
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "fd"]) == 0
+    first = json.loads((fashion_run / "eval.json").read_text())["values"]["fd_classifier"]
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "swd,nn"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {fashion_run / 'nearest.png'}" in out and f"wrote {fashion_run / 'eval.json'}" in out
+    result = json.loads((fashion_run / "eval.json").read_text())
+    assert result["values"]["fd_classifier"] == first and "swd_avg" in result["values"]  # the earlier value kept
+    fd_entry = next(e for e in result["evaluations"] if "fd_classifier" in e["values"])
+    assert "nn" in result["evaluations"][-1]["protocol"] and "nn" not in fd_entry["protocol"]
+    assert fd_entry["protocol"]["n_fake"] == 100
+    n_entries = len(result["evaluations"])
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "fd", "--seed", "1"]) == 0
+    result = json.loads((fashion_run / "eval.json").read_text())  # measured again: the old entry gives it up
+    assert result["values"]["fd_classifier"] != first and len(result["evaluations"]) == n_entries
+    assert result["evaluations"][-1]["protocol"]["seed"] == 1
+
+
+def test_values_print_aligned_with_integers_as_integers():
+    from ganforge.cli import format_values
+
+    lines = format_values({"modes_captured": 8, "high_quality": 0.9375, "reverse_kl": 0.01}).splitlines()
+    assert lines[0].split() == ["modes_captured", "8"] and lines[1].split() == ["high_quality", "0.9375"]
+    assert len({len(line) for line in lines}) == 1  # right-aligned in one column
 
 
 def test_eval_errors(fashion_run, tmp_path, capsys):
-    assert main(["eval", str(fashion_run), "--metrics", "fid,isc"]) == 2
+    assert main(["eval", str(fashion_run), "--metrics", "fd,isc"]) == 2
     assert "unknown metric 'isc'" in capsys.readouterr().err
     assert main(["eval", str(tmp_path)]) == 2
     assert "not a ganforge run" in capsys.readouterr().err
@@ -137,13 +166,13 @@ def test_eval_compares_two_image_sets_like_pytorch_fid(tmp_path, capsys):
     assert main(["eval", "--real", "fashion-mnist-10k", "--fake", str(tmp_path / "same.npz"), "--n", "300",
                  "--metrics", "fid,pr", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert abs(result["values"]["fid"]) < 1e-6 and result["values"]["precision"] == 1.0
+    assert abs(result["values"]["fd_classifier"]) < 1e-6 and result["values"]["precision"] == 1.0
     p = result["protocol"]
     assert p["real"] == "fashion-mnist-10k" and p["fake"].endswith("same.npz") and p["n_fake"] == 300
     assert p["extractor"] == "fashion-mnist-classifier"
     other = evaluate.evaluate_sets("fashion-mnist-10k", str(tmp_path / "nhwc.npz"), ("fid",), n=300, progress=False)
-    assert 0 < other["values"]["fid"] < 5  # real vs other real images: small but not zero
-    assert "fid" in capsys.readouterr().out
+    assert 0 < other["values"]["fd_classifier"] < 5  # real vs other real images: small but not zero
+    assert "fd_classifier" in capsys.readouterr().out
 
 
 def test_eval_sets_errors(tmp_path, capsys):
@@ -177,7 +206,8 @@ def test_toy_runs_are_scored_by_their_modes(tmp_path, capsys):
 def test_eval_classifier_score_swd_and_nearest_neighbours(fashion_run):
     result = evaluate.evaluate_run(fashion_run, ("is", "swd", "nn"), n=200, progress=False)
     v, p = result["values"], result["protocol"]
-    assert 1 <= v["is_mean"] <= 10 and v["is_real_mean"] > v["is_mean"]  # 2 steps of training: far from real
+    # 2 steps of training: far from real
+    assert 1 <= v["classifier_score_mean"] <= 10 and v["classifier_score_real_mean"] > v["classifier_score_mean"]
     assert v["swd_avg"] > 0 and "swd_28" in v
     for space in ("pixel", "feature"):
         assert v[f"nn_{space}_nn_ratio"] > 0 and 0 <= v[f"nn_{space}_copy_rate"] <= 1

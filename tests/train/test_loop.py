@@ -43,7 +43,7 @@ def test_default_dcgan_run_folder_holds_everything(tmp_path):
     summary = train(cfg, run, quiet=True)
     assert summary["steps"] == 6
     for name in ("config.yaml", "run.json", "metrics.jsonl", "samples.png", "progress.gif", "progress.png",
-                 "curves.png", "summary.json"):
+                 "curves.png", "summary.json", "reals.png"):
         assert (run / name).is_file(), name
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     frames = sorted(p.name for p in (run / "samples").glob("step_*.png"))
@@ -57,7 +57,7 @@ def test_default_dcgan_run_folder_holds_everything(tmp_path):
     for r in records:
         assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["loss_d"] > 0
     # the default preset evaluates every 500 steps and at the end, and keeps the best weights
-    assert [(r["step"], r["eval_fid"] > 0) for r in lines if "eval_fid" in r] == [(6, True)]
+    assert [(r["step"], r["eval_fd_classifier"] > 0) for r in lines if "eval_fd_classifier" in r] == [(6, True)]
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert ckpts == ["best", "step_000003", "step_000006"]
     model, _, meta = load_checkpoint(latest_checkpoint(run))
@@ -84,7 +84,7 @@ def test_resume_continues_with_the_same_counter_and_optimizer_state(tmp_path):
             assert torch.equal(a_state[key], b_state[key]), key
     lines = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines if "loss_d" in r] == [2, 3, 4, 6]  # 3 ended the first part
-    assert [r["step"] for r in lines if "eval_fid" in r] == [3, 6]  # the default preset evaluates at each end
+    assert [r["step"] for r in lines if "eval_fd_classifier" in r] == [3, 6]  # the default preset evaluates at each end
 
 
 def test_k_discriminator_steps_and_fresh_noise(tmp_path):
@@ -115,7 +115,10 @@ def test_default_config_trains_on_an_image_folder_of_any_size(tmp_path):
     cfg = load_config(None, [f"data.name={folder}", "train.steps=2", *TINY_DCGAN])
     train(cfg, tmp_path / "run", quiet=True)
     data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
-    assert data["shape"] == [3, 28, 28] and data["n"] == 12
+    # no silent resize to the 28x28 network: the DCGAN for the largest power of two that fits 60x45, centre-cropped
+    assert data["shape"] == [3, 32, 32] and data["n"] == 12
+    saved = load_config(str(tmp_path / "run" / "config.yaml"))
+    assert saved.model.arch == "dcgan" and saved.data.resolution == 32 and saved.data.name == str(folder.resolve())
 
 
 def test_gan_mnist_preset_on_real_mnist(tmp_path):

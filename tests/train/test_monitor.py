@@ -20,7 +20,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def eval_records(run):
-    return [r for r in read_metrics(run) if "eval_fid" in r]
+    return [r for r in read_metrics(run) if "eval_fd_classifier" in r]
 
 
 def test_eval_every_logs_fid_and_keeps_the_best_weights(tmp_path, capsys):
@@ -28,10 +28,10 @@ def test_eval_every_logs_fid_and_keeps_the_best_weights(tmp_path, capsys):
     summary = train(load_config(None, ["train.steps=6", *TINY, "eval.every=2"]), run, quiet=True)
     records = eval_records(run)
     assert [r["step"] for r in records] == [2, 4, 6]
-    best = min(records, key=lambda r: r["eval_fid"])
+    best = min(records, key=lambda r: r["eval_fd_classifier"])
     info = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
-    assert info["step"] == best["step"] and info["metric"] == "fid"
-    assert info["value"] == pytest.approx(best["eval_fid"], rel=1e-5)
+    assert info["step"] == best["step"] and info["metric"] == "fd_classifier"
+    assert info["value"] == pytest.approx(best["eval_fd_classifier"], rel=1e-5)
     assert summary["best"]["step"] == best["step"]
     # the best weights are those of that step: re-scoring them with the same protocol gives the logged value
     assert main(["eval", str(run), "--checkpoint", "best", "--metrics", "fid", "--n", "200", "--seed", "0"]) == 0
@@ -59,7 +59,7 @@ def test_resume_keeps_the_best_score_so_far(tmp_path):
     records = eval_records(run)
     assert [r["step"] for r in records] == [3, 6]
     after = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
-    expected = 6 if records[1]["eval_fid"] < first["value"] else 3
+    expected = 6 if records[1]["eval_fd_classifier"] < first["value"] else 3
     assert after["step"] == expected
 
 

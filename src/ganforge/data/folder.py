@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +127,7 @@ class FolderImages:
     attributes: torch.Tensor | None = None  # float32 N x A, 0/1, rows aligned with x; None without a file
     attr_names: list[str] | None = None  # the A attribute names, in column order
     attr_file: Path | None = None  # the attribute file read
+    skipped_files: list[str] = field(default_factory=list)  # "relative/path: reason" of each skipped file
 
 
 def _attribute_rows(root: Path, paths: list[Path], wanted: list[str] | None):
@@ -178,7 +179,7 @@ def load_image_folder(
         if _decodes(missing, channels, resolution):
             raise _no_row(missing, root, attr_file)
 
-    arrays, labels, kept_rows, skipped, size = [], [], [], 0, None
+    arrays, labels, kept_rows, skipped, size = [], [], [], [], None
     bar = tqdm(paths, desc=f"reading {root.name or root}", unit="img", file=sys.stderr,
                disable=None if len(paths) > PROGRESS_ABOVE else True)
     for path, top, row in zip(bar, tops, attr_rows):
@@ -186,7 +187,7 @@ def load_image_folder(
             a = _decode(path, channels, resolution)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
-                skipped += 1
+                skipped.append(f"{path.relative_to(root).as_posix()}: {_bad_file_reason(exc)}")
                 continue
             raise UserError(f"{path}: {_bad_file_reason(exc)}; fix or delete it, or pass "
                             "--set data.on_bad_file=skip to skip bad files") from exc
@@ -215,4 +216,4 @@ def load_image_folder(
     attrs = None
     if attr_file is not None:
         attrs = torch.tensor(kept_rows, dtype=torch.float32).reshape(len(kept_rows), len(attr_names))
-    return FolderImages(x, y, class_names, skipped, attrs, attr_names, attr_file)
+    return FolderImages(x, y, class_names, len(skipped), attrs, attr_names, attr_file, skipped)

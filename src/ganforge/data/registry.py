@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -48,6 +48,7 @@ class Dataset:
     skipped: int = 0  # bad image files skipped under on_bad_file="skip"
     attributes: torch.Tensor | None = None  # float32 N x A, values 0/1; None without an attribute file
     attr_names: list[str] | None = None  # the A attribute names
+    skipped_files: list[str] = field(default_factory=list)  # "path: reason" of each skipped file
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -84,6 +85,9 @@ KNOWN_MD5 = {
     },
 }
 KNOWN_CLASSES = {"mnist": DIGIT_CLASSES, "fashion-mnist": FASHION_CLASSES}
+# where to fetch the files by hand (ganforge downloads nothing)
+SOURCES = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/ (a mirror of yann.lecun.com/exdb/mnist)",
+           "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"}
 IDX_FILES = tuple(KNOWN_MD5["mnist"])  # the four file names, without .gz
 
 
@@ -167,8 +171,9 @@ def _load_known_idx(name: str, root: str | None, split: str) -> Dataset:
     else:
         raise UserError(f"{name}: {' and '.join(s + '.gz' for s in stems)} not found in "
                         f"{', '.join(str(f) for f in folders)}; {name} needs the four files "
-                        f"{', '.join(s + '.gz' for s in IDX_FILES)} (or unpacked, without .gz): put them "
-                        "there or pass --set data.root=PATH")
+                        f"{', '.join(s + '.gz' for s in IDX_FILES)} (or unpacked, without .gz), from "
+                        f"{SOURCES[name]} (the md5 of each file's unpacked data is checked when read): put "
+                        "them there or pass --set data.root=PATH")
     payloads = []
     for path, stem in ((images, stems[0]), (labels, stems[1])):
         data = read_idx_bytes(path)
@@ -225,7 +230,8 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
         if not idx_present:
             got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes)
             return Dataset(f"folder:{text}", "image", got.x, got.y, got.class_names, str(path.resolve()),
-                           skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names)
+                           skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names,
+                           skipped_files=got.skipped_files)
         images = find_images_file(path, split)
     if attributes:
         raise _no_attribute_file(str(path))

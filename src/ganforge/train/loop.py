@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge import __version__, runs
+from ganforge import runs
 from ganforge.config import Config, OptimizerConfig
 from ganforge.data import Dataset
 from ganforge.data.spec import data_spec, training_labels
@@ -36,6 +39,7 @@ from ganforge.train.log import MetricsLog, NullLog, RunningStats, read_metrics
 from ganforge.train.monitor import TrainingEval, affordable_extractor
 from ganforge.train.resident import ResidentData
 from ganforge.train.samples import SampleWriter
+from ganforge.version import __version__
 
 FIXED_NOISE_SEED_OFFSET = 1_000_003  # fixed-input samples use their own stream, apart from training noise
 
@@ -320,28 +324,63 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         distributed.stop()
 
 
+class StopRequest:
+    """SIGINT (Ctrl-C) or SIGTERM during training: finish the step, write a checkpoint and the pictures, then
+    stop. A second signal stops at once. Single-process runs only: under torchrun each rank would stop at its
+    own step, so there the signal interrupts as usual."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signal: str | None = None
+        self.previous: dict = {}
+
+    def __enter__(self):
+        if self.enabled:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+        print(f"\n{self.signal}: stopping after this step with a checkpoint (again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
 def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, device: torch.device | None) -> dict:
     main = ranks.main  # rank 0 writes every file; the others train their share and stay silent
     if not resume:
         runs.check_new(run_dir)
     # everything a user can get wrong is checked before the run folder is touched
     cfg = runs.resolved(cfg)
+    note = None
+    if not resume:
+        cfg, note = runs.fit_to_folder(cfg)
     dataset = runs.load_data(cfg)
     trainer = build_trainer(cfg, dataset, ranks, device)
+    if resume and ckpt.list_checkpoints(run_dir):
+        trainer.load(ckpt.latest_checkpoint(run_dir))
+        if trainer.step >= cfg.train.steps:  # refused before anything in the run folder changes
+            raise UserError(f"{run_dir} is at step {trainer.step:,}, and the target train.steps is "
+                            f"{cfg.train.steps:,}: nothing to train; give the new total, e.g. --steps "
+                            f"{trainer.step + cfg.train.steps}")
     if ranks.enabled:
         torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
     sampler = SampleWriter(run_dir, dataset, fixed_inputs(cfg, trainer.family, _n_fixed(cfg, dataset), trainer.device))
-    evaluator = None
+    evaluator, eval_line = None, None
     if main and cfg.eval.every and dataset.kind == "image" and not affordable_extractor(cfg, dataset.name, trainer.device):
-        if not quiet:
-            print(f"eval.every is set, but {dataset.name} has no domain classifier and the FID Inception takes "
-                  "minutes per evaluation on a CPU: no evaluation during training (set eval.extractor=inception "
-                  "to force it, or eval.every=0 to silence this)")
+        eval_line = (f"none during training ({dataset.name} has no domain classifier, and the FID Inception takes "
+                     "minutes per evaluation on a CPU; eval.extractor=inception forces it)")
     elif main and cfg.eval.every:
         evaluator = TrainingEval(cfg, dataset, trainer.family, trainer.device)
+        eval_line = f"{evaluator.describe()} every {cfg.eval.every:,} steps; the best weights kept"
     if resume:
         if ckpt.list_checkpoints(run_dir):
-            trainer.load(ckpt.latest_checkpoint(run_dir))
             if evaluator:
                 evaluator.restore(run_dir)
         elif not quiet:  # stopped before its first checkpoint: nothing to continue, so start over
@@ -351,8 +390,17 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
             sampler.truncate(trainer.step)
     if main:
         runs.write_run_files(run_dir, cfg, dataset)
+        if dataset.skipped_files:
+            write_text_atomic(run_dir / "skipped_files.txt", "".join(f"{line}\n" for line in dataset.skipped_files))
+        if not (run_dir / "reals.png").exists():
+            sampler.write_reals(run_dir, cfg.train.seed)
     if not quiet:
-        _print_header(cfg, dataset, trainer, run_dir, resume)
+        if note:
+            print(f"note: {note}")
+        if dataset.skipped_files:
+            print(f"note: skipped {len(dataset.skipped_files):,} unreadable files of {dataset.source} (data.on_bad_file="
+                  f"skip); their names and reasons: {run_dir / 'skipped_files.txt'}")
+        _print_header(cfg, dataset, trainer, run_dir, resume, eval_line)
 
     images_per_step = cfg.train.batch_size * max(1, sum(p.repeat for p in trainer.phases if p.data and p.every == 1))
     log = (MetricsLog(run_dir, cfg.train.steps, trainer.step, images_per_step, quiet, cfg.log.tensorboard)
@@ -362,50 +410,54 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     start_step = trainer.step
     lg = cfg.log
     guard = cfg.train.on_divergence != "ignore"
-    try:
-        if trainer.step == 0 and main:
-            sampler.write(trainer.family, 0)
-        while trainer.step < cfg.train.steps:
-            trainer.train_step(stats)
-            log.advance()
-            step, last = trainer.step, trainer.step == cfg.train.steps
-            if step % lg.every == 0 or last:
-                values = distributed.mean_over_ranks(stats.read_and_reset(), ranks)
-                if guard and not all(math.isfinite(v) for v in values.values()):
-                    bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
-                    _recover(trainer, run_dir, log, sampler, stats, f"{bad} not finite at step {step}")
-                    continue
-                log.log(step, trainer.images_seen, values)
-            if main and (step % lg.sample_every == 0 or last):
-                frame = sampler.write(trainer.family, step)
-                if dataset.kind == "image":
-                    from PIL import Image
+    with StopRequest(enabled=not ranks.enabled) as stop:
+        try:
+            if trainer.step == 0 and main:
+                sampler.write(trainer.family, 0)
+            while trainer.step < cfg.train.steps:
+                trainer.train_step(stats)
+                log.advance()
+                # a stop request makes this step the last: logged, drawn, evaluated and saved as such
+                step, last = trainer.step, trainer.step == cfg.train.steps or stop.signal is not None
+                if step % lg.every == 0 or last:
+                    values = distributed.mean_over_ranks(stats.read_and_reset(), ranks)
+                    if guard and not all(math.isfinite(v) for v in values.values()):
+                        bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
+                        _recover(trainer, run_dir, log, sampler, stats, f"{bad} not finite at step {step}")
+                        continue
+                    log.log(step, trainer.images_seen, values)
+                if main and (step % lg.sample_every == 0 or last):
+                    frame = sampler.write(trainer.family, step)
+                    if dataset.kind == "image":
+                        from PIL import Image
 
-                    log.add_image("samples", np.asarray(Image.open(frame)), step)
-            if evaluator and (step % cfg.eval.every == 0 or last):
-                values, better = evaluator(trainer.family, step)
-                log.log_eval(step, trainer.images_seen, values)
-                if better:
-                    record = {"metric": evaluator.name, "value": evaluator.best, "values": values}
-                    ckpt.save_best(run_dir, step, trainer.model_tensors(), record)
-            if step % lg.checkpoint_every == 0 or last:
-                if guard and not trainer.weights_finite():  # a NaN state never replaces a good checkpoint
-                    _recover(trainer, run_dir, log, sampler, stats, f"weights not finite at step {step}")
-                    continue
-                if main:
-                    trainer.save(run_dir)
-        if ranks.enabled:
-            torch.distributed.barrier()  # the others wait for rank 0's last checkpoint
-    except TrainingDiverged:
-        log.close()
-        raise
-    except KeyboardInterrupt:
-        # the interrupted step may be half done, so the state is not saved; the last checkpoint is consistent
-        log.close()
-        saved = ckpt.list_checkpoints(run_dir)
-        where = f"the last checkpoint is {saved[-1].name}" if saved else "no checkpoint was written yet"
-        print(f"\ninterrupted at step {trainer.step}; {where}. Continue with: ganforge train --resume {run_dir}")
-        raise
+                        log.add_image("samples", np.asarray(Image.open(frame)), step)
+                if evaluator and (step % cfg.eval.every == 0 or last):
+                    values, better = evaluator(trainer.family, step)
+                    log.log_eval(step, trainer.images_seen, values)
+                    if better:
+                        record = {"metric": evaluator.key, "value": evaluator.best, "values": values}
+                        ckpt.save_best(run_dir, step, trainer.model_tensors(), record)
+                if step % lg.checkpoint_every == 0 or last:
+                    if guard and not trainer.weights_finite():  # a NaN state never replaces a good checkpoint
+                        _recover(trainer, run_dir, log, sampler, stats, f"weights not finite at step {step}")
+                        continue
+                    if main:
+                        trainer.save(run_dir)
+                if last and stop.signal:
+                    break
+            if ranks.enabled:
+                torch.distributed.barrier()  # the others wait for rank 0's last checkpoint
+        except TrainingDiverged:
+            log.close()
+            raise
+        except KeyboardInterrupt:
+            # the interrupted step may be half done, so the state is not saved; the last checkpoint is consistent
+            log.close()
+            saved = ckpt.list_checkpoints(run_dir)
+            where = f"the last checkpoint is {saved[-1].name}" if saved else "no checkpoint was written yet"
+            print(f"\ninterrupted at step {trainer.step}; {where}. Continue with: ganforge train --resume {run_dir}")
+            raise
     log.close()
     if not main:
         return {}
@@ -416,13 +468,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         "run_dir": str(run_dir), "steps": trainer.step, "images_seen": trainer.images_seen,
         "seconds": round(elapsed, 1),
         "images_per_s": round((trainer.step - start_step) * images_per_step / max(elapsed, 1e-9), 1),
-        "final": records[-1] if records else {},
+        "final": _final_values(records),
         "pictures": {k: str(v) for k, v in pictures.items()},
     }
+    if stop.signal:
+        summary["stopped"] = {"signal": stop.signal, "target": cfg.train.steps}
     best = run_dir / "checkpoints" / "best" / "best.json"
     if evaluator and best.is_file():
         record = json.loads(best.read_text())
-        summary["best"] = {"step": record["step"], evaluator.name: record["value"], "eval": evaluator.describe()}
+        summary["best"] = {"step": record["step"], "metric": evaluator.key, "value": record["value"],
+                           "eval": evaluator.describe()}
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1))
     return summary
 
@@ -451,21 +506,36 @@ def _recover(trainer: Trainer, run_dir: Path, log: MetricsLog, sampler: SampleWr
                                  "lr_scale": trainer.lr_scale})
 
 
+def _final_values(records: list[dict]) -> dict:
+    """Every value logged at the last step: the training losses and, when an evaluation landed there, its
+    values too (each is its own line of metrics.jsonl)."""
+    records = [r for r in records if "event" not in r]
+    if not records:
+        return {}
+    last = records[-1]["step"]
+    return {k: v for r in records if r["step"] == last for k, v in r.items()}
+
+
 def _n_fixed(cfg: Config, dataset: Dataset) -> int:
     return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
 
 
-def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool) -> None:
+def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool,
+                  eval_line: str | None) -> None:
     sizes = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}"
                       for name, net in trainer.family.networks.items())
     shape = "x".join(str(s) for s in dataset.x.shape[1:])
-    what = f"resuming at step {trainer.step}" if resume else "training"
+    what = f"resuming at step {trainer.step:,}" if resume else "training"
+    steps = (f"to step {cfg.train.steps:,} ({cfg.train.steps - trainer.step:,} more)" if resume
+             else f"for {cfg.train.steps:,} steps")
     phases = ", ".join(f"{p.name}" + (f" x{p.repeat}" if p.repeat > 1 else "") + (f" every {p.every}" if p.every > 1
                        else "") for p in trainer.phases)
     arch = f"/{cfg.model.arch}" if cfg.model.family == "gan" else ""
     print(f"ganforge {what}: {cfg.model.family}{arch} (params: {sizes}) on {dataset.name} "
-          f"({len(dataset.x):,} x {shape}, {dataset.source}) for {cfg.train.steps:,} steps of batch "
+          f"({len(dataset.x):,} x {shape}, {dataset.source}) {steps} of batch "
           f"{cfg.train.batch_size} (phases {phases}), device {trainer.device}")
     for note in trainer.family.training_notes():
         print(f"note: {note}")
+    if eval_line:
+        print(f"evaluation: {eval_line}")
     print(f"run folder: {run_dir}")

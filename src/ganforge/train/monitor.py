@@ -23,8 +23,10 @@ from ganforge.metrics import evaluate
 from ganforge.train.samples import generate
 
 EVAL_NOISE_SEED_OFFSET = 2_000_003
-# config name -> (key in the values, metric group to compute, lower is better)
-IMAGE_METRICS = {"fid": ("fid", "fid", True), "kid": ("kid_mean", "kid", True),
+# config name -> (key in the values, metric group to compute, lower is better); keys are renamed for the
+# extractor (fid -> fd_classifier in a domain classifier's features: see evaluate.value_name)
+IMAGE_METRICS = {"fid": ("fid", "fid", True), "fd": ("fid", "fid", True), "kid": ("kid_mean", "kid", True),
+                 "kd": ("kid_mean", "kid", True),
                  "precision": ("precision", "pr", False), "recall": ("recall", "pr", False),
                  "density": ("density", "dc", False), "coverage": ("coverage", "dc", False),
                  "is": ("is_mean", "is", False)}
@@ -77,6 +79,7 @@ class TrainingEval:
                 real = runs.load_data(runs.with_split(cfg, e.ref))
             self.extractor = evaluate.build_extractor(affordable_extractor(cfg, real.name, device), real.name,
                                                       e.inception, str(device))
+            self.key = evaluate.value_name(self.key, self.extractor)
             self.real_images = real.x[:n]
             evaluate.reference_features(real, n, self.extractor)  # computed (or read) now, not at the first eval
         self.best: float | None = None
@@ -95,17 +98,17 @@ class TrainingEval:
             self.best is None or (value < self.best if self.lower_is_better else value > self.best))
         if better:
             self.best = value
-        return {f"eval_{k}": float(v) for k, v in values.items()}, better
+        return {f"eval_{k}": v if isinstance(v, int) else float(v) for k, v in values.items()}, better
 
     def restore(self, run_dir: Path) -> None:
         """On resume: the best value so far, from the best checkpoint's record."""
         info = Path(run_dir) / "checkpoints" / "best" / "best.json"
         if info.is_file():
             record = json.loads(info.read_text())
-            if record.get("metric") == self.name:
+            if record.get("metric") in (self.key, self.name):  # runs before 0.2 stored the config's name
                 self.best = record["value"]
 
     def describe(self) -> str:
         if not self.is_image:
-            return f"{self.name} on {self.n} points"
-        return f"{self.name} on {self.n} samples ({self.extractor.name} features)"
+            return f"{self.key} on {self.n:,} points"
+        return f"{self.key} on {self.n:,} samples ({self.extractor.name} features)"

@@ -15,8 +15,10 @@ from ganforge.files import atomic_write, write_text_atomic
 
 GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
 # evaluation values drawn in curves.png (when eval.every is on), one panel each
-CURVE_EVAL_KEYS = ("eval_fid", "eval_kid_mean", "eval_precision", "eval_recall", "eval_is_mean",
-                   "eval_modes_captured", "eval_high_quality", "eval_reverse_kl")
+CURVE_EVAL_KEYS = ("eval_fid", "eval_fd_classifier", "eval_kid_mean", "eval_kd_classifier_mean", "eval_precision",
+                   "eval_recall", "eval_classifier_score_mean", "eval_modes_captured", "eval_high_quality",
+                   "eval_reverse_kl")
+REALS_SHOWN = 64  # real training images in reals.png, beside the samples
 
 
 @torch.no_grad()
@@ -58,6 +60,14 @@ class SampleWriter:
         self.dataset = dataset
         self.fixed = fixed  # the sampling network's inputs, the same at every step
         self.snapshot_path = self.dir / "snapshots_1d.json"  # toy-1d: D(x) and p_g over time
+
+    def write_reals(self, run_dir: Path, seed: int = 0) -> Path | None:
+        """reals.png: a grid of training images drawn at random, what the model is asked to make."""
+        ds = self.dataset
+        if ds.kind != "image":
+            return None
+        pick = torch.randperm(len(ds.x), generator=torch.Generator().manual_seed(seed))[:REALS_SHOWN]
+        return viz.save_grid(ds.x[pick.sort().values], Path(run_dir) / "reals.png", upscale=GRID_UPSCALE)
 
     def frame_path(self, step: int) -> Path:
         return self.dir / f"step_{step:06d}.png"
@@ -111,9 +121,11 @@ class SampleWriter:
             frames = sorted(self.dir.glob("step_*.png"))
         if len(frames) > 1:
             out["animation"] = viz.save_animation(frames, run_dir / "progress.gif")
-            # save_strip picks 8 evenly spaced frames itself; labels go with every frame
+            # save_strip picks 8 evenly spaced frames itself; labels go with every frame. Toy frames are plots
+            # titled with their step, so they get no label over them
             out["strip"] = viz.save_strip(frames, run_dir / "progress.png", n=8,
-                                          labels=[f"step {int(p.stem.split('_')[1])}" for p in frames])
+                                          labels=[f"step {int(p.stem.split('_')[1])}" for p in frames],
+                                          label=self.dataset.kind == "image")
         for name in sorted({p.stem.rsplit("_", 1)[0] for p in self.dir.glob("*_*.png")} - {"step"}):
             series = sorted(self.dir.glob(f"{name}_[0-9]*.png"))  # a family's own pictures (Family.pictures)
             with atomic_write(run_dir / f"{name}.png") as f:

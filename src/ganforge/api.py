@@ -1,0 +1,155 @@
+"""The Python API: what the command line does, as functions that return objects.
+
+    import ganforge
+    run = ganforge.train("default", steps=200, out="runs/x")   # or resume=True to continue runs/x
+    g = ganforge.load("runs/x")                                 # the trained generator (EMA weights if kept)
+    images = g.sample(16, seed=0)                               # 16 x 1 x 28 x 28, in [-1, 1]
+    scores = ganforge.evaluate("runs/x", metrics="fid,pr", n=2000)
+
+Each function is the one its command calls (`ganforge train`, `sample`, `eval`, `report`, `export`), so the
+same checks, files and messages apply. Heavy modules are imported inside the functions: `import ganforge`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganforge.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganforge.families import Family
+
+
+@dataclass
+class Run:
+    """A run folder and what its training reported (summary.json)."""
+
+    path: Path
+    summary: dict = field(default_factory=dict)
+
+    def load(self, checkpoint: str | None = None, device: str = "auto") -> Generator:
+        """The run's trained generator (see `ganforge.load`)."""
+        return load(self.path, checkpoint, device)
+
+
+@dataclass
+class Generator:
+    """A trained family's sampling network, in eval mode, with what sampling needs to know."""
+
+    family: Family
+    data: dict  # run.json's description of the training data (kind, shape, class names, ...)
+    step: int  # the training step of the weights loaded
+    run_dir: Path
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The sampling options this family takes (e.g. class, attr for a conditional GAN)."""
+        return tuple(self.family.SAMPLE_OPTIONS)
+
+    def sample(self, n: int, seed: int = 0, **options: Any) -> torch.Tensor:
+        """n samples for noise seed `seed` (the same seed gives the same samples): images N x C x H x W as
+        floats in [-1, 1] (ganforge.viz.to_uint8 makes them bytes), or toy points N x D. `options` are the
+        family's sampling options, e.g. `g.sample(8, **{"class": "Sneaker"})` for a conditional GAN."""
+        import torch
+
+        from ganforge.train.samples import generate
+
+        if n < 1:
+            raise UserError(f"n must be at least 1, got {n}")
+        inputs, _ = self.family.sample_inputs(n, torch.Generator().manual_seed(seed), **options)
+        device = next(self.family.parameters()).device
+        return generate(self.family, {k: v.to(device) for k, v in inputs.items()}).cpu()
+
+
+def _overrides(settings: dict[str, Any] | None, **keys: Any) -> list[str]:
+    """`--set key=value` items, JSON-quoted so a path such as "2024" or "yes" stays a string."""
+    items = {k: v for k, v in keys.items() if v is not None}
+    items.update(settings or {})
+    return [f"{k}={json.dumps(v)}" for k, v in items.items()]
+
+
+def train(config: str | None = None, *, steps: int | None = None, data: str | None = None,
+          out: str | os.PathLike | None = None, resume: bool = False, seed: int | None = None,
+          device: str | None = None, settings: dict[str, Any] | None = None, overrides: list[str] | tuple = (),
+          quiet: bool = True) -> Run:
+    """Train a run, as `ganforge train` does, and return it.
+
+    config: a preset name (`ganforge presets`) or a YAML file; default "default". steps: train to this step
+    (train.steps). data: a dataset name or a folder. out: the run folder (default runs/<preset>-<time>).
+    resume: continue the run in `out` from its latest checkpoint, to `steps` (the new total) or its own
+    train.steps. settings: any config keys, e.g. {"train.batch_size": 128, "loss.objective": "hinge"};
+    overrides: the same as `--set` items, "KEY=VALUE" with YAML values. quiet: no header or progress bar.
+    """
+    from ganforge import runs
+    from ganforge.config import load_config
+    from ganforge.train.loop import train as train_loop
+
+    overrides = [*overrides, *_overrides(settings, **{"data.name": data, "train.steps": steps, "train.seed": seed,
+                                                      "train.device": device})]
+    if resume:
+        if out is None:
+            raise UserError("resume=True continues the run in `out`; give out=RUN_DIR")
+        if config is not None:
+            raise UserError("resume=True continues a run with its own config; drop `config`")
+        run_dir = runs.require_run(out)
+        cfg = runs.continue_config(run_dir, overrides)
+    else:
+        cfg = load_config(config, overrides)
+        name = Path(config).stem if config else "default"
+        if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each rank's clock names its own folder
+            raise UserError("under torchrun, give the run folder with --out (every process must use the same one)")
+        run_dir = Path(out) if out is not None else runs.default_run_dir(name)
+    summary = train_loop(cfg, Path(run_dir), resume=resume, quiet=quiet)
+    return Run(Path(run_dir), summary)
+
+
+def load(run_dir: str | os.PathLike, checkpoint: str | None = None, device: str = "auto") -> Generator:
+    """The trained generator of a run folder: the latest checkpoint, or `checkpoint` ("best" or a
+    checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them."""
+    from ganforge import runs
+
+    family, data, step = runs.load_family(Path(run_dir), checkpoint, device)
+    return Generator(family, data, step, Path(run_dir))
+
+
+def sample(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, n: int | None = None,
+           seed: int = 0, checkpoint: str | None = None, force: bool = False, **options: Any) -> Path:
+    """`ganforge sample`: samples of a run into a PNG grid, an .npz, or a folder ending in "/" (one PNG per
+    sample); default RUN/sample_step<STEP>_seed<SEED>.png. Returns the path written."""
+    from ganforge.sample import sample_to_file
+
+    return sample_to_file(Path(run_dir), out, n=n, seed=seed, checkpoint=checkpoint,
+                          options={k: str(v) for k, v in options.items()}, force=force)
+
+
+def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int | None = None, *,
+             ref: str = "test", extractor: str = "auto", inception: str | None = None, seed: int = 0,
+             checkpoint: str | None = None, device: str = "auto", progress: bool = False) -> dict:
+    """`ganforge eval`: score a run's samples against real images (see docs/evaluation.md). Returns
+    {"values": {name: value}, "protocol": {...}, ...} and merges the values into RUN/eval.json. In a domain
+    classifier's features the Frechet distance is named fd_classifier; FID is the Inception's."""
+    from ganforge.metrics.evaluate import evaluate_run
+
+    return evaluate_run(Path(run_dir), metrics, n, ref, extractor, inception, seed, device, checkpoint, progress)
+
+
+def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, force: bool = False) -> Path:
+    """`ganforge report`: one self-contained HTML page of the run (default RUN/report.html)."""
+    from ganforge.report import write_report
+
+    return write_report(run_dir, out, force)
+
+
+def export(run_dir: str | os.PathLike, format: str = "torchscript", out: str | os.PathLike | None = None,
+           checkpoint: str | None = None, force: bool = False) -> Path:
+    """`ganforge export`: the generator alone as TorchScript (or ONNX), loadable without ganforge."""
+    from ganforge.export import export_generator
+
+    return export_generator(run_dir, format, out, checkpoint, force)

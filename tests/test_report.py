@@ -1,0 +1,391 @@
+"""`ganforge report`: one self-contained HTML page per run, checked as text and in a real headless browser."""
+
+import argparse
+import base64
+import html.parser
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganforge.cli import main as cli
+from ganforge.errors import UserError
+from ganforge.report import MAX_FRAMES, add_arguments, main, write_report
+
+FAST = ["--quiet", "--set", "log.tensorboard=false", "--set", "eval.every=0"]
+FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-0.1-toy"  # config.yaml, metrics.jsonl: no pictures
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    """A tiny DCGAN: frames at steps 0, 2, 4, reals.png, curves.png, and an eval.json."""
+    run = tmp_path_factory.mktemp("runs") / "img"
+    assert cli(["train", "--out", str(run), *FAST, "--steps", "4", "--set", "model.g_width=8",
+                "--set", "model.d_width=8", "--set", "train.batch_size=8", "--set", "log.sample_every=2"]) == 0
+    assert cli(["eval", str(run), "--n", "100"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """toy-ring: frames are scatter plots at steps 0, 10, 20; eval.json holds the mode metrics."""
+    run = tmp_path_factory.mktemp("runs") / "ring"
+    assert cli(["train", "--config", "toy-ring", "--out", str(run), *FAST, "--steps", "20",
+                "--set", "log.sample_every=10", "--set", "data.n_toy=1000"]) == 0
+    assert cli(["eval", str(run), "--n", "500"]) == 0
+    return run
+
+
+def _png(path: Path, colour=(0, 0, 0), size=(8, 8)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+@pytest.fixture
+def bare_run(tmp_path):
+    """A run folder of ganforge 0.1 (no pictures): pictures and JSON are added by each test."""
+    run = tmp_path / "old"
+    shutil.copytree(FIXTURE_RUN, run)
+    return run
+
+
+class Page(html.parser.HTMLParser):
+    """The tags and attributes of a page, and its visible text."""
+
+    def __init__(self, source: str | Path):
+        super().__init__()
+        text = source.read_text() if isinstance(source, Path) else source
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.scripts: dict[str, str] = {}
+        self._script_id = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._script_id = dict(attrs).get("id") if tag == "script" else None
+
+    def handle_data(self, data):
+        if self._script_id:
+            self.scripts[self._script_id] = data
+        self.text.append(data)
+
+    def handle_endtag(self, tag):
+        self._script_id = None
+
+    def all(self, tag: str) -> list[dict]:
+        return [attrs for t, attrs in self.tags if t == tag]
+
+    def frames(self) -> dict:
+        return json.loads(self.scripts["frames"])
+
+
+def _decode(uri: str) -> Image.Image:
+    assert uri.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+# -- the page as text ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["image_run", "toy_run"])
+def test_the_page_is_self_contained_and_inlines_every_frame(name, request):
+    run = request.getfixturevalue(name)
+    out = write_report(run)
+    assert out == run / "report.html"
+    text = out.read_text()
+    page = Page(text)
+    # nothing is fetched from anywhere: no links, scripts or styles from outside, every picture inlined
+    assert not page.all("link") and not any("src" in attrs for attrs in page.all("script"))
+    assert "url(" not in text and "@import" not in text
+    for tag, attrs in page.tags:
+        for key, value in attrs.items():
+            assert not re.match(r"\s*(https?:)?//", value or ""), f"<{tag} {key}={value}>"
+    for attrs in page.all("img"):
+        assert _decode(attrs["src"]).size[0] > 0
+    frames = sorted((run / "samples").glob("step_*.png"))
+    data = page.frames()
+    assert data["steps"] == [int(p.stem.split("_")[1]) for p in frames]
+    (series,) = data["series"]
+    assert [base64.b64decode(u.split(",", 1)[1]) for u in series["frames"]] == [p.read_bytes() for p in frames]
+    slider = page.all("input")[0]
+    assert slider["type"] == "range" and int(slider["max"]) == len(frames) - 1
+    assert f"step {data['steps'][-1]}" in text  # the step the slider shows at first: the last
+    assert "config.yaml" in text and (run / "config.yaml").read_text().splitlines()[0] in text
+
+
+def test_image_run_page_shows_reals_curves_metrics_and_protocol(image_run):
+    page = Page(write_report(image_run, out=image_run / "page.html"))
+    imgs = [_decode(a["src"]) for a in page.all("img")]
+    reals = Image.open(image_run / "reals.png")
+    assert any(im.size == reals.size and np.array_equal(np.asarray(im), np.asarray(reals)) for im in imgs)
+    text = " ".join(page.text)
+    result = json.loads((image_run / "eval.json").read_text())
+    for key, value in result["values"].items():  # whatever the metrics are called
+        assert key in text and f"{value:.4g}" in text
+    for key, value in result["protocol"].items():
+        assert key in text and str(value) in text
+    assert re.search(r"\bsteps\s+4\b", text)  # summary.json, an integer shown as one
+
+
+def test_numbers_tables_last_eval_and_other_figures(bare_run):
+    (bare_run / "eval.json").write_text(json.dumps({
+        "values": {"fd_classifier": 12.345678, "modes_captured": 7, "tiny": 3.2558e-16, "reverse_kl": float("inf")},
+        "protocol": {"n_real": 100, "extractor": "fashion-mnist-classifier", "nested": {"a": 1}}}))
+    with open(bare_run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 40, "images": 320, "eval_fd_classifier": 99.87654}) + "\n")
+        f.write(json.dumps({"step": 50, "images": 400, "loss_d": 1.0}) + "\n")
+        f.write('{"step": 60, "loss')  # a line cut short by a crash
+    _png(bare_run / "nearest.png", (200, 0, 0))
+    _png(bare_run / "modes.png", (0, 200, 0))  # a figure the page does not know by name
+    _png(bare_run / "samples.png", (0, 0, 200))  # the last frame again: not shown twice
+    page = Page(write_report(bare_run))
+    cells = [t.strip() for t in page.text if t.strip()]
+    assert cells[cells.index("fd_classifier") + 1] == "12.35"
+    assert cells[cells.index("modes_captured") + 1] == "7"
+    assert cells[cells.index("tiny") + 1] == "3.256e-16"
+    assert cells[cells.index("reverse_kl") + 1] == "inf"
+    assert cells[cells.index("n_real") + 1] == "100"
+    assert cells[cells.index("nested") + 1] == '{"a": 1}'
+    assert "Last evaluation during training" in cells and "metrics.jsonl, step 40" in cells
+    assert cells[cells.index("fd_classifier", cells.index("metrics.jsonl, step 40")) + 1] == "99.88"
+    colours = sorted(_decode(a["src"]).getpixel((0, 0)) for a in page.all("img"))
+    assert colours == [(0, 200, 0), (200, 0, 0)]
+    assert "modes.png" in cells and not page.all("input")  # no frames, no slider
+
+
+def test_family_series_and_frames_beyond_the_limit(bare_run):
+    n = MAX_FRAMES + 30
+    for step in range(0, 10 * n, 10):
+        _png(bare_run / "samples" / f"step_{step:06d}.png", (step % 256, 0, 0))
+    _png(bare_run / "samples" / f"recon_{10 * (n - 1):06d}.png")  # a family's own series (aae: recon_*.png)
+    _png(bare_run / "recon.png")  # the family's latest picture: the series already shows it
+    page = Page(write_report(bare_run))
+    data = page.frames()
+    assert len(data["steps"]) == MAX_FRAMES and data["steps"][0] == 0 and data["steps"][-1] == 10 * (n - 1)
+    assert data["steps"] == sorted(set(data["steps"]))
+    samples, recon = data["series"]
+    assert samples["title"].startswith("Samples") and len(samples["frames"]) == MAX_FRAMES
+    assert recon["steps"] == [10 * (n - 1)] and "recon.png" not in " ".join(page.text)
+    assert len(page.all("img")) == 2  # one picture per series, moved by one slider
+
+
+def test_refuses_to_overwrite_without_force(image_run, tmp_path):
+    out = tmp_path / "r.html"
+    write_report(image_run, out=out)
+    out.write_text("mine")
+    with pytest.raises(UserError, match="--force") as e:
+        write_report(image_run, out=out)
+    assert str(out) in str(e.value) and "\n" not in str(e.value)
+    assert out.read_text() == "mine"
+    write_report(image_run, out=out, force=True)
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # written atomically: no temporary left
+
+
+def test_a_missing_folder_or_not_a_run_is_one_line(tmp_path):
+    with pytest.raises(UserError, match="does not exist") as e:
+        write_report(tmp_path / "nope")
+    assert "nope" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(UserError, match="not a ganforge run"):
+        write_report(tmp_path)
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_command_line_arguments_and_main(bare_run, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([str(bare_run)])
+    assert args.out is None and not args.force
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {bare_run / 'report.html'}"
+    out = tmp_path / "x.html"
+    assert main(parser.parse_args([str(bare_run), "--out", str(out), "--force"])) == 0
+    assert out.is_file() and capsys.readouterr().out.strip() == f"wrote {out}"
+
+
+# -- the page in a headless browser, driven over the DevTools protocol ---------------------------------------
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+class DevTools:
+    """The DevTools protocol over a minimal websocket client (RFC 6455: masked text frames out, frames in)."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                          .encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert head.split(b"\r\n")[0].split()[1] == b"101", head
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("the browser closed the DevTools connection")
+        return chunk
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self._recv()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send(self, text: str) -> None:
+        data = text.encode()
+        n = len(data)
+        length = bytes([0x80 | n]) if n < 126 else (bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 1 << 16
+                                                   else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+        mask = os.urandom(4)  # a client masks every frame it sends
+        masked = (np.frombuffer(data, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
+        self.sock.sendall(bytes([0x81]) + length + mask + masked)
+
+    def _message(self) -> dict:
+        parts = []
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n >= 126:
+                n = int.from_bytes(self._read(2 if n == 126 else 8), "big")
+            payload = self._read(n)
+            opcode = b0 & 0x0F
+            if opcode == 8:
+                raise ConnectionError("the browser closed the DevTools connection")
+            if opcode in (1, 2, 0):  # text, binary, continuation; pings (9) and pongs (10) are ignored
+                parts.append(payload)
+                if b0 & 0x80:
+                    return json.loads(b"".join(parts))
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self._send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = self._message()
+            if msg.get("id") == self.next_id:
+                assert "error" not in msg, msg
+                return msg["result"]
+            self.events.append(msg)
+
+    def wait_for(self, method: str) -> dict:
+        while not any(e.get("method") == method for e in self.events):
+            self.events.append(self._message())
+        return next(e for e in self.events if e.get("method") == method)
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def errors(self) -> list[dict]:
+        return [e for e in self.events if e.get("method") == "Runtime.exceptionThrown"
+                or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+                or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A headless chromium with its DevTools port open; the test skips where none is installed."""
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no chromium binary (chromium, chromium-browser or google-chrome) on PATH; "
+                    "apt-get install chromium to run the report's browser test")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    log_path = profile.parent / "chromium.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                 "--no-first-run", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                                 "--window-size=1200,1600", "about:blank"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            port_file = profile / "DevToolsActivePort"  # written once the port is open: "PORT\n/devtools/..."
+            deadline = time.monotonic() + 30
+            while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(f"chromium did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield int(port_file.read_text().splitlines()[0])
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _open_page(port: int, url: str) -> DevTools:
+    """A new tab, its console and errors recorded, loaded with `url`."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as r:
+        target = json.loads(r.read())
+    tab = DevTools(target["webSocketDebuggerUrl"])
+    for domain in ("Runtime", "Log", "Page"):
+        tab.call(f"{domain}.enable")
+    tab.call("Page.navigate", url=url)
+    deadline = time.monotonic() + 30
+    while tab.evaluate("document.readyState + ' ' + document.URL") != f"complete {url}":
+        assert time.monotonic() < deadline, f"{url} did not load"
+        time.sleep(0.05)
+    return tab
+
+
+@pytest.mark.parametrize("name", ["image_run", "toy_run"])
+def test_in_a_browser_the_slider_steps_through_frames(name, request, browser, tmp_path):
+    run = request.getfixturevalue(name)
+    out = write_report(run, out=tmp_path / "report.html")
+    frames = sorted((run / "samples").glob("step_*.png"))
+    steps = [int(p.stem.split("_")[1]) for p in frames]
+    tab = _open_page(browser, out.as_uri())
+    try:
+        shown = ("[document.getElementById('step-label').textContent, document.getElementById('caption-0')"
+                 ".textContent, document.getElementById('frame-0').src]")
+        label, caption, src = tab.evaluate(shown)
+        assert label == f"step {steps[-1]}" and caption.endswith(f", step {steps[-1]}")
+        assert base64.b64decode(src.split(",", 1)[1]) == frames[-1].read_bytes()
+        for i in (0, 1):  # move the slider as a user would: a new value, then an input event
+            label, caption, src = tab.evaluate(
+                f"(() => {{ const s = document.getElementById('step'); s.value = {i}; "
+                f"s.dispatchEvent(new Event('input', {{bubbles: true}})); return {shown}; }})()")
+            assert label == f"step {steps[i]}" and caption == f"Samples (fixed noise), step {steps[i]}"
+            assert base64.b64decode(src.split(",", 1)[1]) == frames[i].read_bytes()
+        # every picture decoded (an undecodable data: URI has naturalWidth 0)
+        assert tab.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        shot = tab.call("Page.captureScreenshot", format="png")
+        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB"))
+        assert image.shape[0] > 100 and image.std() > 5
+        colours = (image[..., 0].astype(np.int32) << 16) | (image[..., 1].astype(np.int32) << 8) | image[..., 2]
+        assert len(np.unique(colours)) > 10  # text, plots and samples, not a blank or one-colour page
+        tab.evaluate("console.log('the console is listened to')")
+        tab.wait_for("Runtime.consoleAPICalled")  # the listening works, so no errors means none happened
+        assert tab.errors() == []
+    finally:
+        tab.close()
