@@ -24,7 +24,7 @@ import torch
 
 from ganforge.metrics.parzen import parzen_score
 from ganforge.runs import heldout_data, load_data, load_family, read_config, with_split
-from ganforge.train.samples import generate
+from ganforge.training.samples import generate
 
 PAPER = "AAE 340 +- 2, GAN 225 +- 2, GMMN+AE 282 +- 2 (Makhzani et al. 2015, Table 1)"
 

@@ -24,7 +24,7 @@ from ganforge.metrics.conditional import class_agreement, intra_fid
 from ganforge.metrics.evaluate import ClassifierExtractor, classifier_for
 from ganforge.nets.conditional import condition_vector
 from ganforge.runs import load_data, load_family, read_config, with_split
-from ganforge.train.samples import generate
+from ganforge.training.samples import generate
 
 PER_CLASS = 1000
 

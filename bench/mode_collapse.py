@@ -22,9 +22,9 @@ import torch
 from ganforge.config import load_config
 from ganforge.metrics.toy import mode_metrics
 from ganforge.runs import load_data
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer
-from ganforge.train.samples import generate
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
+from ganforge.training.samples import generate
 
 N_SAMPLES = 2500
 # name -> overrides of the toy-ring / toy-grid preset

@@ -26,9 +26,9 @@ from ganforge.config import load_config
 from ganforge.metrics.classifier import load_classifier
 from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digits
 from ganforge.runs import load_data
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer
-from ganforge.train.samples import generate
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
+from ganforge.training.samples import generate
 
 N_SAMPLES = 26_000
 VARIANTS = {

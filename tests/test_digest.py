@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from ganforge.config import load_config
-from ganforge.train.checkpoint import latest_checkpoint
-from ganforge.train.loop import train
+from ganforge.training.checkpoint import latest_checkpoint
+from ganforge.training.loop import train
 
 DIGEST_20_STEPS = "b592200974b4b516492558228c76beb5d47e8ce4b472942c16939734c493bd78"
 

@@ -14,9 +14,9 @@ from safetensors.torch import load_file, save_file
 from ganforge import runs
 from ganforge.cli import main as cli_main
 from ganforge.errors import UserError
-from ganforge.export import add_arguments, export_generator, main, read_metadata
-from ganforge.train import checkpoint as ckpt
-from ganforge.train.samples import generate
+from ganforge.exporting import add_arguments, export_generator, main, read_metadata
+from ganforge.training import checkpoint as ckpt
+from ganforge.training.samples import generate
 from ganforge.version import __version__
 
 QUIET = ["--quiet", "--set", "log.tensorboard=false", "--set", "eval.every=0"]
@@ -162,7 +162,7 @@ def test_bad_format_and_missing_run_are_one_line_errors(trained, tmp_path):
 
 
 def test_onnx_without_its_packages_says_what_to_install(trained, monkeypatch):
-    monkeypatch.setattr("ganforge.export.ONNX_PACKAGES", ("onnx", "no_such_package_ganforge"))
+    monkeypatch.setattr("ganforge.exporting.ONNX_PACKAGES", ("onnx", "no_such_package_ganforge"))
     with pytest.raises(UserError, match=r'no_such_package_ganforge .*pip install "ganforge\[onnx\]"'):
         export_generator(trained("toy"), format="onnx")
 

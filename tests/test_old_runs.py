@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from ganforge.cli import main
 from ganforge.metrics.evaluate import evaluate_run
 from ganforge.runs import continue_config
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-0.1-toy"
 # ganforge 0.1 resumed this folder to step 8 (one thread) and wrote weights with this sha256

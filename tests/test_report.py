@@ -21,7 +21,7 @@ from PIL import Image
 
 from ganforge.cli import main as cli
 from ganforge.errors import UserError
-from ganforge.report import MAX_FRAMES, add_arguments, main, write_report
+from ganforge.reporting import MAX_FRAMES, add_arguments, main, write_report
 
 FAST = ["--quiet", "--set", "log.tensorboard=false", "--set", "eval.every=0"]
 FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-0.1-toy"  # config.yaml, metrics.jsonl: no pictures

@@ -8,7 +8,7 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import UserError
 from ganforge.runs import continue_config, heldout_data, load_data, read_config, require_run, resolved
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 TOY = ["data.n_toy=500", "train.batch_size=16", "log.tensorboard=false", "log.checkpoint_every=4"]
 

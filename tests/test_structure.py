@@ -59,10 +59,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_imports_and_finds_a_planted_cycle():
     graph = import_graph()
-    assert "ganforge.runs" in graph["ganforge.train.loop"]
+    assert "ganforge.runs" in graph["ganforge.training.loop"]
     assert "ganforge.families.base" in graph["ganforge.families.gan"]
     planted = {k: set(v) for k, v in graph.items()}
-    planted["ganforge.runs"].add("ganforge.train.loop")
+    planted["ganforge.runs"].add("ganforge.training.loop")
     assert find_cycle(planted) is not None
 
 
@@ -71,14 +71,14 @@ def test_no_import_cycles_anywhere_in_the_package():
 
 
 def test_sampling_and_evaluation_never_load_the_training_loop():
-    code = ("import sys, ganforge.sample, ganforge.metrics.evaluate, ganforge.runs, ganforge.cli; "
-            "print(sorted(m for m in sys.modules if m.startswith('ganforge.train.loop')))")
+    code = ("import sys, ganforge.sampling, ganforge.metrics.evaluate, ganforge.runs, ganforge.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('ganforge.training.loop')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     graph = import_graph()
-    reach, todo = set(), ["ganforge.sample", "ganforge.metrics.evaluate"]
+    reach, todo = set(), ["ganforge.sampling", "ganforge.metrics.evaluate"]
     while todo:
         for nxt in graph[todo.pop()] - reach:
             reach.add(nxt)
             todo.append(nxt)
-    assert "ganforge.train.loop" not in reach and "ganforge.train.monitor" not in reach
+    assert "ganforge.training.loop" not in reach and "ganforge.training.monitor" not in reach

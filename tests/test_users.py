@@ -171,12 +171,13 @@ def test_the_final_line_keeps_the_losses_when_an_evaluation_lands_on_the_last_st
     assert json.loads((run / "checkpoints" / "best" / "best.json").read_text())["metric"] == "fd_classifier"
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_the_python_api_as_the_readme_shows_it(tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    code = re.search(r"## Python API.*?```python\n(.*?)```", readme, re.S).group(1)
+    code = re.search(r"## Python API.*?```python\n(.*?)```", readme, re.DOTALL).group(1)
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)  # exactly as written there
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code, exactly as written
     run, g, images, scores = scope["run"], scope["g"], scope["images"], scope["scores"]
     assert isinstance(run, ganforge.Run) and run.summary["steps"] == 100
     assert isinstance(g, ganforge.Generator) and g.step == 100
@@ -187,4 +188,17 @@ def test_the_python_api_as_the_readme_shows_it(tmp_path, monkeypatch):
     assert scope["page"].read_text().startswith("<!DOCTYPE html>")
     assert torch.jit.load(str(scope["model"])) is not None
     # the README's words match what the run wrote
-    assert run.path == Path("runs/api") and sorted(os.listdir("runs"))  == ["api"]
+    assert run.path == Path("runs/api") and sorted(os.listdir("runs")) == ["api"]
+
+
+def test_the_first_signal_asks_for_a_stop_and_a_second_stops_at_once(capsys):
+    from ganforge.training.loop import StopRequest
+
+    before = signal.getsignal(signal.SIGINT)
+    with StopRequest() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.signal == "SIGINT"  # noted: the loop finishes its step, saves and stops
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before  # the handlers are given back
+    assert "again to stop at once" in capsys.readouterr().err

@@ -59,7 +59,7 @@ class Generator:
         family's sampling options, e.g. `g.sample(8, **{"class": "Sneaker"})` for a conditional GAN."""
         import torch
 
-        from ganforge.train.samples import generate
+        from ganforge.training.samples import generate
 
         if n < 1:
             raise UserError(f"n must be at least 1, got {n}")
@@ -89,7 +89,7 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
     """
     from ganforge import runs
     from ganforge.config import load_config
-    from ganforge.train.loop import train as train_loop
+    from ganforge.training.loop import train as train_loop
 
     overrides = [*overrides, *_overrides(settings, **{"data.name": data, "train.steps": steps, "train.seed": seed,
                                                       "train.device": device})]
@@ -123,7 +123,7 @@ def sample(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, n: 
            seed: int = 0, checkpoint: str | None = None, force: bool = False, **options: Any) -> Path:
     """`ganforge sample`: samples of a run into a PNG grid, an .npz, or a folder ending in "/" (one PNG per
     sample); default RUN/sample_step<STEP>_seed<SEED>.png. Returns the path written."""
-    from ganforge.sample import sample_to_file
+    from ganforge.sampling import sample_to_file
 
     return sample_to_file(Path(run_dir), out, n=n, seed=seed, checkpoint=checkpoint,
                           options={k: str(v) for k, v in options.items()}, force=force)
@@ -142,7 +142,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int 
 
 def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, force: bool = False) -> Path:
     """`ganforge report`: one self-contained HTML page of the run (default RUN/report.html)."""
-    from ganforge.report import write_report
+    from ganforge.reporting import write_report
 
     return write_report(run_dir, out, force)
 
@@ -150,6 +150,6 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, for
 def export(run_dir: str | os.PathLike, format: str = "torchscript", out: str | os.PathLike | None = None,
            checkpoint: str | None = None, force: bool = False) -> Path:
     """`ganforge export`: the generator alone as TorchScript (or ONNX), loadable without ganforge."""
-    from ganforge.export import export_generator
+    from ganforge.exporting import export_generator
 
     return export_generator(run_dir, format, out, checkpoint, force)

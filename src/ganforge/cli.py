@@ -68,7 +68,7 @@ def _add_bench(sub) -> None:
 
 
 def _add_report(sub) -> None:
-    from ganforge.report import add_arguments
+    from ganforge.reporting import add_arguments
 
     add_arguments(sub.add_parser("report", help="one self-contained HTML page of a run (samples over training, "
                                                 "curves, metrics with their protocol)",
@@ -79,7 +79,7 @@ def _add_report(sub) -> None:
 
 
 def _add_export(sub) -> None:
-    from ganforge.export import DESCRIPTION, HELP, add_arguments
+    from ganforge.exporting import DESCRIPTION, HELP, add_arguments
 
     add_arguments(sub.add_parser("export", help=HELP, description=DESCRIPTION))
 
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args) -> int:
     from ganforge.api import train
-    from ganforge.train.log import SHORT
+    from ganforge.training.log import SHORT
 
     if args.resume and (args.config or args.out):
         raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
@@ -167,7 +167,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ganforge.sample import parse_options, sample_to_file
+    from ganforge.sampling import parse_options, sample_to_file
 
     path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
                           device=args.device, class_name=args.class_name, attrs=args.attr,
@@ -259,13 +259,13 @@ def cmd_presets(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ganforge.report import main as report_main
+    from ganforge.reporting import main as report_main
 
     return report_main(args)
 
 
 def cmd_export(args) -> int:
-    from ganforge.export import main as export_main
+    from ganforge.exporting import main as export_main
 
     return export_main(args)
 

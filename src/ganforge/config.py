@@ -38,10 +38,13 @@ class DataConfig:
     name: str = "fashion-mnist-10k"  # a dataset name or a path (IDX folder, image folder)
     root: str | None = None  # folder holding a named dataset's files
     split: str = choice("train", "train", "test")  # the split of a named dataset to train on
-    resolution: int | None = None  # images are resized and centre-cropped to this size
+    # images are resized and centre-cropped to this size; unset, an image folder trained with model.arch=dcgan28
+    # gets the DCGAN for its images' size (the largest power of two that fits, up to 64)
+    resolution: int | None = None
     channels: int | None = None  # 1 or 3; default: what the data has
     n_toy: int = 100_000  # points drawn from a toy mixture
-    on_bad_file: str = choice("error", "error", "skip")  # image folder: an unreadable file stops the run, or is skipped
+    # image folder: an unreadable file stops the run, or is skipped (and listed in the run's skipped_files.txt)
+    on_bad_file: str = choice("error", "error", "skip")
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
     holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
 

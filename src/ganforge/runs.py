@@ -22,8 +22,8 @@ from ganforge.errors import UserError
 from ganforge.families import Family, build_family, family_class
 from ganforge.files import write_text_atomic
 from ganforge.runtime import resolve_device
-from ganforge.train import checkpoint as ckpt
-from ganforge.train.log import read_metrics
+from ganforge.training import checkpoint as ckpt
+from ganforge.training.log import read_metrics
 
 # -- data of a config --------------------------------------------------------------------------------------
 

@@ -46,8 +46,8 @@ from ganforge.errors import UserError
 from ganforge.nets import build_networks
 from ganforge.runs import load_data
 from ganforge.runtime import resolve_device
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
 from ganforge.version import __version__
 
 NETS = {"dcgan64": "dcgan-64", "dcgan28": "default"}  # net name -> preset

@@ -11,8 +11,8 @@ from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families import Step, build_family
 from ganforge.runs import load_data, load_family
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer, train
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer, train
 
 SMALL = ["data.name=fashion-mnist-10k", "data.holdout=0", "family.hidden=[64]", "train.batch_size=32",
          "log.tensorboard=false", "eval.every=0"]

@@ -13,10 +13,10 @@ from ganforge.errors import UserError
 from ganforge.families import Batch, DataSpec, build_family
 from ganforge.nets.stabilisers import add_batch_statistics
 from ganforge.runs import load_data
-from ganforge.sample import load_generator
-from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer, train
+from ganforge.sampling import load_generator
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer, train
 
 TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
        "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=3", "log.every=1"]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganforge.errors import UserError
-from ganforge.train import checkpoint as ckpt
+from ganforge.training import checkpoint as ckpt
 
 
 def test_optimizer_state_round_trips_through_safetensors_and_json():

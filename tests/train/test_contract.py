@@ -8,8 +8,8 @@ from torch import nn
 from ganforge.config import load_config
 from ganforge.families import FAMILIES, Family, Phase
 from ganforge.runs import load_data
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer, train
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer, train
 
 
 class Probe(Family):
@@ -74,7 +74,7 @@ def test_phases_run_in_order_with_their_repeats_intervals_batches_and_freezes(pr
 def test_a_new_family_trains_checkpoints_and_resumes_exactly(probe, tmp_path):
     import dataclasses
 
-    from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
+    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
     run = tmp_path / "whole"
     cfg = dataclasses.replace(probe, train=dataclasses.replace(probe.train, steps=8),

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ganforge.config import load_config
-from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.loop import train
-from ganforge.train.resident import ResidentData
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.training.loop import train
+from ganforge.training.resident import ResidentData
 
 TOY = ["log.tensorboard=false", "data.n_toy=1000", "train.batch_size=32", "log.checkpoint_every=3",
        "log.every=1", "log.sample_every=1000"]

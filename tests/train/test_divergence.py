@@ -9,9 +9,9 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import TrainingDiverged
 from ganforge.families.gan import GAN
-from ganforge.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
-from ganforge.train.log import read_metrics
-from ganforge.train.loop import train
+from ganforge.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from ganforge.training.log import read_metrics
+from ganforge.training.loop import train
 
 TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
        "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=3", "log.every=2",

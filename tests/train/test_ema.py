@@ -3,7 +3,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ganforge.train.ema import EMA
+from ganforge.training.ema import EMA
 
 
 def scalar_model(value: float) -> nn.Linear:

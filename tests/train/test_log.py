@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from ganforge.train.log import MetricsLog, RunningStats, read_metrics
+from ganforge.training.log import MetricsLog, RunningStats, read_metrics
 
 
 def test_running_stats_means_and_reset():

@@ -7,9 +7,9 @@ from PIL import Image
 
 from ganforge.config import load_config
 from ganforge.runs import load_data
-from ganforge.sample import load_generator
-from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.loop import build_trainer, train
+from ganforge.sampling import load_generator
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.training.loop import build_trainer, train
 
 TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",
               "log.every=2", "log.sample_every=3", "log.checkpoint_every=3"]
@@ -96,7 +96,7 @@ def test_k_discriminator_steps_and_fresh_noise(tmp_path):
     trainer = build_trainer(cfg, load_data(cfg))
     state = trainer.optimizers["D"].state_dict()["state"]
     assert state == {}  # fresh
-    from ganforge.train.log import RunningStats
+    from ganforge.training.log import RunningStats
 
     trainer.train_step(RunningStats())
     d_steps = [s["momentum_buffer"] is not None for s in trainer.optimizers["D"].state_dict()["state"].values()]
@@ -143,7 +143,7 @@ def test_linear_learning_rate_decay_follows_the_step(tmp_path):
                                    "data.n_toy=500", "model.g_hidden=[8]", "model.d_hidden=[8]"])
     trainer = build_trainer(cfg, load_data(cfg))
     factors = []
-    from ganforge.train.log import RunningStats
+    from ganforge.training.log import RunningStats
 
     for _ in range(10):
         trainer.train_step(RunningStats())
@@ -154,7 +154,7 @@ def test_linear_learning_rate_decay_follows_the_step(tmp_path):
 
 
 def test_cached_freeze_and_ema_lists_train_bit_for_bit_as_rebuilding_them_every_step():
-    from ganforge.train.log import RunningStats
+    from ganforge.training.log import RunningStats
 
     cfg = load_config("toy-grid-best", ["train.steps=40", "data.n_toy=1000", "train.ema=0.9"])
     ds = load_data(cfg)
@@ -172,7 +172,7 @@ def test_cached_freeze_and_ema_lists_train_bit_for_bit_as_rebuilding_them_every_
 
 
 def test_cpu_adam_runs_foreach_and_trains_bit_for_bit_as_per_tensor_adam():
-    from ganforge.train.log import RunningStats
+    from ganforge.training.log import RunningStats
 
     cfg = load_config("toy-grid-best", ["train.steps=40", "data.n_toy=1000"])
     ds = load_data(cfg)

@@ -6,9 +6,9 @@ import torch
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import UserError
-from ganforge.train.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.train.log import read_metrics
-from ganforge.train.loop import train
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.training.log import read_metrics
+from ganforge.training.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
         "log.sample_every=100", "log.checkpoint_every=3", "eval.n=200", "eval.every=0"]
@@ -89,7 +89,7 @@ def test_best_checkpoint_of_a_run_without_evaluation_is_a_clear_error(tmp_path, 
 
 
 def test_auto_extractor_is_what_an_evaluation_can_afford():
-    from ganforge.train.monitor import affordable_extractor
+    from ganforge.training.monitor import affordable_extractor
 
     cpu = torch.device("cpu")
     assert affordable_extractor(load_config(None), "fashion-mnist-10k", cpu) == "classifier"

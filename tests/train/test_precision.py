@@ -8,9 +8,9 @@ import torch
 from ganforge.config import load_config
 from ganforge.runs import load_data
 from ganforge.runtime import autocast_dtype
-from ganforge.train.checkpoint import latest_checkpoint
-from ganforge.train.log import RunningStats
-from ganforge.train.loop import build_trainer
+from ganforge.training.checkpoint import latest_checkpoint
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganforge.train.resident import ResidentData
+from ganforge.training.resident import ResidentData
 
 
 def test_each_epoch_visits_every_example_once():
@@ -36,7 +36,7 @@ def test_state_round_trip_continues_the_same_order():
 
 
 def test_paired_fields_share_one_permutation():
-    from ganforge.train.resident import ResidentData
+    from ganforge.training.resident import ResidentData
 
     x = torch.arange(12, dtype=torch.float32)[:, None]
     data = ResidentData(x, None, torch.device("cpu"), seed=0, target=-x)
@@ -46,7 +46,7 @@ def test_paired_fields_share_one_permutation():
 
 
 def test_unpaired_domains_draw_independent_orders_and_resume():
-    from ganforge.train.resident import ResidentData, UnpairedData
+    from ganforge.training.resident import ResidentData, UnpairedData
 
     x = torch.arange(10, dtype=torch.float32)[:, None]
     data = UnpairedData({"A": ResidentData(x, None, torch.device("cpu"), seed=1),

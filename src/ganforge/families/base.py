@@ -3,7 +3,7 @@
 A family is one training algorithm (the GAN of Goodfellow et al., the adversarial autoencoder, ...). It
 declares its networks, how they are grouped under optimisers, its phases (which group each phase steps,
 which groups it freezes, how often it runs) and one loss per phase; it says which network samples and how.
-The loop (ganforge.train.loop) owns everything else: data, optimisers, precision, compilation, several
+The loop (ganforge.training.loop) owns everything else: data, optimisers, precision, compilation, several
 processes, the EMA of the sampling network, logging, checkpoints, rollback and resume. It never names a
 network or a phase itself.
 """

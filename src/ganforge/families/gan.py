@@ -30,7 +30,7 @@ from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Pha
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
 from ganforge.nets.stabilisers import pack
-from ganforge.train.replay import ReplayBuffer
+from ganforge.training.replay import ReplayBuffer
 
 REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
 

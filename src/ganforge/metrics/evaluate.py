@@ -312,7 +312,7 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     from ganforge import runs
     from ganforge.data.spec import training_labels
     from ganforge.nets.conditional import condition_vector
-    from ganforge.train.samples import generate
+    from ganforge.training.samples import generate
 
     metrics = parse_metrics(metrics)
     if ref not in ("train", "test"):
@@ -396,7 +396,7 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
 
 def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> tuple[dict, dict]:
     from ganforge.metrics.toy import mode_metrics
-    from ganforge.train.samples import generate
+    from ganforge.training.samples import generate
 
     if data_info["modes"] is None:
         raise UserError(f"{data_info['name']} has no mode centres to score against")

@@ -14,7 +14,7 @@ import torch
 from ganforge import runs, viz
 from ganforge.errors import UserError
 from ganforge.families import Family
-from ganforge.train.samples import as_arrays, generate, snapshot_1d
+from ganforge.training.samples import as_arrays, generate, snapshot_1d
 
 
 def load_generator(run_dir: Path, checkpoint: Path | str | None = None, device: str = "auto") -> tuple[Family, dict, int]:

@@ -3,7 +3,7 @@
 The exported module is the family's sampling path (`Family.decode`) with the sampling network's weights (the
 EMA average when the run kept one, as `runs.load_family` loads it). It takes the tensors `Family.noise(n, g)`
 draws, as positional inputs in that order (z first; a conditional generator's condition vector second), and
-returns what `ganforge.train.samples.generate(family, inputs)` returns: N samples in the data's range.
+returns what `ganforge.training.samples.generate(family, inputs)` returns: N samples in the data's range.
 
     m = torch.jit.load("RUN/generator.pt")          # no ganforge needed
     x = m(torch.randn(16, 100))                     # 16 x 1 x 28 x 28 in [-1, 1]
@@ -32,7 +32,7 @@ from ganforge.data import priors
 from ganforge.errors import UserError
 from ganforge.families import Family
 from ganforge.files import atomic_write
-from ganforge.train.samples import generate
+from ganforge.training.samples import generate
 from ganforge.version import __version__
 
 HELP = "write a run's generator as a TorchScript or ONNX file that loads without ganforge"

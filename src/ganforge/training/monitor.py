@@ -20,7 +20,7 @@ from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.families import Family
 from ganforge.metrics import evaluate
-from ganforge.train.samples import generate
+from ganforge.training.samples import generate
 
 EVAL_NOISE_SEED_OFFSET = 2_000_003
 # config name -> (key in the values, metric group to compute, lower is better); keys are renamed for the

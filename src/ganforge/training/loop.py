@@ -31,14 +31,14 @@ from ganforge.errors import TrainingDiverged, UserError
 from ganforge.families import Family, Phase, Step, build_family
 from ganforge.files import write_text_atomic
 from ganforge.runtime import autocast_dtype, resolve_device, seed_everything
-from ganforge.train import checkpoint as ckpt
-from ganforge.train import distributed
-from ganforge.train.distributed import SINGLE, Ranks
-from ganforge.train.ema import EMA
-from ganforge.train.log import MetricsLog, NullLog, RunningStats, read_metrics
-from ganforge.train.monitor import TrainingEval, affordable_extractor
-from ganforge.train.resident import ResidentData
-from ganforge.train.samples import SampleWriter
+from ganforge.training import checkpoint as ckpt
+from ganforge.training import distributed
+from ganforge.training.distributed import SINGLE, Ranks
+from ganforge.training.ema import EMA
+from ganforge.training.log import MetricsLog, NullLog, RunningStats, read_metrics
+from ganforge.training.monitor import TrainingEval, affordable_extractor
+from ganforge.training.resident import ResidentData
+from ganforge.training.samples import SampleWriter
 from ganforge.version import __version__
 
 FIXED_NOISE_SEED_OFFSET = 1_000_003  # fixed-input samples use their own stream, apart from training noise
@@ -313,7 +313,7 @@ def compile_networks(family: Family, cfg: Config, device: torch.device) -> bool:
 def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> dict:
     """Train (or continue) the run in `run_dir`; returns a summary dict (rank 0's; other ranks return {}).
     Launched by torchrun with several processes, each trains its share of every batch
-    (see ganforge.train.distributed)."""
+    (see ganforge.training.distributed)."""
     ranks = distributed.ranks_from_env()
     if not ranks.enabled:
         return _train(cfg, Path(run_dir), resume, quiet, SINGLE, None)
