@@ -209,15 +209,23 @@ def _frames(series: dict[str, dict[int, Path]], reals: Path) -> list[str]:
 
 
 def _evaluation(result: dict | None) -> list[str]:
-    """eval.json: its values and the protocol they were measured under, whatever the keys are."""
+    """eval.json: each evaluation's values beside the protocol they were measured under (an eval.json of
+    several `ganforge eval` calls lists them in "evaluations"), whatever the keys are."""
     if not result or not isinstance(result.get("values"), dict):
         return []
-    when = f" ({_e(str(result['time']))})" if result.get("time") else ""
-    out = [f"<h2>Evaluation</h2><p class=\"note\">eval.json{when}</p>", '<div class="row">',
-           _table(list(result["values"].items()), ("metric", "value"))]
-    if isinstance(result.get("protocol"), dict):
-        out.append(_table(list(result["protocol"].items()), ("protocol", ""), right=False))
-    out.append("</div>")
+    entries = result.get("evaluations")
+    if not isinstance(entries, list) or not entries:
+        entries = [result]
+    out = ["<h2>Evaluation</h2>"]
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+            continue
+        when = f" ({_e(str(entry['time']))})" if entry.get("time") else ""
+        out += [f"<p class=\"note\">eval.json{when}</p>", '<div class="row">',
+                _table(list(entry["values"].items()), ("metric", "value"))]
+        if isinstance(entry.get("protocol"), dict):
+            out.append(_table(list(entry["protocol"].items()), ("protocol", ""), right=False))
+        out.append("</div>")
     return out
 
 

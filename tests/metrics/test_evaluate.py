@@ -92,6 +92,10 @@ def test_eval_merges_into_eval_json_and_names_each_protocol(fashion_run, capsys)
     result = json.loads((fashion_run / "eval.json").read_text())  # measured again: the old entry gives it up
     assert result["values"]["fd_classifier"] != first and len(result["evaluations"]) == n_entries
     assert result["evaluations"][-1]["protocol"]["seed"] == 1
+    from ganforge.reporting import write_report  # the report shows each evaluation beside its own protocol
+
+    page = write_report(fashion_run, force=True).read_text()
+    assert page.count('<p class="note">eval.json') == n_entries
 
 
 def test_values_print_aligned_with_integers_as_integers():
