@@ -142,6 +142,13 @@ class TrainConfig:
     on_divergence: str = choice("rollback", "rollback", "stop", "ignore")  # NaN/Inf in losses or weights
     max_rollbacks: int = 3  # rollbacks to the last checkpoint before the run stops with an error
     rollback_lr: float = 0.5  # learning rates are multiplied by this at each rollback (1: unchanged)
+    # augment what D sees, real and fake, so it cannot memorise small data: diffaugment (Zhao et al. 2020: every
+    # image, differentiably) or ada (Karras et al. 2020: each op with a probability p steered by D's confidence)
+    augment: str = choice("none", "none", "diffaugment", "ada")
+    augment_policy: str = "color,translation,cutout"  # diffaugment: its ops, comma-separated
+    ada_target: float = 0.6  # ada: p rises while E[sign(D(x_real))] is above this, falls below it
+    ada_kimg: float = 100.0  # ada: thousands of real images over which p can move by 1 (the paper: 500)
+    ada_interval: int = 4  # ada: D steps between updates of p
 
 
 @dataclass

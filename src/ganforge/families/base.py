@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganforge.augment import Augmenter
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 
@@ -69,6 +70,7 @@ class Family(nn.Module):
     Options: ClassVar[type | None] = None  # a dataclass of the family's own keys (config section `family:`)
     GROUPS: ClassVar[tuple[str, ...]] = ()
     SAMPLER: ClassVar[str] = "G"
+    AUGMENTS_IMAGES: ClassVar[bool] = False  # D sees images, so train.augment applies (see make_augmenter)
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
 
     networks: dict[str, nn.Module]
@@ -82,6 +84,20 @@ class Family(nn.Module):
         super().__init__()
         self.cfg, self.spec = cfg, spec
         self.options = self.read_options(cfg)
+        self.augmenter = self.make_augmenter(cfg, spec)
+
+    def make_augmenter(self, cfg, spec: DataSpec):
+        """train.augment: the Augmenter for what D sees (None when off). A family whose D sees images applies
+        it to D's every input in training (AUGMENTS_IMAGES); others refuse the key."""
+        t = cfg.train
+        if t.augment == "none":
+            return None
+        if not self.AUGMENTS_IMAGES or not spec.is_image:
+            what = "toy data" if not spec.is_image else f"the {cfg.model.family} family (its D does not see images)"
+            raise UserError(f"config key 'train.augment' augments the images D sees; {what} has none: set "
+                            "train.augment=none")
+        return Augmenter(t.augment, t.augment_policy, t.ada_target, t.ada_kimg, t.ada_interval, t.batch_size,
+                         t.seed)
 
     @classmethod
     def read_options(cls, cfg):

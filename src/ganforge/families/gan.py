@@ -40,6 +40,7 @@ GRID_COLUMNS = 8  # conditional grids: samples per label
 
 class GAN(Family):
     GROUPS = ("G", "D")
+    AUGMENTS_IMAGES = True
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
         "class": "conditional runs: every sample of this class (an index or a class name)",
         "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
@@ -91,6 +92,8 @@ class GAN(Family):
         """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits.
         `sync`: through the DistributedDataParallel wrapper, once per D step (see train/distributed.py)."""
         d = self.wrapped.get("D", self.D) if sync else self.D
+        if self.augmenter is not None and self.training:  # real and fake alike, in D's step and in G's
+            x = self.augmenter(x)
         if self.conditional:
             return d(x, labels)
         return d(pack(x, self.pack_size) if self.pack_size > 1 else x), None
@@ -125,12 +128,14 @@ class GAN(Family):
         lazy_r1 = c.r1 > 0 and self.d_steps_done % c.r1_every == 0
         real_x = real.x.detach().requires_grad_(True) if lazy_r1 else real.x
         real_logits, real_classes = self.critic_and_classes(real_x, labels, sync=True)
+        if self.augmenter is not None:
+            self.augmenter.observe(real_logits)
         fake_logits, fake_classes = self.critic_and_classes(seen_fake, labels)
         if self.probabilities:
             loss = losses.d_loss_bce(real_logits, fake_logits, c.label_smoothing)
         else:
             loss = self.d_objective(real_logits, fake_logits)
-        stats = {"loss_d": loss.detach()}
+        stats = {"loss_d": loss.detach(), **(self.augmenter.stats() if self.augmenter is not None else {})}
         if real_classes is not None:  # acgan: D also names the class of real and fake samples
             class_loss = (losses.class_loss(real_classes, labels, self.attributes)
                           + c.class_fake_weight * losses.class_loss(fake_classes, labels, self.attributes))
@@ -204,12 +209,17 @@ class GAN(Family):
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         state = {"d_steps_done": torch.tensor([self.d_steps_done], dtype=torch.int64)}
+        if self.augmenter is not None:
+            state.update({f"augment.{k}": v for k, v in self.augmenter.state_dict().items()})
         if self.replay is not None:
             state.update({f"replay.{k}": v for k, v in self.replay.state_dict().items()})
         return state
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         self.d_steps_done = int(state["d_steps_done"].item()) if "d_steps_done" in state else 0
+        augment = {k.removeprefix("augment."): v for k, v in state.items() if k.startswith("augment.")}
+        if augment and self.augmenter is not None:
+            self.augmenter.load_state_dict(augment)
         saved = {k.removeprefix("replay."): v for k, v in state.items() if k.startswith("replay.")}
         if saved and self.replay_size:
             device = next(self.G.parameters()).device
