@@ -49,3 +49,16 @@ def test_resolved_config_writes_every_group_and_accepts_any_case():
     assert cfg.optim.group("AE").lr == 3e-3 and cfg.optim.ae.lr == 3e-3
     default = resolved(load_config("default"))
     assert list(default.optim.groups) == ["g", "d"]
+
+
+def test_a_subset_is_seeded_and_balanced_over_classes():
+    from ganforge.config import load_config
+    from ganforge.runs import load_data
+
+    cfg = load_config(None, ["data.subset=1000"])
+    a, b = load_data(cfg), load_data(cfg)
+    assert len(a.x) == 1000 and torch.equal(a.x, b.x)  # the same seed, the same images
+    assert torch.bincount(a.y).tolist() == [100] * 10
+    other = load_data(load_config(None, ["data.subset=1000", "train.seed=1"]))
+    assert not torch.equal(a.x, other.x)
+    assert torch.bincount(load_data(load_config(None, ["data.subset=15"])).y).tolist() == [2] * 5 + [1] * 5

@@ -47,6 +47,7 @@ class DataConfig:
     on_bad_file: str = choice("error", "error", "skip")
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
     holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
+    subset: int = 0  # > 0: train on a seeded subset of this many examples, balanced over classes where labelled
 
 
 @dataclass

@@ -13,6 +13,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import torch
 import yaml
 
 from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict, load_config
@@ -39,7 +40,34 @@ def load_data(cfg: Config) -> Dataset:
                            attributes=d.attributes or None)
     if d.holdout:
         dataset = holdout(dataset, d.holdout, keep="train")
+    if d.subset:
+        dataset = balanced_subset(dataset, d.subset, cfg.train.seed)
     return dataset
+
+
+def balanced_subset(dataset: Dataset, n: int, seed: int) -> Dataset:
+    """`n` examples drawn with `seed`, as many of each class as n allows (the first n mod K classes get one
+    more), in the dataset's order; a random n where there are no labels (small-data studies)."""
+    if not 0 < n <= len(dataset.x):
+        raise UserError(f"config key 'data.subset' ({n}) must be between 1 and the {len(dataset.x):,} examples "
+                        f"of {dataset.name}")
+    g = torch.Generator().manual_seed(seed)
+    if dataset.y is None:
+        keep = torch.randperm(len(dataset.x), generator=g)[:n]
+    else:
+        classes = dataset.y.unique()
+        parts = []
+        for i, k in enumerate(classes.tolist()):
+            members = torch.nonzero(dataset.y == k).flatten()
+            want = n // len(classes) + (i < n % len(classes))
+            if want > len(members):
+                raise UserError(f"config key 'data.subset' ({n}) asks {want} examples of class {k}, which has "
+                                f"{len(members)}; choose a smaller subset")
+            parts.append(members[torch.randperm(len(members), generator=g)[:want]])
+        keep = torch.cat(parts)
+    keep = keep.sort().values
+    cut = {k: getattr(dataset, k)[keep] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
+    return dataclasses.replace(dataset, **cut)
 
 
 def holdout(dataset: Dataset, n: int, keep: str) -> Dataset:
