@@ -102,3 +102,10 @@ def test_eval_of_a_conditional_run_reports_class_accuracy_and_intra_fid(cgan_run
     assert {"fd_classifier", "class_accuracy", "class_coverage", "intra_fd_classifier"} <= set(values)
     assert 0 <= values["class_accuracy"] <= 1 and values["intra_fd_classifier"] > 0
     assert "conditional" in result["protocol"]
+
+
+def test_eval_cas_trains_on_the_samples_and_tests_on_real_images(cgan_run, capsys):
+    assert main(["eval", str(cgan_run), "--n", "200", "--metrics", "cas"]) == 0
+    result = json.loads((cgan_run / "eval.json").read_text())
+    assert 0 <= result["values"]["cas"] <= 1 and "Ravuri" in result["evaluations"][-1]["protocol"]["cas"]
+    assert "cas" in capsys.readouterr().out

@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", metavar="NAME|PATH", help="instead of a run: a dataset name, image/IDX folder or .npz")
     p.add_argument("--fake", metavar="PATH", help="with --real: an image folder or .npz (`ganforge sample --out X.npz`)")
     p.add_argument("--metrics", default="fid,kid,pr,dc",
-                   help="comma-separated: fid, kid, pr, dc, is (classifier score), swd (sliced Wasserstein), "
-                        "nn (nearest training images and memorisation score); default fid,kid,pr,dc")
+                   help="comma-separated: fid, kid (named fd_classifier, kd_classifier in a domain classifier's "
+                        "features), pr, dc, is (classifier score), swd (sliced Wasserstein), nn (nearest training "
+                        "images and memorisation score); class-conditional runs also acc, intra_fid (added by "
+                        "default) and cas (a classifier trained on the samples, tested on real images: minutes); "
+                        "default fid,kid,pr,dc")
     p.add_argument("--n", type=int, help="samples and real images (default 10000; toy runs 2500)")
     p.add_argument("--ref", default="test", choices=["test", "train"], help="real split to compare with")
     p.add_argument("--extractor", default="auto", choices=["auto", "classifier", "inception"],

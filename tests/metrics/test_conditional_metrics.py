@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -27,3 +29,16 @@ def test_intra_fid_is_the_mean_of_the_per_class_distances():
     assert out["intra_fid_2"] == pytest.approx(per_class[2], rel=1e-9)
     same = intra_fid(real, labels, real, labels, 3)
     assert same["intra_fid"] == pytest.approx(0, abs=1e-6)
+
+
+def test_classification_accuracy_score_is_high_for_true_labels_and_chance_for_shuffled_ones():
+    from ganforge.data import load_dataset
+    from ganforge.metrics.evaluate import classification_accuracy_score
+
+    full = load_dataset("fashion-mnist-10k")
+    x, y = full.x[:1000], full.y[:1000]
+    real = dataclasses.replace(full, x=full.x[5000:7000], y=full.y[5000:7000])  # tested on other images
+    # real images as the "samples": a real training set (a short recipe: 5 epochs of 1,000 images)
+    assert classification_accuracy_score(x, y, real, epochs=5) > 0.5
+    shuffled = y[torch.randperm(1000, generator=torch.Generator().manual_seed(0))]
+    assert classification_accuracy_score(x, shuffled, real, epochs=5) < 0.25  # samples that do not show their class

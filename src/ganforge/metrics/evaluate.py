@@ -29,13 +29,14 @@ from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 # the same distances are named fd_classifier and kd_classifier, since FID means the Inception's); "is" scores the samples' class predictions; swd compares pixel
 # patches; nn finds each sample's nearest training image (a memorisation check); acc and intra_fid score
 # class-conditional runs (the classifier's agreement with the requested class, FID within each class).
-METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid")
+METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid", "cas")
 ALIASES = {"fd": "fid", "kd": "kid", "intra_fd": "intra_fid"}  # --metrics fd: the Frechet distance, any features
 FEATURE_METRICS = ("fid", "kid", "pr", "dc", "is", "intra_fid")  # the ones that need an extractor
 # value-name prefixes of the scores in domain-classifier features (the Inception's keep the usual names)
 CLASSIFIER_PREFIXES = (("intra_fid", "intra_fd_classifier"), ("fid", "fd_classifier"), ("kid_", "kd_classifier_"),
                        ("is_", "classifier_score_"))
-CONDITIONAL_METRICS = ("acc", "intra_fid")
+CONDITIONAL_METRICS = ("acc", "intra_fid", "cas")
+CONDITIONAL_DEFAULTS = ("acc", "intra_fid")  # added to the defaults for a class-conditional run (cas takes minutes)
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
 NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
@@ -322,9 +323,9 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     device = str(next(family.parameters()).device)  # evaluation runs on the generator's device
     by_class = family.conditional and not family.attributes
     if by_class and metrics == DEFAULT_METRICS:
-        metrics = (*metrics, *CONDITIONAL_METRICS)
+        metrics = (*metrics, *CONDITIONAL_DEFAULTS)
     if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
-        raise UserError("acc and intra_fid score class-conditional runs (model.condition with class labels); "
+        raise UserError("acc, intra_fid and cas score class-conditional runs (model.condition with class labels); "
                         "drop them from --metrics")
     if data_info["kind"] != "image":
         n = n or TOY_POINTS
@@ -347,10 +348,13 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
                                         Path(run_dir) / "nearest.png", progress)
         if by_class:
             values.update(conditional_scores(real, fake, labels, metrics, extractor, progress))
+            features = extractor.name if extractor is not None else "extractor"
             protocol["conditional"] = ("samples generated for the classes of the first n reference images; acc: "
                                        "the domain classifier's label equals the requested class; class_coverage: "
                                        "classes given >= 1/(2K) of the samples; intra_fid: mean over classes of "
-                                       f"the {extractor.name} FD within each class")
+                                       f"the {features} FD within each class")
+            if "cas" in metrics:
+                protocol["cas"] = CAS_PROTOCOL
         protocol = {**extractor_protocol(extractor), "n_real": min(n, len(real.x)), "n_fake": n,
                     "dataset": real.name, "split": ref,
                     "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
@@ -367,6 +371,27 @@ def extractor_protocol(extractor) -> dict:
     if extractor is None:
         return {"extractor": "none (pixel metrics only)"}
     return {"extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess}
+
+
+CAS_PROTOCOL = ("Classification Accuracy Score (Ravuri and Vinyals 2019): ganforge's domain-classifier recipe "
+                "(the shipped weights' epochs and shifts) trained on the n generated samples and their requested "
+                "classes only, accuracy on the whole real reference split")
+
+
+def classification_accuracy_score(fake: torch.Tensor, labels: torch.Tensor, real, seed: int = 0,
+                                  progress: bool = False, epochs: int | None = None) -> float:
+    """CAS: a classifier trained on generated images `fake` (uint8) labelled with their requested classes,
+    tested on the real images of `real`. Near the real-data classifier's accuracy: the samples carry what the
+    classes look like, as a training set."""
+    from ganforge.metrics.classifier import DEFAULT_EPOCHS, DEFAULT_SHIFT, Recipe, accuracy, train_classifier
+
+    family = classifier_for(real.name)
+    if family is None or fake.shape[1:] != (1, 28, 28):
+        raise UserError(f"cas trains ganforge's classifier recipe, made for 28x28 MNIST and Fashion-MNIST; "
+                        f"{real.name} is neither: drop cas from --metrics")
+    recipe = Recipe(family, epochs or DEFAULT_EPOCHS[family], max_shift=DEFAULT_SHIFT[family], seed=seed)
+    model = train_classifier(fake, labels, recipe, progress=progress)
+    return accuracy(model, real.x, real.y)
 
 
 def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: tuple[str, ...], extractor,
@@ -386,6 +411,8 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
                                 f"(have: {', '.join(SHIPPED)}); drop acc from --metrics")
             judge = ClassifierExtractor(family, device=getattr(extractor, "device", "cpu"))
         out.update(conditional.class_agreement(judge.logits(fake).argmax(1), labels, k))
+    if "cas" in metrics:
+        out["cas"] = classification_accuracy_score(fake, labels, real, progress=progress)
     if "intra_fid" in metrics:
         n = len(fake)
         real_feats = cached_features(real.x[:n], extractor, progress)
