@@ -1,0 +1,179 @@
+"""Time to quality: ganforge's default recipe beside the textbook DCGAN loop, on the same cores and data.
+
+Each path trains until the last wall-clock mark (default 1, 2, 4, 8, 15, 30 minutes of training), and at
+each mark draws 2,000 samples from fixed noise with the clock stopped; afterwards every mark is scored with
+the classifier FD (fd_classifier: ganforge's Fashion-MNIST classifier features) of those samples against
+2,000 test images. Paths:
+
+- textbook: the loop of pytorch/examples dcgan/main.py (ganforge.throughput.textbook_step: a DataLoader
+  with 2 workers, D on real then on fake, `.item()` every step) with the example's recipe (Adam 2e-4,
+  betas 0.5/0.999, batch 64) on the same 28x28 DCGAN networks;
+- ganforge: the `ganforge train` default preset (or --config), its own loop, the sampling network it keeps
+  (the EMA of G's weights when the preset has one).
+
+Both sample in eval mode (BatchNorm running statistics). Samples are cached per path and mark under --out,
+so a finished path is not trained again; the table and docs/images/time-to-quality.png are written from
+the cache.
+
+    python bench/time_to_quality.py [--marks 1,2,4,8,15,30] [--paths textbook,ganforge] [--config default]
+                                    [--out runs/time-to-quality] [--n 2000] [--plot docs/images/time-to-quality.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import runs, viz
+from ganforge.config import load_config
+from ganforge.metrics import evaluate
+from ganforge.throughput import _epochs, textbook_loader, textbook_networks, textbook_step
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
+from ganforge.training.samples import generate
+
+NOISE_SEED = 12345
+
+
+def fixed_noise(n: int, z_dim: int) -> torch.Tensor:
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(NOISE_SEED))
+
+
+def train_with_marks(path: str, cfg, marks_s: list[float], n: int, out: Path) -> None:
+    """Train one path, writing out/<path>/mark_<minutes>.npz (uint8 samples) at each wall-clock mark."""
+    folder = out / path
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = runs.load_data(cfg)
+    z = fixed_noise(n, cfg.model.z_dim)
+    if path == "ganforge":
+        trainer = build_trainer(runs.resolved(cfg), dataset)
+        stats = RunningStats()
+        step = lambda: trainer.train_step(stats)
+
+        def draw() -> torch.Tensor:
+            return generate(trainer.family, trainer.family.noise(n, torch.Generator()) | {"z": z})
+    else:
+        torch.manual_seed(cfg.train.seed)
+        device = torch.device("cpu")
+        netG, netD, optG, optD = textbook_networks(cfg, tuple(dataset.x.shape[1:]), device)
+        batches = _epochs(loader := textbook_loader(dataset, cfg.train.batch_size, 2, device), iter(loader))
+
+        def step() -> None:
+            real, _ = next(batches)
+            textbook_step(netG, netD, optG, optD, real, cfg.model.z_dim, device)
+
+        @torch.no_grad()
+        def draw() -> torch.Tensor:
+            netG.eval()
+            try:
+                return torch.cat([netG(part) for part in z.split(500)])
+            finally:
+                netG.train()
+    trained, steps = 0.0, 0
+    for mark in marks_s:
+        while trained < mark:
+            started = time.perf_counter()
+            step()
+            trained += time.perf_counter() - started
+            steps += 1
+        images = viz.to_uint8(draw().cpu()).numpy()  # the clock is stopped while sampling
+        np.savez(folder / f"mark_{mark / 60:g}.npz", x=images, seconds=trained, steps=steps)
+        print(f"{path}: {mark / 60:g} min of training, step {steps}", flush=True)
+
+
+def score(out: Path, paths: list[str], marks_min: list[float], n: int) -> dict:
+    real = runs.load_data(runs.with_split(load_config(None), "test")).x[:n]
+    extractor = evaluate.build_extractor("classifier", "fashion-mnist")
+    table: dict = {}
+    for path in paths:
+        for m in marks_min:
+            f = out / path / f"mark_{m:g}.npz"
+            if not f.is_file():
+                continue
+            data = np.load(f)
+            fake = torch.from_numpy(data["x"])
+            values, _ = evaluate.score_images(real, fake, ("fid",), extractor)
+            table.setdefault(path, {})[m] = {"fd_classifier": values["fd_classifier"], "steps": int(data["steps"])}
+    return table
+
+
+def first_time_at_or_below(rows: dict, target: float) -> float | None:
+    """The first mark (minutes) whose FD is at or below target, linearly interpolated between marks."""
+    marks = sorted(rows)
+    for i, m in enumerate(marks):
+        fd = rows[m]["fd_classifier"]
+        if fd <= target:
+            if i == 0:
+                return m
+            m0, fd0 = marks[i - 1], rows[marks[i - 1]]["fd_classifier"]
+            return m0 + (m - m0) * (fd0 - target) / (fd0 - fd)
+    return None
+
+
+def plot(table: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, rows in table.items():
+        marks = sorted(rows)
+        ax.plot(marks, [rows[m]["fd_classifier"] for m in marks], marker="o", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="minutes of training (2 CPU cores)", ylabel="fd_classifier (2,000 samples)",
+           title="time to quality, Fashion-MNIST 10k")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--marks", default="1,2,4,8,15,30", help="wall-clock marks in minutes of training")
+    p.add_argument("--paths", default="textbook,ganforge")
+    p.add_argument("--config", default=None, help="ganforge's recipe (default: the default preset)")
+    p.add_argument("--out", default="runs/time-to-quality")
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--plot", default="docs/images/time-to-quality.png")
+    args = p.parse_args()
+    marks = [float(m) for m in args.marks.split(",")]
+    paths = args.paths.split(",")
+    out = Path(args.out)
+    for path in paths:
+        if all((out / path / f"mark_{m:g}.npz").is_file() for m in marks):
+            continue
+        if path == "textbook":  # the example's recipe on the default preset's networks and data
+            cfg = load_config(None, ["train.batch_size=64", "optim.g.lr=2e-4", "optim.d.lr=2e-4",
+                                     "train.ema=0", "eval.every=0"])
+        else:
+            cfg = load_config(args.config, ["eval.every=0"])
+        train_with_marks(path, cfg, [m * 60 for m in marks], args.n, out)
+    table = score(out, paths, marks, args.n)
+    (out / "table.json").write_text(json.dumps(table, indent=1))
+    print(f"\nfd_classifier of {args.n:,} samples vs {args.n:,} Fashion-MNIST test images, at minutes of training "
+          f"on this machine ({torch.get_num_threads()} threads)")
+    print(f"{'minutes':>8s}" + "".join(f"{p_:>22s}" for p_ in paths))
+    for m in marks:
+        cells = [table.get(p_, {}).get(m) for p_ in paths]
+        print(f"{m:8g}" + "".join(f"{c['fd_classifier']:12.2f} ({c['steps']:>6,} st)" if c else f"{'-':>22s}"
+                                  for c in cells))
+    if "textbook" in table and "ganforge" in table:
+        last = max(table["textbook"])
+        target = table["textbook"][last]["fd_classifier"]
+        reach = first_time_at_or_below(table["ganforge"], target)
+        said = f"{reach:.1f} min ({reach / last:.2f} of the time)" if reach is not None else "not within the marks"
+        print(f"ganforge reaches the textbook's {last:g}-minute fd_classifier {target:.2f} after {said}")
+    if args.plot:
+        plot(table, Path(args.plot))
+        print(f"wrote {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
