@@ -1,5 +1,10 @@
 """The reference recipe trains bit for bit as it always has: the sha256 of every weight after 20 steps on a CPU
-with one thread (torch 2.13.0), recorded before the family contract replaced the fixed D/G loop."""
+with one thread (torch 2.13.0), recorded before the family contract replaced the fixed D/G loop.
+
+The figure depends on the CPU's kernels as well as on ganforge (oneDNN and ATen pick AVX2 or AVX-512 code
+that rounds differently), so a digest is kept per machine, each recorded with the code of before the change.
+A machine is known by the digest of a few plain torch convolutions (no ganforge code): on a machine whose
+arithmetic was never recorded the test skips and prints what to record."""
 
 import hashlib
 
@@ -11,7 +16,27 @@ from ganforge.config import load_config
 from ganforge.training.checkpoint import latest_checkpoint
 from ganforge.training.loop import train
 
-DIGEST_20_STEPS = "b592200974b4b516492558228c76beb5d47e8ce4b472942c16939734c493bd78"
+DIGESTS_20_STEPS = {
+    # the machine the digest was first recorded on (its arithmetic fingerprint was not recorded)
+    "b592200974b4b516492558228c76beb5d47e8ce4b472942c16939734c493bd78": None,
+    # AMD EPYC, AVX-512 (ATen AVX512, oneDNN avx512_core): recorded with the code of commit 5ffed12
+    "a6bc6a337bba8d9a9ac558d3ff6ac0850e89748d6e8e97851964501480eedb32": "094e5ee94912cf0d",
+}
+
+
+def arithmetic_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of plain torch convolutions, forward and backward, at the DCGAN's shapes."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 64, 14, 14, generator=g, requires_grad=True)
+    w = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
+    wt = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
+    y = torch.nn.functional.conv2d(x, w, stride=2, padding=1)
+    z = torch.nn.functional.conv_transpose2d(y, wt, stride=2, padding=1)
+    z.square().mean().backward()
+    h = hashlib.sha256()
+    for t in (y, z, x.grad, w.grad, wt.grad):
+        h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def weights_digest(path) -> str:
@@ -36,4 +61,11 @@ def test_reference_recipe_trains_bit_for_bit_as_before(tmp_path, one_thread):
     cfg = load_config("dcgan-fashion-10k", ["train.steps=20", "eval.every=0", "log.checkpoint_every=20",
                                             "log.sample_every=10", "log.every=5"])
     train(cfg, tmp_path / "run", quiet=True)
-    assert weights_digest(latest_checkpoint(tmp_path / "run")) == DIGEST_20_STEPS
+    digest = weights_digest(latest_checkpoint(tmp_path / "run"))
+    if digest in DIGESTS_20_STEPS:
+        return
+    fingerprint = arithmetic_fingerprint()
+    if fingerprint not in DIGESTS_20_STEPS.values():
+        pytest.skip(f"no digest recorded for this CPU's arithmetic (fingerprint {fingerprint}): record the one the "
+                    f"code before the family contract (commit 5ffed12) gives here")
+    assert digest in DIGESTS_20_STEPS, "the reference recipe no longer trains bit for bit as before"
