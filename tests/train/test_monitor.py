@@ -97,3 +97,11 @@ def test_auto_extractor_is_what_an_evaluation_can_afford():
     assert affordable_extractor(load_config(None), "folder:/photos", cpu) is None  # Inception: minutes on a CPU
     forced = load_config(None, ["eval.extractor=inception"])
     assert affordable_extractor(forced, "folder:/photos", cpu) == "inception"
+
+
+def test_evaluating_during_training_caches_the_reference_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    train(load_config(None, ["train.steps=4", *TINY, "eval.every=2", "eval.n=64"]), tmp_path / "run", quiet=True)
+    entries = sorted(p.name for p in (tmp_path / "cache" / "features").iterdir())
+    assert len(entries) == 1 and entries[0].startswith("64-")  # the 64 test images' features; no samples'
+    assert len(eval_records(tmp_path / "run")) == 2

@@ -120,13 +120,19 @@ def images_sha1(images: torch.Tensor) -> str:
     return h.hexdigest()
 
 
-def cached_features(images: torch.Tensor, extractor, progress: bool = False, chunk: int = 1000) -> torch.Tensor:
+def cached_features(images: torch.Tensor, extractor, progress: bool = False, chunk: int = 1000,
+                    cache: bool = True) -> torch.Tensor:
     """Features of `images`, cached on disk, keyed by the images' content and the extractor's sha1.
 
     The key is the content, not a dataset name, so the same images read from another path share one entry,
     and changed images never hit a stale one. Work is saved every `chunk` images, so a long extraction
-    (Inception on a CPU: minutes per thousand) that is interrupted resumes where it stopped.
+    (Inception on a CPU: minutes per thousand) that is interrupted resumes where it stopped. `cache=False`:
+    computed in the same batches, nothing read or written (samples scored once, during training).
     """
+    if not cache:
+        step = getattr(extractor, "batch_size", chunk)
+        parts = [extractor.features(images[b : b + step]) for b in range(0, len(images), step)]
+        return torch.cat(parts) if parts else extractor.features(images[:0])
     key = f"{len(images)}-{images_sha1(images)[:16]}-{extractor.name}-{extractor.sha1[:12]}"
     folder = cache_dir() / "features"
     path, partial = folder / f"{key}.safetensors", folder / f"{key}.partial.safetensors"
@@ -220,7 +226,7 @@ def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = D
 
 def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...], extractor,
                  train: torch.Tensor | None = None, panel: Path | None = None,
-                 progress: bool = False) -> tuple[dict[str, float], dict]:
+                 progress: bool = False, cache_fake: bool = True) -> tuple[dict[str, float], dict]:
     """Every metric in `metrics` between uint8 image sets; returns (values, protocol entries).
 
     `train` is the set the nearest-neighbour check searches (the generator's training images; default
@@ -233,7 +239,7 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...
     protocol: dict = {}
     if any(m in ("fid", "kid", "pr", "dc") for m in metrics):
         real_feats = cached_features(real, extractor, progress)
-        fake_feats = cached_features(fake, extractor, progress)
+        fake_feats = cached_features(fake, extractor, progress, cache=cache_fake)
         values.update(compare(real_feats, fake_feats, metrics))
         protocol.update(kid="cubic polynomial kernel, 100 subsets of min(1000, n)", pr_k=3, dc_k=5)
     if "is" in metrics:

@@ -87,7 +87,9 @@ class TrainingEval:
     def __call__(self, family: Family, step: int) -> tuple[dict[str, float], bool]:
         fake = generate(family, self.inputs).cpu()
         if self.is_image:
-            values, _ = evaluate.score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor)
+            # a step's samples are scored once: their features are not worth a cache entry each
+            values, _ = evaluate.score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor,
+                                              cache_fake=False)
         else:
             from ganforge.metrics.toy import mode_metrics
 
