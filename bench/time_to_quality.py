@@ -17,6 +17,10 @@ the cache.
 
     python bench/time_to_quality.py [--marks 1,2,4,8,15,30] [--paths textbook,ganforge] [--config default]
                                     [--out runs/time-to-quality] [--n 2000] [--plot docs/images/time-to-quality.png]
+                                    [--score-only]
+
+Two paths side by side on one thread each: run one process per path (OMP_NUM_THREADS=1, --paths textbook,
+then --paths ganforge), then --score-only with both.
 """
 
 from __future__ import annotations
@@ -142,12 +146,13 @@ def main() -> None:
     p.add_argument("--out", default="runs/time-to-quality")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--plot", default="docs/images/time-to-quality.png")
+    p.add_argument("--score-only", action="store_true", help="train nothing: score the marks already cached")
     args = p.parse_args()
     marks = [float(m) for m in args.marks.split(",")]
     paths = args.paths.split(",")
     out = Path(args.out)
     for path in paths:
-        if all((out / path / f"mark_{m:g}.npz").is_file() for m in marks):
+        if args.score_only or all((out / path / f"mark_{m:g}.npz").is_file() for m in marks):
             continue
         if path == "textbook":  # the example's recipe on the default preset's networks and data
             cfg = load_config(None, ["train.batch_size=64", "optim.g.lr=2e-4", "optim.d.lr=2e-4",
