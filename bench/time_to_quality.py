@@ -106,6 +106,11 @@ def score(out: Path, paths: list[str], marks_min: list[float], n: int) -> dict:
     return table
 
 
+def threads_said() -> str:
+    n = torch.get_num_threads()
+    return f"{n} thread" + ("s" if n > 1 else "")
+
+
 def first_time_at_or_below(rows: dict, target: float) -> float | None:
     """The first mark (minutes) whose FD is at or below target, linearly interpolated between marks."""
     marks = sorted(rows)
@@ -129,7 +134,7 @@ def plot(table: dict, path: Path) -> None:
     for name, rows in table.items():
         marks = sorted(rows)
         ax.plot(marks, [rows[m]["fd_classifier"] for m in marks], marker="o", label=name)
-    ax.set(xscale="log", yscale="log", xlabel="minutes of training (2 CPU cores)", ylabel="fd_classifier (2,000 samples)",
+    ax.set(xscale="log", yscale="log", xlabel=f"minutes of training ({threads_said()} per path)", ylabel="fd_classifier (2,000 samples)",
            title="time to quality, Fashion-MNIST 10k")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -163,7 +168,7 @@ def main() -> None:
     table = score(out, paths, marks, args.n)
     (out / "table.json").write_text(json.dumps(table, indent=1))
     print(f"\nfd_classifier of {args.n:,} samples vs {args.n:,} Fashion-MNIST test images, at minutes of training "
-          f"on this machine ({torch.get_num_threads()} threads)")
+          f"on this machine ({threads_said()} per path)")
     print(f"{'minutes':>8s}" + "".join(f"{p_:>22s}" for p_ in paths))
     for m in marks:
         cells = [table.get(p_, {}).get(m) for p_ in paths]
