@@ -54,7 +54,8 @@ def adam_first_step(params, grads, lr):
 
 
 def test_textbook_step_equals_a_hand_written_dcgan_step():
-    cfg = tiny_cfg()
+    cfg = load_config("default", ["train.batch_size=8", "train.device=cpu", "optim.g.lr=2e-4", "optim.d.lr=2e-4",
+                                  *TINY])  # the example's learning rate, written out below
     torch.manual_seed(0)
     netG, netD, optG, optD = throughput.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))
     G, D = copy.deepcopy(netG), copy.deepcopy(netD)
