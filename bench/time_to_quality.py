@@ -178,8 +178,8 @@ def main() -> None:
         last = max(table["textbook"])
         target = table["textbook"][last]["fd_classifier"]
         reach = first_time_at_or_below(table["ganforge"], target)
-        said = f"{reach:.1f} min ({reach / last:.2f} of the time)" if reach is not None else "not within the marks"
-        print(f"ganforge reaches the textbook's {last:g}-minute fd_classifier {target:.2f} after {said}")
+        said = f"after {reach:.1f} min ({reach / last:.2f} of the time)" if reach is not None else "not within the marks"
+        print(f"ganforge reaches the textbook's {last:g}-minute fd_classifier {target:.2f}: {said}")
     if args.plot:
         plot(table, Path(args.plot))
         print(f"wrote {args.plot}")
