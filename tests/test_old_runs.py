@@ -1,20 +1,18 @@
 """Run folders written by ganforge before the family contract (tests/fixtures/run-0.1-toy: a 4-step toy-ring run
 with EMA, made by ganforge 0.1's fixed D/G loop) still resume, sample and evaluate."""
 
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 from ganforge.cli import main
 from ganforge.metrics.evaluate import evaluate_run
 from ganforge.runs import continue_config
 from ganforge.training.loop import train
-from test_digest import require_digest
+from test_digest import require_digest, weights_digest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-0.1-toy"
 # ganforge 0.1 resumed this folder to step 8 (one thread) and wrote weights with these sha256s, one per CPU
@@ -32,15 +30,6 @@ def old_run(tmp_path):
     return run
 
 
-def digest(path: Path) -> str:
-    tensors = load_file(str(path / "model.safetensors"))
-    h = hashlib.sha256()
-    for key in sorted(tensors):
-        h.update(key.encode())
-        h.update(tensors[key].contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 @pytest.mark.skipif(not torch.__version__.startswith("2.13.0"), reason="the digest was recorded with torch 2.13.0")
 def test_an_old_run_resumes_to_the_same_weights_as_before(old_run):
     before = torch.get_num_threads()
@@ -49,7 +38,7 @@ def test_an_old_run_resumes_to_the_same_weights_as_before(old_run):
         train(continue_config(old_run, ["train.steps=8"]), old_run, resume=True, quiet=True)
     finally:
         torch.set_num_threads(before)
-    require_digest(digest(old_run / "checkpoints" / "step_000008"), DIGESTS_AT_8)
+    require_digest(weights_digest(old_run / "checkpoints" / "step_000008"), DIGESTS_AT_8)
 
 
 def test_an_old_run_samples_and_evaluates(old_run, capsys):

@@ -26,9 +26,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny_cfg(batch=8):
+def tiny_cfg(batch=8, extra=()):
     return load_config("default", [f"train.batch_size={batch}", "train.device=cpu", "log.tensorboard=false",
-                                   "eval.every=0", *TINY])
+                                   "eval.every=0", *TINY, *extra])
 
 
 def tiny_dataset(n=20):
@@ -54,8 +54,7 @@ def adam_first_step(params, grads, lr):
 
 
 def test_textbook_step_equals_a_hand_written_dcgan_step():
-    cfg = load_config("default", ["train.batch_size=8", "train.device=cpu", "optim.g.lr=2e-4", "optim.d.lr=2e-4",
-                                  *TINY])  # the example's learning rate, written out below
+    cfg = tiny_cfg(extra=["optim.g.lr=2e-4", "optim.d.lr=2e-4"])  # the example's learning rate, written out below
     torch.manual_seed(0)
     netG, netD, optG, optD = throughput.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))
     G, D = copy.deepcopy(netG), copy.deepcopy(netD)
