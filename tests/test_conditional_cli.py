@@ -109,3 +109,8 @@ def test_eval_cas_trains_on_the_samples_and_tests_on_real_images(cgan_run, capsy
     result = json.loads((cgan_run / "eval.json").read_text())
     assert 0 <= result["values"]["cas"] <= 1 and "Ravuri" in result["evaluations"][-1]["protocol"]["cas"]
     assert "cas" in capsys.readouterr().out
+
+
+def test_eval_aug_needs_a_training_split_apart_from_the_reference(cgan_run, capsys):
+    err = _error(capsys, ["eval", str(cgan_run), "--n", "200", "--metrics", "aug"])
+    assert "no split apart from the reference images" in err and "drop aug" in err

@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: fid, kid (named fd_classifier, kd_classifier in a domain classifier's "
                         "features), pr, dc, is (classifier score), swd (sliced Wasserstein), nn (nearest training "
                         "images and memorisation score); class-conditional runs also acc, intra_fid (added by "
-                        "default) and cas (a classifier trained on the samples, tested on real images: minutes); "
+                        "default), cas (a classifier trained on the samples, tested on real images: minutes) and "
+                        "aug (the same classifier on 1,000 real training images, with and without the samples); "
                         "default fid,kid,pr,dc")
     p.add_argument("--n", type=int, help="samples and real images (default 10000; toy runs 2500)")
     p.add_argument("--ref", default="test", choices=["test", "train"], help="real split to compare with")

@@ -49,6 +49,12 @@ class Dataset:
     attributes: torch.Tensor | None = None  # float32 N x A, values 0/1; None without an attribute file
     attr_names: list[str] | None = None  # the A attribute names
     skipped_files: list[str] = field(default_factory=list)  # "path: reason" of each skipped file
+    # image-to-image data (data/translation.py): `inputs` are the images of domain A, `x` those of domain B;
+    # paired: inputs[i] translates to x[i] (pix2pix, super-resolution; the test split of an unpaired task,
+    # kept for measuring); unpaired: two unrelated sets, each with its labels (CycleGAN)
+    inputs: torch.Tensor | None = None
+    input_labels: torch.Tensor | None = None
+    paired: bool = True
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -65,8 +71,16 @@ DATASET_NAMES: dict[str, str] = {
              "(the four IDX files, in data.root)",
     "stacked-mnist": "Stacked MNIST (VEEGAN, PacGAN): three random MNIST digits as the R, G, B channels, "
                      "1,000 modes; as many 3x28x28 images as MNIST's split (needs mnist in data.root)",
+    "fashion-edges": "paired translation: Fashion-MNIST edges (Sobel magnitude) -> the image, both padded to "
+                     "32x32 (needs fashion-mnist in data.root)",
+    "fashion-sr4": "super-resolution 4x: Fashion-MNIST at 7x7 (area average) -> 28x28 (needs fashion-mnist)",
+    "fashion-sr2": "super-resolution 2x: Fashion-MNIST at 14x14 -> 28x28 (needs fashion-mnist)",
+    "mnist-colour": "unpaired translation: gray MNIST digits <-> light digits on dark coloured textures (RGB), "
+                    "from disjoint halves of the train split; each test digit keeps its true counterpart "
+                    "(needs mnist in data.root)",
     **{name: spec[2] for name, spec in TOY_SPECS.items()},
 }
+TRANSLATION_TASKS = ("fashion-edges", "fashion-sr4", "fashion-sr2", "mnist-colour")
 
 # md5 of the *unpacked* IDX files. The publishers' md5s are of the .gz files, but repackaged copies
 # (Debian's, for one) hold the same data with different gzip headers, so check the contents instead.
@@ -117,6 +131,8 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
         return make_toy(spec, n_toy, seed)
     if spec == "stacked-mnist":
         return stack_digits(_load_known_idx("mnist", root, split), seed)
+    if spec in TRANSLATION_TASKS:
+        return make_translation_task(spec, root, split)
     if spec == "fashion-mnist-10k":
         x, y = load_idx_pair(EMBEDDED / "t10k-images-idx3-ubyte.gz", EMBEDDED / "t10k-labels-idx1-ubyte.gz")
         ds = Dataset(spec, "image", x, y, list(FASHION_CLASSES), "embedded")
@@ -194,6 +210,29 @@ def stack_digits(mnist: Dataset, seed: int = 0) -> Dataset:
     x = mnist.x[picks, 0]  # N x 3 x 28 x 28
     y = (mnist.y[picks] * torch.tensor([100, 10, 1])).sum(1)
     return Dataset("stacked-mnist", "image", x, y, [f"{k:03d}" for k in range(1000)], mnist.source)
+
+
+def make_translation_task(name: str, root: str | None, split: str) -> Dataset:
+    """One of TRANSLATION_TASKS, built from the IDX files: the same images for the same name and split."""
+    from ganforge.data import translation as tasks
+
+    base = _load_known_idx("mnist" if name == "mnist-colour" else "fashion-mnist", root, split)
+    if name == "fashion-edges":
+        x = tasks.pad_to(base.x, 32)
+        return Dataset(name, "image", x, base.y, base.class_names, base.source,
+                       inputs=tasks.pad_to(tasks.sobel_edges(base.x), 32), input_labels=base.y)
+    if name in ("fashion-sr4", "fashion-sr2"):
+        factor = int(name[-1])
+        return Dataset(name, "image", base.x, base.y, base.class_names, base.source,
+                       inputs=tasks.area_downsample(base.x, factor), input_labels=base.y)
+    # mnist-colour: train on disjoint halves (A: gray, B: coloured); test: every digit with its counterpart
+    seed = {"train": 0, "test": 1}[split]
+    if split == "test":
+        return Dataset(name, "image", tasks.colour_digits(base.x, seed), base.y, base.class_names, base.source,
+                       inputs=base.x, input_labels=base.y)
+    half = len(base.x) // 2
+    return Dataset(name, "image", tasks.colour_digits(base.x[half:], seed), base.y[half:], base.class_names,
+                   base.source, inputs=base.x[:half], input_labels=base.y[:half], paired=False)
 
 
 def _unknown_name(spec: str) -> UserError:

@@ -28,15 +28,17 @@ from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 # fid, kid, pr, dc compare extractor features (in the Inception's, the FID and KID; in a domain classifier's,
 # the same distances are named fd_classifier and kd_classifier, since FID means the Inception's); "is" scores the samples' class predictions; swd compares pixel
 # patches; nn finds each sample's nearest training image (a memorisation check); acc and intra_fid score
-# class-conditional runs (the classifier's agreement with the requested class, FID within each class).
-METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid", "cas")
+# class-conditional runs (the classifier's agreement with the requested class, FID within each class); cas and
+# aug train a classifier on the samples (alone; added to a few real images) and test it on real images.
+METRICS = ("fid", "kid", "pr", "dc", "is", "swd", "nn", "acc", "intra_fid", "cas", "aug")
 ALIASES = {"fd": "fid", "kd": "kid", "intra_fd": "intra_fid"}  # --metrics fd: the Frechet distance, any features
 FEATURE_METRICS = ("fid", "kid", "pr", "dc", "is", "intra_fid")  # the ones that need an extractor
 # value-name prefixes of the scores in domain-classifier features (the Inception's keep the usual names)
 CLASSIFIER_PREFIXES = (("intra_fid", "intra_fd_classifier"), ("fid", "fd_classifier"), ("kid_", "kd_classifier_"),
                        ("is_", "classifier_score_"))
-CONDITIONAL_METRICS = ("acc", "intra_fid", "cas")
-CONDITIONAL_DEFAULTS = ("acc", "intra_fid")  # added to the defaults for a class-conditional run (cas takes minutes)
+CONDITIONAL_METRICS = ("acc", "intra_fid", "cas", "aug")
+CONDITIONAL_DEFAULTS = ("acc", "intra_fid")  # added to the defaults for a class-conditional run (cas, aug: minutes)
+AUG_REAL = 1000  # real labelled training images that the generated ones are added to
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
 NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
@@ -331,7 +333,7 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     if by_class and metrics == DEFAULT_METRICS:
         metrics = (*metrics, *CONDITIONAL_DEFAULTS)
     if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
-        raise UserError("acc, intra_fid and cas score class-conditional runs (model.condition with class labels); "
+        raise UserError("acc, intra_fid, cas and aug score class-conditional runs (model.condition with class labels); "
                         "drop them from --metrics")
     if data_info["kind"] != "image":
         n = n or TOY_POINTS
@@ -353,7 +355,14 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
         values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
                                         Path(run_dir) / "nearest.png", progress)
         if by_class:
-            values.update(conditional_scores(real, fake, labels, metrics, extractor, progress))
+            few_real = None
+            if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
+                pool = runs.load_data(runs.with_split(cfg, "train"))
+                if pool.x.shape == real.x.shape and torch.equal(pool.x, real.x):
+                    raise UserError(f"aug adds samples to real training images, and {real.name} has no split "
+                                    f"apart from the reference images; drop aug from --metrics")
+                few_real = runs.balanced_subset(pool, AUG_REAL, seed)
+            values.update(conditional_scores(real, fake, labels, metrics, extractor, progress, few_real))
             features = extractor.name if extractor is not None else "extractor"
             protocol["conditional"] = ("samples generated for the classes of the first n reference images; acc: "
                                        "the domain classifier's label equals the requested class; class_coverage: "
@@ -361,6 +370,8 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
                                        f"the {features} FD within each class")
             if "cas" in metrics:
                 protocol["cas"] = CAS_PROTOCOL
+            if "aug" in metrics:
+                protocol["aug"] = AUG_PROTOCOL
         protocol = {**extractor_protocol(extractor), "n_real": min(n, len(real.x)), "n_fake": n,
                     "dataset": real.name, "split": ref,
                     "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
@@ -384,26 +395,59 @@ CAS_PROTOCOL = ("Classification Accuracy Score (Ravuri and Vinyals 2019): ganfor
                 "classes only, accuracy on the whole real reference split")
 
 
+AUG_PROTOCOL = (f"dataset augmentation: ganforge's domain-classifier recipe trained on {AUG_REAL:,} real training "
+                "images (seeded, class-balanced), and on those plus the n generated samples with their requested "
+                "classes, the same number of optimiser steps each; accuracy on the whole real reference split; "
+                "aug_gain = aug_with_samples - aug_real_only, in points")
+
+
+def _recipe_for(real, shape: tuple[int, ...], metric: str, seed: int, epochs: int | None = None):
+    from ganforge.metrics.classifier import DEFAULT_EPOCHS, DEFAULT_SHIFT, Recipe
+
+    family = classifier_for(real.name)
+    if family is None or shape != (1, 28, 28):
+        raise UserError(f"{metric} trains ganforge's classifier recipe, made for 28x28 MNIST and Fashion-MNIST; "
+                        f"{real.name} is neither: drop {metric} from --metrics")
+    return Recipe(family, epochs or DEFAULT_EPOCHS[family], max_shift=DEFAULT_SHIFT[family], seed=seed)
+
+
 def classification_accuracy_score(fake: torch.Tensor, labels: torch.Tensor, real, seed: int = 0,
                                   progress: bool = False, epochs: int | None = None) -> float:
     """CAS: a classifier trained on generated images `fake` (uint8) labelled with their requested classes,
     tested on the real images of `real`. Near the real-data classifier's accuracy: the samples carry what the
     classes look like, as a training set."""
-    from ganforge.metrics.classifier import DEFAULT_EPOCHS, DEFAULT_SHIFT, Recipe, accuracy, train_classifier
+    from ganforge.metrics.classifier import accuracy, train_classifier
 
-    family = classifier_for(real.name)
-    if family is None or fake.shape[1:] != (1, 28, 28):
-        raise UserError(f"cas trains ganforge's classifier recipe, made for 28x28 MNIST and Fashion-MNIST; "
-                        f"{real.name} is neither: drop cas from --metrics")
-    recipe = Recipe(family, epochs or DEFAULT_EPOCHS[family], max_shift=DEFAULT_SHIFT[family], seed=seed)
+    recipe = _recipe_for(real, tuple(fake.shape[1:]), "cas", seed, epochs)
     model = train_classifier(fake, labels, recipe, progress=progress)
     return accuracy(model, real.x, real.y)
 
 
+def augmentation_gain(fake: torch.Tensor, labels: torch.Tensor, few_x: torch.Tensor, few_y: torch.Tensor, real,
+                      seed: int = 0, progress: bool = False, epochs: int | None = None) -> dict[str, float]:
+    """What generated samples add to a small labelled set: the classifier recipe trained on the real images
+    `few_x` alone and on them plus the samples `fake` (labelled `labels`), for the same number of steps (the
+    recipe's epochs over the larger set), each tested on the real images of `real`."""
+    import dataclasses
+    import math
+
+    from ganforge.metrics.classifier import accuracy, train_classifier
+
+    recipe = _recipe_for(real, tuple(fake.shape[1:]), "aug", seed, epochs)
+    both_x, both_y = torch.cat([few_x, fake]), torch.cat([few_y, labels])
+    steps = recipe.epochs * math.ceil(len(both_x) / recipe.batch_size)
+    alone = dataclasses.replace(recipe, epochs=max(1, round(steps / math.ceil(len(few_x) / recipe.batch_size))))
+    real_only = accuracy(train_classifier(few_x, few_y, alone, progress=progress), real.x, real.y)
+    with_samples = accuracy(train_classifier(both_x, both_y, recipe, progress=progress), real.x, real.y)
+    return {"aug_real_only": real_only, "aug_with_samples": with_samples,
+            "aug_gain": 100 * (with_samples - real_only)}
+
+
 def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: tuple[str, ...], extractor,
-                       progress: bool = False) -> dict[str, float]:
-    """acc (class accuracy and coverage under the domain classifier) and intra_fid of samples `fake` generated
-    for classes `labels`, against the real dataset `real`."""
+                       progress: bool = False, few_real=None) -> dict[str, float]:
+    """acc (class accuracy and coverage under the domain classifier), intra_fid, cas and aug (added to the
+    labelled dataset `few_real`) of samples `fake` generated for classes `labels`, against the real dataset
+    `real`."""
     from ganforge.metrics import conditional
 
     out: dict[str, float] = {}
@@ -419,6 +463,8 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
         out.update(conditional.class_agreement(judge.logits(fake).argmax(1), labels, k))
     if "cas" in metrics:
         out["cas"] = classification_accuracy_score(fake, labels, real, progress=progress)
+    if "aug" in metrics:
+        out.update(augmentation_gain(fake, labels, few_real.x, few_real.y, real, progress=progress))
     if "intra_fid" in metrics:
         n = len(fake)
         real_feats = cached_features(real.x[:n], extractor, progress)
