@@ -135,6 +135,11 @@ def test_key_table_lists_choices_and_family_options():
     assert table["family.code_dim"] == ("family.code_dim", "8", "int",
                                         "model.family=aae: the code's size (mixture and swiss_roll: 2)")
     assert table["family.reconstruction"][2] == "bce, mse"
+    # a key two families read is one row; differing defaults are named per family
+    assert table["family.patch_layers"][1] == "3" and table["family.patch_layers"][3].startswith(
+        "model.family=pix2pix, cyclegan: D's strided layers")
+    shared_doc = 'model.family=pix2pix ("batch"), cyclegan ("instance"): D\'s normalisation layers'
+    assert table["family.d_norm"][1:] == ("per family", "batch, instance", shared_doc)
     assert not any(k.startswith("family.") for k in (r[0] for r in key_table()))  # no families given
 
 

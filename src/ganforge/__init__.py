@@ -1,10 +1,10 @@
 """ganforge: train, sample, evaluate and explore generative adversarial networks.
 
-The Python API (see ganforge.api): train, load, sample, evaluate, report, export; Run and Generator.
+The Python API (see ganforge.api): train, load, sample, translate, evaluate, report, export; Run and Generator.
 """
 
 __version__ = "0.1.0"
 
-from ganforge.api import Generator, Run, evaluate, export, load, report, sample, train
+from ganforge.api import Generator, Run, evaluate, export, load, report, sample, train, translate
 
-__all__ = ["Generator", "Run", "__version__", "evaluate", "export", "load", "report", "sample", "train"]
+__all__ = ["Generator", "Run", "__version__", "evaluate", "export", "load", "report", "sample", "train", "translate"]

@@ -129,6 +129,15 @@ def sample(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, n: 
                           options={k: str(v) for k, v in options.items()}, force=force)
 
 
+def translate(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | os.PathLike | None = None,
+              direction: str = "AB", checkpoint: str | None = None, force: bool = False) -> list[Path]:
+    """`ganforge translate`: an image file or a folder of images through an image-to-image run (any size;
+    file names kept); default output RUN/translated/. Returns the files written."""
+    from ganforge.translating import translate_files
+
+    return translate_files(Path(run_dir), input, out, direction, checkpoint, force=force)
+
+
 def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int | None = None, *,
              ref: str = "test", extractor: str = "auto", inception: str | None = None, seed: int = 0,
              checkpoint: str | None = None, device: str = "auto", progress: bool = False) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -59,6 +60,24 @@ def _add_sample(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
+def _add_translate(sub) -> None:
+    p = sub.add_parser("translate", help="translate images with an image-to-image run (pix2pix, cyclegan, srgan)",
+                       description="Translate an image, or every image in a folder (file names kept, PNG out), "
+                                   "with a run's latest checkpoint. Any size works: images are padded to what the "
+                                   "networks divide and cropped back, so the output is the input's size times the "
+                                   "model's scale. By default outputs go into RUN_DIR/translated/. Existing files "
+                                   "are never replaced without --force.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--input", required=True, metavar="IMAGE|FOLDER", help="an image file or a folder of images")
+    p.add_argument("--out", metavar="IMAGE.png|FOLDER",
+                   help="default RUN_DIR/translated/<input name>(.png)")
+    p.add_argument("--direction", default="AB", choices=("AB", "BA"),
+                   help="AB: domain A (the inputs) to B; BA the reverse (cyclegan runs; default AB)")
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder, or 'best' (default: the latest)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
 def _add_bench(sub) -> None:
     from ganforge.throughput import DESCRIPTION, add_arguments
 
@@ -90,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     _add_sample(sub)
+    _add_translate(sub)
     p = sub.add_parser("eval", help="evaluate a run or compare two image sets: FID, KID, PR, DC, IS, SWD, NN",
                        description="Sample N images from a run and compare them with N real images of the reference "
                                    "split (toy runs: mode counts on 2,500 points); prints a table and writes "
@@ -115,14 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder or 'best' (default: the latest)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST) for fast metrics",
-                       description="Train the seeded domain-classifier recipe on a dataset's 60k train split and "
+    p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST, coloured MNIST) for "
+                                          "fast metrics",
+                       description="Train the seeded domain-classifier recipe on a dataset's train split and "
                                    "report its test accuracy; weights go to OUT.safetensors, recipe to OUT.json.")
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     t = csub.add_parser("train", help="train and save a classifier")
-    t.add_argument("--data", required=True, choices=["mnist", "fashion-mnist"])
+    t.add_argument("--data", required=True, choices=["mnist", "fashion-mnist", "mnist-colour"],
+                   help="mnist-colour: the coloured digits of its domain B (30k, RGB)")
     t.add_argument("--root", help="folder of the four IDX files (default: the usual dataset search)")
-    t.add_argument("--epochs", type=int, help="epochs (default: 3 for mnist, 15 for fashion-mnist)")
+    t.add_argument("--epochs", type=int, help="epochs (default: 3 for mnist and mnist-colour, 15 for fashion-mnist)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, metavar="PATH", help="output path, without or with .safetensors")
     t.add_argument("--quiet", action="store_true")
@@ -183,6 +205,18 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_translate(args) -> int:
+    from ganforge.translating import translate_files
+
+    written = translate_files(Path(args.run_dir), args.input, args.out, args.direction, args.checkpoint,
+                              args.device, args.force)
+    if len(written) == 1:
+        print(f"wrote {written[0]}")
+    else:
+        print(f"wrote {len(written):,} PNG files under {os.path.commonpath([str(p) for p in written])}/")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from ganforge.metrics.evaluate import evaluate_run, evaluate_sets
 
@@ -202,7 +236,10 @@ def cmd_eval(args) -> int:
     else:
         raise UserError("give a RUN_DIR to evaluate, or --real NAME|PATH and --fake PATH to compare two image sets")
     p = result["protocol"]
-    if "extractor" in p:
+    if "n_pairs" in p:
+        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['n_pairs']:,} translated {p['dataset']} "
+              f"{p['split']} inputs against their true targets ({p['region']})")
+    elif "extractor" in p:
         what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']:,}" if args.run_dir
                 else f"{p['n_fake']:,} images of {p['fake']}")
         real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
@@ -281,8 +318,8 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "classifier": cmd_classifier,
-            "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "eval": cmd_eval,
+            "classifier": cmd_classifier, "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
             "bench": cmd_bench}
 
 

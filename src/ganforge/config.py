@@ -560,10 +560,16 @@ def key_table(family_options: dict[str, type | None] | None = None) -> list[tupl
     (family name -> its Options dataclass or None; given by the caller, as ganforge.families imports this
     module). A family option's description starts with the family that reads it."""
     rows = _rows(Config, "")
+    shared: dict[str, list] = {}  # a key several families read is one row naming them all
     for name, options in (family_options or {}).items():
-        if options is not None:
-            rows += [(key, default, allowed, f"model.family={name}" + (f": {doc}" if doc else ""))
-                     for key, default, allowed, doc in _rows(options, "family.")]
+        for key, default, allowed, doc in _rows(options, "family.") if options is not None else []:
+            shared.setdefault(key, []).append((name, default, allowed, doc))
+    for key, readers in shared.items():
+        defaults = {default for _, default, _, _ in readers}
+        names = ", ".join(name if len(defaults) == 1 else f"{name} ({default})" for name, default, _, _ in readers)
+        doc = next((d for *_, d in readers if d), "")
+        rows.append((key, readers[0][1] if len(defaults) == 1 else "per family", readers[0][2],
+                     f"model.family={names}" + (f": {doc}" if doc else "")))
     return rows
 
 

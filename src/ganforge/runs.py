@@ -33,7 +33,7 @@ def load_data(cfg: Config) -> Dataset:
     """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
     d = cfg.data
     resolution = d.resolution
-    if resolution is None and cfg.model.arch == "dcgan28":
+    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in ("gan", "aae"):
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
@@ -47,37 +47,48 @@ def load_data(cfg: Config) -> Dataset:
 
 def balanced_subset(dataset: Dataset, n: int, seed: int) -> Dataset:
     """`n` examples drawn with `seed`, as many of each class as n allows (the first n mod K classes get one
-    more), in the dataset's order; a random n where there are no labels (small-data studies)."""
-    if not 0 < n <= len(dataset.x):
-        raise UserError(f"config key 'data.subset' ({n}) must be between 1 and the {len(dataset.x):,} examples "
-                        f"of {dataset.name}")
+    more), in the dataset's order; a random n where there are no labels (small-data studies). Unpaired
+    image-to-image data gives n of each domain."""
+    keep = _balanced_rows(dataset.name, len(dataset.x), dataset.y, n, seed)
+    if dataset.inputs is not None and not dataset.paired:
+        return _rows(dataset, keep, _balanced_rows(dataset.name, len(dataset.inputs), dataset.input_labels, n, seed + 1))
+    return _rows(dataset, keep)
+
+
+def _balanced_rows(name: str, size: int, labels: torch.Tensor | None, n: int, seed: int) -> torch.Tensor:
+    if not 0 < n <= size:
+        raise UserError(f"config key 'data.subset' ({n}) must be between 1 and the {size:,} examples of {name}")
     g = torch.Generator().manual_seed(seed)
-    if dataset.y is None:
-        keep = torch.randperm(len(dataset.x), generator=g)[:n]
-    else:
-        classes = dataset.y.unique()
-        parts = []
-        for i, k in enumerate(classes.tolist()):
-            members = torch.nonzero(dataset.y == k).flatten()
-            want = n // len(classes) + (i < n % len(classes))
-            if want > len(members):
-                raise UserError(f"config key 'data.subset' ({n}) asks {want} examples of class {k}, which has "
-                                f"{len(members)}; choose a smaller subset")
-            parts.append(members[torch.randperm(len(members), generator=g)[:want]])
-        keep = torch.cat(parts)
-    keep = keep.sort().values
-    cut = {k: getattr(dataset, k)[keep] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
-    return dataclasses.replace(dataset, **cut)
+    if labels is None:
+        return torch.randperm(size, generator=g)[:n].sort().values
+    classes = labels.unique()
+    parts = []
+    for i, k in enumerate(classes.tolist()):
+        members = torch.nonzero(labels == k).flatten()
+        want = n // len(classes) + (i < n % len(classes))
+        if want > len(members):
+            raise UserError(f"config key 'data.subset' ({n}) asks {want} examples of class {k}, which has "
+                            f"{len(members)}; choose a smaller subset")
+        parts.append(members[torch.randperm(len(members), generator=g)[:want]])
+    return torch.cat(parts).sort().values
 
 
 def holdout(dataset: Dataset, n: int, keep: str) -> Dataset:
     """The dataset without its last `n` examples (keep="train") or those examples alone (keep="heldout")."""
-    if n >= len(dataset.x):
-        raise UserError(f"config key 'data.holdout' ({n}) must be below the {len(dataset.x):,} examples of "
-                        f"{dataset.name}")
-    part = slice(None, -n) if keep == "train" else slice(-n, None)
-    cut = {k: getattr(dataset, k)[part] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
-    return dataclasses.replace(dataset, **cut)
+    size = len(dataset.x) if dataset.inputs is None else min(len(dataset.x), len(dataset.inputs))
+    if n >= size:
+        raise UserError(f"config key 'data.holdout' ({n}) must be below the {size:,} examples of {dataset.name}")
+    return _rows(dataset, slice(None, -n) if keep == "train" else slice(-n, None))
+
+
+def _rows(dataset: Dataset, rows, rows_a=None) -> Dataset:
+    """The dataset's examples at `rows` (an index or a slice), each with its label, attributes and input;
+    unpaired data takes its domain A at `rows_a` (default: `rows`, for a slice of each domain)."""
+    own = {k: getattr(dataset, k)[rows] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
+    unpaired = dataset.inputs is not None and not dataset.paired
+    rows_a = rows_a if unpaired and rows_a is not None else rows
+    inputs = {k: getattr(dataset, k)[rows_a] for k in ("inputs", "input_labels") if getattr(dataset, k) is not None}
+    return dataclasses.replace(dataset, **own, **inputs)
 
 
 def heldout_data(cfg: Config) -> Dataset:
@@ -133,6 +144,7 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
     try:
         for name, net in family.networks.items():
             net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+        family.load_sampling_tensors(ckpt.split_prefixed(model, "extra."))
         averaged = ckpt.split_prefixed(model, f"{family.SAMPLER}_ema.")
         if averaged:  # trained with train.ema: sample from the average
             family.networks[family.SAMPLER].load_state_dict(averaged)
@@ -188,7 +200,7 @@ def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
 
     d = cfg.data
     path = Path(d.name.removeprefix("folder:")).expanduser()
-    if cfg.model.arch != "dcgan28" or d.resolution is not None or not path.is_dir():
+    if cfg.model.family != "gan" or cfg.model.arch != "dcgan28" or d.resolution is not None or not path.is_dir():
         return cfg, None
     images = find_images(path)
     if not images or any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
@@ -241,3 +253,27 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
     kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
     write_text_atomic(Path(run_dir) / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# -- image-to-image data ---------------------------------------------------------------------------------------
+
+SHOWCASE = 16  # held-out examples in the pictures of an image-to-image run
+
+
+def showcase(cfg: Config, dataset: Dataset, n: int = SHOWCASE) -> Dataset:
+    """A few examples that the pictures of an image-to-image run translate at every step: the first n of the
+    test split for the named tasks (paired, even for an unpaired task), the held-out examples (data.holdout),
+    else the first n training examples."""
+    from ganforge.data.registry import TRANSLATION_TASKS
+
+    source = dataset
+    if cfg.data.name in TRANSLATION_TASKS and cfg.data.split == "train":
+        source = load_data(with_split(cfg, "test"))
+    elif cfg.data.holdout:
+        source = heldout_data(cfg)
+    keep = torch.arange(min(n, len(source.x)))
+    paired = source.paired and source.inputs is not None
+    return dataclasses.replace(
+        source, x=source.x[keep], y=None if source.y is None else source.y[keep],
+        inputs=None if source.inputs is None else source.inputs[keep],
+        input_labels=None if source.input_labels is None else source.input_labels[keep], paired=paired)

@@ -86,7 +86,8 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
         tmp.replace(out)
         return out
     if is_image:
-        return viz.save_grid(fake, out, nrow=columns, upscale=2)
+        images, columns = family.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
+        return viz.save_grid(images, out, nrow=columns, upscale=2)
     title = f"{data['name']}, step {step}, {len(fake)} samples"
     if fake.shape[1] == 2:
         modes = np.asarray(data["modes"]) if data["modes"] is not None else None

@@ -37,3 +37,17 @@ def test_the_classifier_recipe_is_for_28x28_mnist_and_fashion_only(parts):
     other = SimpleNamespace(name="folder:faces", x=pool_x, y=pool_y)
     with pytest.raises(UserError, match="drop aug from --metrics"):
         augmentation_gain(pool_x, pool_y, few_x, few_y, other)
+
+
+def test_cas_trains_for_the_real_data_classifiers_optimiser_steps(parts, monkeypatch):
+    _, _, pool_x, pool_y, test = parts
+    seen = []
+    monkeypatch.setattr("ganforge.metrics.classifier.train_classifier",
+                        lambda x, y, recipe, progress: seen.append((len(x), recipe.epochs)) or object())
+    monkeypatch.setattr("ganforge.metrics.classifier.accuracy", lambda model, x, y: 0.5)
+    classification_accuracy_score(pool_x, pool_y, test)
+    # Fashion-MNIST's recipe: 15 epochs of the 60k split at batch 128 = 15 x 469 = 7,035 steps; 1,500 samples
+    # make 12 batches an epoch, so 586 epochs of them
+    assert seen == [(1500, 586)]
+    classification_accuracy_score(pool_x, pool_y, test, epochs=4)  # given epochs are taken as they are
+    assert seen[-1] == (1500, 4)

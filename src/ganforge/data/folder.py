@@ -79,7 +79,7 @@ def _resize_crop(img: Image.Image, resolution: int) -> Image.Image:
     return img
 
 
-def _decode(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
+def decode_image(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
     """One image as an H x W x C uint8 array (C = 1 or 3; C follows the file when channels is None).
     With resolution None the image keeps its size. Raises the underlying error for a bad file."""
     with warnings.catch_warnings():
@@ -97,9 +97,9 @@ def _decode(path: Path, channels: int | None, resolution: int | None) -> np.ndar
 
 
 def _decodes(path: Path, channels: int | None, resolution: int | None) -> bool:
-    """Whether _decode reads path without an error."""
+    """Whether decode_image reads path without an error."""
     try:
-        _decode(path, channels, resolution)
+        decode_image(path, channels, resolution)
     except Exception:  # noqa: BLE001 - Pillow's plugins raise many types on malformed files
         return False
     return True
@@ -184,7 +184,7 @@ def load_image_folder(
                disable=None if len(paths) > PROGRESS_ABOVE else True)
     for path, top, row in zip(bar, tops, attr_rows):
         try:
-            a = _decode(path, channels, resolution)
+            a = decode_image(path, channels, resolution)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
                 skipped.append(f"{path.relative_to(root).as_posix()}: {_bad_file_reason(exc)}")

@@ -55,6 +55,7 @@ class Dataset:
     inputs: torch.Tensor | None = None
     input_labels: torch.Tensor | None = None
     paired: bool = True
+    crop: tuple[int, int] | None = None  # (h, w): metrics read the centre of this size (the image inside padding)
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -220,7 +221,7 @@ def make_translation_task(name: str, root: str | None, split: str) -> Dataset:
     if name == "fashion-edges":
         x = tasks.pad_to(base.x, 32)
         return Dataset(name, "image", x, base.y, base.class_names, base.source,
-                       inputs=tasks.pad_to(tasks.sobel_edges(base.x), 32), input_labels=base.y)
+                       inputs=tasks.pad_to(tasks.sobel_edges(base.x), 32), input_labels=base.y, crop=(28, 28))
     if name in ("fashion-sr4", "fashion-sr2"):
         factor = int(name[-1])
         return Dataset(name, "image", base.x, base.y, base.class_names, base.source,

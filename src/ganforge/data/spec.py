@@ -52,6 +52,13 @@ class DataSpec:
     n_examples: int = 0  # training examples, for schedules counted in epochs (0: unknown)
     class_names: tuple[str, ...] = ()
     attr_means: tuple[float, ...] = ()  # each attribute's frequency in the training data
+    input_shape: tuple[int, ...] = ()  # image-to-image data: one input image (domain A), C x H x W; () otherwise
+    paired: bool = True  # image-to-image data: input i translates to image i (False: two unrelated domains)
+
+    @property
+    def translates(self) -> bool:
+        """Image-to-image data: the model maps input images (domain A) to images like `shape` (domain B)."""
+        return bool(self.input_shape)
 
     @property
     def n_cond(self) -> int:
@@ -62,8 +69,10 @@ class DataSpec:
 def data_spec(dataset: Dataset) -> DataSpec:
     n_classes = len(dataset.class_names) if dataset.class_names else 0
     means = () if dataset.attributes is None else tuple(dataset.attributes.mean(0).tolist())
+    inputs = () if dataset.inputs is None else tuple(dataset.inputs.shape[1:])
     return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()),
-                    n_examples=len(dataset.x), class_names=tuple(dataset.class_names or ()), attr_means=means)
+                    n_examples=len(dataset.x), class_names=tuple(dataset.class_names or ()), attr_means=means,
+                    input_shape=inputs, paired=dataset.paired)
 
 
 def training_labels(dataset: Dataset) -> torch.Tensor | None:
@@ -77,11 +86,14 @@ def describe_data(dataset: Dataset) -> dict:
     return {"name": dataset.name, "kind": dataset.kind, "source": dataset.source, "n": len(dataset.x),
             "shape": list(spec.shape), "n_classes": spec.n_classes, "class_names": dataset.class_names,
             "attr_names": list(spec.attr_names), "attr_means": list(spec.attr_means) or None,
-            "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma}
+            "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma,
+            "input_shape": list(spec.input_shape) or None, "paired": spec.paired,
+            "crop": None if dataset.crop is None else list(dataset.crop)}
 
 
 def spec_from_description(data: dict) -> DataSpec:
     """The DataSpec of run.json's "data" entry."""
     return DataSpec(tuple(data["shape"]), data["kind"] == "image", data["n_classes"],
                     tuple(data.get("attr_names") or ()), n_examples=data.get("n", 0),
-                    class_names=tuple(data.get("class_names") or ()), attr_means=tuple(data.get("attr_means") or ()))
+                    class_names=tuple(data.get("class_names") or ()), attr_means=tuple(data.get("attr_means") or ()),
+                    input_shape=tuple(data.get("input_shape") or ()), paired=data.get("paired", True))

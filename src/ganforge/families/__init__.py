@@ -9,9 +9,11 @@ from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.aae import AAE
 from ganforge.families.base import Family, Phase, Step
+from ganforge.families.cyclegan import CycleGAN
 from ganforge.families.gan import GAN
+from ganforge.families.pix2pix import Pix2Pix
 
-FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE}
+FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
 
 
 def family_class(name: str) -> type[Family]:

@@ -153,6 +153,24 @@ class Family(nn.Module):
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Restore what `state_tensors` returned."""
 
+    def sampling_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors beyond the networks that sampling needs (an image-to-image family's held-out showcase),
+        saved with the weights."""
+        return {}
+
+    def load_sampling_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what `sampling_tensors` returned."""
+
+    def attach_showcase(self, examples) -> None:
+        """Called by the loop before training with a few held-out examples (a Dataset): a family that samples
+        from images rather than noise keeps them to draw its pictures from (see sampling_tensors)."""
+
+    def picture(self, inputs: dict[str, torch.Tensor], samples: torch.Tensor,
+                columns: int | None) -> tuple[torch.Tensor, int | None]:
+        """The images of a picture of `samples` drawn from `inputs` (as `grid` laid them out): the samples
+        themselves, or with what they were made from beside them (input | output | target)."""
+        return samples, columns
+
     def pictures(self, dataset, folder: Path, step: int) -> None:
         """Pictures of this family's own beside the sample grid, written at each sample step as
         folder/<name>_<step:06d>.png (reconstructions, a code space); the run keeps the latest of each series

@@ -4,11 +4,13 @@ They give fast Frechet distances for monitoring (128-d features instead of Incep
 image on a CPU), class accuracy and coverage of conditional samples, and mode counts on Stacked MNIST.
 The recipe is fixed and seeded (`ganforge classifier train`); the weights ship with the package.
 
-Input: images in [-1, 1], N x 1 x 28 x 28 (ganforge's value range, so generated samples go in directly).
+Input: images in [-1, 1], N x 1 x 28 x 28 (ganforge's value range, so generated samples go in directly); the
+mnist-colour classifier reads the coloured digits of that task's domain B, N x 3 x 28 x 28.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -22,10 +24,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
+from ganforge import viz
 from ganforge.errors import UserError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = {"mnist": "mnist-classifier", "fashion-mnist": "fashion-mnist-classifier"}
+SHIPPED = {"mnist": "mnist-classifier", "fashion-mnist": "fashion-mnist-classifier",
+           "mnist-colour": "mnist-colour-classifier"}  # mnist-colour: its coloured domain (B), RGB
 FEATURE_DIM = 128
 
 
@@ -49,6 +53,10 @@ class DomainClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolution's activations before pooling, N x 128 x 7 x 7: where each feature is, too."""
+        return self.body[:-2](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.features(x)))
 
@@ -67,8 +75,8 @@ class Recipe:
 
 
 # per dataset: epochs and the largest random shift (clothing is centred, so Fashion-MNIST shifts less)
-DEFAULT_EPOCHS = {"mnist": 3, "fashion-mnist": 15}
-DEFAULT_SHIFT = {"mnist": 2, "fashion-mnist": 1}
+DEFAULT_EPOCHS = {"mnist": 3, "fashion-mnist": 15, "mnist-colour": 3}
+DEFAULT_SHIFT = {"mnist": 2, "fashion-mnist": 1, "mnist-colour": 2}
 
 
 def _to_float(x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +111,7 @@ def accuracy(model: nn.Module, x_uint8: torch.Tensor, y: torch.Tensor, batch_siz
 
 def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, recipe: Recipe, progress: bool = True
                      ) -> DomainClassifier:
-    """Adam with a one-cycle learning rate, random shifts; uint8 N x 1 x 28 x 28 images, int64 labels."""
+    """Adam with a one-cycle learning rate, random shifts; uint8 N x C x 28 x 28 images, int64 labels."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     model = DomainClassifier(int(train_y.max()) + 1, train_x.shape[1])
@@ -165,8 +173,51 @@ def train_and_save(dataset: str, root: str | None, out: Path, epochs: int | None
     model = train_classifier(train_set.x, train_set.y, recipe, progress)
     test_accuracy = accuracy(model, test_set.x, test_set.y)
     meta = {"dataset": dataset, "test_accuracy": round(test_accuracy, 5), "n_train": len(train_set.x),
-            "n_test": len(test_set.x), "n_classes": 10, "in_channels": 1, "feature_dim": FEATURE_DIM,
-            "input": "N x 1 x 28 x 28 in [-1, 1]", "recipe": asdict(recipe),
+            "n_test": len(test_set.x), "n_classes": 10, "in_channels": train_set.x.shape[1],
+            "feature_dim": FEATURE_DIM, "input": f"N x {train_set.x.shape[1]} x 28 x 28 in [-1, 1]", "recipe": asdict(recipe),
             "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__}
     save_classifier(model, out, meta)
     return meta
+
+
+def sha1_of(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ClassifierExtractor:
+    """128-d penultimate features of a shipped domain classifier: a fast Frechet distance for 28x28 data."""
+
+    dataset: str
+    batch_size: int = 1000
+    device: str = "cpu"
+
+    def __post_init__(self):
+        self.model, self.meta = load_classifier(self.dataset)
+        self.model.to(self.device)
+        self.name = f"{self.dataset}-classifier"
+        self.sha1 = sha1_of(WEIGHTS_DIR / f"{SHIPPED[self.dataset]}.safetensors")
+        self.shape = (self.meta.get("in_channels", 1), 28, 28)
+        self.preprocess = f"uint8 -> [-1, 1], 28x28, {self.shape[0]} channel(s), no resize"
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor, progress: bool = False) -> torch.Tensor:
+        if tuple(images.shape[1:]) != self.shape:
+            raise UserError(f"the {self.name} extractor needs {' x '.join(map(str, self.shape))} images, got "
+                            f"{tuple(images.shape[1:])}; use --extractor inception")
+        out = []
+        for part in tqdm(viz.to_uint8(images).split(self.batch_size), desc=self.name, disable=not progress):
+            x = part.to(self.device).float().div_(127.5).sub_(1.0)
+            out.append(self.model.features(x).float().cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Class logits (N x 10) of uint8 or [-1, 1] images."""
+        self.features(images[:0])  # the same shape check
+        parts = viz.to_uint8(images).split(self.batch_size)
+        return torch.cat([self.model(p.to(self.device).float().div_(127.5).sub_(1.0)).float().cpu() for p in parts])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from ganforge import viz
 from ganforge.errors import UserError
 from ganforge.files import atomic_write, write_text_atomic
 from ganforge.metrics import frechet, kid, prdc
-from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
+from ganforge.metrics.classifier import SHIPPED, ClassifierExtractor, load_classifier, sha1_of  # noqa: F401 - re-exported
 
 # fid, kid, pr, dc compare extractor features (in the Inception's, the FID and KID; in a domain classifier's,
 # the same distances are named fd_classifier and kd_classifier, since FID means the Inception's); "is" scores the samples' class predictions; swd compares pixel
@@ -47,48 +46,6 @@ NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(os.environ.get("GANFORGE_CACHE", Path(base) / "ganforge"))
-
-
-def sha1_of(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@dataclass
-class ClassifierExtractor:
-    """128-d penultimate features of a shipped domain classifier: a fast Frechet distance for 28x28 data."""
-
-    dataset: str
-    batch_size: int = 1000
-    device: str = "cpu"
-
-    def __post_init__(self):
-        self.model, self.meta = load_classifier(self.dataset)
-        self.model.to(self.device)
-        self.name = f"{self.dataset}-classifier"
-        self.sha1 = sha1_of(WEIGHTS_DIR / f"{SHIPPED[self.dataset]}.safetensors")
-        self.preprocess = "uint8 -> [-1, 1], 28x28, 1 channel, no resize"
-
-    @torch.no_grad()
-    def features(self, images: torch.Tensor, progress: bool = False) -> torch.Tensor:
-        if images.shape[1:] != (1, 28, 28):
-            raise UserError(f"the {self.name} extractor needs 1 x 28 x 28 images, got {tuple(images.shape[1:])}; "
-                            "use --extractor inception")
-        out = []
-        for part in tqdm(viz.to_uint8(images).split(self.batch_size), desc=self.name, disable=not progress):
-            x = part.to(self.device).float().div_(127.5).sub_(1.0)
-            out.append(self.model.features(x).float().cpu())
-        return torch.cat(out)
-
-    @torch.no_grad()
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Class logits (N x 10) of uint8 or [-1, 1] images."""
-        self.features(images[:0])  # the same shape check
-        parts = viz.to_uint8(images).split(self.batch_size)
-        return torch.cat([self.model(p.to(self.device).float().div_(127.5).sub_(1.0)).float().cpu() for p in parts])
 
 
 def classifier_for(dataset_name: str) -> str | None:
@@ -338,6 +295,13 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     if data_info["kind"] != "image":
         n = n or TOY_POINTS
         values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
+    elif data_info.get("input_shape"):  # image-to-image: translations against their true targets
+        from ganforge.metrics.translation_eval import score_translation
+
+        if metrics != DEFAULT_METRICS:
+            raise UserError("image-to-image runs are measured by l1, psnr, ssim and the domain classifier; "
+                            "drop --metrics")
+        values, protocol = score_translation(family, runs.load_data(runs.with_split(cfg, ref)), n, device)
     else:
         n = n or 10_000
         real = runs.load_data(runs.with_split(cfg, ref))
@@ -390,9 +354,12 @@ def extractor_protocol(extractor) -> dict:
     return {"extractor": extractor.name, "extractor_sha1": extractor.sha1, "preprocess": extractor.preprocess}
 
 
+REAL_TRAIN_IMAGES = 60_000  # the train split the shipped domain classifiers learned from
+
 CAS_PROTOCOL = ("Classification Accuracy Score (Ravuri and Vinyals 2019): ganforge's domain-classifier recipe "
-                "(the shipped weights' epochs and shifts) trained on the n generated samples and their requested "
-                "classes only, accuracy on the whole real reference split")
+                "(the shipped weights' shifts and optimiser steps: their epochs over the 60k train split) trained "
+                "on the n generated samples and their requested classes only, accuracy on the whole real "
+                "reference split")
 
 
 AUG_PROTOCOL = (f"dataset augmentation: ganforge's domain-classifier recipe trained on {AUG_REAL:,} real training "
@@ -416,9 +383,15 @@ def classification_accuracy_score(fake: torch.Tensor, labels: torch.Tensor, real
     """CAS: a classifier trained on generated images `fake` (uint8) labelled with their requested classes,
     tested on the real images of `real`. Near the real-data classifier's accuracy: the samples carry what the
     classes look like, as a training set."""
+    import dataclasses
+    import math
+
     from ganforge.metrics.classifier import accuracy, train_classifier
 
     recipe = _recipe_for(real, tuple(fake.shape[1:]), "cas", seed, epochs)
+    if epochs is None:  # trained as the real-data classifier was: its optimiser steps, over the samples
+        steps = recipe.epochs * math.ceil(REAL_TRAIN_IMAGES / recipe.batch_size)
+        recipe = dataclasses.replace(recipe, epochs=max(1, round(steps / math.ceil(len(fake) / recipe.batch_size))))
     model = train_classifier(fake, labels, recipe, progress=progress)
     return accuracy(model, real.x, real.y)
 

@@ -37,7 +37,7 @@ from ganforge.training.distributed import SINGLE, Ranks
 from ganforge.training.ema import EMA
 from ganforge.training.log import MetricsLog, NullLog, RunningStats, read_metrics
 from ganforge.training.monitor import TrainingEval, affordable_extractor
-from ganforge.training.resident import ResidentData
+from ganforge.training.resident import ResidentData, UnpairedData, make_resident
 from ganforge.training.samples import SampleWriter
 from ganforge.version import __version__
 
@@ -78,7 +78,7 @@ class Trainer:
     cfg: Config
     family: Family
     optimizers: dict[str, torch.optim.Optimizer]  # one per optimiser group of the family
-    data: ResidentData
+    data: ResidentData | UnpairedData
     noise: torch.Generator
     device: torch.device
     step: int = 0
@@ -158,10 +158,17 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
 
+    def data_streams(self) -> dict[str, ResidentData]:
+        """The resident data's streams by checkpoint name: "data", or data_A and data_B for unpaired domains."""
+        if isinstance(self.data, UnpairedData):
+            return {f"data_{k}": v for k, v in self.data.domains.items()}
+        return {"data": self.data}
+
     def model_tensors(self) -> dict[str, torch.Tensor]:
         """The weights sampling needs: every network, and the sampling network's average as <name>_ema."""
         tensors = {f"{name}.{k}": v for name, net in self.family.networks.items()
                    for k, v in net.state_dict().items()}
+        tensors.update({f"extra.{k}": v for k, v in self.family.sampling_tensors().items()})
         if self.ema is not None:
             self.family.sampler()  # brings the average's BatchNorm statistics up to date
             averaged = f"{self.family.SAMPLER}_ema."
@@ -178,9 +185,12 @@ class Trainer:
             state.update(tensors)
         rng_tensors, rng_plain = ckpt.rng_state()
         state.update(rng_tensors)
-        data_state = self.data.state_dict()
-        state["data.order"] = data_state["order"]
-        state["data.generator"] = data_state["generator"]
+        streams = {}
+        for name, part in self.data_streams().items():
+            data_state = part.state_dict()
+            state[f"{name}.order"] = data_state["order"]
+            state[f"{name}.generator"] = data_state["generator"]
+            streams[name] = {"epoch": data_state["epoch"], "position": data_state["position"]}
         state["noise.generator"] = self.noise.get_state()
         state.update({f"family.{k}": v for k, v in self.family.state_tensors().items()})
         if self.ema is not None:
@@ -190,8 +200,9 @@ class Trainer:
                           for name, scaler in self.scalers.items() for k, v in scaler.state_dict().items()
                           if k in ("scale", "_growth_tracker")})
         meta = {"step": self.step, "images_seen": self.images_seen, "rollbacks": self.rollbacks,
-                "lr_scale": self.lr_scale, "epoch": data_state["epoch"],
-                "position": data_state["position"], "optimizers": optim_meta, "rng": rng_plain,
+                "lr_scale": self.lr_scale, "epoch": next(iter(streams.values()))["epoch"],
+                "position": next(iter(streams.values()))["position"], "streams": streams,
+                "optimizers": optim_meta, "rng": rng_plain,
                 "family": self.cfg.model.family, "ganforge": __version__,
                 "time": datetime.now().isoformat(timespec="seconds")}
         return ckpt.save_checkpoint(run_dir, self.step, model, state, meta, keep=self.cfg.log.keep_checkpoints)
@@ -200,6 +211,7 @@ class Trainer:
         model, state, meta = ckpt.load_checkpoint(path)
         for name, net in self.family.networks.items():
             net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
+        self.family.load_sampling_tensors(ckpt.split_prefixed(model, "extra."))
         missing = [name for name in self.optimizers if name not in meta["optimizers"]]
         if missing:
             raise UserError(f"{path} holds no optimiser state for group {missing[0]} of the "
@@ -207,8 +219,10 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt.unflatten_optimizer(name, state, meta["optimizers"][name]))
         ckpt.set_rng_state(state, meta["rng"])
-        self.data.load_state_dict({"epoch": meta["epoch"], "position": meta["position"],
-                                   "order": state["data.order"], "generator": state["data.generator"]})
+        streams = meta.get("streams", {"data": {"epoch": meta["epoch"], "position": meta["position"]}})
+        for name, part in self.data_streams().items():
+            part.load_state_dict({**streams[name], "order": state[f"{name}.order"],
+                                  "generator": state[f"{name}.generator"]})
         self.noise.set_state(state["noise.generator"])
         self.family.load_state_tensors(ckpt.split_prefixed(state, "family."))
         for name, scaler in (self.scalers or {}).items():
@@ -264,9 +278,11 @@ def build_trainer(cfg: Config, dataset: Dataset, ranks: Ranks = SINGLE, device: 
         family.distribute(lambda net: distributed.wrap(net, device, cfg.train.sync_bn))
         if not ranks.main:  # distinct, reproducible streams for dropout, penalties and replay on each rank
             seed_everything(cfg.train.seed + ranks.rank * distributed.RANK_SEED_STRIDE)
+    if family.spec.translates:  # pictures translate the same held-out inputs at every step
+        family.attach_showcase(runs.showcase(cfg, dataset))
     optimizers = {name: make_optimizer(cfg.optim.group(name), group_parameters(nets), device)
                   for name, nets in family.groups().items()}
-    data = ResidentData(dataset.x, training_labels(dataset), device, seed=cfg.train.seed, channels_last=channels_last)
+    data = make_resident(dataset, training_labels(dataset), device, seed=cfg.train.seed, channels_last=channels_last)
     noise = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
     ema = None
     if cfg.train.ema > 0:
@@ -517,6 +533,8 @@ def _final_values(records: list[dict]) -> dict:
 
 
 def _n_fixed(cfg: Config, dataset: Dataset) -> int:
+    if dataset.inputs is not None:  # image-to-image: each held-out example once
+        return runs.SHOWCASE
     return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
 
 

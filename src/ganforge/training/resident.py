@@ -90,3 +90,15 @@ class UnpairedData:
     def load_state_dict(self, state: dict) -> None:
         for name, data in self.domains.items():
             data.load_state_dict(state[name])
+
+
+def make_resident(dataset, labels: torch.Tensor | None, device: torch.device, seed: int,
+                  channels_last: bool = False) -> ResidentData | UnpairedData:
+    """The batches a dataset gives: x and y; image-to-image data adds its inputs as `a` (paired: row i of a
+    translates to row i of x), or gives each domain its own order (unpaired: x_A, y_A, x_B, y_B)."""
+    if dataset.inputs is None:
+        return ResidentData(dataset.x, labels, device, seed, channels_last)
+    if dataset.paired:
+        return ResidentData(dataset.x, labels, device, seed, channels_last, a=dataset.inputs)
+    return UnpairedData({"A": ResidentData(dataset.inputs, dataset.input_labels, device, seed, channels_last),
+                         "B": ResidentData(dataset.x, labels, device, seed + 1, channels_last)})

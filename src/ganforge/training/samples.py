@@ -79,7 +79,8 @@ class SampleWriter:
         inputs, columns = family.grid(self.fixed)
         fake = generate(family, inputs)
         if ds.kind == "image":
-            viz.save_grid(fake, path, nrow=columns, upscale=GRID_UPSCALE)
+            images, columns = family.picture(inputs, fake, columns)
+            viz.save_grid(images, path, nrow=columns, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
             viz.plot_samples_2d(fake.cpu().numpy(), path, modes=_np(ds.modes), sigma=ds.sigma,
                                 real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")

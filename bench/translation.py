@@ -1,0 +1,87 @@
+"""Image-to-image studies: pix2pix's loss ablation and PatchGAN sweep (Isola et al. 2017, Tables 1 and 2) on
+fashion-edges, and CycleGAN with and without its identity loss on mnist-colour.
+
+Each row is a run under --out trained from its preset with the row's settings, then measured by `ganforge
+eval` on --n translated test images (l1, psnr, ssim to the true targets; the domain classifier's accuracy
+against the source label and its FD to the targets; CycleGAN both ways with the cycle L1). A finished run is
+measured, not trained again, so the study can be stopped and restarted; each row's scores go to
+<out>/<study>.json and a table is printed.
+
+    python bench/translation.py pix2pix  [--steps N] [--n 10000] [--out runs/translation] [--rows a,b]
+    python bench/translation.py patch    [...]
+    python bench/translation.py cyclegan [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import ganforge
+
+STUDIES = {
+    "pix2pix": ("pix2pix-fashion-edges", {
+        "l1": {"family.gan": 0.0},  # L1 alone: D trains, G ignores it
+        "cgan": {"family.l1": 0.0},  # cGAN alone
+        "l1+cgan": {},  # the preset: L1 weight 100 + cGAN
+    }),
+    "patch": ("pix2pix-fashion-edges", {
+        "pixel": {"family.patch_layers": 0},  # 1x1 PixelGAN
+        "patch16": {},  # the preset: 16x16 patches
+        "patch34": {"family.patch_layers": 2},  # 34x34: more than the 32x32 image, but convolved with padding
+        "image": {"family.patch_layers": -1},  # one verdict for the whole image
+    }),
+    "cyclegan": ("cyclegan-mnist-colour", {
+        "identity": {},  # the preset: identity 0.5 x cycle
+        "no-identity": {"family.identity": 0.0},
+    }),
+}
+SHOWN = {
+    "pix2pix": ("l1", "psnr", "ssim", "class_accuracy", "fd_classifier"),
+    "patch": ("l1", "psnr", "ssim", "class_accuracy", "fd_classifier"),
+    "cyclegan": ("class_accuracy", "class_accuracy_ba", "cycle_l1_aba", "cycle_l1_bab", "l1_ba", "flip_rate",
+                 "flip_rate_ba", "fd_classifier", "fd_classifier_ba"),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("study", choices=sorted(STUDIES))
+    p.add_argument("--steps", type=int, help="training steps of each row (default: the preset's)")
+    p.add_argument("--n", type=int, default=10_000, help="test pairs translated and measured")
+    p.add_argument("--out", default="runs/translation")
+    p.add_argument("--rows", help="comma-separated rows to run (default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row")
+    args = p.parse_args()
+    preset, rows = STUDIES[args.study]
+    wanted = args.rows.split(",") if args.rows else list(rows)
+    unknown = set(wanted) - set(rows)
+    if unknown:
+        p.error(f"unknown rows {', '.join(sorted(unknown))}; {args.study} has {', '.join(rows)}")
+    table_path = Path(args.out) / f"{args.study}.json"
+    table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    for name in wanted:
+        run = Path(args.out) / args.study / name
+        if not (run / "summary.json").is_file():
+            ganforge.train(preset, steps=args.steps, out=run, settings=rows[name], overrides=args.set, quiet=False)
+        started = time.perf_counter()
+        result = ganforge.evaluate(run, n=args.n)
+        summary = json.loads((run / "summary.json").read_text())
+        table[name] = {**result["values"], "steps": summary["steps"], "train_seconds": summary["seconds"],
+                       "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
+        table_path.parent.mkdir(parents=True, exist_ok=True)
+        table_path.write_text(json.dumps(table, indent=1))
+    shown = SHOWN[args.study]
+    print(f"\n{args.study} ({preset}); {args.n:,} translated test images per row")
+    print(f"{'row':12s} {'steps':>6s} {'minutes':>7s} " + " ".join(f"{k:>16s}" for k in shown))
+    for name in rows:
+        if name in table:
+            r = table[name]
+            print(f"{name:12s} {r['steps']:6d} {r['train_seconds'] / 60:7.1f} "
+                  + " ".join(f"{r.get(k, float('nan')):16.4f}" for k in shown))
+
+
+if __name__ == "__main__":
+    main()

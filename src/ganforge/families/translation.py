@@ -1,0 +1,111 @@
+"""What the image-to-image families (pix2pix, CycleGAN, super-resolution) share: they sample by translating
+images, not noise. Each keeps a showcase of held-out inputs and their targets (saved with the weights, so
+`ganforge sample` needs no data) and draws its pictures as input | output | target.
+
+A family says how it translates (`translate(a, direction)`); `noise` hands out showcase inputs in turn and
+`decode` translates them, so the loop's pictures and `ganforge sample` work as for any family.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.data.spec import DataSpec
+from ganforge.errors import UserError
+from ganforge.families.base import Family, check_options
+
+SHOWCASE = 16  # held-out examples kept for pictures (runs.SHOWCASE picks them)
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> floats in [-1, 1]; floats pass through."""
+    return x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x
+
+
+class TranslationFamily(Family):
+    DIRECTIONS: ClassVar[tuple[str, ...]] = ("AB",)  # AB: domain A (inputs) to B (images); CycleGAN adds BA
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, cfg, spec: DataSpec):
+        super().__init__(cfg, spec)
+        if not spec.translates:
+            raise UserError(f"the {cfg.model.family} family translates images and needs image-to-image data "
+                            "(data.name fashion-edges, fashion-sr4, mnist-colour, or a paired/unpaired folder)")
+        if cfg.train.ema:  # the average's BatchNorm statistics would be refreshed from noise, and there is none
+            raise UserError(f"config key 'train.ema': the {cfg.model.family} family samples with the live G; "
+                            "set train.ema=0")
+        self.register_buffer("showcase_a", torch.zeros(SHOWCASE, *spec.input_shape))
+        self.register_buffer("showcase_b", torch.zeros(SHOWCASE, *spec.shape))
+        self.register_buffer("showcase_has_b", torch.zeros((), dtype=torch.bool))  # targets known
+
+    # -- the showcase -----------------------------------------------------------------------------------------
+
+    def attach_showcase(self, examples) -> None:
+        k = torch.arange(SHOWCASE) % len(examples.inputs)  # fewer examples than SHOWCASE repeat
+        self.showcase_a.copy_(to_unit_range(examples.inputs[k]))
+        if examples.paired:
+            self.showcase_b.copy_(to_unit_range(examples.x[k]))
+        self.showcase_has_b.fill_(bool(examples.paired))
+
+    def sampling_tensors(self) -> dict[str, torch.Tensor]:
+        return {"showcase_a": self.showcase_a, "showcase_b": self.showcase_b,
+                "showcase_has_b": self.showcase_has_b}
+
+    def load_sampling_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        for name, value in tensors.items():
+            getattr(self, name).copy_(value)
+
+    # -- sampling ---------------------------------------------------------------------------------------------
+
+    def translate(self, a: torch.Tensor, direction: str = "AB") -> torch.Tensor:
+        """Images of one domain in [-1, 1] -> the other domain's, in [-1, 1]. Callers set eval mode."""
+        raise NotImplementedError
+
+    def size_multiple(self, direction: str = "AB") -> int:
+        """The number both sides of an input must divide (`ganforge translate` pads up to it)."""
+        raise NotImplementedError
+
+    def input_channels(self, direction: str = "AB") -> int:
+        return self.spec.input_shape[0] if direction == "AB" else self.spec.shape[0]
+
+    def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The showcase's inputs in turn (with their targets, for pictures); no randomness."""
+        k = torch.arange(n, device=self.showcase_a.device) % SHOWCASE
+        return {"a": self.showcase_a[k], "b": self.showcase_b[k]}
+
+    def decode(self, inputs: dict[str, torch.Tensor], **options: Any) -> torch.Tensor:
+        check_options(self, options, allowed=())
+        return self.translate(inputs["a"])
+
+    def forward_check(self, device: torch.device) -> None:
+        self.translate(torch.zeros(2, *self.spec.input_shape, device=device))
+
+    def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
+                      **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
+        check_options(self, options)
+        return self.noise(n or SHOWCASE, generator), None
+
+    def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
+        return inputs, None
+
+    def picture(self, inputs: dict[str, torch.Tensor], samples: torch.Tensor,
+                columns: int | None) -> tuple[torch.Tensor, int | None]:
+        """Triples input | output | target (input | output where targets are unknown), four to a row."""
+        parts = [inputs["a"], samples] + ([inputs["b"]] if bool(self.showcase_has_b) else [])
+        shown = [as_picture(p, samples) for p in parts]
+        triples = torch.stack(shown, 1).flatten(0, 1)  # a0 y0 b0 a1 y1 b1 ...
+        return triples, 4 * len(parts)
+
+
+def as_picture(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`images` at the size and channel count of `like`, for one grid: gray repeated to RGB, a smaller input
+    enlarged by pixel repetition (a 7x7 low-resolution input shown as blocks, not smoothed)."""
+    images = images.to(like.device, like.dtype)
+    if images.shape[-2:] != like.shape[-2:]:
+        images = F.interpolate(images, size=like.shape[-2:], mode="nearest")
+    if images.shape[1] != like.shape[1]:
+        images = images.mean(1, keepdim=True).expand(-1, like.shape[1], -1, -1)
+    return images

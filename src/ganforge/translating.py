@@ -1,0 +1,88 @@
+"""`ganforge translate`: an image-to-image run applied to a user's image or folder of images.
+
+Each image is read at its own size, converted to the channels the model takes (gray repeated to RGB, colour
+averaged to gray), padded by repeating its border up to a size the networks divide, translated, and cropped
+back: the output is the input's size times the model's scale (4 for 4x super-resolution). File names are
+kept; outputs are PNG. Nothing is overwritten without `force`, and nothing is written when an input fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ganforge import runs, viz
+from ganforge.data.folder import IMAGE_EXTENSIONS, decode_image, find_images
+from ganforge.errors import UserError
+from ganforge.files import atomic_write
+
+
+def read_image(path: Path, channels: int) -> torch.Tensor:
+    """uint8 C x H x W with the model's channel count."""
+    try:
+        a = decode_image(path, channels, None)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the same user error
+        raise UserError(f"{path}: not a readable image ({exc}); give PNG, JPEG or another image file") from None
+    return torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1)
+
+
+@torch.no_grad()
+def translate_image(family, image: torch.Tensor, direction: str, device: torch.device) -> torch.Tensor:
+    """One uint8 C x H x W image through the family, padded to the size its networks divide, cropped back."""
+    multiple = family.size_multiple(direction)
+    h, w = image.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    x = image[None].to(device).float().div(127.5).sub(1.0)
+    if pad_h or pad_w:  # repeat the border: no hard edge for the nets to draw
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2], mode="replicate")
+    y = family.translate(x, direction)
+    scale = y.shape[-1] // x.shape[-1]
+    top, left = pad_h // 2 * scale, pad_w // 2 * scale
+    return viz.to_uint8(y[0, :, top : top + h * scale, left : left + w * scale].float().cpu())
+
+
+def translate_files(run_dir: Path | str, source: Path | str, out: Path | str | None = None, direction: str = "AB",
+                    checkpoint: str | None = None, device: str = "auto", force: bool = False) -> list[Path]:
+    """Translate an image file or every image in a folder (recursively, keeping relative names); default
+    output: RUN/translated/<name>.png (a folder input: RUN/translated/<folder name>/...). Returns the files
+    written."""
+    run_dir = runs.require_run(run_dir)
+    data = runs.read_data_description(run_dir)
+    if not data.get("input_shape"):
+        raise UserError(f"{run_dir} is not an image-to-image run (pix2pix, cyclegan, srgan); draw its samples "
+                        "with `ganforge sample`")
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"--input {source}: no such file or folder")
+    if source.is_dir():
+        files = find_images(source)
+        if not files:
+            raise UserError(f"--input {source}/ holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        out = Path(out) if out is not None else run_dir / "translated" / source.name
+        targets = [out / p.relative_to(source).with_suffix(".png") for p in files]
+    else:
+        files = [source]
+        out = Path(out) if out is not None else run_dir / "translated" / f"{source.stem}.png"
+        if out.suffix.lower() != ".png":
+            raise UserError(f"--out {out}: a single image is written as a .png")
+        targets = [out]
+    family, _, _ = runs.load_family(run_dir, checkpoint, device)
+    if direction not in family.DIRECTIONS:
+        raise UserError(f"--direction {direction}: this {family.cfg.model.family} run translates "
+                        f"{' and '.join(family.DIRECTIONS)}")
+    taken = [t for t in targets if t.exists()]
+    if taken and not force:
+        raise UserError(f"{taken[0]} exists ({len(taken)} of the outputs do); pass --force to replace them")
+    channels = family.input_channels(direction)
+    dev = next(family.parameters()).device
+    images = [translate_image(family, read_image(p, channels), direction, dev) for p in files]  # all, then write
+    for image, target in zip(images, targets):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        array = image.permute(1, 2, 0).numpy()
+        with atomic_write(target) as f:
+            Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(f, format="PNG")
+    return targets
