@@ -1,5 +1,6 @@
 """Image-to-image studies: pix2pix's loss ablation and PatchGAN sweep (Isola et al. 2017, Tables 1 and 2) on
-fashion-edges, and CycleGAN with and without its identity loss on mnist-colour.
+fashion-edges, CycleGAN with and without its identity loss on mnist-colour, and 4x super-resolution on
+fashion-sr4 (SRResNet and SRGAN, beside bicubic interpolation).
 
 Each row is a run under --out trained from its preset with the row's settings, then measured by `ganforge
 eval` on --n translated test images (l1, psnr, ssim to the true targets; the domain classifier's accuracy
@@ -10,6 +11,7 @@ measured, not trained again, so the study can be stopped and restarted; each row
     python bench/translation.py pix2pix  [--steps N] [--n 10000] [--out runs/translation] [--rows a,b]
     python bench/translation.py patch    [...]
     python bench/translation.py cyclegan [...]
+    python bench/translation.py sr       [...]
 """
 
 from __future__ import annotations
@@ -21,28 +23,35 @@ from pathlib import Path
 
 import ganforge
 
+P2P, CYCLE, SR = "pix2pix-fashion-edges", "cyclegan-mnist-colour", "srgan-fashion-sr4"
+# study -> row -> (preset, settings); a row whose preset names another study's row reuses that run
 STUDIES = {
-    "pix2pix": ("pix2pix-fashion-edges", {
-        "l1": {"family.gan": 0.0},  # L1 alone: D trains, G ignores it
-        "cgan": {"family.l1": 0.0},  # cGAN alone
-        "l1+cgan": {},  # the preset: L1 weight 100 + cGAN
-    }),
-    "patch": ("pix2pix-fashion-edges", {
-        "pixel": {"family.patch_layers": 0},  # 1x1 PixelGAN
-        "patch16": {},  # the preset: 16x16 patches
-        "patch34": {"family.patch_layers": 2},  # 34x34: more than the 32x32 image, but convolved with padding
-        "image": {"family.patch_layers": -1},  # one verdict for the whole image
-    }),
-    "cyclegan": ("cyclegan-mnist-colour", {
-        "identity": {},  # the preset: identity 0.5 x cycle
-        "no-identity": {"family.identity": 0.0},
-    }),
+    "pix2pix": {
+        "l1": (P2P, {"family.gan": 0.0}),  # L1 alone: D trains, G ignores it
+        "cgan": (P2P, {"family.l1": 0.0}),  # cGAN alone
+        "l1+cgan": (P2P, {}),  # the preset: L1 weight 100 + cGAN on 16x16 patches
+    },
+    "patch": {
+        "pixel": (P2P, {"family.patch_layers": 0}),  # 1x1 PixelGAN
+        "patch16": ("pix2pix/l1+cgan", {}),  # the preset
+        "patch34": (P2P, {"family.patch_layers": 2}),  # 34x34: more than the 32x32 image, convolved with padding
+        "image": (P2P, {"family.patch_layers": -1}),  # one verdict for the whole image
+    },
+    "cyclegan": {
+        "identity": (CYCLE, {}),  # the preset: identity 0.5 x cycle
+        "no-identity": (CYCLE, {"family.identity": 0.0}),
+    },
+    "sr": {
+        "srresnet": (SR + "-mse", {}),  # pixel MSE alone (bicubic: every row's *_bicubic)
+        "srgan": (SR, {}),  # content loss in the second classifier's feature maps + 1e-3 x GAN
+    },
 }
 SHOWN = {
     "pix2pix": ("l1", "psnr", "ssim", "class_accuracy", "fd_classifier"),
     "patch": ("l1", "psnr", "ssim", "class_accuracy", "fd_classifier"),
     "cyclegan": ("class_accuracy", "class_accuracy_ba", "cycle_l1_aba", "cycle_l1_bab", "l1_ba", "flip_rate",
                  "flip_rate_ba", "fd_classifier", "fd_classifier_ba"),
+    "sr": ("psnr", "ssim", "class_accuracy", "fd_classifier", "psnr_bicubic", "fd_classifier_bicubic"),
 }
 
 
@@ -55,7 +64,7 @@ def main() -> None:
     p.add_argument("--rows", help="comma-separated rows to run (default: all)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row")
     args = p.parse_args()
-    preset, rows = STUDIES[args.study]
+    rows = STUDIES[args.study]
     wanted = args.rows.split(",") if args.rows else list(rows)
     unknown = set(wanted) - set(rows)
     if unknown:
@@ -63,9 +72,12 @@ def main() -> None:
     table_path = Path(args.out) / f"{args.study}.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
     for name in wanted:
-        run = Path(args.out) / args.study / name
+        preset, settings = rows[name]
+        run = Path(args.out) / (preset if "/" in preset else f"{args.study}/{name}")
+        if "/" in preset and not (run / "summary.json").is_file():
+            raise SystemExit(f"{name} is the run {run}: run its study first")
         if not (run / "summary.json").is_file():
-            ganforge.train(preset, steps=args.steps, out=run, settings=rows[name], overrides=args.set, quiet=False)
+            ganforge.train(preset, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False)
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())
@@ -74,7 +86,7 @@ def main() -> None:
         table_path.parent.mkdir(parents=True, exist_ok=True)
         table_path.write_text(json.dumps(table, indent=1))
     shown = SHOWN[args.study]
-    print(f"\n{args.study} ({preset}); {args.n:,} translated test images per row")
+    print(f"\n{args.study}; {args.n:,} translated test images per row")
     print(f"{'row':12s} {'steps':>6s} {'minutes':>7s} " + " ".join(f"{k:>16s}" for k in shown))
     for name in rows:
         if name in table:

@@ -48,6 +48,9 @@ class DataConfig:
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
     holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
     subset: int = 0  # > 0: train on a seeded subset of this many examples, balanced over classes where labelled
+    # image-to-image folders: auto finds A/ + B/ (paired by file name) or trainA/ + trainB/ (unpaired);
+    # side_by_side reads each image as A on its left half and B on its right
+    layout: str = choice("auto", "auto", "side_by_side")
 
 
 @dataclass

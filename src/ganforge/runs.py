@@ -37,7 +37,7 @@ def load_data(cfg: Config) -> Dataset:
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
-                           attributes=d.attributes or None)
+                           attributes=d.attributes or None, layout=d.layout)
     if d.holdout:
         dataset = holdout(dataset, d.holdout, keep="train")
     if d.subset:

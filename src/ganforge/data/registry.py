@@ -23,6 +23,7 @@ from ganforge.data.idx import (
     load_idx_pair,
     read_idx_bytes,
 )
+from ganforge.data.pairs import LAYOUTS, load_translation_folder, translation_layout
 from ganforge.data.toy import TOY_SPECS, sample_toy
 from ganforge.errors import UserError
 
@@ -119,13 +120,17 @@ def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
 
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
                  channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
-                 on_bad_file: str = "error", attributes: list[str] | None = None) -> Dataset:
+                 on_bad_file: str = "error", attributes: list[str] | None = None, layout: str = "auto") -> Dataset:
     """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
     files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
     n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images. An image folder
     with an attribute file gets Dataset.attributes; `attributes` names the ones kept (None or empty: all),
-    and a non-empty `attributes` for data without an attribute file is a UserError."""
+    and a non-empty `attributes` for data without an attribute file is a UserError. A folder laid out for
+    image-to-image translation (A/ and B/, trainA/ and trainB/, or layout="side_by_side": data/pairs.py) gives
+    Dataset.inputs (domain A) beside x (domain B)."""
     _check_options(split, resolution, channels, on_bad_file)
+    if layout not in LAYOUTS:
+        raise UserError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if attributes and spec in DATASET_NAMES:
         raise _no_attribute_file(spec)
     if spec in TOY_SPECS:
@@ -140,7 +145,9 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     elif spec in KNOWN_MD5:
         ds = _load_known_idx(spec, root, split)
     else:
-        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes)
+        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes, layout)
+        if ds.inputs is not None:
+            return ds  # both sides sized and converted by data/pairs.py
     ds.x = _resize(ds.x, resolution)
     if channels == 3 and ds.x.shape[1] == 1:
         ds.x = ds.x.repeat(1, 3, 1, 1)
@@ -249,7 +256,7 @@ def _no_attribute_file(name: str) -> UserError:
 
 
 def _load_path(spec: str, split: str, resolution: int | None, channels: int | None,
-               on_bad_file: str, attributes: list[str] | None = None) -> Dataset:
+               on_bad_file: str, attributes: list[str] | None = None, layout: str = "auto") -> Dataset:
     """A dataset from a path; "folder:" and "idx:" prefixes (as in Dataset.name) are accepted."""
     prefixed = spec.startswith(("folder:", "idx:"))
     text = spec.split(":", 1)[1] if prefixed else spec
@@ -259,6 +266,16 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
             raise _unknown_name(spec)  # looks like a name, not a path
         raise UserError(f"{path}: no such file or folder; check the path (or use a dataset name: "
                         f"{', '.join(DATASET_NAMES)})")
+    found = translation_layout(path, layout) if path.is_dir() else None
+    if layout != "auto" and found is None:
+        raise UserError(f"data.layout={layout} needs a folder of images, and {path} is a file")
+    if found is not None:
+        if attributes:
+            raise _no_attribute_file(str(path))
+        got = load_translation_folder(path, found, split, resolution, channels, on_bad_file)
+        return Dataset(f"folder:{text}", "image", got["x"], None, None, str(path.resolve()),
+                       skipped=len(got["skipped_files"]), skipped_files=got["skipped_files"], inputs=got["inputs"],
+                       paired=got["paired"])
     if path.is_file():
         images = path
     else:

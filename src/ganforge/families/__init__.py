@@ -12,8 +12,10 @@ from ganforge.families.base import Family, Phase, Step
 from ganforge.families.cyclegan import CycleGAN
 from ganforge.families.gan import GAN
 from ganforge.families.pix2pix import Pix2Pix
+from ganforge.families.srgan import SRGAN
 
-FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
+FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
+                                  "srgan": SRGAN}
 
 
 def family_class(name: str) -> type[Family]:

@@ -30,6 +30,8 @@ from ganforge.errors import UserError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED = {"mnist": "mnist-classifier", "fashion-mnist": "fashion-mnist-classifier",
            "mnist-colour": "mnist-colour-classifier"}  # mnist-colour: its coloured domain (B), RGB
+# the same recipe with another seed, for losses (SRGAN's content loss) that the first one then grades
+SECOND_SEEDS = {"fashion-mnist-seed1": "fashion-mnist-classifier-seed1"}
 FEATURE_DIM = 128
 
 
@@ -143,9 +145,11 @@ def save_classifier(model: DomainClassifier, path: Path, meta: dict) -> None:
 
 
 def load_classifier(name_or_path: str) -> tuple[DomainClassifier, dict]:
-    """A shipped classifier by dataset name ("mnist", "fashion-mnist") or a .safetensors path; eval mode."""
-    if name_or_path in SHIPPED:
-        path = WEIGHTS_DIR / f"{SHIPPED[name_or_path]}.safetensors"
+    """A shipped classifier by dataset name ("mnist", "fashion-mnist", or "fashion-mnist-seed1" of
+    SECOND_SEEDS) or a .safetensors path; eval mode."""
+    shipped = {**SHIPPED, **SECOND_SEEDS}
+    if name_or_path in shipped:
+        path = WEIGHTS_DIR / f"{shipped[name_or_path]}.safetensors"
     else:
         path = Path(name_or_path)
     meta_path = path.with_suffix(".json")

@@ -6,7 +6,8 @@
   "FCN-score" idea of Isola et al. with ganforge's classifiers), beside class_accuracy_real, the same
   classifier on the true targets: the ceiling;
 - fd_classifier: the Frechet distance between outputs and true targets in the classifier's features;
-- for two-way families, the same from B to A (named *_ba), cycle L1 of both round trips, and flip_rate.
+- for two-way families, the same from B to A (named *_ba), cycle L1 of both round trips, and flip_rate;
+- for super-resolution, the same for bicubic interpolation of the inputs (named *_bicubic): the baseline.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def translate_all(family, inputs: torch.Tensor, device: str, direction: str = "A
         return torch.cat(parts)
     finally:
         family.train(was_training)
+
+
+def bicubic(images: torch.Tensor, size) -> torch.Tensor:
+    """uint8 images enlarged to `size` by bicubic interpolation, clamped and rounded back to uint8."""
+    x = torch.nn.functional.interpolate(images.float(), size=tuple(size), mode="bicubic", align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def centre(images: torch.Tensor, crop: tuple[int, int] | None) -> torch.Tensor:
@@ -89,6 +96,12 @@ def score_translation(family, test, n: int | None, device: str) -> tuple[dict[st
             values[f"cycle_l1_{(direction + direction[0]).lower()}"] = float(
                 tm.l1(tm.to_unit(back), tm.to_unit(source)).mean())
         values.update({name + suffix: value for name, value in scores.items()})
+        if source.shape[-1] < target.shape[-1]:  # super-resolution: bicubic interpolation beside it
+            baseline = centre(bicubic(source, target.shape[-2:]), test.crop)
+            scores = pair_scores(baseline, targets)
+            if classifier is not None and test.input_labels is not None:
+                scores.update(class_scores(baseline, targets, test.input_labels[:n], classifier, device))
+            values.update({f"{name}_bicubic": value for name, value in scores.items() if name != "class_accuracy_real"})
     size = "x".join(map(str, centre(test.x[:1], test.crop).shape[-2:]))
     protocol = {"n_pairs": n, "dataset": test.name, "split": "test", "region": f"the centre {size}",
                 "translation": "l1: mean |output - target| per pixel in [0, 1]; psnr: dB per image, data range 1, "
@@ -100,6 +113,9 @@ def score_translation(family, test, n: int | None, device: str) -> tuple[dict[st
         protocol["classifier"] = (f"{named}; class_accuracy of the outputs against their inputs' labels, "
                                   "class_accuracy_real of the true targets; fd_classifier between outputs and "
                                   "targets in its features")
+    if "psnr_bicubic" in values:
+        protocol["baseline"] = ("names ending _bicubic: the inputs enlarged by bicubic interpolation (PyTorch's, "
+                                "a = -0.75, no antialiasing), rounded to uint8, scored alike")
     if both:
         protocol["both_ways"] = ("names ending _ba: B -> A, the test images of B against their true counterparts "
                                  "in A; cycle_l1_aba: |G_BA(G_AB(a)) - a| per pixel in [0, 1], cycle_l1_bab the "
