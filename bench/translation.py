@@ -5,8 +5,8 @@ fashion-sr4 (SRResNet and SRGAN, beside bicubic interpolation).
 Each row is a run under --out trained from its preset with the row's settings, then measured by `ganforge
 eval` on --n translated test images (l1, psnr, ssim to the true targets; the domain classifier's accuracy
 against the source label and its FD to the targets; CycleGAN both ways with the cycle L1). A finished run is
-measured, not trained again, so the study can be stopped and restarted; each row's scores go to
-<out>/<study>.json and a table is printed.
+measured, not trained again, and one stopped part-way continues from its last checkpoint, so a study can be
+stopped and restarted; each row's scores go to <out>/<study>.json and a table is printed.
 
     python bench/translation.py pix2pix  [--steps N] [--n 10000] [--out runs/translation] [--rows a,b]
     python bench/translation.py patch    [...]
@@ -43,7 +43,7 @@ STUDIES = {
     },
     "sr": {
         "srresnet": (SR + "-mse", {}),  # pixel MSE alone (bicubic: every row's *_bicubic)
-        "srgan": (SR, {}),  # content loss in the second classifier's feature maps + 1e-3 x GAN
+        "srgan": (SR, {"family.init": "{out}/sr/srresnet"}),  # from SRResNet: content + 1e-3 x GAN
     },
 }
 SHOWN = {
@@ -73,11 +73,13 @@ def main() -> None:
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
     for name in wanted:
         preset, settings = rows[name]
+        settings = {k: v.format(out=args.out) if isinstance(v, str) else v for k, v in settings.items()}
         run = Path(args.out) / (preset if "/" in preset else f"{args.study}/{name}")
         if "/" in preset and not (run / "summary.json").is_file():
             raise SystemExit(f"{name} is the run {run}: run its study first")
-        if not (run / "summary.json").is_file():
-            ganforge.train(preset, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False)
+        if not (run / "summary.json").is_file():  # a row stopped part-way continues from its checkpoint
+            ganforge.train(preset, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
+                           resume=(run / "checkpoints").is_dir())
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())

@@ -104,3 +104,19 @@ def test_pix2pix_trains_on_a_paired_folder_and_is_measured_on_its_test_pairs(tmp
     assert main(["eval", str(run)]) == 0
     assert "4 translated folder:" in capsys.readouterr().out
     assert {"l1", "psnr", "ssim"} <= json.loads((run / "eval.json").read_text())["values"].keys()
+
+
+def test_cyclegan_trains_on_unpaired_folders_and_eval_asks_for_test_pairs(tmp_path, capsys):
+    for i in range(6):
+        save(tmp_path / "data" / "trainA" / f"a{i}.png", pattern(i))
+        save(tmp_path / "data" / "trainB" / f"b{i}.png", 255 - pattern(i + 3))
+        save(tmp_path / "data" / "testA" / f"{i}.png", pattern(i))
+        save(tmp_path / "data" / "testB" / f"other{i}.png", 255 - pattern(i))
+    run = tmp_path / "run"
+    assert main(["train", "--config", "cyclegan-mnist-colour", "--data", str(tmp_path / "data"), "--steps", "2",
+                 "--out", str(run), "--quiet", "--set", "model.g_width=4", "--set", "model.d_width=4",
+                 "--set", "family.blocks=1", "--set", "train.batch_size=2", "--set", "log.tensorboard=false"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 2  # testB's names do not match testA's: nothing to measure against
+    assert "testA/ and testB/, with matching file names" in capsys.readouterr().err
+    assert not (run / "eval.json").exists()

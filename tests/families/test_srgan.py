@@ -1,6 +1,6 @@
 """SRGAN: its losses by hand (pixel, content in a classifier's feature maps, GAN), SRResNet as the same family
-with the GAN weight at 0, what it refuses, and a short run on fashion-sr4 that beats nothing yet but learns,
-is measured beside bicubic interpolation and enlarges a user's image by its scale."""
+with the GAN weight at 0, what it refuses, and a short SRResNet run on fashion-sr4 that learns, is measured
+beside bicubic interpolation, starts an SRGAN (family.init) and enlarges a user's image by its scale."""
 
 import json
 
@@ -93,6 +93,17 @@ def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image
     # the baseline is the same for both runs, and on this data bicubic enlargement is a fair guess already
     assert trained["psnr_bicubic"] == untrained["psnr_bicubic"] and 14 < trained["psnr_bicubic"] < 20
     assert "fd_classifier_bicubic" in trained and "class_accuracy_real_bicubic" not in trained
+    # SRGAN starts from this SRResNet (Ledig et al.): its G holds the run's weights before the first step
+    from ganforge.runs import load_family
+
+    srresnet, _, _ = load_family(tmp_path / "run")
+    start = srgan(f"family.init={tmp_path / 'run'}", "model.g_width=16", spec=srresnet.spec)
+    start.begin_training()
+    assert all(torch.equal(a, b) for a, b in zip(start.G.state_dict().values(), srresnet.G.state_dict().values()))
+    with pytest.raises(UserError, match="is not this run's network; train both with the same model.g_width"):
+        srgan(f"family.init={tmp_path / 'run'}", spec=srresnet.spec).begin_training()
+    with pytest.raises(UserError, match="family.init.*is not a run folder"):
+        srgan(f"family.init={tmp_path / 'nothing'}", spec=srresnet.spec).begin_training()
     src = tmp_path / "small.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (5, 9), dtype=np.uint8), "L").save(src)
     out = api.translate(tmp_path / "run", src, tmp_path / "big.png")

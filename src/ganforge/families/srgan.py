@@ -8,7 +8,9 @@ high-resolution images from G's. Each iteration, on one minibatch of pairs (a, x
 phi is a feature map of a domain classifier (family.content_classifier), standing in for the paper's VGG
 features, whose weights cannot be downloaded here: by default a second seed of ganforge's Fashion-MNIST recipe,
 so that `ganforge eval`, which scores with the first, does not grade the loss by itself. family.gan=0 with
-family.pixel=1 and family.content=0 is SRResNet, the paper's MSE-trained network (its pre-training phase).
+family.pixel=1 and family.content=0 is SRResNet, the paper's MSE-trained network; family.init starts an SRGAN
+from such a run's G, as the paper does (a GAN started from random weights drifts to textures the feature
+maps accept but no one would).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class SRGANOptions:
     d_stages: int = 3  # D's halvings of the image (the paper: 4 at 96 px)
     # the classifier whose 7x7 feature maps the content loss compares: a shipped name or a .safetensors path
     content_classifier: str = "fashion-mnist-seed1"
+    # a run folder whose G starts this run: an SRResNet run (family.gan=0), as Ledig et al. start SRGAN;
+    # empty: G starts from random weights
+    init: str = ""
 
 
 class SRGAN(TranslationFamily):
@@ -99,6 +104,11 @@ class SRGAN(TranslationFamily):
             loss, stats["loss_g"] = loss + o.gan * adversarial, adversarial.detach()
         return loss, stats
 
+    def begin_training(self) -> None:
+        o: SRGANOptions = self.options
+        if o.init:
+            self.G.load_state_dict(generator_weights(o.init, self.G))
+
     def translate(self, a: torch.Tensor, direction: str = "AB") -> torch.Tensor:
         return self.sampler()(a)
 
@@ -110,7 +120,27 @@ class SRGAN(TranslationFamily):
         terms = [f"{w:g} x {name}" for w, name in ((o.pixel, "pixel MSE"), (o.gan, "GAN"),
                                                     (o.content, f"content MSE ({o.content_classifier})")) if w]
         kind = "SRResNet" if o.gan == 0 else "SRGAN"
-        return [f"{kind} {self.scale}x: G's loss = {' + '.join(terms)}; {o.blocks} residual blocks"]
+        start = f"G starts from {o.init}" if o.init else "G starts from random weights"
+        return [f"{kind} {self.scale}x: G's loss = {' + '.join(terms)}; {o.blocks} residual blocks; {start}"]
+
+
+def generator_weights(run_dir: str, like: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """G's weights in the latest checkpoint of the run `run_dir`, checked against the network `like`."""
+    from pathlib import Path
+
+    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+
+    if not Path(run_dir).is_dir():
+        raise UserError(f"config key 'family.init': {run_dir} is not a run folder; train the SRResNet first "
+                        f"(ganforge train --config srgan-fashion-sr4-mse --out {run_dir}), give another run "
+                        "trained with family.gan=0, or set family.init='' to start from random weights")
+    model, _, _ = load_checkpoint(latest_checkpoint(Path(run_dir)), model_only=True)
+    weights = {k.removeprefix("G."): v for k, v in model.items() if k.startswith("G.")}
+    wanted = {k: tuple(v.shape) for k, v in like.state_dict().items()}
+    if {k: tuple(v.shape) for k, v in weights.items()} != wanted:
+        raise UserError(f"config key 'family.init': the G of {run_dir} is not this run's network; train both "
+                        "with the same model.g_width and family.blocks")
+    return weights
 
 
 def load_content_classifier(name_or_path: str, shape: tuple[int, ...]):

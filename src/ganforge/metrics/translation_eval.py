@@ -75,8 +75,8 @@ def score_translation(family, test, n: int | None, device: str) -> tuple[dict[st
     that translates both ways (CycleGAN) is measured both ways (names ending _ba for B -> A), with the round
     trips' cycle L1 and the share of outputs with inverted colours."""
     if test.inputs is None or not test.paired:
-        raise UserError(f"{test.name} has no paired test split to measure translations against; evaluate with "
-                        "paired data (A/ and B/ with matching names)")
+        raise UserError(f"{test.name} has no paired test split to measure translations against; give test pairs "
+                        "(test/A/ and test/B/, or testA/ and testB/, with matching file names)")
     n = min(n or len(test.x), len(test.x))
     both = len(family.DIRECTIONS) > 1
     sides = {"AB": (test.inputs[:n], test.x[:n]), "BA": (test.x[:n], test.inputs[:n])}
