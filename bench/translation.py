@@ -38,8 +38,8 @@ STUDIES = {
         "image": (P2P, {"family.patch_layers": -1}),  # one verdict for the whole image
     },
     "cyclegan": {
-        "identity": (CYCLE, {}),  # the preset: identity 0.5 x cycle
-        "no-identity": (CYCLE, {"family.identity": 0.0}),
+        "identity": (CYCLE, {"family.identity": 0.5}),  # the paper's identity loss, 0.5 x cycle
+        "no-identity": (CYCLE, {}),  # the preset
     },
     "sr": {
         "srresnet": (SR + "-mse", {}),  # pixel MSE alone (bicubic: every row's *_bicubic)
