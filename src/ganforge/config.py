@@ -51,6 +51,7 @@ class DataConfig:
     # image-to-image folders: auto finds A/ + B/ (paired by file name) or trainA/ + trainB/ (unpaired);
     # side_by_side reads each image as A on its left half and B on its right
     layout: str = choice("auto", "auto", "side_by_side")
+    domain_b: str | None = None  # unpaired image-to-image: a folder of domain B's images (data.name: domain A's)
 
 
 @dataclass

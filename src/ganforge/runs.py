@@ -37,7 +37,7 @@ def load_data(cfg: Config) -> Dataset:
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
-                           attributes=d.attributes or None, layout=d.layout)
+                           attributes=d.attributes or None, layout=d.layout, domain_b=d.domain_b)
     if d.holdout:
         dataset = holdout(dataset, d.holdout, keep="train")
     if d.subset:
@@ -172,7 +172,8 @@ def resolved(cfg: Config) -> Config:
     """`cfg` with every optimiser group of its family written out (defaults where none were given), groups
     the family does not have refused, and data paths made absolute (so a run resumes from any folder)."""
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=absolute_data_path(cfg.data.name),
-                                                            root=absolute_data_path(cfg.data.root)))
+                                                            root=absolute_data_path(cfg.data.root),
+                                                            domain_b=absolute_data_path(cfg.data.domain_b)))
     groups = {g.lower() for g in family_class(cfg.model.family).GROUPS}
     extra = sorted(set(cfg.optim.groups) - groups)
     if extra:

@@ -120,3 +120,16 @@ def test_cyclegan_trains_on_unpaired_folders_and_eval_asks_for_test_pairs(tmp_pa
     assert main(["eval", str(run)]) == 2  # testB's names do not match testA's: nothing to measure against
     assert "testA/ and testB/, with matching file names" in capsys.readouterr().err
     assert not (run / "eval.json").exists()
+
+
+def test_two_folders_are_two_unpaired_domains_without_test_pairs(tmp_path):
+    for i in range(4):
+        save(tmp_path / "gray" / f"{i}.png", pattern(i))
+    for i in range(2):
+        save(tmp_path / "colour" / "sub" / f"c{i}.png", np.stack([pattern(i)] * 3, -1))
+    data = load_dataset(str(tmp_path / "gray"), domain_b=str(tmp_path / "colour"))
+    assert not data.paired and data.inputs.shape == (4, 1, 8, 8) and data.x.shape == (2, 3, 8, 8)
+    with pytest.raises(UserError, match="hold no test pairs to measure against; lay the data out as trainA/"):
+        load_dataset(str(tmp_path / "gray"), domain_b=str(tmp_path / "colour"), split="test")
+    with pytest.raises(UserError, match="nowhere: no such folder"):
+        load_dataset(str(tmp_path / "gray"), domain_b=str(tmp_path / "nowhere"))

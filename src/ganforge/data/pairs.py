@@ -5,7 +5,8 @@
 - side by side (`data.layout=side_by_side`): every image holds A on its left half and B on its right (the
   "aligned" format of the pix2pix repository), at the top or under train/ and test/;
 - unpaired: trainA/ and trainB/ (any names, any counts); testA/ and testB/ for `data.split=test`, measured as
-  pairs where their names match.
+  pairs where their names match; or any two folders (data.name: domain A, data.domain_b: domain B), which hold
+  no test pairs.
 Domain A becomes Dataset.inputs, domain B Dataset.x, as in the built-in tasks. Images are decoded as in
 folder.py (bad files, EXIF, transparency, 16 bits); data.resolution resizes and crops each side to a square,
 and without it every image of a side must have that side's first size.
@@ -75,6 +76,18 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
         raise UserError(f"{top}: no pair could be read; check the files")
     return {"inputs": a[torch.tensor(keep_a)], "x": b[torch.tensor(keep_b)], "paired": True,
             "skipped_files": skipped}
+
+
+def load_two_folders(a: Path, b: Path, split: str, resolution: int | None, channels: int | None,
+                     on_bad_file: str) -> dict:
+    """Unpaired domains from two folders: every image under `a` (domain A) and under `b` (domain B)."""
+    _need_folders([a, b], "data.name and data.domain_b each name a folder of one domain's images")
+    if split == "test":
+        raise UserError(f"data.domain_b: the folders {a} and {b} hold no test pairs to measure against; lay the "
+                        "data out as trainA/, trainB/, testA/ and testB/ (test images with matching names)")
+    inputs, _, skipped_a = _decode_side(a, channels, resolution, on_bad_file)
+    x, _, skipped_b = _decode_side(b, channels, resolution, on_bad_file)
+    return {"inputs": inputs, "x": x, "paired": False, "skipped_files": skipped_a + skipped_b}
 
 
 def _need_folders(folders: list[Path], what: str) -> None:

@@ -23,7 +23,7 @@ from ganforge.data.idx import (
     load_idx_pair,
     read_idx_bytes,
 )
-from ganforge.data.pairs import LAYOUTS, load_translation_folder, translation_layout
+from ganforge.data.pairs import LAYOUTS, load_translation_folder, load_two_folders, translation_layout
 from ganforge.data.toy import TOY_SPECS, sample_toy
 from ganforge.errors import UserError
 
@@ -120,17 +120,25 @@ def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
 
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
                  channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
-                 on_bad_file: str = "error", attributes: list[str] | None = None, layout: str = "auto") -> Dataset:
+                 on_bad_file: str = "error", attributes: list[str] | None = None, layout: str = "auto",
+                 domain_b: str | None = None) -> Dataset:
     """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
     files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
     n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images. An image folder
     with an attribute file gets Dataset.attributes; `attributes` names the ones kept (None or empty: all),
     and a non-empty `attributes` for data without an attribute file is a UserError. A folder laid out for
     image-to-image translation (A/ and B/, trainA/ and trainB/, or layout="side_by_side": data/pairs.py) gives
-    Dataset.inputs (domain A) beside x (domain B)."""
+    Dataset.inputs (domain A) beside x (domain B); so does `domain_b`, a second folder of unpaired images
+    beside the folder `spec` (domain A)."""
     _check_options(split, resolution, channels, on_bad_file)
     if layout not in LAYOUTS:
         raise UserError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if domain_b is not None:
+        got = load_two_folders(Path(spec).expanduser(), Path(domain_b).expanduser(), split, resolution, channels,
+                               on_bad_file)
+        return Dataset(f"folders:{spec}+{domain_b}", "image", got["x"], None, None, f"{spec} + {domain_b}",
+                       skipped=len(got["skipped_files"]), skipped_files=got["skipped_files"], inputs=got["inputs"],
+                       paired=False)
     if attributes and spec in DATASET_NAMES:
         raise _no_attribute_file(spec)
     if spec in TOY_SPECS:
