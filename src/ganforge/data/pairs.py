@@ -44,8 +44,8 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
     if layout == "unpaired":
         sides = [path / f"{split}A", path / f"{split}B"]
         _need_folders(sides, f"unpaired data reads {split}A/ and {split}B/")
-        a, a_keys, skipped_a = _decode_side(sides[0], channels, resolution, on_bad_file)
-        b, b_keys, skipped_b = _decode_side(sides[1], channels, resolution, on_bad_file)
+        a, a_keys, skipped_a, _ = _decode_side(sides[0], channels, resolution, on_bad_file)
+        b, b_keys, skipped_b, _ = _decode_side(sides[1], channels, resolution, on_bad_file)
         paired = split == "test" and a_keys == b_keys  # test images with matching names are measured as pairs
         return {"inputs": a, "x": b, "paired": paired, "skipped_files": skipped_a + skipped_b}
     top = path / split if (path / split).is_dir() else path
@@ -53,16 +53,14 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
         raise UserError(f"{path}: no test/ folder; put test pairs in {path / 'test'} to measure the run "
                         f"({'test/A/ and test/B/' if layout == 'paired' else 'side-by-side images'})")
     if layout == "side_by_side":
-        both, _, skipped = _decode_side(top, channels, resolution, on_bad_file, halves=True)
+        both, _, skipped, _ = _decode_side(top, channels, resolution, on_bad_file, halves=True)
         return {"inputs": both[:, 0], "x": both[:, 1], "paired": True, "skipped_files": skipped}
     sides = [top / "A", top / "B"]
     _need_folders(sides, "paired data reads A/ and B/ with matching file names")
-    a, a_keys, skipped_a = _decode_side(sides[0], channels, resolution, on_bad_file)
-    b, b_keys, skipped_b = _decode_side(sides[1], channels, resolution, on_bad_file)
+    a, a_keys, skipped_a, lost_a = _decode_side(sides[0], channels, resolution, on_bad_file)
+    b, b_keys, skipped_b, lost_b = _decode_side(sides[1], channels, resolution, on_bad_file)
     skipped = skipped_a + skipped_b
-    # a pair goes with its bad half: the keys of skipped files, on either side
-    lost = {Path(line.split(": ", 1)[0]).relative_to(side).with_suffix("").as_posix()
-            for line in skipped for side in sides if Path(line.split(": ", 1)[0]).is_relative_to(side)}
+    lost = set(lost_a) | set(lost_b)  # a pair goes with its bad half
     keep_a, keep_b = [k not in lost for k in a_keys], [k not in lost for k in b_keys]
     skipped += [f"{side / k}: its counterpart was skipped" for side, keys in ((sides[0], a_keys), (sides[1], b_keys))
                 for k in keys if k in lost]
@@ -85,8 +83,8 @@ def load_two_folders(a: Path, b: Path, split: str, resolution: int | None, chann
     if split == "test":
         raise UserError(f"data.domain_b: the folders {a} and {b} hold no test pairs to measure against; lay the "
                         "data out as trainA/, trainB/, testA/ and testB/ (test images with matching names)")
-    inputs, _, skipped_a = _decode_side(a, channels, resolution, on_bad_file)
-    x, _, skipped_b = _decode_side(b, channels, resolution, on_bad_file)
+    inputs, _, skipped_a, _ = _decode_side(a, channels, resolution, on_bad_file)
+    x, _, skipped_b, _ = _decode_side(b, channels, resolution, on_bad_file)
     return {"inputs": inputs, "x": x, "paired": False, "skipped_files": skipped_a + skipped_b}
 
 
@@ -97,15 +95,16 @@ def _need_folders(folders: list[Path], what: str) -> None:
 
 
 def _decode_side(root: Path, channels: int | None, resolution: int | None, on_bad_file: str,
-                 halves: bool = False) -> tuple[torch.Tensor, list[str], list[str]]:
+                 halves: bool = False) -> tuple[torch.Tensor, list[str], list[str], list[str]]:
     """Every image under root as N x C x H x W uint8 (halves: N x 2 x C x H x W, each image's left and right
-    half), the images' keys (relative paths without extension) in order, and the skipped files' reasons."""
+    half), the images' keys (relative paths without extension) in order, the skipped files' reasons and
+    their keys."""
     paths = find_images(root)
     if halves:  # side-by-side images sit at the top, or under train/ and test/ beside them
         paths = [p for p in paths if len(p.relative_to(root).parts) == 1]
     if not paths:
         raise UserError(f"{root}: no images found; put the domain's image files there")
-    arrays, keys, skipped = [], [], []
+    arrays, keys, skipped, skipped_keys = [], [], [], []
     for path in paths:
         rel = path.relative_to(root)
         try:
@@ -115,6 +114,7 @@ def _decode_side(root: Path, channels: int | None, resolution: int | None, on_ba
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
                 skipped.append(f"{path}: {_bad_file_reason(exc)}")
+                skipped_keys.append(rel.with_suffix("").as_posix())
                 continue
             raise UserError(f"{path}: {_bad_file_reason(exc)}; fix or delete it, or pass "
                             "--set data.on_bad_file=skip to skip bad files") from exc
@@ -129,7 +129,7 @@ def _decode_side(root: Path, channels: int | None, resolution: int | None, on_ba
     if channels is None and any(a.shape[-1] == 3 for a in arrays):
         arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]
     x = torch.from_numpy(np.stack(arrays))
-    return x.movedim(-1, -3).contiguous(), keys, skipped
+    return x.movedim(-1, -3).contiguous(), keys, skipped, skipped_keys
 
 
 def decode_halves(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
