@@ -120,13 +120,15 @@ def load(run_dir: str | os.PathLike, checkpoint: str | None = None, device: str 
 
 
 def sample(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, n: int | None = None,
-           seed: int = 0, checkpoint: str | None = None, force: bool = False, **options: Any) -> Path:
+           seed: int = 0, checkpoint: str | None = None, force: bool = False, truncation: float | None = None,
+           numbered: bool = False, **options: Any) -> Path:
     """`ganforge sample`: samples of a run into a PNG grid, an .npz, or a folder ending in "/" (one PNG per
     sample); default RUN/sample_step<STEP>_seed<SEED>.png. Returns the path written."""
     from ganforge.sampling import sample_to_file
 
     return sample_to_file(Path(run_dir), out, n=n, seed=seed, checkpoint=checkpoint,
-                          options={k: str(v) for k, v in options.items()}, force=force)
+                          options={k: str(v) for k, v in options.items()}, force=force, truncation=truncation,
+                          numbered=numbered)
 
 
 def translate(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | os.PathLike | None = None,

@@ -55,6 +55,11 @@ def _add_sample(sub) -> None:
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a sampling option of the run's family (repeatable); the family's list is in its "
                         "SAMPLE_OPTIONS, and an unknown name lists them")
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="the truncation trick: values of z beyond +-PSI are drawn again (smaller PSI: typical "
+                        "samples, less variety; `ganforge explore truncation` sweeps it)")
+    p.add_argument("--numbered", action="store_true",
+                   help="write each sample's index on the grid, to pick samples for `ganforge explore arithmetic`")
     p.add_argument("--checkpoint", metavar="DIR|best",
                    help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -103,6 +108,79 @@ def _add_export(sub) -> None:
     add_arguments(sub.add_parser("export", help=HELP, description=DESCRIPTION))
 
 
+def _add_explore(sub) -> None:
+    p = sub.add_parser("explore", help="walk a trained generator's latent space: interpolate, arithmetic, "
+                                       "attribute, truncation",
+                       description="Pictures of what a run's codes do (GAN, conditional GAN, AAE, VAE-GAN). Seed S "
+                                   "is the noise drawn from a generator seeded S; outputs go to RUN_DIR/explore/ "
+                                   "(a PNG, and a GIF beside it where things move), never overwritten without "
+                                   "--force.")
+    esub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def common(q):
+        q.add_argument("run_dir", metavar="RUN_DIR")
+        q.add_argument("--out", metavar="FILE.png", help="the PNG (a GIF of the same name goes beside it)")
+        q.add_argument("--force", action="store_true", help="replace existing outputs")
+        q.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder or 'best' (default: the latest)")
+        q.add_argument("--device", default="auto")
+
+    q = esub.add_parser("interpolate", help="rows of images between pairs of seeds or of encoded images")
+    common(q)
+    q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="pairs: start end start end ... (default 0..15)")
+    q.add_argument("--images", nargs="+", metavar="IMAGE", help="pairs of images to encode (aae, vaegan)")
+    q.add_argument("--slerp", action="store_true", help="along great circles (keeps a Gaussian code's norm)")
+    q.add_argument("--steps", type=int, default=10, help="images per row, ends included (default 10)")
+    q = esub.add_parser("arithmetic", help="a - b + c on averaged codes (Radford et al. Fig. 7)",
+                        description="Each operand averages the codes of several samples: indices into the grid of "
+                                    "`ganforge sample RUN --numbered --seed S --n N` (e.g. 3,7,12), or class:NAME "
+                                    "(the samples the domain classifier reads most surely as that class).")
+    common(q)
+    for name in ("a", "b", "c"):
+        q.add_argument(f"--{name}", required=True, metavar="I,J,..|class:NAME")
+    q.add_argument("--seed", type=int, default=0, help="the numbered grid's seed (default 0)")
+    q.add_argument("--n", type=int, default=64, help="the numbered grid's size (default 64)")
+    q.add_argument("--k", type=int, default=3, help="class operands: samples averaged (default 3)")
+    q = esub.add_parser("attribute", help="samples or encoded images moved along an attribute vector",
+                        description="The vector is the mean code of examples with the attribute (a class name or "
+                                    "index) minus the mean without: encoded training images for families with an "
+                                    "encoder, else samples labelled by the domain classifier.")
+    common(q)
+    q.add_argument("--attr", required=True, metavar="NAME|CLASS")
+    q.add_argument("--images", nargs="+", metavar="IMAGE", help="images to encode and edit (aae, vaegan)")
+    q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="samples to edit (default 0..7)")
+    q.add_argument("--strength", type=float, nargs="+", metavar="X",
+                   help="multiples of the vector, one column each (default -1 -0.5 0 0.5 1 1.5 2)")
+    q = esub.add_parser("truncation", help="precision, recall and FD against the truncation psi",
+                        description="Samples truncated at each psi (values of z beyond it drawn again) against the "
+                                    "test split: a plot, the samples of each psi, and truncation.json.")
+    common(q)
+    q.add_argument("--psi", type=float, nargs="+", help="values to sweep (default 2 1.5 1 0.75 0.5 0.25)")
+    q.add_argument("--n", type=int, default=2000, help="samples and real images per point (default 2000)")
+    q.add_argument("--seed", type=int, default=0)
+
+
+def cmd_explore(args) -> int:
+    from ganforge import exploring
+
+    where = {"out": args.out, "force": args.force, "checkpoint": args.checkpoint, "device": args.device}
+    if args.action == "interpolate":
+        if args.seeds and args.images:
+            raise UserError("give --seeds or --images, not both")
+        written = exploring.interpolate(args.run_dir, args.seeds, args.images, args.slerp, args.steps, **where)
+    elif args.action == "arithmetic":
+        written = exploring.arithmetic(args.run_dir, args.a, args.b, args.c, args.seed, args.n, args.k, **where)
+    elif args.action == "attribute":
+        if args.seeds and args.images:
+            raise UserError("give --seeds or --images, not both")
+        written = exploring.attribute(args.run_dir, args.attr, args.images, args.seeds, args.strength, **where)
+    else:
+        written = [Path(p) for p in exploring.truncation_sweep(args.run_dir, args.psi, args.n, args.seed,
+                                                                 **where)["written"]]
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and explore GANs.")
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
@@ -110,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_translate(sub)
+    _add_explore(sub)
     p = sub.add_parser("eval", help="evaluate a run or compare two image sets: FID, KID, PR, DC, IS, SWD, NN",
                        description="Sample N images from a run and compare them with N real images of the reference "
                                    "split (toy runs: mode counts on 2,500 points); prints a table and writes "
@@ -197,7 +276,8 @@ def cmd_sample(args) -> int:
 
     path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
                           device=args.device, class_name=args.class_name, attrs=args.attr,
-                          options=parse_options(args.option), force=args.force)
+                          options=parse_options(args.option), force=args.force, truncation=args.truncation,
+                          numbered=args.numbered)
     if path.is_dir():
         print(f"wrote {sum(1 for _ in path.glob('*.png')):,} PNG files to {path}/")
     else:
@@ -318,7 +398,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "eval": cmd_eval,
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "explore": cmd_explore, "eval": cmd_eval,
             "classifier": cmd_classifier, "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
             "bench": cmd_bench}
 

@@ -99,6 +99,21 @@ def class_loss(class_logits: torch.Tensor, c: torch.Tensor, attributes: bool = F
     return F.cross_entropy(class_logits, c.argmax(1))
 
 
+# --- Autoencoders ---------------------------------------------------------------------------------------------
+
+
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per example, summed over the code's dimensions, averaged over the
+    batch: 0.5 * sum(mean^2 + var - log_var - 1) (Kingma and Welling 2014, Appendix B)."""
+    return 0.5 * (mean.float() ** 2 + log_var.float().exp() - log_var.float() - 1).flatten(1).sum(1).mean()
+
+
+def gaussian_feature_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """-log p(a | b) up to a constant, for a Gaussian of unit variance around b: half the squared distance per
+    example, summed over its values, averaged over the batch (the VAE-GAN's L_llike in D's features)."""
+    return 0.5 * ((a.float() - b.float()) ** 2).flatten(1).sum(1).mean()
+
+
 # --- Lipschitz constraints and gradient penalties -----------------------------------------------------------
 
 

@@ -47,30 +47,39 @@ def is_folder_out(out: Path | str) -> bool:
 
 def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None = None, seed: int = 0,
                    checkpoint: Path | str | None = None, device: str = "auto", class_name: str | None = None,
-                   attrs: str | None = None, options: dict[str, str] | None = None, force: bool = False) -> Path:
+                   attrs: str | None = None, options: dict[str, str] | None = None, force: bool = False,
+                   truncation: float | None = None, numbered: bool = False) -> Path:
     """Samples of a run into a PNG grid (a scatter plot for toy data), an .npz, or a folder of one PNG per
     sample (`out` ending in "/"; the form FID tools and `ganforge eval --fake` read). Default `out`: a PNG in
     the run folder named by step and seed (see default_out). An existing file or non-empty folder is kept
     unless `force`. `options` are the family's sampling options (SAMPLE_OPTIONS); `class_name` and `attrs`
     are the GAN's --class and --attr. A conditional run without them draws a grid with one row per class
-    (the same noise down each column); an .npz or a folder gets the labels cycling."""
+    (the same noise down each column); an .npz or a folder gets the labels cycling. `truncation` redraws
+    values of z beyond it (families with Gaussian codes); `numbered` writes each sample's index on the grid,
+    the index `ganforge explore arithmetic` takes (sample i is row i of the noise drawn with `seed`)."""
     run_dir = runs.require_run(run_dir)
     if n is not None and n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     options = dict(options or {})
+    if "truncation" in options:
+        raise UserError("truncation has its own flag: --truncation PSI (not --option truncation=PSI)")
     options.update({k: v for k, v in (("class", class_name), ("attr", attrs)) if v is not None})
     folder = out is not None and is_folder_out(out)
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UserError(f"--out {out}: use a .png (grid or scatter plot), an .npz (raw samples), or a folder "
                         "ending in / (one PNG per sample)")
     family, data, step = load_generator(run_dir, checkpoint, device)
-    out = default_out(run_dir, step, seed, options) if out is None else Path(out)
+    named = {**options, **({"psi": truncation} if truncation is not None else {}), **({"numbered": 1} if numbered else {})}
+    out = default_out(run_dir, step, seed, named) if out is None else Path(out)
     is_image = data["kind"] == "image"
     if folder and not is_image:
         raise UserError(f"--out {out}/: one PNG per sample is for image runs; toy runs write a .png plot or .npz")
     grid = is_image and not folder and out.suffix.lower() == ".png"
     dev = next(family.parameters()).device
-    inputs, columns = family.sample_inputs(n, torch.Generator().manual_seed(seed), picture=grid, **options)
+    if numbered and not grid:
+        raise UserError("--numbered labels the samples of a PNG grid; give --out FILE.png or leave --out out")
+    inputs, columns = family.sample_inputs(n, torch.Generator().manual_seed(seed), picture=grid and not numbered,
+                                           truncation=truncation, **options)
     _check_free(out, folder, force)  # after the options are checked, before anything is written
     inputs = {k: v.to(dev) for k, v in inputs.items()}
     fake = generate(family, inputs).cpu()
@@ -87,7 +96,7 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
         return out
     if is_image:
         images, columns = family.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
-        return viz.save_grid(images, out, nrow=columns, upscale=2)
+        return viz.save_grid(images, out, nrow=columns, upscale=2 if not numbered else 3, numbered=numbered)
     title = f"{data['name']}, step {step}, {len(fake)} samples"
     if fake.shape[1] == 2:
         modes = np.asarray(data["modes"]) if data["modes"] is not None else None

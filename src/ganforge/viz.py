@@ -111,9 +111,11 @@ def make_grid(
 
 
 def save_grid(
-    images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None, padding: int = 2, upscale: int = 1
+    images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None, padding: int = 2, upscale: int = 1,
+    numbered: bool = False,
 ) -> Path:
-    """Write `make_grid(images, nrow, padding)` as a PNG, enlarged `upscale` times with nearest-neighbour."""
+    """Write `make_grid(images, nrow, padding)` as a PNG, enlarged `upscale` times with nearest-neighbour;
+    `numbered` writes each image's index in its top-left corner (to pick samples by number)."""
     path = Path(path)
     _check_suffix(path, (".png",), "a sample grid")
     if upscale < 1:
@@ -122,9 +124,37 @@ def save_grid(
     if upscale > 1:
         # NEAREST keeps pixels crisp and the values exact: 28x28 digits stay legible in a README
         img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
+    if numbered:
+        _number_cells(img, len(images), nrow or math.ceil(math.sqrt(len(images))), images.shape[-2:], padding,
+                      upscale)
     with atomic_write(path) as f:
         img.save(f, format="PNG")
     return path
+
+
+
+def _number_cells(img: Image.Image, n: int, nrow: int, size, padding: int, upscale: int) -> None:
+    """Draw 0..n-1 in the top-left corner of the grid's cells, on a dark box so it reads on any image."""
+    img_rgb_mode = img.mode
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    h, w = size
+    ncol = min(nrow, n)
+    white = 255 if img_rgb_mode == "L" else (255, 255, 0)
+    for k in range(n):
+        top = (padding + (k // ncol) * (h + padding)) * upscale
+        left = (padding + (k % ncol) * (w + padding)) * upscale
+        box = draw.textbbox((left + 1, top), str(k), font=font)
+        draw.rectangle(box, fill=0 if img_rgb_mode == "L" else (0, 0, 0))
+        draw.text((left + 1, top), str(k), fill=white, font=font)
+
+
+def save_reconstructions(real: torch.Tensor, recon: torch.Tensor, path: str | os.PathLike, columns: int = 8) -> Path:
+    """Pairs of rows, images (uint8 or in [-1, 1]) above their reconstructions, `columns` to a row."""
+    real = real.float().div(127.5).sub(1.0) if real.dtype == torch.uint8 else real.float()
+    recon = recon.float()
+    rows = [torch.cat([real[i : i + columns], recon[i : i + columns]]) for i in range(0, len(real), columns)]
+    return save_grid(torch.cat(rows), path, nrow=columns, upscale=2)
 
 
 def _load_frames(frame_paths: Sequence[str | os.PathLike]) -> list[Image.Image]:
@@ -506,3 +536,28 @@ def plot_codes(
     if title:
         ax.set_title(title, fontsize=9)
     return _save_figure(fig, path)
+
+
+def plot_truncation(rows: Sequence[dict], path: str | os.PathLike, features: str) -> Path:
+    """Precision and recall (left) and the FD (right) against the truncation psi; rows[0] (psi None, no
+    truncation) as dotted lines. Stronger truncation to the right."""
+    path = Path(path)
+    _check_suffix(path, (".png",), "a plot")
+    points = [r for r in rows if r["psi"] is not None]
+    psi = [r["psi"] for r in points]
+    fig = _new_figure(9, 3.4)
+    left, right = fig.subplots(1, 2)
+    for key, style, colour in (("precision", "o-", "C0"), ("recall", "s-", "C1")):
+        left.plot(psi, [r[key] for r in points], style, color=colour, label=key)
+        left.axhline(rows[0][key], ls=":", color=colour, lw=1)
+    left.set(xlabel="truncation psi (dotted: none)", ylabel="k-NN precision, recall (k=3)")
+    left.legend()
+    right.plot(psi, [r["fd"] for r in points], "o-", color="C2")
+    right.axhline(rows[0]["fd"], ls=":", color="C2", lw=1)
+    right.set(xlabel="truncation psi (dotted: none)", ylabel=f"FD ({features})")
+    for ax in (left, right):
+        ax.invert_xaxis()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+

@@ -152,11 +152,21 @@ class AAE(Family):
     def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
         return inputs, (self.n_classes or None)  # supervised: one column per class
 
+    def latent_kind(self) -> str:
+        return "gaussian" if self.options.prior == "gaussian" else "prior"
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """G(E(x)) in [-1, 1] by the sampling decoder. Callers set eval mode."""
+        return self.decode({"z": self.encode(x)})
+
     def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
-                      **options) -> tuple[dict[str, torch.Tensor], int | None]:
+                      truncation: float | None = None, **options) -> tuple[dict[str, torch.Tensor], int | None]:
         check_options(self, options)
         if "class" not in options:
-            return super().sample_inputs(n, generator, picture)
+            return super().sample_inputs(n, generator, picture, truncation)
+        if truncation is not None:
+            self.check_truncation(truncation)  # refused: a class's part of the prior is not N(0, I)
         names = list(self.spec.class_names) or [str(i) for i in range(self.n_classes)]
         k = options["class"]
         if not self.n_classes:
@@ -180,9 +190,7 @@ class AAE(Family):
             self.eval()
             recon = torch.tanh(self.G(self.encode(x).to(next(self.G.parameters()).device)) / 2).cpu()
             self.train(was_training)
-        real = x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x
-        rows = torch.cat([torch.stack([real[i : i + 8], recon[i : i + 8]]).flatten(0, 1) for i in range(0, 32, 8)])
-        viz.save_grid(rows, folder / f"recon_{step:06d}.png", nrow=8, upscale=2)
+        viz.save_reconstructions(x, recon, folder / f"recon_{step:06d}.png")
         if self.options.code_dim == 2:
             codes = self.encode(dataset.x[:PICTURE_POINTS]).cpu()
             labels = None if dataset.y is None else dataset.y[:PICTURE_POINTS]

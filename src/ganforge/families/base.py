@@ -72,6 +72,7 @@ class Family(nn.Module):
     SAMPLER: ClassVar[str] = "G"
     AUGMENTS_IMAGES: ClassVar[bool] = False  # D sees images, so train.augment applies (see make_augmenter)
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
+    LATENT: ClassVar[str] = ""  # "gaussian": inputs["z"] ~ N(0, I), "prior": another prior; "": no latent space
 
     networks: dict[str, nn.Module]
     wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
@@ -210,12 +211,36 @@ class Family(nn.Module):
         return inputs, None
 
     def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
-                      **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
+                      truncation: float | None = None, **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
         """`ganforge sample`: the inputs of n samples (None: DEFAULT_SAMPLES, or a grid's own default) with the
-        user's options (SAMPLE_OPTIONS), laid out as a picture's grid when `picture`, and the grid's columns."""
+        user's options (SAMPLE_OPTIONS), z truncated at `truncation`, laid out as a picture's grid when
+        `picture`, and the grid's columns."""
         check_options(self, options)
-        inputs = self.noise(n or DEFAULT_SAMPLES, generator)
+        inputs = self.truncated(self.noise(n or DEFAULT_SAMPLES, generator), truncation, generator)
         return self.grid(inputs, n) if picture else (inputs, None)
+
+    def latent_kind(self) -> str:
+        """What `ganforge explore` can do here: "gaussian" (everything, truncation included), "prior" (paths
+        and arithmetic in another prior's codes), "" (no latent space: image-to-image families)."""
+        return self.LATENT
+
+    def check_truncation(self, psi: float) -> None:
+        """Refuse a truncation this family cannot apply, or a psi that is not positive."""
+        if self.latent_kind() != "gaussian":
+            raise UserError(f"--truncation redraws Gaussian codes; the {self.cfg.model.family} family's samples "
+                            "come from " + ("another prior" if self.latent_kind() else "images, not codes"))
+        if psi <= 0:
+            raise UserError(f"--truncation must be > 0 (values of z beyond it are redrawn), got {psi}")
+
+    def truncated(self, inputs: dict[str, torch.Tensor], psi: float | None,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """inputs with z truncated to [-psi, psi] by redrawing (None: unchanged)."""
+        if psi is None:
+            return inputs
+        self.check_truncation(psi)
+        from ganforge.latent import truncate_normal
+
+        return {**inputs, "z": truncate_normal(inputs["z"], psi, generator)}
 
 
 def check_options(family: Family, options: dict, allowed: tuple[str, ...] | None = None) -> None:

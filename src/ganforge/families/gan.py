@@ -41,6 +41,7 @@ GRID_COLUMNS = 8  # conditional grids: samples per label
 class GAN(Family):
     GROUPS = ("G", "D")
     AUGMENTS_IMAGES = True
+    LATENT = "gaussian"
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
         "class": "conditional runs: every sample of this class (an index or a class name)",
         "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
@@ -259,13 +260,13 @@ class GAN(Family):
         return self.n_cond if not self.attributes else 2 ** min(3, self.n_cond)
 
     def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
-                      **options) -> tuple[dict[str, torch.Tensor], int | None]:
+                      truncation: float | None = None, **options) -> tuple[dict[str, torch.Tensor], int | None]:
         check_options(self, options)
         c = self.requested_condition(n or DEFAULT_SAMPLES, generator, options.get("class"), options.get("attr"))
         if c is None:
-            return super().sample_inputs(n, generator, picture)
+            return super().sample_inputs(n, generator, picture, truncation)
         z = torch.randn(len(c), self.z_dim, generator=generator, device=generator.device)
-        return {"z": z, "c": c.to(z.device)}, None
+        return self.truncated({"z": z, "c": c.to(z.device)}, truncation, generator), None
 
     def requested_condition(self, n: int, generator: torch.Generator, class_name: str | None = None,
                             attrs: str | None = None) -> torch.Tensor | None:

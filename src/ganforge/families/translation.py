@@ -84,8 +84,10 @@ class TranslationFamily(Family):
         self.translate(torch.zeros(2, *self.spec.input_shape, device=device))
 
     def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
-                      **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
+                      truncation: float | None = None, **options: Any) -> tuple[dict[str, torch.Tensor], int | None]:
         check_options(self, options)
+        if truncation is not None:
+            self.check_truncation(truncation)  # refused: samples come from images
         return self.noise(n or SHOWCASE, generator), None
 
     def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:

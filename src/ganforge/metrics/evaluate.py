@@ -318,6 +318,11 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
             train = runs.load_data(cfg).x if cfg.data.split != ref or cfg.data.holdout else real.x
         values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
                                         Path(run_dir) / "nearest.png", progress)
+        if hasattr(family, "reconstruct"):  # autoencoders: the reference images through E and G
+            values.update(reconstruction_scores(family, real.x[:n]))
+            protocol["reconstruction"] = (f"recon_*: the first {min(n, len(real.x))} reference images through the "
+                                          "encoder's mean code and the decoder, against themselves in [0, 1]; "
+                                          "SSIM with an 11x11 Gaussian window, PSNR per image with data range 1")
         if by_class:
             few_real = None
             if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
@@ -345,6 +350,25 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     if "nn" in metrics and data_info["kind"] == "image":
         written.append(Path(run_dir) / "nearest.png")
     return {**result, "written": [str(p) for p in written]}
+
+
+def reconstruction_scores(family, images: torch.Tensor, batch: int = 1000) -> dict[str, float]:
+    """recon_l1, recon_psnr, recon_ssim of uint8 `images` against family.reconstruct(images), means over images."""
+    from ganforge.metrics import translation as tm
+
+    was_training = family.training
+    family.eval()
+    try:
+        scores: dict[str, list[torch.Tensor]] = {"recon_l1": [], "recon_psnr": [], "recon_ssim": []}
+        for part in images.split(batch):
+            target = tm.to_unit(part)
+            out = tm.to_unit(viz.to_uint8(family.reconstruct(part).cpu()))  # rounded as a saved image would be
+            scores["recon_l1"].append(tm.l1(out, target))
+            scores["recon_psnr"].append(tm.psnr(out, target))
+            scores["recon_ssim"].append(tm.ssim(out, target))
+    finally:
+        family.train(was_training)
+    return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
 
 
 def extractor_protocol(extractor) -> dict:

@@ -1,0 +1,320 @@
+"""Exploring a trained generator's latent space (`ganforge explore`): interpolation, vector arithmetic,
+attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN).
+
+Seed S means the noise that family.noise draws from a generator seeded S, so every picture here can be
+redrawn; sample i of `ganforge sample --seed S --n N --numbered` is row i of family.noise(N, seeded S).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ganforge import runs, viz
+from ganforge.errors import UserError
+from ganforge.latent import lerp, slerp
+from ganforge.training.samples import generate
+
+NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
+NEIGHBOUR_NOISE = 0.25  # their uniform noise of +-0.25 added to the result's code
+CLASS_POOL = 2000  # samples drawn and classified to pick an operand or attribute by class
+DEFAULT_PSIS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25)
+
+
+@dataclass
+class Explorer:
+    """A run's family loaded for exploring: codes in, images out."""
+
+    family: object
+    run_dir: Path
+    step: int
+    data: dict
+
+    @classmethod
+    def load(cls, run_dir: Path | str, checkpoint: str | None = None, device: str = "auto") -> Explorer:
+        run_dir = runs.require_run(run_dir)
+        family, data, step = runs.load_family(run_dir, checkpoint, device)
+        if not family.latent_kind():
+            raise UserError(f"the {family.cfg.model.family} family maps images to images; it has no latent space "
+                            "to explore")
+        if data["kind"] != "image":
+            raise UserError("ganforge explore draws pictures of image runs; this run's data are points")
+        return cls(family, run_dir, step, data)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.family.parameters()).device
+
+    def codes(self, seed: int, n: int) -> dict[str, torch.Tensor]:
+        """family.noise(n) from a generator seeded `seed`, on the family's device."""
+        return {k: v.to(self.device) for k, v in self.family.noise(n, torch.Generator().manual_seed(seed)).items()}
+
+    def seed_codes(self, seeds: list[int]) -> dict[str, torch.Tensor]:
+        """One sample per seed: row 0 of the noise each seed draws."""
+        parts = [self.codes(s, 1) for s in seeds]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+    def decode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        with torch.no_grad():
+            return generate(self.family, inputs).cpu()
+
+    def encode_files(self, paths: list[str]) -> torch.Tensor:
+        """The codes of image files (of the run's size and channels) through the family's encoder."""
+        if not hasattr(self.family, "encode"):
+            raise UserError(f"--images needs a family with an encoder (aae, vaegan); the "
+                            f"{self.family.cfg.model.family} family has none: use --seeds")
+        from ganforge.translating import read_image
+
+        shape = tuple(self.family.spec.shape)
+        x = torch.stack([read_image(Path(p), shape[0]) for p in paths])
+        if tuple(x.shape[1:]) != shape:
+            raise UserError(f"--images must be {shape[1]}x{shape[2]} like the run's data, got "
+                            f"{x.shape[2]}x{x.shape[3]}")
+        return self.family.encode(x).to(self.device)
+
+    def classifier(self):
+        from ganforge.metrics.evaluate import build_extractor
+
+        return build_extractor("classifier", self.data["name"], device=str(self.device))
+
+
+# -- output files ------------------------------------------------------------------------------------------
+
+
+def output_paths(ex: Explorer, out: Path | str | None, default_stem: str, gif: bool, force: bool) -> tuple[Path, Path | None]:
+    """(PNG, GIF or None): `out` names the PNG (the GIF sits beside it); default RUN/explore/<stem>.png.
+    Refuses to replace either without `force`, before anything is computed."""
+    png = Path(out) if out is not None else ex.run_dir / "explore" / f"{default_stem}.png"
+    if png.suffix.lower() != ".png":
+        raise UserError(f"--out {png}: give a .png path (a .gif of the same name is written beside it)")
+    animation = png.with_suffix(".gif") if gif else None
+    for path in (png, animation):
+        if path is not None and path.exists() and not force:
+            raise UserError(f"{path} exists; add --force to overwrite it, or give another --out")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    return png, animation
+
+
+def save_frames_gif(frames: list[torch.Tensor], nrow: int, path: Path, duration_ms: int = 120) -> Path:
+    """An animated GIF of grids, one per frame, played forward and back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [viz.save_grid(f, Path(tmp) / f"{i:04d}.png", nrow=nrow, upscale=2) for i, f in enumerate(frames)]
+        paths = paths + paths[-2:0:-1]
+        return viz.save_animation(paths, path, duration_ms=duration_ms, max_frames=len(paths))
+
+
+# -- interpolation ---------------------------------------------------------------------------------------
+
+
+def path_codes(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], steps: int,
+               spherical: bool) -> dict[str, torch.Tensor]:
+    """Codes along the paths from each row of a to the same row of b: (rows * steps) codes, row-major. A
+    condition vector (conditional runs) is held at a's."""
+    if steps < 2:
+        raise UserError(f"--steps must be at least 2 (the two ends), got {steps}")
+    t = torch.linspace(0, 1, steps, device=a["z"].device)
+    move = slerp if spherical else lerp
+    out = {"z": move(a["z"], b["z"], t).flatten(0, 1)}
+    for key in a.keys() - {"z"}:
+        out[key] = a[key].repeat_interleave(steps, 0)
+    return out
+
+
+def interpolate(run_dir: Path | str, seeds: list[int] | None = None, images: list[str] | None = None,
+                spherical: bool = False, steps: int = 10, out: Path | str | None = None, force: bool = False,
+                checkpoint: str | None = None, device: str = "auto") -> list[Path]:
+    """Rows of images moving from one end to the other: between the samples of consecutive pairs of seeds
+    (default 0 1 2 3 ... 15: eight rows), or between consecutive pairs of encoded images. Writes a PNG of the
+    rows and a GIF that walks along them."""
+    ex = Explorer.load(run_dir, checkpoint, device)
+    if images:
+        if len(images) < 2 or len(images) % 2:
+            raise UserError(f"--images takes pairs of images (start end ...), got {len(images)}")
+        z = ex.encode_files(images)
+        ends = ({"z": z[0::2]}, {"z": z[1::2]})
+        stem = "interpolate_images"
+    else:
+        seeds = list(range(16)) if seeds is None else seeds
+        if len(seeds) < 2 or len(seeds) % 2:
+            raise UserError(f"--seeds takes pairs (start end ...), got {len(seeds)} seeds")
+        codes = ex.seed_codes(seeds)
+        ends = ({k: v[0::2] for k, v in codes.items()}, {k: v[1::2] for k, v in codes.items()})
+        stem = f"interpolate_seeds{seeds[0]}-{seeds[-1]}" + ("_slerp" if spherical else "")
+    png, gif = output_paths(ex, out, stem, gif=True, force=force)
+    images_out = ex.decode(path_codes(*ends, steps, spherical))
+    rows = len(ends[0]["z"])
+    viz.save_grid(images_out, png, nrow=steps, upscale=2)
+    frames = [images_out.view(rows, steps, *images_out.shape[1:])[:, i] for i in range(steps)]
+    save_frames_gif(frames, nrow=min(rows, 8), path=gif)
+    return [png, gif]
+
+
+# -- vector arithmetic ---------------------------------------------------------------------------------------
+
+
+def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int) -> tuple[torch.Tensor, str]:
+    """The codes an operand averages: "3,7,12" (sample indices of `ganforge sample --seed S --n N --numbered`)
+    or "class:NAME" (the k samples the domain classifier reads most surely as NAME, from CLASS_POOL drawn)."""
+    codes = ex.codes(seed, n)
+    if spec.startswith("class:"):
+        name = spec.split(":", 1)[1]
+        z = class_codes(ex, name, seed)[0][:k]
+        return z, name
+    try:
+        idx = [int(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"operand '{spec}': give sample indices like 3,7,12 or class:NAME") from None
+    if not idx or min(idx) < 0 or max(idx) >= n:
+        raise UserError(f"operand '{spec}': indices must lie in 0..{n - 1} (the numbered grid of --n {n})")
+    return codes["z"][idx], spec
+
+
+def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(codes of samples read as class `name`, most sure first; codes of the others) among CLASS_POOL drawn."""
+    if ex.family.conditional:
+        raise UserError("class:NAME picks samples by the classifier; a conditional run already takes --class")
+    extractor = ex.classifier()
+    label = class_index(name, list(ex.data.get("class_names") or range(10)))
+    codes = ex.codes(seed, CLASS_POOL)
+    probs = torch.softmax(extractor.logits(ex.decode(codes)), 1)[:, label]
+    order = probs.argsort(descending=True)
+    chosen = order[probs[order] > 0.5]
+    if len(chosen) < 3:
+        raise UserError(f"class {name}: only {len(chosen)} of {CLASS_POOL} samples are read as it; the run "
+                        "rarely draws this class")
+    rest = order[probs[order] <= 0.5]
+    return codes["z"][chosen.to(codes["z"].device)], codes["z"][rest.to(codes["z"].device)]
+
+
+def class_index(name: str, names: list[str]) -> int:
+    """A class by index, by name, or by the name's first part in any case ("t-shirt" for "T-shirt/top")."""
+    if name.isdigit() and int(name) < len(names):
+        return int(name)
+    for i, full in enumerate(names):
+        if name.lower() in (full.lower(), full.split("/")[0].lower()):
+            return i
+    raise UserError(f"class '{name}' is not one of the data's: {', '.join(names)} (or an index)")
+
+
+def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: int = 64, k: int = 3,
+               out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
+               device: str = "auto") -> list[Path]:
+    """mean(a) - mean(b) + mean(c) in code space (Radford et al. 2016, Fig. 7): one row per operand (its
+    samples, then the sample of its mean code), and a last row with the result and NEIGHBOURS draws around it."""
+    ex = Explorer.load(run_dir, checkpoint, device)
+    if ex.family.conditional:
+        raise UserError("vector arithmetic works on the codes of an unconditional run; this run is conditional")
+    png, _ = output_paths(ex, out, f"arithmetic_seed{seed}", gif=False, force=force)
+    operands = [operand_codes(ex, spec, seed, n, k) for spec in (a, b, c)]
+    means = [z.mean(0, keepdim=True) for z, _ in operands]
+    result = means[0] - means[1] + means[2]
+    noise = torch.rand(NEIGHBOURS, result.shape[1], generator=torch.Generator().manual_seed(seed))
+    around = result + (2 * noise.to(result.device) - 1) * NEIGHBOUR_NOISE
+    width = max(max(len(z) for z, _ in operands) + 1, NEIGHBOURS + 1)
+    rows = []
+    for z, _ in operands:
+        row = ex.decode({"z": torch.cat([z, z.mean(0, keepdim=True)])})
+        pad = torch.full((width - len(row), *row.shape[1:]), -1.0)
+        rows.append(torch.cat([row[:-1], pad, row[-1:]]))  # the mean's sample in the last column
+    last = ex.decode({"z": torch.cat([result, around])})
+    rows.append(torch.cat([torch.full((width - len(last), *last.shape[1:]), -1.0), last]))
+    viz.save_grid(torch.cat(rows), png, nrow=width, upscale=2)
+    return [png]
+
+
+# -- attribute vectors -------------------------------------------------------------------------------------------
+
+
+def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
+    """The mean code of samples with the attribute minus the mean without: through the encoder on the run's
+    labelled data where the family has one, else from generated samples labelled by the domain classifier."""
+    if hasattr(ex.family, "encode"):
+        data = runs.load_data(runs.read_config(ex.run_dir))
+        if data.y is None:
+            raise UserError(f"--attr {attr}: the run's data {data.name} has no labels to find the attribute in")
+        label = class_index(attr, list(data.class_names))
+        pool = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:CLASS_POOL * 5]
+        z = ex.family.encode(data.x[pool]).to(ex.device)
+        has = (data.y[pool] == label).to(z.device)
+        return z[has].mean(0) - z[~has].mean(0)
+    with_attr, without = class_codes(ex, attr, seed)
+    return with_attr.mean(0) - without.mean(0)
+
+
+def apply_attribute(z: torch.Tensor, vector: torch.Tensor, strengths: list[float]) -> torch.Tensor:
+    """Each code moved by each strength times the vector: (len(z) * len(strengths)) codes, row-major."""
+    s = torch.tensor(strengths, dtype=z.dtype, device=z.device).view(1, -1, 1)
+    return (z.unsqueeze(1) + s * vector.view(1, 1, -1)).flatten(0, 1)
+
+
+def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, seeds: list[int] | None = None,
+              strengths: list[float] | None = None, out: Path | str | None = None, force: bool = False,
+              checkpoint: str | None = None, device: str = "auto") -> list[Path]:
+    """Samples (one per seed, default 0..7) or encoded images, one row each, moved along the attribute vector
+    at each strength (columns); a GIF sweeps the strength."""
+    ex = Explorer.load(run_dir, checkpoint, device)
+    if ex.family.conditional:
+        raise UserError("attribute vectors act on the codes of an unconditional run; this run is conditional "
+                        "(its --class and --attr set the attribute directly)")
+    strengths = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0] if strengths is None else strengths
+    safe = "".join(ch if ch.isalnum() else "-" for ch in attr)
+    png, gif = output_paths(ex, out, f"attribute_{safe}", gif=True, force=force)
+    if images:
+        z = ex.encode_files(images)
+    else:
+        z = ex.seed_codes(list(range(8)) if seeds is None else seeds)["z"]
+    vector = attribute_vector(ex, attr)
+    pictures = ex.decode({"z": apply_attribute(z, vector, strengths)})
+    viz.save_grid(pictures, png, nrow=len(strengths), upscale=2)
+    frames = [pictures.view(len(z), len(strengths), *pictures.shape[1:])[:, i] for i in range(len(strengths))]
+    save_frames_gif(frames, nrow=min(len(z), 8), path=gif, duration_ms=250)
+    return [png, gif]
+
+
+# -- truncation -----------------------------------------------------------------------------------------------
+
+
+def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: int = 2000, seed: int = 0,
+                     out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
+                     device: str = "auto", progress: bool = True) -> dict:
+    """Precision, recall and the Frechet distance to the test split's first n images (domain-classifier
+    features where there is one, else Inception) for samples truncated at each psi, beside none; writes
+    a plot, a strip of the same seeds at each psi, and the table as JSON."""
+    from ganforge.metrics.evaluate import build_extractor, cached_features, compare
+
+    ex = Explorer.load(run_dir, checkpoint, device)
+    if ex.family.latent_kind() != "gaussian":
+        raise UserError(f"truncation redraws Gaussian codes; the {ex.family.cfg.model.family} run's codes follow "
+                        "another prior")
+    psis = list(DEFAULT_PSIS) if psis is None else sorted(psis, reverse=True)
+    png, _ = output_paths(ex, out, "truncation", gif=False, force=force)
+    real = runs.load_data(runs.with_split(runs.read_config(ex.run_dir), "test"))
+    extractor = build_extractor("auto", real.name, device=str(ex.device))
+    real_features = cached_features(real.x[:n], extractor)
+    rows = []
+    strip = []
+    for psi in [None, *psis]:
+        inputs, _ = ex.family.sample_inputs(n, torch.Generator().manual_seed(seed), truncation=psi)
+        fake = ex.decode({k: v.to(ex.device) for k, v in inputs.items()})
+        values = compare(real_features, cached_features(viz.to_uint8(fake), extractor, cache=False), ("fid", "pr"))
+        rows.append({"psi": psi, "fd": values["fid"], "precision": values["precision"], "recall": values["recall"]})
+        strip.append(fake[:10])
+        if progress:
+            print(f"psi {psi if psi is not None else 'none':>5}: FD {values['fid']:.3f}, precision "
+                  f"{values['precision']:.3f}, recall {values['recall']:.3f}")
+    features = f"{extractor.name} features"
+    result = {"rows": rows, "protocol": {"n": n, "seed": seed, "reference": f"{real.name} test split, first {n}",
+                                         "features": features, "pr_k": 3, "checkpoint_step": ex.step,
+                                         "truncation": "values of z beyond +-psi drawn again"}}
+    viz.plot_truncation(rows, png, features)
+    grid = png.with_name(png.stem + "_samples.png")
+    viz.save_grid(torch.cat(strip), grid, nrow=10, upscale=2)
+    table = png.with_suffix(".json")
+    from ganforge.files import write_text_atomic
+
+    write_text_atomic(table, json.dumps(result, indent=2) + "\n")
+    return {**result, "written": [str(png), str(grid), str(table)]}

@@ -1,0 +1,137 @@
+"""Latent-space exploration: paths, truncation, arithmetic and attribute vectors, and `ganforge explore`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tests.data.test_registry import shared
+
+from ganforge import exploring
+from ganforge.cli import main
+from ganforge.latent import lerp, slerp, truncate_normal
+from ganforge.metrics.latent import path_jump_ratio, random_direction_like, share_changed_to
+
+TINY = ["--quiet", "--steps", "2", "--set", "log.tensorboard=false", "--set", "model.g_width=8", "--set",
+        "model.d_width=8", "--set", "train.batch_size=8", "--set", "eval.every=0"]
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("explore") / "gan"
+    assert main(["train", "--out", str(run), *TINY]) == 0
+    return run
+
+
+def test_lerp_and_slerp_by_hand():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    t = torch.tensor([0.0, 0.5, 1.0])
+    assert torch.allclose(lerp(a, b, t), torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]))
+    s = slerp(a, b, t)
+    h = math.sqrt(0.5)
+    assert torch.allclose(s, torch.tensor([[1.0, 0.0], [h, h], [0.0, 1.0]]), atol=1e-6)  # stays on the circle
+    long = slerp(a, 3 * b, torch.tensor([0.5]))
+    assert long.norm().item() == pytest.approx(2.0)  # the norm moves linearly, 1 -> 3
+    assert torch.allclose(slerp(a, 2 * a, t), lerp(a, 2 * a, t))  # parallel: the straight line
+    rows = slerp(torch.randn(4, 8), torch.randn(4, 8), t)
+    assert rows.shape == (4, 3, 8)
+
+
+def test_truncation_redraws_only_what_lies_beyond_psi():
+    z = torch.tensor([[0.1, -2.5, 0.7, 3.0]])
+    out = truncate_normal(z, 1.0, torch.Generator().manual_seed(0))
+    assert out.abs().max() <= 1.0
+    assert out[0, 0] == z[0, 0] and out[0, 2] == z[0, 2]  # inside: kept
+    big = truncate_normal(torch.randn(20000, 4, generator=torch.Generator().manual_seed(1)), 0.5,
+                          torch.Generator().manual_seed(2))
+    # the normal truncated to [-0.5, 0.5] has variance 1 - 2 a phi(a) / (2 Phi(a) - 1) at a = 0.5
+    a = 0.5
+    phi, Phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(a / math.sqrt(2)))
+    assert big.var().item() == pytest.approx(1 - 2 * a * phi / (2 * Phi - 1), rel=0.03)
+
+
+def test_jump_ratio_and_edit_shares_by_hand():
+    even = torch.arange(5.0).view(1, 5, 1)
+    jump = torch.tensor([0.0, 0.0, 0.0, 0.0, 4.0]).view(1, 5, 1)
+    assert path_jump_ratio(torch.cat([even, jump])).tolist() == pytest.approx([1.0, 4.0])
+    before, after = torch.tensor([0, 1, 2, 2]), torch.tensor([2, 2, 2, 1])
+    assert share_changed_to(before, after, 2) == pytest.approx(1.0)  # both of the two not-2 became 2
+    assert share_changed_to(before, after, 1) == pytest.approx(1 / 3)  # 0, 2, 2 -> 2, 2, 1: one became 1
+    v = torch.tensor([3.0, 4.0])
+    d = random_direction_like(v, torch.Generator().manual_seed(0))
+    assert d.norm().item() == pytest.approx(5.0)
+    assert exploring.apply_attribute(torch.zeros(2, 2), v, [0.0, 2.0]).tolist() == [[0, 0], [6, 8], [0, 0], [6, 8]]
+
+
+def test_sample_truncation_and_numbered_grid(gan_run, tmp_path, capsys):
+    assert main(["sample", str(gan_run), "--truncation", "0.5", "--n", "10"]) == 0
+    written = capsys.readouterr().out.split()[-1]
+    assert written.endswith("_psi0.5.png") and Image.open(written).size[0] > 50
+    plain, numbered = tmp_path / "p.png", tmp_path / "n.png"
+    assert main(["sample", str(gan_run), "--n", "4", "--out", str(plain)]) == 0
+    assert main(["sample", str(gan_run), "--n", "4", "--out", str(numbered), "--numbered"]) == 0
+    a = np.asarray(Image.open(numbered))
+    assert a.shape[0] == 3 * (2 * 30 + 2)  # upscaled 3x so the numbers read
+    assert main(["sample", str(gan_run), "--truncation", "-1", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--truncation must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_truncated_samples_come_from_truncated_codes(gan_run):
+    family = exploring.Explorer.load(gan_run).family
+    inputs, _ = family.sample_inputs(200, torch.Generator().manual_seed(0), truncation=0.3)
+    assert inputs["z"].abs().max() <= 0.3
+    plain, _ = family.sample_inputs(200, torch.Generator().manual_seed(0))
+    inside = plain["z"].abs() <= 0.3
+    assert torch.equal(inputs["z"][inside], plain["z"][inside])  # the same draw, only the tails redrawn
+
+
+def test_explore_commands_write_pictures_and_refuse_to_overwrite(gan_run, capsys):
+    assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2", "3", "--steps", "6"]) == 0
+    png = gan_run / "explore" / "interpolate_seeds0-3.png"
+    assert Image.open(png).size == (2 * (6 * 30 + 2), 2 * (2 * 30 + 2))  # 2 rows of 6
+    gif = Image.open(png.with_suffix(".gif"))
+    assert gif.n_frames >= 6
+    assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2", "3", "--steps", "6"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2"]) == 2
+    assert "pairs" in capsys.readouterr().err
+    assert main(["explore", "interpolate", str(gan_run), "--images", "a.png", "b.png"]) == 2
+    assert "has none: use --seeds" in capsys.readouterr().err
+    assert main(["explore", "arithmetic", str(gan_run), "--a", "0,1", "--b", "2", "--c", "3,4,5", "--n", "8"]) == 0
+    arith = Image.open(gan_run / "explore" / "arithmetic_seed0.png")
+    assert arith.size == (2 * (9 * 30 + 2), 2 * (4 * 30 + 2))  # 8 neighbours + the result; 3 operands + result
+    assert main(["explore", "arithmetic", str(gan_run), "--a", "0,99", "--b", "2", "--c", "3", "--n", "8",
+                 "--force"]) == 2
+    assert "0..7" in capsys.readouterr().err
+
+
+def test_arithmetic_operands_are_the_numbered_samples(gan_run):
+    ex = exploring.Explorer.load(gan_run)
+    z, _ = exploring.operand_codes(ex, "3,5", seed=7, n=16, k=3)
+    grid = ex.family.noise(16, torch.Generator().manual_seed(7))["z"]
+    assert torch.equal(z, grid[[3, 5]])
+
+
+def test_truncation_sweep_table(gan_run):
+    result = exploring.truncation_sweep(gan_run, psis=[1.0, 0.5], n=100, progress=False)
+    rows = result["rows"]
+    assert [r["psi"] for r in rows] == [None, 1.0, 0.5]
+    assert all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["fd"] > 0 for r in rows)
+    table = json.loads((gan_run / "explore" / "truncation.json").read_text())
+    assert table["rows"] == rows
+    assert Image.open(gan_run / "explore" / "truncation.png").size[0] > 300
+
+
+def test_translation_runs_have_no_latent_space(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
+    run = tmp_path / "p2p"
+    assert main(["train", "--config", "pix2pix-fashion-edges", "--out", str(run), "--quiet", "--steps", "1",
+                 "--set", "data.subset=64", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                 "--set", "log.tensorboard=false", "--set", "train.batch_size=8"]) == 0
+    assert main(["explore", "interpolate", str(run)]) == 2
+    assert "no latent space" in capsys.readouterr().err
+    assert main(["sample", str(run), "--truncation", "1", "--out", str(tmp_path / "t.png")]) == 2
+    assert "come from images" in capsys.readouterr().err
