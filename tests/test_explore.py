@@ -135,3 +135,23 @@ def test_translation_runs_have_no_latent_space(tmp_path, capsys, monkeypatch):
     assert "no latent space" in capsys.readouterr().err
     assert main(["sample", str(run), "--truncation", "1", "--out", str(tmp_path / "t.png")]) == 2
     assert "come from images" in capsys.readouterr().err
+
+
+def test_python_api_matches_the_command(gan_run, tmp_path):
+    import ganforge
+
+    written = ganforge.explore("interpolate", gan_run, seeds=[4, 5], steps=3, out=tmp_path / "i.png")
+    assert written == [tmp_path / "i.png", tmp_path / "i.gif"]
+    assert Image.open(written[0]).size == (2 * (3 * 30 + 2), 2 * 32)
+    with pytest.raises(ganforge.api.UserError, match="actions: interpolate"):
+        ganforge.explore("walk", gan_run)
+    path = ganforge.sample(gan_run, out=tmp_path / "s.png", n=4, truncation=1.0, numbered=True)
+    assert Image.open(path).size[0] == 3 * (2 * 30 + 2)
+
+
+def test_classes_by_index_name_or_first_word():
+    names = ["T-shirt/top", "Trouser", "Ankle boot"]
+    assert [exploring.class_index(k, names) for k in ("ankle-boot", "t-shirt", "2", "TROUSER", "T-shirt/top")] == [
+        2, 0, 2, 1, 0]
+    with pytest.raises(exploring.UserError, match="not one of the data's: T-shirt/top, Trouser, Ankle boot"):
+        exploring.class_index("sock", names)

@@ -140,6 +140,21 @@ def translate(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | o
     return translate_files(Path(run_dir), input, out, direction, checkpoint, force=force)
 
 
+def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Path]:
+    """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...] or images=[...], spherical,
+    steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths) or "truncation"
+    (psis, n, seed); each also takes out, force, checkpoint and device (see ganforge.exploring). Returns the
+    files written."""
+    from ganforge import exploring
+
+    actions = {"interpolate": exploring.interpolate, "arithmetic": exploring.arithmetic,
+               "attribute": exploring.attribute, "truncation": exploring.truncation_sweep}
+    if action not in actions:
+        raise UserError(f"unknown explore action '{action}'; actions: {', '.join(actions)}")
+    result = actions[action](run_dir, **options)
+    return [Path(p) for p in result["written"]] if isinstance(result, dict) else result
+
+
 def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int | None = None, *,
              ref: str = "test", extractor: str = "auto", inception: str | None = None, seed: int = 0,
              checkpoint: str | None = None, device: str = "auto", progress: bool = False) -> dict:

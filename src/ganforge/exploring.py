@@ -191,11 +191,15 @@ def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch
 
 
 def class_index(name: str, names: list[str]) -> int:
-    """A class by index, by name, or by the name's first part in any case ("t-shirt" for "T-shirt/top")."""
+    """A class by index, by name, or by the name's first part, in any case, with - or _ for spaces
+    ("ankle-boot" for "Ankle boot", "t-shirt" for "T-shirt/top")."""
     if name.isdigit() and int(name) < len(names):
         return int(name)
+    def norm(text: str) -> str:
+        return text.lower().replace("-", " ").replace("_", " ")
+
     for i, full in enumerate(names):
-        if name.lower() in (full.lower(), full.split("/")[0].lower()):
+        if norm(name) in (norm(full), norm(full.split("/")[0])):
             return i
     raise UserError(f"class '{name}' is not one of the data's: {', '.join(names)} (or an index)")
 
@@ -234,12 +238,20 @@ def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
     labelled data where the family has one, else from generated samples labelled by the domain classifier."""
     if hasattr(ex.family, "encode"):
         data = runs.load_data(runs.read_config(ex.run_dir))
-        if data.y is None:
-            raise UserError(f"--attr {attr}: the run's data {data.name} has no labels to find the attribute in")
-        label = class_index(attr, list(data.class_names))
         pool = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:CLASS_POOL * 5]
+        if data.attr_names:  # an attribute file: its 0/1 column
+            if attr not in data.attr_names:
+                raise UserError(f"--attr {attr}: not an attribute of {data.name}; attributes: "
+                                f"{', '.join(data.attr_names)}")
+            has = data.attributes[pool, data.attr_names.index(attr)] > 0.5
+        elif data.y is not None:
+            has = data.y[pool] == class_index(attr, list(data.class_names or range(int(data.y.max()) + 1)))
+        else:
+            raise UserError(f"--attr {attr}: the run's data {data.name} has no labels or attributes to find it in")
+        if has.all() or not has.any():
+            raise UserError(f"--attr {attr}: the examples drawn are all with it or all without; no vector")
         z = ex.family.encode(data.x[pool]).to(ex.device)
-        has = (data.y[pool] == label).to(z.device)
+        has = has.to(z.device)
         return z[has].mean(0) - z[~has].mean(0)
     with_attr, without = class_codes(ex, attr, seed)
     return with_attr.mean(0) - without.mean(0)
