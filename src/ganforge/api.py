@@ -143,12 +143,12 @@ def translate(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | o
 def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Path]:
     """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...] or images=[...], spherical,
     steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths) or "truncation"
-    (psis, n, seed); each also takes out, force, checkpoint and device (see ganforge.exploring). Returns the
+    (psis, n, seed) or "mix" (rows, columns: seeds; stylegan runs); each also takes out, force, checkpoint and device (see ganforge.exploring). Returns the
     files written."""
     from ganforge import exploring
 
     actions = {"interpolate": exploring.interpolate, "arithmetic": exploring.arithmetic,
-               "attribute": exploring.attribute, "truncation": exploring.truncation_sweep}
+               "attribute": exploring.attribute, "truncation": exploring.truncation_sweep, "mix": exploring.style_mix}
     if action not in actions:
         raise UserError(f"unknown explore action '{action}'; actions: {', '.join(actions)}")
     result = actions[action](run_dir, **options)

@@ -110,8 +110,9 @@ def _add_export(sub) -> None:
 
 def _add_explore(sub) -> None:
     p = sub.add_parser("explore", help="walk a trained generator's latent space: interpolate, arithmetic, "
-                                       "attribute, truncation",
-                       description="Pictures of what a run's codes do (GAN, conditional GAN, AAE, VAE-GAN). Seed S "
+                                       "attribute, truncation, mix",
+                       description="Pictures of what a run's codes do (GAN, conditional GAN, AAE, VAE-GAN, "
+                                   "StyleGAN). Seed S "
                                    "is the noise drawn from a generator seeded S; outputs go to RUN_DIR/explore/ "
                                    "(a PNG, and a GIF beside it where things move), never overwritten without "
                                    "--force.")
@@ -150,6 +151,13 @@ def _add_explore(sub) -> None:
     q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="samples to edit (default 0..7)")
     q.add_argument("--strength", type=float, nargs="+", metavar="X",
                    help="multiples of the vector, one column each (default -1 -0.5 0 0.5 1 1.5 2)")
+    q = esub.add_parser("mix", help="style mixing: coarse, middle and fine styles swapped (stylegan runs)",
+                        description="Karras et al.'s style-mixing grid: column sources on top, row sources on the "
+                                    "left, each cell its row's sample with one band of styles (coarse, middle, "
+                                    "fine: a block of rows each) from its column's.")
+    common(q)
+    q.add_argument("--rows", type=int, nargs="+", metavar="S", help="row source seeds (default 0 1 2)")
+    q.add_argument("--columns", type=int, nargs="+", metavar="S", help="column source seeds (default 3 4 5 6 7)")
     q = esub.add_parser("truncation", help="precision, recall and FD against the truncation psi",
                         description="Samples truncated at each psi (values of z beyond it drawn again) against the "
                                     "test split: a plot, the samples of each psi, and truncation.json.")
@@ -173,6 +181,8 @@ def cmd_explore(args) -> int:
         if args.seeds and args.images:
             raise UserError("give --seeds or --images, not both")
         written = exploring.attribute(args.run_dir, args.attr, args.images, args.seeds, args.strength, **where)
+    elif args.action == "mix":
+        written = exploring.style_mix(args.run_dir, args.rows, args.columns, **where)
     else:
         written = [Path(p) for p in exploring.truncation_sweep(args.run_dir, args.psi, args.n, args.seed,
                                                                  **where)["written"]]

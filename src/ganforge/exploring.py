@@ -1,5 +1,6 @@
 """Exploring a trained generator's latent space (`ganforge explore`): interpolation, vector arithmetic,
-attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN).
+attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN,
+StyleGAN), and style mixing for style-based generators.
 
 Seed S means the noise that family.noise draws from a generator seeded S, so every picture here can be
 redrawn; sample i of `ganforge sample --seed S --n N --numbered` is row i of family.noise(N, seeded S).
@@ -22,7 +23,8 @@ from ganforge.training.samples import generate
 NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
 NEIGHBOUR_NOISE = 0.25  # their uniform noise of +-0.25 added to the result's code
 CLASS_POOL = 2000  # samples drawn and classified to pick an operand or attribute by class
-DEFAULT_PSIS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25)
+DEFAULT_PSIS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25)  # z-space truncation: the threshold on |z|
+W_PSIS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)  # style-based generators: the pull towards w_avg
 
 
 @dataclass
@@ -287,6 +289,41 @@ def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, s
     return [png, gif]
 
 
+# -- style mixing ----------------------------------------------------------------------------------------------
+
+
+def style_mix(run_dir: Path | str, rows: list[int] | None = None, columns: list[int] | None = None,
+              out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
+              device: str = "auto") -> list[Path]:
+    """Karras et al.'s style-mixing figure: the top row holds the column sources, the left column the row
+    sources, and each cell is its row's sample with one band of styles (coarse, middle, fine: one block of
+    rows each) taken from its column's sample."""
+    ex = Explorer.load(run_dir, checkpoint, device)
+    family = ex.family
+    if not hasattr(family, "style_ranges"):
+        raise UserError(f"style mixing swaps the styles of a style-based generator; the {family.cfg.model.family} "
+                        "family has none (train with --config stylegan-...)")
+    rows = [0, 1, 2] if rows is None else rows
+    columns = [3, 4, 5, 6, 7] if columns is None else columns
+    png, _ = output_paths(ex, out, "mix", gif=False, force=force)
+    was_training = family.training
+    family.eval()
+    try:
+        with torch.no_grad():
+            g = family.sampler()
+            row_ws, col_ws = family.styles(ex.seed_codes(rows), g), family.styles(ex.seed_codes(columns), g)
+            cells = [torch.full_like(g.synthesis(row_ws[:1]), -1.0), g.synthesis(col_ws)]
+            for start, stop in family.style_ranges().values():
+                for i in range(len(rows)):
+                    mixed = row_ws[i : i + 1].repeat(len(columns), 1, 1)
+                    mixed[:, start:stop] = col_ws[:, start:stop]
+                    cells += [g.synthesis(row_ws[i : i + 1]), g.synthesis(mixed)]
+    finally:
+        family.train(was_training)
+    viz.save_grid(torch.cat(cells).cpu(), png, nrow=len(columns) + 1, upscale=2)
+    return [png]
+
+
 # -- truncation -----------------------------------------------------------------------------------------------
 
 
@@ -299,10 +336,11 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     from ganforge.metrics.evaluate import build_extractor, cached_features, compare
 
     ex = Explorer.load(run_dir, checkpoint, device)
-    if ex.family.latent_kind() != "gaussian":
+    kind = ex.family.latent_kind()
+    if kind not in ("gaussian", "w"):
         raise UserError(f"truncation redraws Gaussian codes; the {ex.family.cfg.model.family} run's codes follow "
                         "another prior")
-    psis = list(DEFAULT_PSIS) if psis is None else sorted(psis, reverse=True)
+    psis = list(DEFAULT_PSIS if kind == "gaussian" else W_PSIS) if psis is None else sorted(psis, reverse=True)
     png, _ = output_paths(ex, out, "truncation", gif=False, force=force)
     real = runs.load_data(runs.with_split(runs.read_config(ex.run_dir), "test"))
     extractor = build_extractor("auto", real.name, device=str(ex.device))

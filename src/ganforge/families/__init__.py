@@ -13,10 +13,12 @@ from ganforge.families.cyclegan import CycleGAN
 from ganforge.families.gan import GAN
 from ganforge.families.pix2pix import Pix2Pix
 from ganforge.families.srgan import SRGAN
+from ganforge.families.stylegan import StyleGAN
 from ganforge.families.vaegan import VAEGAN
 
 FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
-                                  "srgan": SRGAN, "vaegan": VAEGAN}
+                                  "srgan": SRGAN, "vaegan": VAEGAN,
+                                  "stylegan": StyleGAN}
 
 
 def family_class(name: str) -> type[Family]:

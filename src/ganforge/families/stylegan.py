@@ -1,0 +1,137 @@
+"""The style-based GAN (Karras et al. 2019, 2020: StyleGAN2's generator and residual discriminator) with its
+training recipe: non-saturating logistic loss, lazy R1 on real images, style-mixing regularisation, and the
+running average of w that truncation pulls samples towards. The networks are nets/stylegan.py.
+
+Each iteration:
+  D   softplus(D(G(z))) + softplus(-D(x))
+  R1  every family.r1_every iterations: r1 * r1_every * 0.5 ||grad_x D(x)||^2 on the latest real batch
+  G   softplus(-D(G(z))), with probability family.style_mixing two codes' w split at a random layer
+The loop's EMA of G (train.ema) samples, as in the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ganforge import losses
+from ganforge.data.spec import Batch, DataSpec
+from ganforge.errors import UserError
+from ganforge.families.base import Family, Phase, Stats, Step, check_options
+from ganforge.nets.stylegan import ResidualDiscriminator, StyleGenerator
+
+
+@dataclass
+class StyleGANOptions:
+    w_dim: int = 128  # the intermediate latent w (the paper: 512)
+    mapping_layers: int = 8  # fully connected layers z -> w
+    max_channels: int = 256  # the widest convolution (model.g_width / d_width: channels at the image's size)
+    style_mixing: float = 0.9  # share of G steps whose images mix two codes' styles
+    r1: float = 0.01  # R1 weight gamma (StyleGAN2-ADA's value for 32x32 images)
+    r1_every: int = 16  # lazy regularisation: R1 every this many iterations, scaled up to match
+    w_avg_beta: float = 0.995  # the running mean of w: w_avg <- beta w_avg + (1 - beta) mean(w)
+    mbstd_group: int = 4  # minibatch standard deviation group size in D
+
+
+class StyleGAN(Family):
+    Options = StyleGANOptions
+    GROUPS = ("G", "D")
+    LATENT = "w"
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, cfg, spec: DataSpec):
+        super().__init__(cfg, spec)
+        o: StyleGANOptions = self.options
+        if not spec.is_image:
+            raise UserError(f"the stylegan family trains on images; data.name={spec.name} is not an image dataset")
+        if spec.shape[1] != spec.shape[2]:
+            raise UserError(f"the stylegan family needs square images, got {spec.shape[1]}x{spec.shape[2]}; "
+                            "set data.resolution")
+        if not 0 <= o.style_mixing <= 1 or o.r1 < 0 or o.r1_every < 1 or not 0 <= o.w_avg_beta < 1:
+            raise UserError("config keys 'family.style_mixing' (0..1), 'family.r1' (>= 0), 'family.r1_every' (>= 1) "
+                            "and 'family.w_avg_beta' ([0, 1)) are out of range")
+        m = cfg.model
+        self.z_dim = m.z_dim
+        self.G = StyleGenerator(spec.shape, m.z_dim, o.w_dim, o.mapping_layers, m.g_width, o.max_channels)
+        self.G.register_buffer("w_avg", torch.zeros(o.w_dim))
+        self.D = ResidualDiscriminator(spec.shape, m.d_width, o.max_channels, o.mbstd_group)
+        self.networks = {"G": self.G, "D": self.D}
+
+    def phases(self) -> list[Phase]:
+        phases = [Phase("D", steps="D")]
+        if self.options.r1 > 0:
+            phases.append(Phase("R1", steps="D", every=self.options.r1_every, data=False))
+        return [*phases, Phase("G", steps="G", freeze=("D",), data=False)]
+
+    def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
+        d = self.wrapped.get("D", self.D)
+        if phase == "D":
+            with torch.no_grad():
+                fake = self.G(*self.codes(step, len(batch.x)))
+            real_logits, fake_logits = d(batch.x), d(fake)
+            loss = losses.d_loss_bce(real_logits, fake_logits)
+            return loss, {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
+                          "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+        if phase == "R1":
+            real = batch.x.detach().requires_grad_(True)
+            penalty = losses.r1_penalty(d(real), real)
+            return self.options.r1 * self.options.r1_every * penalty, {"r1": penalty.detach()}
+        z, z2, cut = self.codes(step, len(batch.x))
+        with torch.no_grad():  # the running mean of w, for truncation
+            self.G.w_avg.lerp_(self.G.mapping(z).float().mean(0), 1 - self.options.w_avg_beta)
+        loss = losses.g_loss_nonsaturating(self.D(self.wrapped.get("G", self.G)(z, z2, cut)))
+        return loss, {"loss_g": loss.detach()}
+
+    def codes(self, step: Step, n: int) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+        """(z, z2, cut) for G's forward: with probability style_mixing the styles from a random layer `cut` on
+        come from a second code z2 (style-mixing regularisation); else (z, None, None)."""
+        z = step.randn(step.batch_size, self.z_dim)[:n]
+        draw = torch.rand(2, generator=step.noise, device=step.noise.device).tolist()
+        if draw[0] >= self.options.style_mixing:
+            return z, None, None
+        cut = 1 + int(draw[1] * (self.G.n_styles - 1))  # 1 .. n_styles - 1
+        return z, step.randn(step.batch_size, self.z_dim)[:n], cut
+
+    # -- sampling ---------------------------------------------------------------------------------------------
+
+    def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return {"z": torch.randn(n, self.z_dim, generator=generator, device=generator.device)}
+
+    def styles(self, inputs: dict[str, torch.Tensor], g: nn.Module | None = None) -> torch.Tensor:
+        """ws of the sampling network for inputs: w = mapping(z), pulled towards w_avg by psi where given."""
+        g = self.sampler() if g is None else g
+        w = g.mapping(inputs["z"])
+        if "psi" in inputs:
+            w = g.w_avg + inputs["psi"].view(-1, 1).to(w.dtype) * (w - g.w_avg)
+        return w.unsqueeze(1).repeat(1, g.n_styles, 1)
+
+    def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
+        check_options(self, options, allowed=())
+        g = self.sampler()
+        return g.synthesis(self.styles(inputs, g))
+
+    def check_truncation(self, psi: float) -> None:
+        if psi < 0:
+            raise UserError(f"--truncation is psi in w = w_avg + psi (w - w_avg): 1 leaves samples as they are, "
+                            f"0 gives the average image; got {psi}")
+
+    def truncated(self, inputs: dict[str, torch.Tensor], psi: float | None,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The truncation of StyleGAN: w moved towards the running average of w by psi (applied in decode)."""
+        if psi is None:
+            return inputs
+        self.check_truncation(psi)
+        return {**inputs, "psi": torch.full((len(inputs["z"]),), float(psi), device=inputs["z"].device)}
+
+    def style_ranges(self) -> dict[str, tuple[int, int]]:
+        """Which style inputs are coarse, middle and fine: the first resolution's, the next one's, the rest
+        (StyleGAN's Fig. 3 at the sizes a CPU trains)."""
+        n = self.G.n_styles
+        return {"coarse": (0, min(2, n)), "middle": (min(2, n), min(4, n)), "fine": (min(4, n), n)}
+
+    def forward_check(self, device: torch.device) -> None:
+        self.D(self.decode(self.noise(2, torch.Generator(device=device).manual_seed(0))))
+
