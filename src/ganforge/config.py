@@ -79,7 +79,11 @@ class ModelConfig:
     pack: int = 1  # PacGAN: D judges this many samples jointly (Lin et al. 2018); 1: off
     # class or attribute conditioning: cgan (Mirza 2014: labels joined to G's z and D's input), acgan (Odena
     # 2017: D also classifies), projection (Miyato 2018: D's projection of the label, class-conditional BatchNorm in G)
-    condition: str = choice("none", "none", "cgan", "acgan", "projection")
+    # biggan (Brock et al. 2019): projection D; G's BatchNorm gains and biases from a shared class embedding
+    # joined to a chunk of z per layer (hierarchical z), the first chunk feeding G's input
+    condition: str = choice("none", "none", "cgan", "acgan", "projection", "biggan")
+    shared_dim: int = 32  # biggan: size of the shared class embedding
+    attention: int = 0  # > 0: a self-attention block (SAGAN, BigGAN) in G and D at this resolution (dcgan, dcgan28)
 
 
 @dataclass
@@ -92,6 +96,7 @@ class LossConfig:
     r1: float = 0.0  # R1 weight gamma: |grad D|^2 / 2 on real data (Mescheder et al. 2018)
     r1_every: int = 1  # lazy R1: every this many D steps, weight multiplied by it (StyleGAN2 uses 16)
     dragan: float = 0.0  # DRAGAN weight lambda (10 in the paper): (|grad D| - 1)^2 near real data
+    ortho: float = 0.0  # BigGAN's orthogonal regularisation of G's weights (1e-4 in the paper): makes G amenable to truncation
     # top-k G updates (Sinha et al. 2020): G's loss uses only the fraction of its fakes that D rates most real;
     # the fraction starts at 1 and is multiplied by g_top_k_decay each epoch down to g_top_k (1: off)
     g_top_k: float = 1.0

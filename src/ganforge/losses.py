@@ -178,6 +178,20 @@ def r1_penalty(real_logits: torch.Tensor, real_x: torch.Tensor) -> torch.Tensor:
     return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
 
 
+def orthogonal_penalty(module: nn.Module) -> torch.Tensor:
+    """BigGAN's orthogonal regularisation (Brock et al. 2019, eq. 3): sum over the weight matrices W of
+    `module` (convolutions flattened to out x in*k*k) of ||W W^T * (1 - I)||_F^2, which pushes filters towards
+    orthogonality without constraining their norms. The caller multiplies by beta (1e-4 in the paper)."""
+    total = torch.zeros(())
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            w = m.weight.transpose(0, 1) if isinstance(m, nn.ConvTranspose2d) else m.weight
+            w = w.flatten(1).float()
+            gram = w @ w.t()
+            total = total.to(gram.device) + (gram * (1 - torch.eye(len(gram), device=gram.device))).pow(2).sum()
+    return total
+
+
 def dragan_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """DRAGAN penalty, E[(||grad f(x_hat)||_2 - 1)^2] near the real data (Kodali et al. 2017).

@@ -12,7 +12,7 @@ file holds the objectives. loss.objective swaps the pair for WGAN, hinge or
 least squares; penalties (WGAN-GP, R1, DRAGAN), weight clipping, one-sided label smoothing, experience replay
 and PacGAN packing are added here, so every architecture gets them.
 
-With model.condition (cgan, acgan, projection) G and D also take the label (a class or binary attributes).
+With model.condition (cgan, acgan, projection, biggan) G and D also take the label (a class or binary attributes).
 Fake samples get the labels of the real batch beside them, so D sees the same label distribution on both
 sides and the penalties' interpolates keep one label; acgan adds the class loss to both players.
 """
@@ -176,6 +176,10 @@ class GAN(Family):
             logits = logits.topk(max(1, round(fraction * len(logits))), dim=0).values
         loss = self.g_objective(logits)
         stats = {"loss_g": loss.detach()}
+        if self.loss_cfg.ortho:  # BigGAN: G amenable to truncation
+            penalty = losses.orthogonal_penalty(self.G)
+            loss = loss + self.loss_cfg.ortho * penalty
+            stats["ortho"] = penalty.detach()
         if classes is not None:  # acgan: G also wants its samples to be classified as their label
             class_loss = losses.class_loss(classes, labels, self.attributes)
             loss = loss + self.loss_cfg.class_weight * class_loss
@@ -276,7 +280,7 @@ class GAN(Family):
             return None
         flag = "--class" if class_name is not None else "--attr"
         if not self.conditional:
-            raise UserError(f"{flag} needs a conditional run (model.condition cgan, acgan or projection); "
+            raise UserError(f"{flag} needs a conditional run (model.condition cgan, acgan, projection or biggan); "
                             f"this run was trained with model.condition=none")
         if class_name is not None and attrs is not None:
             raise UserError("give --class or --attr, not both")

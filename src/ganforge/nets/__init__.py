@@ -4,11 +4,15 @@ that change the networks (spectral norm, minibatch statistics, PacGAN packing) a
 
 from __future__ import annotations
 
+import dataclasses
+
+import torch
 from torch import nn
 
 from ganforge.config import ModelConfig
 from ganforge.errors import UserError
 from ganforge.nets import conditional, dcgan, dense, mlp
+from ganforge.nets.attention import insert_attention
 from ganforge.nets.stabilisers import add_batch_statistics, spectral_norm_all
 
 
@@ -19,6 +23,8 @@ def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
     mode = model.condition
     if mode == "none":
         g, d = _build_architecture(model, shape, is_image)
+    elif mode == "biggan":
+        g, d = _biggan(model, shape, is_image, n_cond)
     else:
         concat_model = conditional.g_config(model, n_cond)
         g, _ = _build_architecture(model if mode == "projection" else concat_model, shape, is_image)
@@ -34,7 +40,8 @@ def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
     if mode != "none":
         body, head, n_features = conditional.split_head(d)
         conv = model.arch in ("dcgan", "dcgan28")
-        d = conditional.ConditionalD(body, head, mode, n_cond, n_features, conv, model.pack if mode == "cgan" else 1)
+        d_mode = "projection" if mode == "biggan" else mode
+        d = conditional.ConditionalD(body, head, d_mode, n_cond, n_features, conv, model.pack if mode == "cgan" else 1)
     if model.spectral_norm in ("d", "both"):
         spectral_norm_all(d)
     if model.spectral_norm in ("g", "both"):
@@ -42,7 +49,34 @@ def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
     return g, d
 
 
+def _biggan(model: ModelConfig, shape: tuple[int, ...], is_image: bool, n_cond: int) -> tuple[nn.Module, nn.Module]:
+    """G conditioned as BigGAN's (shared embedding, hierarchical z) and the plain D (made a projection D)."""
+    if model.arch not in ("dcgan", "dcgan28"):
+        raise UserError(f"model.condition=biggan conditions G's BatchNorm layers; model.arch={model.arch} has none: "
+                        "use dcgan or dcgan28")
+    g, _ = _build_architecture(model, shape, is_image)
+    n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in g)
+    chunks = conditional.z_chunks(model.z_dim, n_bn)
+    g, _ = _build_architecture(dataclasses.replace(model, z_dim=chunks[0]), shape, is_image)
+    layers = [conditional.ConditionalBatchNorm2d(m.num_features, model.shared_dim + chunks[1]) if isinstance(
+        m, nn.BatchNorm2d) else m for m in g]
+    _, d = _build_architecture(model, shape, is_image)
+    return conditional.BigGANG(nn.Sequential(*layers), n_cond, model.shared_dim, chunks), d
+
+
 def _build_architecture(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
+                        extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
+    g, d = _plain_architecture(model, shape, is_image, extra_in)
+    if model.attention:
+        if model.arch not in ("dcgan", "dcgan28"):
+            raise UserError(f"model.attention adds a block to convolutional networks; model.arch={model.arch} "
+                            "is not one: use dcgan or dcgan28")
+        g = insert_attention(g, torch.zeros(2, model.z_dim), model.attention)
+        d = insert_attention(d, torch.zeros(2, (shape[0] + extra_in) * model.pack, *shape[1:]), model.attention)
+    return g, d
+
+
+def _plain_architecture(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
                         extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     out = model.g_output if model.g_output != "auto" else ("tanh" if is_image else "linear")
     if model.arch == "mlp":

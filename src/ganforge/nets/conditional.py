@@ -57,6 +57,38 @@ class ConditionalG(nn.Module):
         return h
 
 
+class BigGANG(nn.Module):
+    """BigGAN's conditioning of G(z, c): z is split into one chunk for G's input and one per BatchNorm layer;
+    each layer's gain and bias read [E c, its chunk], E a class embedding shared by all layers."""
+
+    def __init__(self, net: nn.Sequential, n_cond: int, shared_dim: int, chunks: list[int]):
+        super().__init__()
+        self.net, self.n_cond, self.chunks = net, n_cond, chunks
+        self.shared = nn.Linear(n_cond, shared_dim, bias=False)  # one row per class, as nn.Embedding
+        nn.init.normal_(self.shared.weight, 0.0, 0.02)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        parts = z.split(self.chunks, 1)
+        embedding = self.shared(c.to(z.dtype))
+        h, k = parts[0], 1
+        for layer in self.net:
+            if isinstance(layer, ConditionalBatchNorm2d):
+                h, k = layer(h, torch.cat([embedding, parts[k]], 1)), k + 1
+            else:
+                h = layer(h)
+        return h
+
+
+def z_chunks(z_dim: int, n_layers: int) -> list[int]:
+    """z's split for BigGAN's hierarchical z: equal chunks for G's input and n_layers conditioned layers, the
+    input's taking the remainder."""
+    each = z_dim // (n_layers + 1)
+    if each < 1:
+        raise UserError(f"model.z_dim={z_dim} is too small to split across {n_layers + 1} parts (hierarchical z); "
+                        f"set model.z_dim to at least {n_layers + 1}")
+    return [z_dim - n_layers * each] + [each] * n_layers
+
+
 class ConditionalD(nn.Module):
     """D(x, c) -> (logit of real, class logits or None).
 
@@ -114,7 +146,8 @@ def split_head(d: nn.Sequential) -> tuple[nn.Sequential, nn.Sequential, int]:
 
 
 def conditional_bn(g: nn.Sequential, n_cond: int) -> tuple[nn.Sequential, bool]:
-    """G with each BatchNorm2d replaced by a ConditionalBatchNorm2d; False when G has none."""
+    """G with each BatchNorm2d replaced by a ConditionalBatchNorm2d reading n_cond values; False when G has
+    none."""
     layers = [ConditionalBatchNorm2d(m.num_features, n_cond) if isinstance(m, nn.BatchNorm2d) else m for m in g]
     return nn.Sequential(*layers), any(isinstance(m, ConditionalBatchNorm2d) for m in layers)
 

@@ -112,12 +112,14 @@ def spectral_norm_all(module: nn.Module, n_power_iterations: int = 1) -> nn.Modu
 
     W_SN = W / sigma(W), sigma estimated by power iteration (n_power_iterations per training-mode forward)
     on W reshaped to [out, -1], which bounds each layer's Lipschitz constant by ~1. Already-normalised
-    weights (any that already carry a parametrisation) are left alone. Returns `module`, changed in place.
+    weights (any that already carry a parametrisation) and weights that start at zero are left alone. Returns `module`, changed in place.
     """
     for m in list(module.modules()):  # list: registering parametrisations adds modules while we iterate
         if not isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
             continue
         if parametrize.is_parametrized(m, "weight"):
+            continue
+        if not m.weight.any():  # zero-initialised (conditional BatchNorm's gains): sigma 0 would divide by 0
             continue
         # a ConvTranspose2d weight is [in, out, kH, kW]: its output dimension is 1
         dim = 1 if isinstance(m, nn.ConvTranspose2d) else 0

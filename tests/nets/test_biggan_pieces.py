@@ -1,0 +1,85 @@
+"""BigGAN's pieces: self-attention, the orthogonal regulariser, hierarchical z with a shared embedding."""
+
+import pytest
+import torch
+from torch import nn
+
+from ganforge.config import load_config
+from ganforge.errors import UserError
+from ganforge.losses import orthogonal_penalty
+from ganforge.nets import build_networks
+from ganforge.nets.attention import SelfAttention, insert_attention
+from ganforge.nets.conditional import BigGANG, ConditionalBatchNorm2d, z_chunks
+from ganforge.runs import load_data
+from ganforge.training.log import RunningStats
+from ganforge.training.loop import build_trainer
+
+
+def test_self_attention_starts_as_the_identity_and_mixes_positions():
+    torch.manual_seed(0)
+    block = SelfAttention(16)
+    x = torch.randn(2, 16, 5, 5)
+    assert torch.equal(block(x), x)  # the gate starts at 0
+    block.gate.data.fill_(1.0)
+    y = block(x)
+    x2 = x.clone()
+    x2[:, :, 4, 4] += 1.0  # one position changed: every position's output moves (global attention)
+    assert (block(x2) - y)[:, :, 0, 0].abs().sum() > 0
+    one = torch.randn(1, 16, 1, 1)  # one position attends only to itself: x + out(value(x))
+    assert torch.allclose(block(one), one + block.out(block.value(one)), atol=1e-6)
+
+
+def test_attention_goes_where_the_resolution_is():
+    model = load_config(None, ["model.attention=14"]).model
+    g, d = build_networks(model, (1, 28, 28), True)
+    (gi,) = [i for i, m in enumerate(g) if isinstance(m, SelfAttention)]
+    assert isinstance(g[gi - 1], nn.ReLU) and g[gi].gate.numel() == 1
+    assert g[: gi](torch.zeros(2, 100)).shape[-1] == 14
+    assert any(isinstance(m, SelfAttention) for m in d)
+    assert g(torch.randn(3, 100)).shape == (3, 1, 28, 28) and d(torch.randn(3, 1, 28, 28)).shape == (3,)
+    with pytest.raises(UserError, match="model.attention=5: the networks have no layer of that size; sizes: 7, 14"):
+        insert_attention(g, torch.zeros(2, 100), 5)
+
+
+def test_orthogonal_penalty_by_hand():
+    layer = nn.Linear(2, 2, bias=False)
+    layer.weight.data = torch.eye(2)
+    assert orthogonal_penalty(layer).item() == 0.0
+    layer.weight.data = torch.tensor([[1.0, 1.0], [1.0, 0.0]])  # W W^T = [[2, 1], [1, 1]]: off-diagonal 1, 1
+    assert orthogonal_penalty(layer).item() == pytest.approx(2.0)
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    conv.weight.data = torch.tensor([1.0, 2.0]).view(2, 1, 1, 1)  # rows (1) and (2): W W^T off-diagonal 2, 2
+    assert orthogonal_penalty(nn.Sequential(layer, conv)).item() == pytest.approx(2.0 + 8.0)
+
+
+def test_hierarchical_z_chunks_and_the_shared_embedding():
+    assert z_chunks(120, 2) == [40, 40, 40] and z_chunks(100, 2) == [34, 33, 33]
+    with pytest.raises(UserError, match="too small"):
+        z_chunks(2, 2)
+    model = load_config("biggan-fashion", ["model.attention=0", "model.spectral_norm=d"]).model
+    g, d = build_networks(model, (1, 28, 28), True, n_cond=10)
+    assert isinstance(g, BigGANG) and g.chunks == [40, 40, 40]
+    bns = [m for m in g.net if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(bns) == 2 and all(m.gain.in_features == 32 + 40 for m in bns)
+    for m in bns:  # make the conditioning matter
+        nn.init.normal_(m.gain.weight, 0, 0.5)
+    g.eval()
+    z, c = torch.randn(2, 120), torch.eye(10)[[3, 3]]
+    base = g(z, c)
+    z2 = z.clone()
+    z2[:, 80:] += 1.0  # the last layer's chunk only
+    assert not torch.allclose(g(z2, c), base)
+    assert not torch.allclose(g(z, torch.eye(10)[[5, 5]]), base)  # another class
+    logits, classes = d(base, c)
+    assert logits.shape == (2,) and classes is None  # a projection D
+
+
+def test_biggan_preset_trains_with_spectral_norm_in_both(tmp_path):
+    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "model.g_width=8", "model.d_width=8",
+                                         "train.batch_size=8", "log.tensorboard=false", "eval.every=0"])
+    trainer = build_trainer(cfg, load_data(cfg))
+    stats = RunningStats()
+    for _ in range(5):
+        trainer.train_step(stats)
+    values = stats.read_and_reset()
+    assert all(torch.isfinite(torch.tensor(v)) for v in values.values()) and values["ortho"] > 0
