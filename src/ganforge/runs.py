@@ -33,7 +33,7 @@ def load_data(cfg: Config) -> Dataset:
     """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
     d = cfg.data
     resolution = d.resolution
-    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in ("gan", "aae", "vaegan", "stylegan"):
+    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in ("gan", "aae", "vaegan", "stylegan", "progan"):
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,

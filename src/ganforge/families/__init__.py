@@ -12,13 +12,14 @@ from ganforge.families.base import Family, Phase, Step
 from ganforge.families.cyclegan import CycleGAN
 from ganforge.families.gan import GAN
 from ganforge.families.pix2pix import Pix2Pix
+from ganforge.families.progan import ProGAN
 from ganforge.families.srgan import SRGAN
 from ganforge.families.stylegan import StyleGAN
 from ganforge.families.vaegan import VAEGAN
 
 FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
                                   "srgan": SRGAN, "vaegan": VAEGAN,
-                                  "stylegan": StyleGAN}
+                                  "stylegan": StyleGAN, "progan": ProGAN}
 
 
 def family_class(name: str) -> type[Family]:

@@ -4,8 +4,7 @@ no custom CUDA kernels, so the same code runs on a CPU and on a GPU.
 Generator: a mapping network z -> w (pixel-normalised z, fully connected layers at a hundredth of the learning
 rate), a learned constant input, and per resolution two 3x3 convolutions whose weights each style modulates
 and demodulates, per-pixel noise with a learned strength, and a 1x1 "to image" layer whose outputs are summed
-up the resolutions (the skip architecture). Every layer uses the equalised learning rate: weights drawn from
-N(0, 1) and scaled by He's constant at run time. The synthesis starts at 4x4 for power-of-two sizes and at
+up the resolutions (the skip architecture). Every layer uses the equalised learning rate (nets/equalized.py). The synthesis starts at 4x4 for power-of-two sizes and at
 7x7 for 28x28 images.
 
 Discriminator: residual blocks (two 3x3 convolutions and a 1x1 skip, each halving by average pooling, the sum
@@ -22,40 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import UserError
+from ganforge.nets.equalized import GAIN, EqualConv2d, EqualLinear, act
 from ganforge.nets.stabilisers import MinibatchStdDev
-
-GAIN = math.sqrt(2.0)  # keeps activations' scale through leaky ReLUs (StyleGAN's lrelu gain)
-
-
-def act(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2) * GAIN
-
-
-class EqualLinear(nn.Module):
-    """A linear layer with the equalised learning rate; lr_mul scales both its weights' step and its bias."""
-
-    def __init__(self, n_in: int, n_out: int, bias_init: float = 0.0, lr_mul: float = 1.0, activate: bool = False):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_out, n_in) / lr_mul)
-        self.bias = nn.Parameter(torch.full((n_out,), float(bias_init) / lr_mul))
-        self.scale, self.lr_mul, self.activate = lr_mul / math.sqrt(n_in), lr_mul, activate
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
-        return act(y) if self.activate else y
-
-
-class EqualConv2d(nn.Module):
-    """A convolution with the equalised learning rate (padding keeps the size)."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, bias: bool = True):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(c_out)) if bias else None
-        self.scale, self.padding = 1 / math.sqrt(c_in * kernel * kernel), kernel // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
 class ModulatedConv2d(nn.Module):
