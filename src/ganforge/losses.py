@@ -187,8 +187,11 @@ def orthogonal_penalty(module: nn.Module) -> torch.Tensor:
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             w = m.weight.transpose(0, 1) if isinstance(m, nn.ConvTranspose2d) else m.weight
             w = w.flatten(1).float()
-            gram = w @ w.t()
-            total = total.to(gram.device) + (gram * (1 - torch.eye(len(gram), device=gram.device))).pow(2).sum()
+            # ||W W^T||_F = ||W^T W||_F: take the Gram matrix on the smaller side (a 40 x 6272 projection of z
+            # would otherwise make a 6272 x 6272 one), then remove the diagonal, the squared row norms
+            gram = w.t() @ w if w.shape[0] > w.shape[1] else w @ w.t()
+            diagonal = w.pow(2).sum(1)
+            total = total.to(w.device) + gram.pow(2).sum() - diagonal.pow(2).sum()
     return total
 
 

@@ -50,6 +50,9 @@ def test_orthogonal_penalty_by_hand():
     conv = nn.Conv2d(1, 2, 1, bias=False)
     conv.weight.data = torch.tensor([1.0, 2.0]).view(2, 1, 1, 1)  # rows (1) and (2): W W^T off-diagonal 2, 2
     assert orthogonal_penalty(nn.Sequential(layer, conv)).item() == pytest.approx(2.0 + 8.0)
+    tall = nn.Linear(1, 3, bias=False)  # 3 x 1: W W^T is all ones, six off-diagonal 1s (computed as W^T W)
+    tall.weight.data = torch.ones(3, 1)
+    assert orthogonal_penalty(tall).item() == pytest.approx(6.0)
 
 
 def test_hierarchical_z_chunks_and_the_shared_embedding():
