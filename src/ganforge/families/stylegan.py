@@ -12,7 +12,6 @@ The loop's EMA of G (train.ema) samples, as in the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
@@ -40,7 +39,6 @@ class StyleGAN(Family):
     Options = StyleGANOptions
     GROUPS = ("G", "D")
     LATENT = "w"
-    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -127,8 +125,8 @@ class StyleGAN(Family):
         return {**inputs, "psi": torch.full((len(inputs["z"]),), float(psi), device=inputs["z"].device)}
 
     def style_ranges(self) -> dict[str, tuple[int, int]]:
-        """Which style inputs are coarse, middle and fine: the first resolution's, the next one's, the rest
-        (StyleGAN's Fig. 3 at the sizes a CPU trains)."""
+        """Which style inputs are coarse, middle and fine: the first two (the lowest resolution), the next two,
+        the rest (StyleGAN's Fig. 3 at the sizes a CPU trains)."""
         n = self.G.n_styles
         return {"coarse": (0, min(2, n)), "middle": (min(2, n), min(4, n)), "fine": (min(4, n), n)}
 
