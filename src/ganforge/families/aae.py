@@ -25,7 +25,7 @@ from ganforge.config import choice
 from ganforge.data.priors import PRIORS, component_of, mixture_centres, sample_prior, share_in_component
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.families.base import Family, Phase, Stats, Step, check_options
+from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
 from ganforge.nets.autoencoder import build
 
 PICTURE_POINTS = 2000  # training examples encoded for the code-space picture
@@ -122,22 +122,9 @@ class AAE(Family):
 
     # -- encoding and sampling -------------------------------------------------------------------------------
 
-    @torch.no_grad()
     def encode(self, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
         """Codes of examples in [-1, 1] (uint8 images are converted), in eval mode, batched."""
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.E.parameters()).device
-            parts = []
-            for part in x.split(batch):
-                part = part.to(device)
-                if part.dtype == torch.uint8:
-                    part = part.float().div_(127.5).sub_(1.0)
-                parts.append(self.E(part).float())
-            return torch.cat(parts)
-        finally:
-            self.train(was_training)
+        return encode_images(self, self.E, x, batch)
 
     def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Prior draws; supervised: the classes in turn (sample i from component i mod K)."""

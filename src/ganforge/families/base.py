@@ -243,6 +243,26 @@ class Family(nn.Module):
         return {**inputs, "z": truncate_normal(inputs["z"], psi, generator)}
 
 
+@torch.no_grad()
+def encode_images(family: Family, encoder: nn.Module, x: torch.Tensor, batch: int = 1000,
+                  codes=lambda out: out) -> torch.Tensor:
+    """codes(encoder(images)) for images in [-1, 1] (uint8 images are converted), in eval mode, in batches on
+    the encoder's device: what the families with an encoder (aae, vaegan) give `encode`."""
+    was_training = family.training
+    family.eval()
+    try:
+        device = next(encoder.parameters()).device
+        parts = []
+        for part in x.split(batch):
+            part = part.to(device)
+            if part.dtype == torch.uint8:
+                part = part.float().div_(127.5).sub_(1.0)
+            parts.append(codes(encoder(part)).float())
+        return torch.cat(parts)
+    finally:
+        family.train(was_training)
+
+
 def check_options(family: Family, options: dict, allowed: tuple[str, ...] | None = None) -> None:
     """Refuse sampling options outside `allowed` (default: the family's SAMPLE_OPTIONS), naming the family's."""
     allowed = tuple(family.SAMPLE_OPTIONS) if allowed is None else allowed

@@ -22,7 +22,7 @@ from ganforge import losses
 from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.families.base import Family, Phase, Stats, Step, check_options
+from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
 from ganforge.nets.vaegan import build
 
 
@@ -105,22 +105,9 @@ class VAEGAN(Family):
 
     # -- encoding and sampling -------------------------------------------------------------------------------
 
-    @torch.no_grad()
     def encode(self, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
         """The posterior means E(x) of images in [-1, 1] (uint8 images are converted), in eval mode, batched."""
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.E.parameters()).device
-            parts = []
-            for part in x.split(batch):
-                part = part.to(device)
-                if part.dtype == torch.uint8:
-                    part = part.float().div_(127.5).sub_(1.0)
-                parts.append(self.E(part)[0].float())
-            return torch.cat(parts)
-        finally:
-            self.train(was_training)
+        return encode_images(self, self.E, x, batch, codes=lambda out: out[0])
 
     def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         return {"z": torch.randn(n, self.z_dim, generator=generator, device=generator.device)}
