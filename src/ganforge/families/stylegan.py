@@ -83,15 +83,17 @@ class StyleGAN(Family):
         loss = losses.g_loss_nonsaturating(self.D(self.wrapped.get("G", self.G)(z, z2, cut)))
         return loss, {"loss_g": loss.detach()}
 
-    def codes(self, step: Step, n: int) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+    def codes(self, step: Step, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z, z2, cut) for G's forward: with probability style_mixing the styles from a random layer `cut` on
-        come from a second code z2 (style-mixing regularisation); else (z, None, None)."""
+        come from a second code z2 (style-mixing regularisation), else cut is n_styles (no mixing). The cut
+        stays a tensor on the device, so the decision costs no host sync."""
         z = step.randn(step.batch_size, self.z_dim)[:n]
-        draw = torch.rand(2, generator=step.noise, device=step.noise.device).tolist()
-        if draw[0] >= self.options.style_mixing:
-            return z, None, None
-        cut = 1 + int(draw[1] * (self.G.n_styles - 1))  # 1 .. n_styles - 1
-        return z, step.randn(step.batch_size, self.z_dim)[:n], cut
+        z2 = step.randn(step.batch_size, self.z_dim)[:n]
+        draw = torch.rand(2, generator=step.noise, device=step.noise.device)
+        n_styles = self.G.n_styles
+        cut = torch.where(draw[0] < self.options.style_mixing, 1 + (draw[1] * (n_styles - 1)).long(),
+                          torch.full_like(draw[1], n_styles, dtype=torch.long))  # 1 .. n_styles - 1, or n_styles
+        return z, z2, cut.to(z.device)
 
     # -- sampling ---------------------------------------------------------------------------------------------
 

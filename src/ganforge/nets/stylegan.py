@@ -142,11 +142,14 @@ class StyleGenerator(nn.Module):
             image = image + self.to_image[i](x, ws[:, b + 1])
         return torch.tanh(image)  # ganforge's images live in [-1, 1]
 
-    def forward(self, z: torch.Tensor, z2: torch.Tensor | None = None, cut: int | None = None) -> torch.Tensor:
-        """Images of codes z; with z2, the style inputs from `cut` on take z2's w (style mixing)."""
-        ws = self.mapping(z).unsqueeze(1).repeat(1, self.n_styles, 1)
+    def forward(self, z: torch.Tensor, z2: torch.Tensor | None = None,
+                cut: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Images of codes z; with z2, the style inputs from `cut` (an int or a 0-d tensor) on take z2's w
+        (style mixing)."""
+        ws = self.mapping(z).unsqueeze(1).expand(-1, self.n_styles, -1)
         if z2 is not None:
-            ws[:, cut:] = self.mapping(z2).unsqueeze(1)
+            later = (torch.arange(self.n_styles, device=z.device) >= torch.as_tensor(cut, device=z.device))
+            ws = torch.where(later.view(1, -1, 1), self.mapping(z2).unsqueeze(1), ws)
         return self.synthesis(ws)
 
 
