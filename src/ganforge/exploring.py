@@ -161,18 +161,16 @@ def interpolate(run_dir: Path | str, seeds: list[int] | None = None, images: lis
 def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int) -> tuple[torch.Tensor, str]:
     """The codes an operand averages: "3,7,12" (sample indices of `ganforge sample --seed S --n N --numbered`)
     or "class:NAME" (the k samples the domain classifier reads most surely as NAME, from CLASS_POOL drawn)."""
-    codes = ex.codes(seed, n)
     if spec.startswith("class:"):
         name = spec.split(":", 1)[1]
-        z = class_codes(ex, name, seed)[0][:k]
-        return z, name
+        return class_codes(ex, name, seed)[0][:k], name
     try:
         idx = [int(s) for s in spec.split(",") if s.strip()]
     except ValueError:
         raise UserError(f"operand '{spec}': give sample indices like 3,7,12 or class:NAME") from None
     if not idx or min(idx) < 0 or max(idx) >= n:
         raise UserError(f"operand '{spec}': indices must lie in 0..{n - 1} (the numbered grid of --n {n})")
-    return codes["z"][idx], spec
+    return ex.codes(seed, n)["z"][idx], spec
 
 
 def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

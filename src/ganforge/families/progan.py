@@ -104,8 +104,10 @@ class ProGAN(Family):
             loss = fake_logits.mean() - real_logits.mean()
             penalty = losses.gradient_penalty(lambda x: self.D(x, level, alpha), real, fake, step.noise)
             drift = real_logits.pow(2).mean()
-            stats = {"loss_d": loss.detach(), "gp": penalty.detach(), "level": torch.tensor(float(level)),
-                     "alpha": torch.tensor(alpha), "critic_real": real_logits.detach().mean(),
+            device = real_logits.device  # every stat on the device, as the loop keeps them until log time
+            stats = {"loss_d": loss.detach(), "gp": penalty.detach(),
+                     "level": torch.tensor(float(level), device=device), "alpha": torch.tensor(alpha, device=device),
+                     "critic_real": real_logits.detach().mean(),
                      "critic_fake": fake_logits.detach().mean()}
             return loss + self.options.gp * penalty + self.options.drift * drift, stats
         self.G.growth.copy_(torch.tensor([float(level), alpha]))  # sampling draws at the trained level
