@@ -37,6 +37,7 @@ def test_schedule_counts_images_with_a_batch_per_level():
 
 
 def test_fade_in_blends_the_previous_level_in_g_and_d():
+    torch.manual_seed(0)
     f = progan()
     f.eval()
     z = torch.randn(4, 16)
@@ -51,7 +52,8 @@ def test_fade_in_blends_the_previous_level_in_g_and_d():
         assert torch.allclose(f.D(x, 2, 0.0), f.D(F.avg_pool2d(x, 2), 1, 1.0), atol=1e-5)
         real = resize_real(x, 2, 1, 1.0)
         assert torch.allclose(real, F.avg_pool2d(x, 2))
-        assert torch.allclose(resize_real(x, 2, 1, 0.0), F.interpolate(F.avg_pool2d(x, 4), scale_factor=2))
+        # pooling by 2 twice and by 4 once differ by float rounding only
+        assert torch.allclose(resize_real(x, 2, 1, 0.0), F.interpolate(F.avg_pool2d(x, 4), scale_factor=2), atol=1e-6)
 
 
 def test_resume_mid_fade_is_exact(tmp_path):
