@@ -25,6 +25,8 @@ def test_overrides_are_typed():
     assert cfg.optim.g.lr == 1e-3 and isinstance(cfg.optim.g.lr, float)
     assert cfg.optim.d.betas == [0.0, 0.9]
     assert cfg.train.reuse_fake is False
+    # YAML 1.1 reads a bare off as false: a choice that has "off" takes it back
+    assert load_config("default", ["model.spectral_norm=off"]).model.spectral_norm == "off"
 
 
 def test_unknown_key_names_the_closest_valid_one():

@@ -83,6 +83,9 @@ class ModelConfig:
     # joined to a chunk of z per layer (hierarchical z), the first chunk feeding G's input
     condition: str = choice("none", "none", "cgan", "acgan", "projection", "biggan")
     shared_dim: int = 32  # biggan: size of the shared class embedding
+    # projection and biggan: how D reads the label; auto is the projection, acgan a classifier head instead
+    # (ACGAN's class loss), projection+acgan both
+    d_condition: str = choice("auto", "auto", "projection", "acgan", "projection+acgan")
     attention: int = 0  # > 0: a self-attention block (SAGAN, BigGAN) in G and D at this resolution (dcgan, dcgan28)
 
 
@@ -290,7 +293,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             kwargs[name] = dict(value)
             continue
         choices = fields[name].metadata.get("choices")
-        if isinstance(value, bool) and choices and {"on", "off"} <= set(choices):
+        if isinstance(value, bool) and choices and ("on" if value else "off") in choices:
             value = "on" if value else "off"  # YAML 1.1 reads a bare on/off as a boolean
         value = _convert(value, hint, key)
         if choices and value not in choices:

@@ -1,5 +1,7 @@
 """BigGAN's pieces: self-attention, the orthogonal regulariser, hierarchical z with a shared embedding."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -86,3 +88,31 @@ def test_biggan_preset_trains_with_spectral_norm_in_both(tmp_path):
         trainer.train_step(stats)
     values = stats.read_and_reset()
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values()) and values["ortho"] > 0
+
+
+def test_d_condition_gives_the_biggan_g_a_classifier_head_beside_or_instead_of_the_projection():
+    model = load_config("biggan-fashion", ["model.attention=0", "model.d_condition=projection+acgan",
+                                           "model.spectral_norm=off"]).model
+    _, d = build_networks(model, (1, 28, 28), True, n_cond=10)
+    x, c = torch.randn(4, 1, 28, 28), torch.eye(10)[[0, 1, 2, 3]]
+    logits, classes = d(x, c)
+    assert logits.shape == (4,) and classes.shape == (4, 10)
+    with torch.no_grad():
+        d.embed.weight.zero_()  # no projection left: the label no longer moves the logit
+    assert torch.allclose(d(x, c)[0], d(x, torch.eye(10)[[9, 9, 9, 9]])[0])
+    _, d = build_networks(dataclasses.replace(model, d_condition="acgan"), (1, 28, 28), True, n_cond=10)
+    assert not hasattr(d, "embed") and d(x, c)[1].shape == (4, 10)
+    with pytest.raises(UserError, match="model.d_condition"):
+        build_networks(dataclasses.replace(model, condition="cgan", d_condition="acgan"), (1, 28, 28), True, 10)
+
+
+def test_biggan_with_a_classifier_head_trains_the_class_loss():
+    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "model.g_width=8", "model.d_width=8",
+                                         "model.attention=0", "model.d_condition=acgan", "train.batch_size=8",
+                                         "log.tensorboard=false", "eval.every=0"])
+    trainer = build_trainer(cfg, load_data(cfg))
+    stats = RunningStats()
+    for _ in range(3):
+        trainer.train_step(stats)
+    values = stats.read_and_reset()
+    assert values["loss_class_d"] > 0 and values["loss_class_g"] > 0 and 0 <= values["class_acc_real"] <= 1

@@ -41,6 +41,11 @@ def build_networks(model: ModelConfig, shape: tuple[int, ...], is_image: bool,
         body, head, n_features = conditional.split_head(d)
         conv = model.arch in ("dcgan", "dcgan28")
         d_mode = "projection" if mode == "biggan" else mode
+        if model.d_condition != "auto":
+            if mode not in ("projection", "biggan"):
+                raise UserError(f"model.d_condition={model.d_condition} sets the D of a projection or biggan run; "
+                                f"model.condition={mode}: leave model.d_condition at auto")
+            d_mode = model.d_condition
         d = conditional.ConditionalD(body, head, d_mode, n_cond, n_features, conv, model.pack if mode == "cgan" else 1)
     if model.spectral_norm in ("d", "both"):
         spectral_norm_all(d)

@@ -101,9 +101,10 @@ class ConditionalD(nn.Module):
         super().__init__()
         self.body, self.head, self.mode, self.n_cond, self.pack = body, head, mode, n_cond, pack
         self.conv = conv  # cgan: c joins a convolutional D's input as feature maps
-        if mode == "acgan":
+        self.projects, self.classifies = "projection" in mode, "acgan" in mode  # projection+acgan: both
+        if self.classifies:
             self.classifier = nn.Linear(n_features, n_cond)
-        if mode == "projection":
+        if self.projects:
             self.embed = nn.Linear(n_cond, n_features, bias=False)  # V: one row per class, as nn.Embedding
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
@@ -116,9 +117,9 @@ class ConditionalD(nn.Module):
         h = self.body(x)
         out = self.head(h)
         features = h.flatten(1)
-        if self.mode == "projection":
+        if self.projects:
             out = out + (self.embed(c) * features).sum(1)
-        return out, (self.classifier(features) if self.mode == "acgan" else None)
+        return out, (self.classifier(features) if self.classifies else None)
 
 
 def join_condition(x: torch.Tensor, c: torch.Tensor, conv: bool) -> torch.Tensor:
