@@ -12,6 +12,7 @@ from tests.data.test_registry import shared
 from ganforge import exploring
 from ganforge.cli import main
 from ganforge.latent import lerp, slerp, truncate_normal
+from ganforge.metrics.classifier import ClassifierExtractor
 from ganforge.metrics.latent import path_jump_ratio, random_direction_like, share_changed_to
 
 TINY = ["--quiet", "--steps", "2", "--set", "log.tensorboard=false", "--set", "model.g_width=8", "--set",
@@ -155,3 +156,19 @@ def test_classes_by_index_name_or_first_word():
         2, 0, 2, 1, 0]
     with pytest.raises(exploring.UserError, match="not one of the data's: T-shirt/top, Trouser, Ankle boot"):
         exploring.class_index("sock", names)
+
+
+def test_truncation_sweep_of_a_class_conditional_run_adds_class_accuracy(tmp_path):
+    run = tmp_path / "acgan"
+    assert main(["train", "--out", str(run), *TINY, "--set", "model.condition=acgan"]) == 0
+    result = exploring.truncation_sweep(run, psis=[0.5], n=60, progress=False)
+    rows = result["rows"]
+    assert all(0 <= r["class_accuracy"] <= 1 for r in rows)
+    # by hand: the same seed's samples (every class in turn) read by the Fashion-MNIST classifier
+    ex = exploring.Explorer.load(run)
+    inputs, _ = ex.family.sample_inputs(60, torch.Generator().manual_seed(0))
+    assert torch.equal(inputs["c"].argmax(1), torch.arange(60) % 10)
+    judge = ClassifierExtractor("fashion-mnist")
+    fake = ex.decode(inputs)
+    expected = (judge.logits(fake).argmax(1) == torch.arange(60) % 10).float().mean().item()
+    assert rows[0]["class_accuracy"] == pytest.approx(expected)

@@ -343,17 +343,25 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     real = runs.load_data(runs.with_split(runs.read_config(ex.run_dir), "test"))
     extractor = build_extractor("auto", real.name, device=str(ex.device))
     real_features = cached_features(real.x[:n], extractor)
+    # class-conditional runs (every class in turn) with a domain classifier: does truncation sharpen the class?
+    classes = getattr(ex.family, "conditional", False) and not getattr(ex.family, "attributes", True)
+    judge = extractor if classes and hasattr(extractor, "logits") else None
     rows = []
     strip = []
     for psi in [None, *psis]:
         inputs, _ = ex.family.sample_inputs(n, torch.Generator().manual_seed(seed), truncation=psi)
-        fake = ex.decode({k: v.to(ex.device) for k, v in inputs.items()})
-        values = compare(real_features, cached_features(viz.to_uint8(fake), extractor, cache=False), ("fid", "pr"))
-        rows.append({"psi": psi, "fd": values["fid"], "precision": values["precision"], "recall": values["recall"]})
+        fake = viz.to_uint8(ex.decode({k: v.to(ex.device) for k, v in inputs.items()}))
+        values = compare(real_features, cached_features(fake, extractor, cache=False), ("fid", "pr"))
+        row = {"psi": psi, "fd": values["fid"], "precision": values["precision"], "recall": values["recall"]}
+        if judge is not None:
+            asked = inputs["c"].argmax(1).cpu()
+            row["class_accuracy"] = float((judge.logits(fake).argmax(1).cpu() == asked).float().mean())
+        rows.append(row)
         strip.append(fake[:10])
         if progress:
             print(f"psi {psi if psi is not None else 'none':>5}: FD {values['fid']:.3f}, precision "
-                  f"{values['precision']:.3f}, recall {values['recall']:.3f}")
+                  f"{values['precision']:.3f}, recall {values['recall']:.3f}"
+                  + (f", class accuracy {row['class_accuracy']:.3f}" if judge is not None else ""))
     features = f"{extractor.name} features"
     result = {"rows": rows, "protocol": {"n": n, "seed": seed, "reference": f"{real.name} test split, first {n}",
                                          "features": features, "pr_k": 3, "checkpoint_step": ex.step,

@@ -539,18 +539,20 @@ def plot_codes(
 
 
 def plot_truncation(rows: Sequence[dict], path: str | os.PathLike, features: str) -> Path:
-    """Precision and recall (left) and the FD (right) against the truncation psi; rows[0] (psi None, no
-    truncation) as dotted lines. Stronger truncation to the right."""
+    """Precision and recall, and class accuracy where the rows have it (left), and the FD (right) against the
+    truncation psi; rows[0] (psi None, no truncation) as dotted lines. Stronger truncation to the right."""
     path = Path(path)
     _check_suffix(path, (".png",), "a plot")
     points = [r for r in rows if r["psi"] is not None]
     psi = [r["psi"] for r in points]
     fig = _new_figure(9, 3.4)
     left, right = fig.subplots(1, 2)
-    for key, style, colour in (("precision", "o-", "C0"), ("recall", "s-", "C1")):
+    keys = (("precision", "o-", "C0"), ("recall", "s-", "C1"), ("class_accuracy", "^-", "C3"))
+    for key, style, colour in (k for k in keys if k[0] in rows[0]):
         left.plot(psi, [r[key] for r in points], style, color=colour, label=key)
         left.axhline(rows[0][key], ls=":", color=colour, lw=1)
-    left.set(xlabel="truncation psi (dotted: none)", ylabel="k-NN precision, recall (k=3)")
+    left.set(xlabel="truncation psi (dotted: none)", ylabel="k-NN precision, recall (k=3)"
+             + (", class accuracy" if "class_accuracy" in rows[0] else ""))
     left.legend()
     right.plot(psi, [r["fd"] for r in points], "o-", color="C2")
     right.axhline(rows[0]["fd"], ls=":", color="C2", lw=1)
