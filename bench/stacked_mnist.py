@@ -1,10 +1,11 @@
-"""Mode collapse on Stacked MNIST (1,000 modes), the protocol of VEEGAN and PacGAN Table 2: train the
-dcgan-stacked-mnist preset with and without a stabiliser, draw 26,000 samples, read each channel with
-ganforge's MNIST classifier, count the modes seen and the KL of their histogram to uniform. "digit KL" is the
-part of that KL which the three channels' digit frequencies alone explain (see metrics/stacked.py);
-"confidence" is the classifier's mean softmax probability for the digits it reads and "unsure" the share of
-digits read with less than 0.9: a badly drawn digit still lands in some class, so low confidence says that
-the KL measures G's drawing as much as its coverage. The variant "real" scores 26,000 training images.
+"""Mode collapse on Stacked MNIST (1,000 modes), the protocol of VEEGAN and PacGAN Table 2: train the dcgan-
+stacked-mnist preset with and without a stabiliser (variant stylegan: the style-based generator's preset),
+draw 26,000 samples, read each channel with ganforge's MNIST classifier, count the modes seen and the KL of
+their histogram to uniform. "digit KL" is the part of that KL which the three channels' digit frequencies
+alone explain (see metrics/stacked.py); "confidence" is the classifier's mean softmax probability for the
+digits it reads and "unsure" the share of digits read with less than 0.9: a badly drawn digit still lands in
+some class, so low confidence says that the KL measures G's drawing as much as its coverage. The variant
+"real" scores 26,000 training images.
 
     python bench/stacked_mnist.py --data-root ../shared/data/mnist [--variants dcgan,pack2,...] [--steps N] [--pictures DIR]
 
@@ -42,6 +43,8 @@ VARIANTS = {
     "wide-r1-ema": ["model.minibatch_std=4", "model.g_width=128", "loss.r1=1", "optim.g.betas=[0,0.99]",
                     "optim.d.betas=[0,0.99]", "train.ema=0.999", "train.steps=10000"],
 }
+# variants that are presets of their own: the style-based generator (its preset's 10,000 steps)
+PRESETS = {"stylegan": "stylegan-stacked-mnist"}
 REAL = "real"  # not a variant: the training images themselves, the floor every variant is read against
 UNSURE = 0.9  # a digit read with a lower softmax probability counts as unsure
 
@@ -50,7 +53,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str,
     overrides = [*VARIANTS.get(variant, []), f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
     if steps:
         overrides.append(f"train.steps={steps}")
-    cfg = load_config("dcgan-stacked-mnist", overrides)
+    cfg = load_config(PRESETS.get(variant, "dcgan-stacked-mnist"), overrides)
     started = time.perf_counter()
     dataset = load_data(cfg)
     if variant == REAL:
@@ -88,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data/mnist", help="folder of the MNIST IDX files")
     parser.add_argument("--variants", default=",".join([REAL, *VARIANTS]),
-                        help=f"comma-separated, of: {', '.join([REAL, *VARIANTS])}")
+                        help=f"comma-separated, of: {', '.join([REAL, *VARIANTS, *PRESETS])}")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000, or the variant's own)")
     parser.add_argument("--device", default="auto")
@@ -96,9 +99,9 @@ def main() -> None:
     parser.add_argument("--pictures", metavar="DIR", help="write each run's samples to DIR/VARIANT-seedN.png")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v != REAL and v not in VARIANTS]
+    unknown = [v for v in variants if v != REAL and v not in VARIANTS and v not in PRESETS]
     if unknown:
-        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join([REAL, *VARIANTS])}")
+        parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join([REAL, *VARIANTS, *PRESETS])}")
     if args.pictures:
         Path(args.pictures).mkdir(parents=True, exist_ok=True)
     rows = []
