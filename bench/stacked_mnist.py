@@ -1,5 +1,5 @@
-"""Mode collapse on Stacked MNIST (1,000 modes), the protocol of VEEGAN and PacGAN Table 2: train the dcgan-
-stacked-mnist preset with and without a stabiliser (variant stylegan: the style-based generator's preset),
+"""Mode collapse on Stacked MNIST (1,000 modes), the protocol of VEEGAN and PacGAN Table 2: train the
+dcgan-stacked-mnist preset with and without a stabiliser (variant stylegan: the style-based generator's preset),
 draw 26,000 samples, read each channel with ganforge's MNIST classifier, count the modes seen and the KL of
 their histogram to uniform. "digit KL" is the part of that KL which the three channels' digit frequencies
 alone explain (see metrics/stacked.py); "confidence" is the classifier's mean softmax probability for the
