@@ -66,6 +66,9 @@ def test_style_mixing_takes_the_second_codes_styles_from_the_cut():
     ws = g.mapping(z).unsqueeze(1).repeat(1, g.n_styles, 1)
     ws[:, 3:] = g.mapping(z2).unsqueeze(1)
     assert torch.allclose(g(z, z2, 3), g.synthesis(ws), atol=1e-6)
+    assert torch.equal(g.w_avg, torch.zeros(8))  # untouched unless asked
+    image = g(z, z2, 3, w_avg_beta=0.75)
+    assert torch.equal(image, g(z, z2, 3)) and torch.allclose(g.w_avg, 0.25 * g.mapping(z).mean(0), atol=1e-6)
 
 
 def test_truncation_pulls_w_to_its_average():

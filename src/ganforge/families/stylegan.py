@@ -54,7 +54,6 @@ class StyleGAN(Family):
         m = cfg.model
         self.z_dim = m.z_dim
         self.G = StyleGenerator(spec.shape, m.z_dim, o.w_dim, o.mapping_layers, m.g_width, o.max_channels)
-        self.G.register_buffer("w_avg", torch.zeros(o.w_dim))
         self.D = ResidualDiscriminator(spec.shape, m.d_width, o.max_channels, o.mbstd_group)
         self.networks = {"G": self.G, "D": self.D}
 
@@ -78,9 +77,8 @@ class StyleGAN(Family):
             penalty = losses.r1_penalty(d(real), real)
             return self.options.r1 * self.options.r1_every * penalty, {"r1": penalty.detach()}
         z, z2, cut = self.codes(step, len(batch.x))
-        with torch.no_grad():  # the running mean of w, for truncation
-            self.G.w_avg.lerp_(self.G.mapping(z).float().mean(0), 1 - self.options.w_avg_beta)
-        loss = losses.g_loss_nonsaturating(self.D(self.wrapped.get("G", self.G)(z, z2, cut)))
+        fake = self.wrapped.get("G", self.G)(z, z2, cut, w_avg_beta=self.options.w_avg_beta)  # w_avg: truncation's
+        loss = losses.g_loss_nonsaturating(self.D(fake))
         return loss, {"loss_g": loss.detach()}
 
     def codes(self, step: Step, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

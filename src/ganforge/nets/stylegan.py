@@ -129,6 +129,7 @@ class StyleGenerator(nn.Module):
             self.to_image.append(ToImage(ch[i], channels, w_dim))
         self.n_styles = len(self.layers) + 1  # each layer's w, and the last image layer's (as in StyleGAN2)
         self.z_dim, self.w_dim = z_dim, w_dim
+        self.register_buffer("w_avg", torch.zeros(w_dim))  # the running mean of w: truncation's centre
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
         x = self.const.expand(len(ws), -1, -1, -1)
@@ -142,11 +143,15 @@ class StyleGenerator(nn.Module):
             image = image + self.to_image[i](x, ws[:, b + 1])
         return torch.tanh(image)  # ganforge's images live in [-1, 1]
 
-    def forward(self, z: torch.Tensor, z2: torch.Tensor | None = None,
-                cut: int | torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, z2: torch.Tensor | None = None, cut: int | torch.Tensor | None = None,
+                w_avg_beta: float | None = None) -> torch.Tensor:
         """Images of codes z; with z2, the style inputs from `cut` (an int or a 0-d tensor) on take z2's w
-        (style mixing)."""
-        ws = self.mapping(z).unsqueeze(1).expand(-1, self.n_styles, -1)
+        (style mixing); with w_avg_beta, the buffer w_avg moves towards the mean of z's w (for truncation)."""
+        w = self.mapping(z)
+        if w_avg_beta is not None:
+            with torch.no_grad():
+                self.w_avg.lerp_(w.detach().float().mean(0), 1 - w_avg_beta)
+        ws = w.unsqueeze(1).expand(-1, self.n_styles, -1)
         if z2 is not None:
             later = (torch.arange(self.n_styles, device=z.device) >= torch.as_tensor(cut, device=z.device))
             ws = torch.where(later.view(1, -1, 1), self.mapping(z2).unsqueeze(1), ws)
