@@ -17,7 +17,7 @@ the cache.
 
     python bench/time_to_quality.py [--marks 1,2,4,8,15,30] [--paths textbook,ganforge] [--config default]
                                     [--out runs/time-to-quality] [--n 2000] [--plot docs/images/time-to-quality.png]
-                                    [--score-only]
+                                    [--score-only] [--save-run DIR]
 
 Two paths side by side on one thread each: run one process per path (OMP_NUM_THREADS=1, --paths textbook,
 then --paths ganforge), then --score-only with both.
@@ -48,14 +48,17 @@ def fixed_noise(n: int, z_dim: int) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(NOISE_SEED))
 
 
-def train_with_marks(path: str, cfg, marks_s: list[float], n: int, out: Path) -> None:
-    """Train one path, writing out/<path>/mark_<minutes>.npz (uint8 samples) at each wall-clock mark."""
+def train_with_marks(path: str, cfg, marks_s: list[float], n: int, out: Path, save_run: Path | None = None) -> None:
+    """Train one path, writing out/<path>/mark_<minutes>.npz (uint8 samples) at each wall-clock mark; the
+    ganforge path, with save_run, also leaves a run folder there (config and the last mark's checkpoint) for
+    `ganforge eval`, `sample` and `explore`."""
     folder = out / path
     folder.mkdir(parents=True, exist_ok=True)
     dataset = runs.load_data(cfg)
     z = fixed_noise(n, cfg.model.z_dim)
     if path == "ganforge":
-        trainer = build_trainer(runs.resolved(cfg), dataset)
+        cfg = runs.resolved(cfg)
+        trainer = build_trainer(cfg, dataset)
         stats = RunningStats()
         step = lambda: trainer.train_step(stats)
 
@@ -88,6 +91,9 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, out: Path) ->
         images = viz.to_uint8(draw().cpu()).numpy()  # the clock is stopped while sampling
         np.savez(folder / f"mark_{mark / 60:g}.npz", x=images, seconds=trained, steps=steps)
         print(f"{path}: {mark / 60:g} min of training, step {steps}", flush=True)
+    if save_run is not None and path == "ganforge":
+        runs.write_run_files(save_run, cfg, dataset)
+        print(f"wrote {trainer.save(save_run)}")
 
 
 def score(out: Path, paths: list[str], marks_min: list[float], n: int) -> dict:
@@ -152,6 +158,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--plot", default="docs/images/time-to-quality.png")
     p.add_argument("--score-only", action="store_true", help="train nothing: score the marks already cached")
+    p.add_argument("--save-run", metavar="DIR", help="the ganforge path's run folder, saved at the last mark")
     args = p.parse_args()
     marks = [float(m) for m in args.marks.split(",")]
     paths = args.paths.split(",")
@@ -164,7 +171,7 @@ def main() -> None:
                                      "train.ema=0", "eval.every=0"])
         else:
             cfg = load_config(args.config, ["eval.every=0"])
-        train_with_marks(path, cfg, [m * 60 for m in marks], args.n, out)
+        train_with_marks(path, cfg, [m * 60 for m in marks], args.n, out, Path(args.save_run) if args.save_run else None)
     table = score(out, paths, marks, args.n)
     (out / "table.json").write_text(json.dumps(table, indent=1))
     print(f"\nfd_classifier of {args.n:,} samples vs {args.n:,} Fashion-MNIST test images, at minutes of training "
