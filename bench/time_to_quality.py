@@ -17,7 +17,7 @@ the cache.
 
     python bench/time_to_quality.py [--marks 1,2,4,8,15,30] [--paths textbook,ganforge] [--config default]
                                     [--out runs/time-to-quality] [--n 2000] [--plot docs/images/time-to-quality.png]
-                                    [--score-only] [--save-run DIR]
+                                    [--score-only] [--save-run DIR] [--strip PNG]
 
 Two paths side by side on one thread each: run one process per path (OMP_NUM_THREADS=1, --paths textbook,
 then --paths ganforge), then --score-only with both.
@@ -112,6 +112,15 @@ def score(out: Path, paths: list[str], marks_min: list[float], n: int) -> dict:
     return table
 
 
+def save_strip(out: Path, path: str, marks_min: list[float], path_png: Path, per_mark: int = 10) -> None:
+    """One row per mark of the path's first samples (the same noise in every row): how the samples change
+    over training; for progan, the resolution growing."""
+    rows = [np.load(out / path / f"mark_{m:g}.npz")["x"][:per_mark] for m in marks_min
+            if (out / path / f"mark_{m:g}.npz").is_file()]
+    viz.save_grid(torch.from_numpy(np.concatenate(rows)), path_png, nrow=per_mark, upscale=2)
+    print(f"wrote {path_png} (rows: {', '.join(f'{m:g}' for m in marks_min)} min)")
+
+
 def threads_said() -> str:
     n = torch.get_num_threads()
     return f"{n} thread" + ("s" if n > 1 else "")
@@ -159,6 +168,7 @@ def main() -> None:
     p.add_argument("--plot", default="docs/images/time-to-quality.png")
     p.add_argument("--score-only", action="store_true", help="train nothing: score the marks already cached")
     p.add_argument("--save-run", metavar="DIR", help="the ganforge path's run folder, saved at the last mark")
+    p.add_argument("--strip", metavar="PNG", help="a picture of the last path's first samples, a row per mark")
     args = p.parse_args()
     marks = [float(m) for m in args.marks.split(",")]
     paths = args.paths.split(",")
@@ -190,6 +200,8 @@ def main() -> None:
     if args.plot:
         plot(table, Path(args.plot))
         print(f"wrote {args.plot}")
+    if args.strip:
+        save_strip(out, paths[-1], marks, Path(args.strip))
 
 
 if __name__ == "__main__":
