@@ -61,7 +61,7 @@ def test_hierarchical_z_chunks_and_the_shared_embedding():
     assert z_chunks(120, 2) == [40, 40, 40] and z_chunks(100, 2) == [34, 33, 33]
     with pytest.raises(UserError, match="too small"):
         z_chunks(2, 2)
-    model = load_config("biggan-fashion", ["model.attention=0", "model.spectral_norm=d"]).model
+    model = load_config("biggan-fashion", ["model.attention=0", "model.spectral_norm=d", "model.d_condition=projection"]).model
     g, d = build_networks(model, (1, 28, 28), True, n_cond=10)
     assert isinstance(g, BigGANG) and g.chunks == [40, 40, 40]
     bns = [m for m in g.net if isinstance(m, ConditionalBatchNorm2d)]
