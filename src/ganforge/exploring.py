@@ -331,6 +331,7 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     """Precision, recall and the Frechet distance to the test split's first n images (domain-classifier
     features where there is one, else Inception) for samples truncated at each psi, beside none; writes
     a plot, a strip of the same seeds at each psi, and the table as JSON."""
+    from ganforge.metrics.conditional import class_agreement
     from ganforge.metrics.evaluate import build_extractor, cached_features, compare
 
     ex = Explorer.load(run_dir, checkpoint, device)
@@ -344,8 +345,8 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     extractor = build_extractor("auto", real.name, device=str(ex.device))
     real_features = cached_features(real.x[:n], extractor)
     # class-conditional runs (every class in turn) with a domain classifier: does truncation sharpen the class?
-    classes = getattr(ex.family, "conditional", False) and not getattr(ex.family, "attributes", True)
-    judge = extractor if classes and hasattr(extractor, "logits") else None
+    by_class = ex.family.conditional and not ex.family.attributes
+    judge = extractor if by_class and hasattr(extractor, "logits") else None
     rows = []
     strip = []
     for psi in [None, *psis]:
@@ -354,8 +355,8 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
         values = compare(real_features, cached_features(fake, extractor, cache=False), ("fid", "pr"))
         row = {"psi": psi, "fd": values["fid"], "precision": values["precision"], "recall": values["recall"]}
         if judge is not None:
-            asked = inputs["c"].argmax(1).cpu()
-            row["class_accuracy"] = float((judge.logits(fake).argmax(1).cpu() == asked).float().mean())
+            read = judge.logits(fake).argmax(1).cpu()
+            row["class_accuracy"] = class_agreement(read, inputs["c"].argmax(1).cpu(), ex.family.n_cond)["class_accuracy"]
         rows.append(row)
         strip.append(fake[:10])
         if progress:
