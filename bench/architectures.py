@@ -6,7 +6,8 @@
 Each preset's networks are built for random images of each size (10 classes for the conditional ones) and
 trained for --steps iterations after two warm-up iterations; progan is timed at its final level (the
 schedule is shortened so the growth is complete). Prints milliseconds per iteration (every phase: D, G and
-any penalty), images per second, and the parameter counts.
+any penalty), wall-clock and the process's CPU time (with one thread, CPU time is what the step costs even
+on a busy machine), images per second (wall-clock), and the parameter counts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def settings(preset: str, size: int, batch: int, device: str) -> list[str]:
     return out
 
 
-def time_steps(preset: str, size: int, batch: int, steps: int, device: str) -> tuple[float, dict[str, int]]:
+def time_steps(preset: str, size: int, batch: int, steps: int, device: str) -> tuple[float, float, dict[str, int]]:
     cfg = load_config(preset, settings(preset, size, batch, device))
     trainer = build_trainer(cfg, random_images(size))
     stats = RunningStats()
@@ -52,13 +53,13 @@ def time_steps(preset: str, size: int, batch: int, steps: int, device: str) -> t
         trainer.train_step(stats)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(steps):
         trainer.train_step(stats)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     params = {name: sum(p.numel() for p in net.parameters()) for name, net in trainer.family.networks.items()}
-    return (time.perf_counter() - started) / steps, params
+    return (time.perf_counter() - started) / steps, (time.process_time() - cpu_started) / steps, params
 
 
 def main() -> None:
@@ -71,11 +72,12 @@ def main() -> None:
     args = p.parse_args()
     device = str(resolve_device(args.device))
     print(f"ms per training iteration, batch {args.batch}, {device} ({torch.get_num_threads()} threads)")
-    print(f"{'preset':20s} {'size':>5s} {'ms/iter':>9s} {'images/s':>9s} {'G params':>10s} {'D params':>10s}")
+    print(f"{'preset':20s} {'size':>5s} {'ms/iter':>9s} {'CPU ms':>9s} {'images/s':>9s} {'G params':>10s} "
+          f"{'D params':>10s}")
     for preset in args.presets.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            seconds, params = time_steps(preset, size, args.batch, args.steps, device)
-            print(f"{preset:20s} {size:5d} {1000 * seconds:9.1f} {args.batch / seconds:9.0f} "
+            seconds, cpu, params = time_steps(preset, size, args.batch, args.steps, device)
+            print(f"{preset:20s} {size:5d} {1000 * seconds:9.1f} {1000 * cpu:9.1f} {args.batch / seconds:9.0f} "
                   f"{params.get('G', 0):10,d} {params.get('D', 0):10,d}", flush=True)
 
 
