@@ -52,6 +52,10 @@ def _add_sample(sub) -> None:
                    help="conditional runs: every sample of this class (an index or a class name)")
     p.add_argument("--attr", metavar="NAME=0|1,...",
                    help="attribute-conditioned runs: e.g. glasses=1,male=0,smiling=1 (others as in the data)")
+    p.add_argument("--text", metavar="CAPTION",
+                   help="text-to-image runs: every sample drawn for this caption, e.g. 'a dark sneaker'")
+    p.add_argument("--text-file", metavar="FILE",
+                   help="text-to-image runs: one caption a line; --n samples each (default 8), a row per caption")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a sampling option of the run's family (repeatable); the family's list is in its "
                         "SAMPLE_OPTIONS, and an unknown name lists them")
@@ -286,13 +290,19 @@ def cmd_sample(args) -> int:
 
     path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
                           device=args.device, class_name=args.class_name, attrs=args.attr,
-                          options=parse_options(args.option), force=args.force, truncation=args.truncation,
+                          options={**parse_options(args.option), **text_options(args)}, force=args.force,
+                          truncation=args.truncation,
                           numbered=args.numbered)
     if path.is_dir():
         print(f"wrote {sum(1 for _ in path.glob('*.png')):,} PNG files to {path}/")
     else:
         print(f"wrote {path}")
     return 0
+
+
+def text_options(args) -> dict[str, str]:
+    """`--text` and `--text-file` as the text2image family's sampling options."""
+    return {k: v for k, v in (("text", args.text), ("text_file", args.text_file)) if v is not None}
 
 
 def cmd_translate(args) -> int:
@@ -335,6 +345,9 @@ def cmd_eval(args) -> int:
         real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
         sha = f" (sha1 {p['extractor_sha1'][:12]})" if "extractor_sha1" in p else ""
         print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']}{sha}")
+    elif "n_captions" in p:
+        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: samples for the captions of {p['n_captions']:,} "
+              f"{p['dataset']} images (seen and held-out templates), and caption matching on those images")
     else:
         print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']:,} vs the {p['modes']} "
               f"modes of {p['dataset']} (high quality: within 3 sigma)")

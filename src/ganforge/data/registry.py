@@ -77,6 +77,8 @@ DATASET_NAMES: dict[str, str] = {
                      "32x32 (needs fashion-mnist in data.root)",
     "fashion-sr4": "super-resolution 4x: Fashion-MNIST at 7x7 (area average) -> 28x28 (needs fashion-mnist)",
     "fashion-sr2": "super-resolution 2x: Fashion-MNIST at 14x14 -> 28x28 (needs fashion-mnist)",
+    "fashion-captions": "text-to-image: Fashion-MNIST with captions from templates over its class and attributes "
+                        "measured from its pixels (data/captions.py; needs fashion-mnist in data.root)",
     "mnist-colour": "unpaired translation: gray MNIST digits <-> light digits on dark coloured textures (RGB), "
                     "from disjoint halves of the train split; each test digit keeps its true counterpart "
                     "(needs mnist in data.root)",
@@ -147,6 +149,9 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
         return stack_digits(_load_known_idx("mnist", root, split), seed)
     if spec in TRANSLATION_TASKS:
         return make_translation_task(spec, root, split)
+    if spec == "fashion-captions":  # Fashion-MNIST by another name: captions are drawn per batch (data/captions.py)
+        base = _load_known_idx("fashion-mnist", root, split)
+        return Dataset(spec, "image", base.x, base.y, base.class_names, base.source)
     if spec == "fashion-mnist-10k":
         x, y = load_idx_pair(EMBEDDED / "t10k-images-idx3-ubyte.gz", EMBEDDED / "t10k-labels-idx1-ubyte.gz")
         ds = Dataset(spec, "image", x, y, list(FASHION_CLASSES), "embedded")

@@ -15,11 +15,12 @@ from ganforge.families.pix2pix import Pix2Pix
 from ganforge.families.progan import ProGAN
 from ganforge.families.srgan import SRGAN
 from ganforge.families.stylegan import StyleGAN
+from ganforge.families.text2image import Text2Image
 from ganforge.families.vaegan import VAEGAN
 
 FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
                                   "srgan": SRGAN, "vaegan": VAEGAN,
-                                  "stylegan": StyleGAN, "progan": ProGAN}
+                                  "stylegan": StyleGAN, "progan": ProGAN, "text2image": Text2Image}
 
 
 def family_class(name: str) -> type[Family]:

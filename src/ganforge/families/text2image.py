@@ -1,0 +1,338 @@
+"""GAN-INT-CLS (Reed et al. 2016, "Generative Adversarial Text to Image Synthesis"): a GAN conditioned on a
+caption, on fashion-captions (data/captions.py).
+
+Before the GAN (begin_training), a word-level text encoder T and a small image encoder E are trained on the
+matching objective: each image scores its true captions (same class, every named attribute as measured)
+above the other captions of the batch. T is then fixed; G and D read its embedding e through their own
+projections (nets/text.py). Algorithm 1 of the paper, per iteration, with captions drawn per image:
+  D  real image, right caption -> real;  fake, right caption -> fake;  real image, wrong caption -> fake
+     weights 1, 0.5, 0.5 (the matching-aware discriminator, CLS); the wrong caption names another class
+  G  fools D on G(z, e) for the right captions, and (INT) on G(z, beta e1 + (1 - beta) e2) for
+     interpolations of two captions' embeddings, where no real image exists
+loss.objective picks the pair of objectives (gan, hinge, lsgan, wgan); loss.r1, loss.label_smoothing,
+train.d_steps and train.ema apply as in the gan family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from tqdm import tqdm
+
+from ganforge import losses
+from ganforge.data import captions as cap
+from ganforge.errors import UserError
+from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
+from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
+
+GRID_COLUMNS = 8  # samples per caption in a picture
+PRETRAIN_SEED_OFFSET = 5_000_011  # the encoders' pre-training draws from its own stream
+
+
+@dataclass
+class Text2ImageOptions:
+    text_dim: int = 64  # size of the text (and image) embedding
+    proj_dim: int = 32  # G's and D's projection of the text embedding
+    condition_bn: bool = True  # G's BatchNorm gains and biases also read the projected text
+    mention: float = 0.75  # probability that a training caption names each attribute
+    wrong: float = 0.5  # weight of D's real-image-with-wrong-caption term (the paper's CLS: 0.5)
+    interpolate: float = 1.0  # weight of G's interpolated-embedding term (INT; 0: off)
+    beta: float = 0.5  # INT: e = beta e1 + (1 - beta) e2
+    pretrain_steps: int = 1500  # matching-objective steps of the text and image encoders before the GAN
+    pretrain_batch: int = 256  # images per matching-objective step
+    pretrain_lr: float = 2.0e-3
+    temperature: float = 0.1  # of the matching objective's softmax over captions
+
+
+class Text2Image(Family):
+    Options = Text2ImageOptions
+    GROUPS = ("G", "D")
+    LATENT = "gaussian"
+    SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
+        "text": "a caption: every sample is drawn for it, e.g. 'a dark sneaker'",
+        "text_file": "a text file of captions, one a line: --n samples for each, one row per caption"}
+
+    def __init__(self, cfg, spec: DataSpec):
+        super().__init__(cfg, spec)
+        o: Text2ImageOptions = self.options
+        if cfg.data.name != "fashion-captions":
+            raise UserError(f"the text2image family trains on captioned images; data.name is {cfg.data.name!r}: set "
+                            "data.name=fashion-captions")
+        if cfg.model.arch != "dcgan28" or tuple(spec.shape) != (1, 28, 28):
+            raise UserError("the text2image family builds 28x28 DCGAN networks: set model.arch=dcgan28")
+        for key in ("gp", "dragan", "clip", "ortho"):
+            if getattr(cfg.loss, key):
+                raise UserError(f"config key 'loss.{key}' is not supported by the text2image family; set it to 0 "
+                                "(loss.r1 and loss.label_smoothing are)")
+        if not 0 <= o.mention <= 1 or not 0 <= o.beta <= 1:
+            raise UserError("config keys 'family.mention' and 'family.beta' must lie in [0, 1]")
+        self.z_dim = cfg.model.z_dim
+        self.vocab = cap.vocabulary()
+        self.register_buffer("tokens", cap.caption_table(self.vocab), persistent=False)
+        self.thresholds = torch.full((len(cap.CLASS_NOUNS), len(cap.ATTRIBUTES)), float("nan"))
+        self.G = TextG(cfg.model, spec.shape, o.text_dim, o.proj_dim, o.condition_bn)
+        self.D = TextD(cfg.model, spec.shape, o.text_dim, o.proj_dim)
+        self.T = TextEncoder(len(self.vocab), o.text_dim)
+        self.E = ImageEncoder(o.text_dim)
+        self.networks = {"G": self.G, "D": self.D, "T": self.T, "E": self.E}
+        self.T.requires_grad_(False)  # trained before the GAN, fixed during it
+        self.E.requires_grad_(False)
+        self.d_objective, self.g_objective = losses.OBJECTIVES[cfg.loss.objective]
+        if cfg.loss.objective == "gan":
+            self.g_objective = losses.G_LOSSES[cfg.loss.g]
+        self.loss_cfg, self.d_steps = cfg.loss, cfg.train.d_steps
+        self.d_steps_done = 0
+        self._table: torch.Tensor | None = None  # T's embedding of every caption of the grammar
+        self._right: torch.Tensor | None = None  # the latest real batch's caption embeddings, for G's step
+
+    # -- the encoders --------------------------------------------------------------------------------------
+
+    def begin_training(self) -> None:
+        """Measure the training split's class thresholds, then train T and E on the matching objective."""
+        from ganforge.data.registry import load_dataset
+
+        data = load_dataset("fashion-captions", root=self.cfg.data.root, split="train")
+        self.thresholds = cap.class_thresholds(data.x, data.y)
+        self.pretrain(data.x, data.y)
+
+    def pretrain(self, x: torch.Tensor, y: torch.Tensor, progress: bool = True) -> list[float]:
+        """The matching objective on uint8 images x with classes y: for each image, the softmax over the batch's
+        captions puts its mass on the captions true of it, and for each caption on the images it is true of.
+        Returns the loss per step."""
+        o: Text2ImageOptions = self.options
+        device = next(self.G.parameters()).device
+        g = torch.Generator().manual_seed(self.cfg.train.seed + PRETRAIN_SEED_OFFSET)
+        attrs = cap.attributes(x, y, self.thresholds)
+        self.T.requires_grad_(True)
+        self.E.requires_grad_(True)
+        self.T.train()
+        self.E.train()
+        params = [*self.T.parameters(), *self.E.parameters()]
+        opt = torch.optim.Adam(params, lr=o.pretrain_lr)
+        history = []
+        for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=not progress, leave=False):
+            pick = torch.randint(len(x), (o.pretrain_batch,), generator=g)
+            yb, ab = y[pick], attrs[pick]
+            states = cap.draw_states(ab, o.mention, g)
+            rows = cap.caption_rows(yb, states, torch.randint(cap.SEEN, (len(pick),), generator=g))
+            images = x[pick].to(device).float().div(127.5).sub(1)
+            logits = self.E(images) @ self.T(self.tokens[rows.to(device)]).T / o.temperature
+            true = caption_true_of(yb, ab, yb, states).to(device)  # [image i, caption j]
+            loss = 0.5 * (multi_positive_nll(logits, true) + multi_positive_nll(logits.T, true.T))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append(float(loss.detach()))
+        self.T.requires_grad_(False)
+        self.E.requires_grad_(False)
+        self._table = None
+        return history
+
+    def table(self) -> torch.Tensor:
+        """T's embedding of every caption of the grammar (T is fixed during the GAN: computed once)."""
+        if self._table is None:
+            with torch.no_grad():
+                was = self.T.training
+                self.T.eval()
+                self._table = self.T(self.tokens)
+                self.T.train(was)
+        return self._table
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """T's embeddings of captions (a UserError names a word outside the vocabulary)."""
+        tokens = cap.tokenize(texts, self.vocab).to(self.tokens.device)
+        with torch.no_grad():
+            was = self.T.training
+            self.T.eval()
+            out = self.T(tokens)
+            self.T.train(was)
+        return out
+
+    def measure(self, images: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """0/1 attributes of images in [-1, 1] (N x 1 x 28 x 28) against the thresholds of their classes y."""
+        return cap.attributes(cap.to_uint8(images), y, self.thresholds.to(images.device))
+
+    # -- training ------------------------------------------------------------------------------------------
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", steps="D", repeat=self.d_steps), Phase("G", steps="G", freeze=("D",), data=False)]
+
+    def draw_captions(self, y: torch.Tensor, attrs: torch.Tensor, generator: torch.Generator,
+                      templates: int = cap.SEEN) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the caption table for images of classes y with attributes attrs: a right caption (each
+        attribute named with probability `mention`) and a wrong one (another class, any attributes)."""
+        n, device = len(y), y.device
+        states = cap.draw_states(attrs, self.options.mention, generator)
+        right = cap.caption_rows(y, states, randint(templates, n, generator, device))
+        other = (y + randint(len(cap.CLASS_NOUNS) - 1, n, generator, device) + 1) % len(cap.CLASS_NOUNS)
+        wrong_states = randint(cap.STATES, (n, len(cap.ATTRIBUTES)), generator, device)
+        wrong = cap.caption_rows(other, wrong_states, randint(templates, n, generator, device))
+        return right, wrong
+
+    def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
+        if phase == "D":
+            return self.d_loss(batch, step)
+        return self.g_loss(step)
+
+    def d_loss(self, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
+        c = self.loss_cfg
+        table = self.table()
+        right, wrong = self.draw_captions(batch.y, self.measure(batch.x, batch.y), step.noise)
+        e_right, e_wrong = table[right], table[wrong]
+        self._right = e_right
+        with torch.no_grad():
+            fake = self.G(step.randn(len(batch.x), self.z_dim), e_right)
+        d = self.wrapped.get("D", self.D)
+        lazy_r1 = c.r1 > 0 and self.d_steps_done % c.r1_every == 0
+        real_x = batch.x.detach().requires_grad_(True) if lazy_r1 else batch.x
+        real = d(real_x, e_right)
+        fake_logits = self.D(fake, e_right)
+        mismatched = self.D(batch.x, e_wrong)
+        if c.objective == "gan":
+            pair = lambda r, f: losses.d_loss_bce(r, f, c.label_smoothing)
+        else:
+            pair = self.d_objective
+        # weights 1 (real, right), 0.5 (fake, right), 0.5 (real, wrong): each pair holds the real term once
+        w = self.options.wrong
+        loss = (1 - w) * pair(real, fake_logits) + w * pair(real, mismatched)
+        stats = {"loss_d": loss.detach()}
+        if lazy_r1:
+            penalty = losses.r1_penalty(real, real_x)
+            loss = loss + c.r1 * c.r1_every * penalty
+            stats["r1"] = penalty.detach()
+        self.d_steps_done += 1
+        score = torch.sigmoid if c.objective == "gan" else (lambda t: t)
+        stats.update(d_real=score(real.detach()).mean(), d_fake=score(fake_logits.detach()).mean(),
+                     d_wrong=score(mismatched.detach()).mean())
+        return loss, stats
+
+    def g_loss(self, step: Step) -> tuple[torch.Tensor, Stats]:
+        o: Text2ImageOptions = self.options
+        e = self._right
+        g = self.wrapped.get("G", self.G)
+        loss = self.g_objective(self.D(g(step.randn(len(e), self.z_dim), e), e))
+        stats = {"loss_g": loss.detach()}
+        if o.interpolate:  # captions between two of the batch's: no real image, only D's verdict
+            e_int = o.beta * e + (1 - o.beta) * e.roll(1, 0)
+            interpolated = self.g_objective(self.D(g(step.randn(len(e), self.z_dim), e_int), e_int))
+            loss = loss + o.interpolate * interpolated
+            stats["loss_g_int"] = interpolated.detach()
+        return loss, stats
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {"d_steps_done": torch.tensor([self.d_steps_done], dtype=torch.int64)}
+
+    def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        self.d_steps_done = int(state["d_steps_done"].item()) if "d_steps_done" in state else 0
+
+    def sampling_tensors(self) -> dict[str, torch.Tensor]:
+        return {"thresholds": self.thresholds.cpu()}
+
+    def load_sampling_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "thresholds" in tensors:
+            self.thresholds = tensors["thresholds"]
+        self._table = None  # T's weights were loaded
+
+    def training_notes(self) -> list[str]:
+        o: Text2ImageOptions = self.options
+        return [(f"text2image: text and image encoders pre-trained for {o.pretrain_steps:,} steps of the matching "
+                f"objective; D's wrong-caption weight {o.wrong:g}, G's interpolation term {o.interpolate:g}; "
+                 f"{len(self.vocab) - 1} words, {cap.SEEN} training templates ({cap.HELD_OUT} held out)")]
+
+    # -- sampling ------------------------------------------------------------------------------------------
+
+    def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """n samples' z and caption embeddings: classes in turn, one caption per row of GRID_COLUMNS, every
+        attribute named, drawn at random, the first template."""
+        z = torch.randn(n, self.z_dim, generator=generator, device=generator.device)
+        rows = torch.arange(n) // GRID_COLUMNS
+        g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator,
+                                                             device=generator.device)))
+        states = torch.randint(1, cap.STATES, (int(rows.max()) + 1, len(cap.ATTRIBUTES)), generator=g)[rows]
+        caption_rows = cap.caption_rows(rows % len(cap.CLASS_NOUNS), states, torch.zeros_like(rows))
+        return {"z": z, "e": self.table()[caption_rows.to(self.tokens.device)].to(z.device)}
+
+    def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
+        return inputs, GRID_COLUMNS
+
+    def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
+        check_options(self, options, allowed=())
+        return self.sampler()(inputs["z"], inputs["e"])
+
+    def forward_check(self, device: torch.device) -> None:
+        inputs = self.noise(2, torch.Generator(device=device).manual_seed(0))
+        self.D(self.decode(inputs), inputs["e"])
+
+    def sample_inputs(self, n: int | None, generator: torch.Generator, picture: bool = False,
+                      truncation: float | None = None, **options) -> tuple[dict[str, torch.Tensor], int | None]:
+        """Without text: a row per class (see noise). With `text` or `text_file`: n samples per caption
+        (default GRID_COLUMNS), caption after caption, one row each in a picture."""
+        check_options(self, options)
+        texts = requested_captions(options.get("text"), options.get("text_file"))
+        if texts is None:
+            inputs = self.truncated(self.noise(n or 64, generator), truncation, generator)
+            return inputs, (GRID_COLUMNS if picture else None)
+        per = n or GRID_COLUMNS
+        e = self.embed(texts).repeat_interleave(per, 0)
+        z = torch.randn(len(e), self.z_dim, generator=generator, device=generator.device)
+        return self.truncated({"z": z, "e": e.to(z.device)}, truncation, generator), per
+
+    def generate_for(self, texts: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
+        """n samples for each caption (caption after caption), images in [-1, 1], drawn in eval mode."""
+        device = next(self.G.parameters()).device
+        e = self.embed(texts).repeat_interleave(n, 0)
+        z = torch.randn(len(e), self.z_dim, generator=torch.Generator().manual_seed(seed))
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self.decode({"z": z.to(device), "e": e.to(device)})
+        finally:
+            self.train(was)
+
+
+def randint(high: int, shape, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Integers in [0, high) drawn from `generator` (on its device), moved to `device`."""
+    shape = (shape,) if isinstance(shape, int) else shape
+    return torch.randint(high, shape, generator=generator, device=generator.device).to(device)
+
+
+def caption_true_of(y: torch.Tensor, attrs: torch.Tensor, caption_y: torch.Tensor,
+                    caption_states: torch.Tensor) -> torch.Tensor:
+    """[i, j]: caption j (class caption_y[j], states caption_states[j]) is true of image i (class y[i], 0/1
+    attributes attrs[i]): the same class, and each attribute it names as the image has it."""
+    same_class = y[:, None] == caption_y[None, :]
+    named = caption_states[None, :, :] > 0
+    agrees = (caption_states[None, :, :] - 1) == attrs[:, None, :]
+    return same_class & (agrees | ~named).all(-1)
+
+
+def multi_positive_nll(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """-log of the softmax mass on the positive columns, averaged over rows that have one."""
+    total = torch.logsumexp(logits, 1)
+    on_positive = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), 1)
+    has = positive.any(1)
+    return (total - on_positive)[has].mean()
+
+
+def requested_captions(text: str | None, text_file: str | None) -> list[str] | None:
+    """The captions of `--text` or `--text-file` (one a line, blank lines skipped); None without either."""
+    if text is not None and text_file is not None:
+        raise UserError("give --text or --text-file, not both")
+    if text is not None:
+        return [text]
+    if text_file is None:
+        return None
+    path = Path(text_file).expanduser()
+    if not path.is_file():
+        raise UserError(f"--text-file {path}: no such file; give a text file with one caption a line")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise UserError(f"--text-file {path}: holds no caption; write one caption a line")
+    return lines
+
+
+__all__ = ["Text2Image", "Text2ImageOptions", "caption_true_of", "multi_positive_nll"]

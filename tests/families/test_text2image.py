@@ -1,0 +1,160 @@
+"""text2image (GAN-INT-CLS): D's matching-aware loss and G's interpolation term by hand, the matching objective,
+what it refuses, sampling from captions, and a short run that is sampled from text and measured by `eval`."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tests.data.test_registry import shared
+
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.data import captions as cap
+from ganforge.data.registry import load_dataset
+from ganforge.data.spec import Batch, DataSpec
+from ganforge.errors import UserError
+from ganforge.families import Step, build_family
+from ganforge.families.text2image import caption_true_of, multi_positive_nll
+
+SPEC = DataSpec((1, 28, 28), True, n_classes=10)
+SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "log.tensorboard=false"]
+
+
+def text2image(*sets):
+    torch.manual_seed(0)
+    f = build_family(load_config("text2image-fashion", [*SMALL, *sets]), SPEC)
+    data = load_dataset("fashion-mnist-10k")
+    f.thresholds = cap.class_thresholds(data.x[:2000], data.y[:2000])
+    return f
+
+
+def real_batch(n=8):
+    data = load_dataset("fashion-mnist-10k")
+    return data.x[:n].float() / 127.5 - 1, data.y[:n]
+
+
+def test_d_loss_is_the_matching_aware_loss_by_hand():
+    f = text2image("family.wrong=0.5")
+    x, y = real_batch()
+    step = Step(0, 0, 8, torch.Generator().manual_seed(5), torch.device("cpu"))
+    loss, stats = f.loss("D", Batch(x, y), step)
+    # the same draws again: captions (right, wrong), then z
+    g = torch.Generator().manual_seed(5)
+    right, wrong = f.draw_captions(y, cap.attributes(cap.to_uint8(x), y, f.thresholds), g)
+    z = torch.randn(8, f.z_dim, generator=g)
+    table = f.table()
+    with torch.no_grad():
+        fake = f.G(z, table[right])
+    s_real, s_fake, s_wrong = f.D(x, table[right]), f.D(fake, table[right]), f.D(x, table[wrong])
+    expected = F.softplus(-s_real).mean() + 0.5 * F.softplus(s_fake).mean() + 0.5 * F.softplus(s_wrong).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["d_wrong"].item() == pytest.approx(torch.sigmoid(s_wrong).mean().item(), rel=1e-5)
+    # the right caption is true of its image; the wrong one names another class
+    rows = cap.all_captions()
+    for i in range(8):
+        assert set(cap.words_of(cap.CLASS_NOUNS[y[i]])) <= set(cap.words_of(rows[right[i]]))
+    assert ((wrong // (cap.COMBOS * len(cap.TEMPLATES))) != y).all()
+    assert (right % len(cap.TEMPLATES) < cap.SEEN).all() and (wrong % len(cap.TEMPLATES) < cap.SEEN).all()
+
+
+def test_g_loss_adds_the_interpolation_term():
+    f = text2image("family.interpolate=2", "family.beta=0.25")
+    x, y = real_batch()
+    f.loss("D", Batch(x, y), Step(0, 0, 8, torch.Generator().manual_seed(1), torch.device("cpu")))
+    e = f._right
+    loss, stats = f.loss("G", Batch(x, y), Step(0, 0, 8, torch.Generator().manual_seed(2), torch.device("cpu")))
+    g = torch.Generator().manual_seed(2)
+    z1, z2 = torch.randn(8, f.z_dim, generator=g), torch.randn(8, f.z_dim, generator=g)
+    e_int = 0.25 * e + 0.75 * e.roll(1, 0)
+    main_term = F.softplus(-f.D(f.G(z1, e), e)).mean()
+    int_term = F.softplus(-f.D(f.G(z2, e_int), e_int)).mean()
+    assert loss.item() == pytest.approx((main_term + 2 * int_term).item(), rel=1e-5)
+    assert stats["loss_g_int"].item() == pytest.approx(int_term.item(), rel=1e-5)
+
+
+def test_matching_objective_by_hand():
+    y = torch.tensor([0, 0, 1])
+    attrs = torch.tensor([[1, 0, 0], [0, 0, 0], [1, 1, 1]])
+    c_y = torch.tensor([0, 1, 0])
+    states = torch.tensor([[2, 0, 0], [0, 0, 0], [0, 1, 0]])  # "dark" / any / "small"
+    true = caption_true_of(y, attrs, c_y, states)
+    assert true.tolist() == [[True, False, True], [False, False, True], [False, True, False]]
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 3.0, 0.0]])
+    positive = torch.tensor([[True, False, True], [False, False, False], [False, True, False]])
+    e = torch.tensor(1.0).exp()
+    expected = (-torch.log((e**2 + e) / (e**2 + 1 + e)) - torch.log(e**3 / (e + e**3 + 1))) / 2
+    assert multi_positive_nll(logits, positive).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_pretraining_learns_to_match_captions():
+    from ganforge.metrics.text import caption_matching
+
+    f = text2image("family.pretrain_steps=120", "family.pretrain_batch=128")
+    data = load_dataset("fashion-mnist-10k")
+    test_x, test_y = data.x[8000:8500], data.y[8000:8500]
+    before = caption_matching(f, test_x, test_y)
+    history = f.pretrain(data.x[:6000], data.y[:6000], progress=False)
+    after = caption_matching(f, test_x, test_y)
+    assert sum(history[-10:]) < 0.6 * sum(history[:10])
+    assert before < 0.3 and after > 0.7, (before, after)
+    assert not any(p.requires_grad for p in f.T.parameters())  # fixed during the GAN
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (("data.name=fashion-mnist",), "data.name=fashion-captions"),
+    (("model.arch=mlp",), "model.arch=dcgan28"),
+    (("loss.gp=10",), "loss.gp"),
+    (("family.mention=2",), "family.mention"),
+])
+def test_refuses_what_it_cannot_train(sets, message):
+    with pytest.raises(UserError, match=message):
+        text2image(*sets)
+
+
+def test_sample_inputs_from_captions(tmp_path):
+    f = text2image().eval()
+    inputs, columns = f.sample_inputs(5, torch.Generator().manual_seed(0), picture=True, text="a dark sneaker")
+    assert inputs["z"].shape == (5, 8) and columns == 5
+    assert torch.allclose(inputs["e"], f.embed(["a dark sneaker"]).expand(5, -1))
+    lines = tmp_path / "captions.txt"
+    lines.write_text("a bag\n\nthe coat is light\nan ankle boot that is large\n")
+    inputs, columns = f.sample_inputs(4, torch.Generator().manual_seed(0), picture=True, text_file=str(lines))
+    assert inputs["e"].shape == (12, 64) and columns == 4
+    assert torch.allclose(inputs["e"][4:8], f.embed(["the coat is light"]).expand(4, -1))
+    with pytest.raises(UserError, match="'purple'"):
+        f.sample_inputs(4, torch.Generator(), text="a purple bag")
+    with pytest.raises(UserError, match="not both"):
+        f.sample_inputs(4, torch.Generator(), text="a bag", text_file=str(lines))
+    with pytest.raises(UserError, match="no such file"):
+        f.sample_inputs(4, torch.Generator(), text_file=str(tmp_path / "none.txt"))
+    assert f.decode(inputs).shape == (12, 1, 28, 28)
+
+
+def test_a_short_run_samples_from_text_and_is_measured(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
+    run = tmp_path / "run"
+    assert main(["train", "--config", "text2image-fashion", "--steps", "400", "--out", str(run),
+                 "--set", "model.g_width=16", "--set", "model.d_width=16", "--set", "log.tensorboard=false",
+                 "--set", "family.pretrain_steps=80", "--set", "family.pretrain_batch=128",
+                 "--set", "optim.g.lr=5e-4", "--set", "optim.d.lr=5e-4",
+                 "--set", "log.sample_every=200", "--set", "train.batch_size=32", "--quiet"]) == 0
+    with Image.open(run / "samples.png") as img:  # one caption per row of 8
+        assert img.size[0] == 2 * (8 * 30 + 2)
+    assert main(["sample", str(run), "--text", "a dark sneaker", "--n", "6"]) == 0
+    path = capsys.readouterr().out.split("wrote ")[1].strip()
+    with Image.open(path) as img:  # one row of 6
+        assert img.size == (2 * (6 * 30 + 2), 2 * (30 + 2))
+    lines = tmp_path / "lines.txt"
+    lines.write_text("a bag\nthe trousers are dark\n")
+    assert main(["sample", str(run), "--text-file", str(lines)]) != 0
+    assert "the word 'are' is not in this run's vocabulary" in capsys.readouterr().err
+    assert main(["eval", str(run), "--n", "200"]) == 0
+    assert "captions of 200 fashion-captions images" in capsys.readouterr().out
+    values = json.loads((run / "eval.json").read_text())["values"]
+    # 400 small steps: the caption's class and attributes already show, far above chance (0.1 and 0.5)
+    assert values["class_accuracy_seen"] > 0.3 and values["class_accuracy_heldout"] > 0.3
+    assert values["attribute_accuracy_seen"] > 0.65
+    assert values["matching_top1"] > 0.6
+    assert 0.3 < values["real_attribute_rate"] < 0.6
