@@ -130,6 +130,7 @@ def test_sample_inputs_from_captions(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         f.sample_inputs(4, torch.Generator(), text_file=str(tmp_path / "none.txt"))
     assert f.decode(inputs).shape == (12, 1, 28, 28)
+    assert f.generate_for(["a bag", "a coat"], n=3).shape == (6, 1, 28, 28) and not f.training
 
 
 def test_a_short_run_samples_from_text_and_is_measured(tmp_path, monkeypatch, capsys):
