@@ -4,8 +4,10 @@ without the interpolation term, and a plain caption-conditioned GAN without the 
 Each row is a run under --out trained from the text2image-fashion preset with the row's settings, then measured
 by `ganforge eval` on the captions of --n test images (class accuracy under the domain classifier, attribute
 accuracy under the measuring rules, on seen and held-out templates; caption matching top-1 of 10). A finished
-run is measured, not trained again; one stopped part-way continues from its last checkpoint. Each row's scores
-go to <out>/text2image.json and a table is printed.
+run is measured, not trained again; one stopped part-way continues from its last checkpoint. Beside them,
+within-caption spread: over the 80 captions naming a class and all three attributes, the mean pairwise L1
+distance per pixel (in [0, 1]) among 64 samples of the caption, and among the real test images that fit it (up
+to 64 each). Each row's scores go to <out>/text2image.json and a table is printed.
 
     python bench/text2image.py [--rows int-cls,cls,plain] [--steps N] [--n 10000] [--out runs/text2image]
 """
@@ -17,7 +19,12 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 import ganforge
+from ganforge import viz
+from ganforge.data import captions as cap
+from ganforge.data.registry import load_dataset
 
 PRESET = "text2image-fashion"
 ROWS = {
@@ -26,8 +33,31 @@ ROWS = {
     "plain": {"family.interpolate": 0.0, "family.wrong": 0.0},  # D never sees a wrong caption
 }
 SHOWN = ("class_accuracy_seen", "class_accuracy_heldout", "attribute_accuracy_seen", "attribute_accuracy_heldout",
-         "matching_top1")
-HEADS = ("class seen", "class held-out", "attr seen", "attr held-out", "matching top-1")
+         "matching_top1", "spread", "spread_real")
+HEADS = ("class seen", "class held-out", "attr seen", "attr held-out", "matching top-1", "spread", "real spread")
+
+
+def mean_pair_l1(x: torch.Tensor) -> float:
+    """Mean L1 distance per pixel (in [0, 1]) between distinct pairs of uint8 images."""
+    x = x.float().flatten(1) / 255
+    return float((torch.cdist(x, x, p=1) / x.shape[1]).sum() / (len(x) * (len(x) - 1)))
+
+
+def within_caption_spread(run: Path, per: int = 64) -> dict[str, float]:
+    """Mean pairwise L1 among `per` samples of each full caption (class and three attributes, template 0), and
+    among the real test images that fit it (captions with fewer than 16 such images are left out)."""
+    family = ganforge.load(run).family
+    test = load_dataset("fashion-captions", root=family.cfg.data.root, split="test")
+    code = test.y * 8 + (cap.attributes(test.x, test.y, family.thresholds) * torch.tensor([4, 2, 1])).sum(1)
+    fake, real = [], []
+    for c in range(8 * len(cap.CLASS_NOUNS)):
+        rows = (code == c).nonzero().flatten()[:per]
+        if len(rows) < 16:
+            continue
+        text = cap.caption(c // 8, ((c >> 2 & 1) + 1, (c >> 1 & 1) + 1, (c & 1) + 1), 0)
+        fake.append(mean_pair_l1(viz.to_uint8(family.generate_for([text], n=per, seed=c))))
+        real.append(mean_pair_l1(test.x[rows]))
+    return {"spread": sum(fake) / len(fake), "spread_real": sum(real) / len(real), "spread_captions": len(fake)}
 
 
 def main() -> None:
@@ -52,7 +82,8 @@ def main() -> None:
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())
-        table[name] = {**result["values"], "steps": summary["steps"], "train_seconds": summary["seconds"],
+        table[name] = {**result["values"], **within_caption_spread(run), "steps": summary["steps"],
+                       "train_seconds": summary["seconds"],
                        "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
         table_path.parent.mkdir(parents=True, exist_ok=True)
         table_path.write_text(json.dumps(table, indent=1))
