@@ -140,6 +140,15 @@ def translate(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | o
     return translate_files(Path(run_dir), input, out, direction, checkpoint, force=force)
 
 
+def predict(run_dir: str | os.PathLike, input: str | os.PathLike, frames: int = 10,
+            out: str | os.PathLike | None = None, checkpoint: str | None = None, force: bool = False) -> Path:
+    """`ganforge predict`: the next `frames` frames of a clip (a GIF or a folder of frame images) from a video
+    run, written as a GIF of the input then the prediction; default RUN/predicted/<input name>.gif."""
+    from ganforge.predicting import predict_clip
+
+    return predict_clip(Path(run_dir), input, frames, out, checkpoint, force)
+
+
 def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Path]:
     """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...] or images=[...], spherical,
     steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths) or "truncation"

@@ -87,6 +87,22 @@ def _add_translate(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="predict the next frames of a clip with a video run",
+                       description="Read a clip (a GIF, or a folder of frame images in name order), predict the "
+                                   "next frames with a video run's latest checkpoint, each fed back as the newest "
+                                   "input frame, and write a GIF of the input followed by the prediction. Default: "
+                                   "RUN_DIR/predicted/<input name>.gif; an existing file is never replaced without "
+                                   "--force.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--input", required=True, metavar="FRAMES|GIF", help="a GIF or a folder of frame images")
+    p.add_argument("--frames", type=int, default=10, metavar="N", help="frames to predict (default 10)")
+    p.add_argument("--out", metavar="OUT.gif", help="default RUN_DIR/predicted/<input name>.gif")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder, or 'best' (default: the latest)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
 def _add_bench(sub) -> None:
     from ganforge.throughput import DESCRIPTION, add_arguments
 
@@ -202,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_translate(sub)
+    _add_predict(sub)
     _add_explore(sub)
     p = sub.add_parser("eval", help="evaluate a run or compare two image sets: FID, KID, PR, DC, IS, SWD, NN",
                        description="Sample N images from a run and compare them with N real images of the reference "
@@ -317,6 +334,15 @@ def cmd_translate(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from ganforge.predicting import predict_clip
+
+    written = predict_clip(Path(args.run_dir), args.input, args.frames, args.out, args.checkpoint, args.force,
+                           args.device)
+    print(f"wrote {written} (the input, then {args.frames} predicted frames)")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from ganforge.metrics.evaluate import evaluate_run, evaluate_sets
 
@@ -345,6 +371,9 @@ def cmd_eval(args) -> int:
         real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
         sha = f" (sha1 {p['extractor_sha1'][:12]})" if "extractor_sha1" in p else ""
         print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']}{sha}")
+    elif "n_clips" in p:
+        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['frames']} on the first {p['n_clips']:,} "
+              f"generated moving-mnist test clips; copy_last_*: the last input frame repeated")
     elif "n_captions" in p:
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: samples for the captions of {p['n_captions']:,} "
               f"{p['dataset']} images (seen and held-out templates), and caption matching on those images")
@@ -421,7 +450,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "explore": cmd_explore, "eval": cmd_eval,
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "predict": cmd_predict, "explore": cmd_explore, "eval": cmd_eval,
             "classifier": cmd_classifier, "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
             "bench": cmd_bench}
 

@@ -71,7 +71,10 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
     family, data, step = load_generator(run_dir, checkpoint, device)
     named = {**options, **({"psi": truncation} if truncation is not None else {}), **({"numbered": 1} if numbered else {})}
     out = default_out(run_dir, step, seed, named) if out is None else Path(out)
-    is_image = data["kind"] == "image"
+    is_image = data["kind"] in ("image", "video")  # video: a grid of frames (the family's picture)
+    if folder and data["kind"] == "video":
+        raise UserError(f"--out {out}/: video runs write a .png grid of frames or an .npz of predicted frames; "
+                        "`ganforge predict` writes a clip's prediction as a GIF")
     if folder and not is_image:
         raise UserError(f"--out {out}/: one PNG per sample is for image runs; toy runs write a .png plot or .npz")
     grid = is_image and not folder and out.suffix.lower() == ".png"

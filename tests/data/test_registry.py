@@ -189,6 +189,6 @@ def test_bad_options(options, words):
 def test_dataset_names_are_described():
     assert set(DATASET_NAMES) == {"fashion-mnist-10k", "fashion-mnist", "mnist", "stacked-mnist",
                                   "toy-ring", "toy-grid", "toy-1d", "fashion-edges", "mnist-colour",
-                                  "fashion-sr4", "fashion-sr2", "fashion-captions"}
+                                  "fashion-sr4", "fashion-sr2", "fashion-captions", "moving-mnist"}
     for text in DATASET_NAMES.values():
         assert text and "\n" not in text

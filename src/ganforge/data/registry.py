@@ -39,7 +39,7 @@ class Dataset:
     """
 
     name: str  # "fashion-mnist-10k", "mnist", "toy-ring", "folder:<path>", "idx:<path>", ...
-    kind: str  # "image" or "toy"
+    kind: str  # "image", "toy" or "video" (x: uint8 N x T x H x W clips, frames as channels)
     x: torch.Tensor
     y: torch.Tensor | None  # int64 (N,) labels, or None for unlabelled data
     class_names: list[str] | None
@@ -82,6 +82,9 @@ DATASET_NAMES: dict[str, str] = {
     "mnist-colour": "unpaired translation: gray MNIST digits <-> light digits on dark coloured textures (RGB), "
                     "from disjoint halves of the train split; each test digit keeps its true counterpart "
                     "(needs mnist in data.root)",
+    "moving-mnist": "video: Moving MNIST generated from MNIST digits (data/moving_mnist.py): two digits bouncing in "
+                    "64x64, 20 frames (10 in, 10 out); 10,000 training clips seeded by train.seed, a fixed test "
+                    "set of 10,000 (needs mnist in data.root)",
     **{name: spec[2] for name, spec in TOY_SPECS.items()},
 }
 TRANSLATION_TASKS = ("fashion-edges", "fashion-sr4", "fashion-sr2", "mnist-colour")
@@ -149,6 +152,11 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
         return stack_digits(_load_known_idx("mnist", root, split), seed)
     if spec in TRANSLATION_TASKS:
         return make_translation_task(spec, root, split)
+    if spec == "moving-mnist":
+        from ganforge.data.moving_mnist import sequences
+
+        mnist = _load_known_idx("mnist", root, split)
+        return Dataset(spec, "video", sequences(mnist.x, split, seed), None, None, f"generated from {mnist.source}")
     if spec == "fashion-captions":  # Fashion-MNIST by another name: captions are drawn per batch (data/captions.py)
         base = _load_known_idx("fashion-mnist", root, split)
         return Dataset(spec, "image", base.x, base.y, base.class_names, base.source)

@@ -17,10 +17,12 @@ from ganforge.families.srgan import SRGAN
 from ganforge.families.stylegan import StyleGAN
 from ganforge.families.text2image import Text2Image
 from ganforge.families.vaegan import VAEGAN
+from ganforge.families.video import Video
 
 FAMILIES: dict[str, type[Family]] = {"gan": GAN, "aae": AAE, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
                                   "srgan": SRGAN, "vaegan": VAEGAN,
-                                  "stylegan": StyleGAN, "progan": ProGAN, "text2image": Text2Image}
+                                  "stylegan": StyleGAN, "progan": ProGAN, "text2image": Text2Image,
+                                  "video": Video}
 
 
 def family_class(name: str) -> type[Family]:

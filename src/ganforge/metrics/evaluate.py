@@ -292,7 +292,13 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
         raise UserError("acc, intra_fid, cas and aug score class-conditional runs (model.condition with class labels); "
                         "drop them from --metrics")
-    if data_info["kind"] != "image":
+    if data_info["kind"] == "video":  # rollouts against the true frames of generated test clips
+        from ganforge.metrics.video import score_video_run
+
+        if metrics != DEFAULT_METRICS:
+            raise UserError("video runs are measured by per-frame mse, ssim and sharpness; drop --metrics")
+        values, protocol = score_video_run(family, cfg, n, progress)
+    elif data_info["kind"] != "image":
         n = n or TOY_POINTS
         values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
     elif cfg.model.family == "text2image":  # samples drawn for captions, measured against what they say

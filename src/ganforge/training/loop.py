@@ -278,7 +278,7 @@ def build_trainer(cfg: Config, dataset: Dataset, ranks: Ranks = SINGLE, device: 
         family.distribute(lambda net: distributed.wrap(net, device, cfg.train.sync_bn))
         if not ranks.main:  # distinct, reproducible streams for dropout, penalties and replay on each rank
             seed_everything(cfg.train.seed + ranks.rank * distributed.RANK_SEED_STRIDE)
-    if family.spec.translates:  # pictures translate the same held-out inputs at every step
+    if family.spec.translates or dataset.kind == "video":  # pictures use the same held-out inputs at every step
         family.attach_showcase(runs.showcase(cfg, dataset))
     optimizers = {name: make_optimizer(cfg.optim.group(name), group_parameters(nets), device)
                   for name, nets in family.groups().items()}
@@ -535,7 +535,7 @@ def _final_values(records: list[dict]) -> dict:
 
 
 def _n_fixed(cfg: Config, dataset: Dataset) -> int:
-    if dataset.inputs is not None:  # image-to-image: each held-out example once
+    if dataset.inputs is not None or dataset.kind == "video":  # held-out examples (clips), each once
         return runs.SHOWCASE
     return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
 

@@ -78,7 +78,7 @@ class SampleWriter:
         family.pictures(ds, self.dir, step)
         inputs, columns = family.grid(self.fixed)
         fake = generate(family, inputs)
-        if ds.kind == "image":
+        if ds.kind in ("image", "video"):  # video: the family lays frames out as images
             images, columns = family.picture(inputs, fake, columns)
             viz.save_grid(images, path, nrow=columns, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
