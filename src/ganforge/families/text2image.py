@@ -95,17 +95,20 @@ class Text2Image(Family):
         from ganforge.data.registry import load_dataset
 
         data = load_dataset("fashion-captions", root=self.cfg.data.root, split="train")
-        self.thresholds = cap.class_thresholds(data.x, data.y)
-        self.pretrain(data.x, data.y)
+        values = cap.measure(data.x)
+        self.thresholds = cap.class_thresholds(data.x, data.y, values=values)
+        self.pretrain(data.x, data.y, attrs=cap.attributes(data.x, data.y, self.thresholds, values))
 
-    def pretrain(self, x: torch.Tensor, y: torch.Tensor, progress: bool = True) -> list[float]:
+    def pretrain(self, x: torch.Tensor, y: torch.Tensor, progress: bool | None = None,
+                 attrs: torch.Tensor | None = None) -> list[float]:
         """The matching objective on uint8 images x with classes y: for each image, the softmax over the batch's
         captions puts its mass on the captions true of it, and for each caption on the images it is true of.
-        Returns the loss per step."""
+        Returns the loss per step. `progress`: a bar (None: on a terminal only); `attrs`: the images' attributes
+        when already measured."""
         o: Text2ImageOptions = self.options
         device = next(self.G.parameters()).device
         g = torch.Generator().manual_seed(self.cfg.train.seed + PRETRAIN_SEED_OFFSET)
-        attrs = cap.attributes(x, y, self.thresholds)
+        attrs = cap.attributes(x, y, self.thresholds) if attrs is None else attrs
         self.T.requires_grad_(True)
         self.E.requires_grad_(True)
         self.T.train()
@@ -113,7 +116,8 @@ class Text2Image(Family):
         params = [*self.T.parameters(), *self.E.parameters()]
         opt = torch.optim.Adam(params, lr=o.pretrain_lr)
         history = []
-        for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=not progress, leave=False):
+        for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=None if progress is None else not progress,
+                      leave=False):
             pick = torch.randint(len(x), (o.pretrain_batch,), generator=g)
             yb, ab = y[pick], attrs[pick]
             states = cap.draw_states(ab, o.mention, g)
