@@ -130,6 +130,8 @@ def test_sample_inputs_from_captions(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         f.sample_inputs(4, torch.Generator(), text_file=str(tmp_path / "none.txt"))
     assert f.decode(inputs).shape == (12, 1, 28, 28)
+    with pytest.raises(UserError, match="--text CAPTION"):
+        f.decode({"z": inputs["z"]})
     assert f.generate_for(["a bag", "a coat"], n=3).shape == (6, 1, 28, 28) and not f.training
 
 

@@ -264,6 +264,9 @@ class Text2Image(Family):
 
     def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
         check_options(self, options, allowed=())
+        if "e" not in inputs:  # explore's arithmetic and attribute vectors hand over z alone
+            raise UserError("the text2image family draws each sample from z and a caption, and this asks for z "
+                            "alone; draw from captions with `ganforge sample RUN --text CAPTION`")
         return self.sampler()(inputs["z"], inputs["e"])
 
     def forward_check(self, device: torch.device) -> None:
