@@ -78,7 +78,12 @@ def main() -> None:
         if table.get(name, {}).get("n") == args.n and table[name].get("steps") == summary["steps"]:
             continue  # measured already
         started = time.perf_counter()
-        values = ganforge.evaluate(run, n=args.n, progress=True)["values"]
+        done = json.loads((run / "eval.json").read_text()) if (run / "eval.json").is_file() else {}
+        protocol = done.get("protocol", {})
+        if protocol.get("n_clips") == args.n and protocol.get("checkpoint_step") == summary["steps"]:
+            values = done["values"]  # `ganforge eval RUN --n N` measured this checkpoint already
+        else:
+            values = ganforge.evaluate(run, n=args.n, progress=True)["values"]
         table[name] = {**values, "steps": summary["steps"], "train_seconds": summary["seconds"],
                        "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
         table_path.parent.mkdir(parents=True, exist_ok=True)
