@@ -374,6 +374,9 @@ def cmd_eval(args) -> int:
     elif "n_clips" in p:
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['frames']} on the first {p['n_clips']:,} "
               f"generated moving-mnist test clips; copy_last_*: the last input frame repeated")
+    elif "n_captions" in p and "class_accuracy" not in p:  # an image folder's own captions
+        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: caption matching of the first {p['n_captions']:,} "
+              f"images of {p['dataset']} and of a sample drawn for each one's first caption")
     elif "n_captions" in p:
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: samples for the captions of {p['n_captions']:,} "
               f"{p['dataset']} images (seen and held-out templates), and caption matching on those images")

@@ -33,7 +33,8 @@ def load_data(cfg: Config) -> Dataset:
     """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
     d = cfg.data
     resolution = d.resolution
-    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in ("gan", "aae", "vaegan", "stylegan", "progan"):
+    fixed_size = ("gan", "aae", "vaegan", "stylegan", "progan", "text2image")
+    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in fixed_size:
         resolution = 28  # the network fixes the size, so an image folder of any size can feed it
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
@@ -84,7 +85,7 @@ def holdout(dataset: Dataset, n: int, keep: str) -> Dataset:
 def _rows(dataset: Dataset, rows, rows_a=None) -> Dataset:
     """The dataset's examples at `rows` (an index or a slice), each with its label, attributes and input;
     unpaired data takes its domain A at `rows_a` (default: `rows`, for a slice of each domain)."""
-    own = {k: getattr(dataset, k)[rows] for k in ("x", "y", "attributes") if getattr(dataset, k) is not None}
+    own = {k: getattr(dataset, k)[rows] for k in ("x", "y", "attributes", "captions") if getattr(dataset, k) is not None}
     unpaired = dataset.inputs is not None and not dataset.paired
     rows_a = rows_a if unpaired and rows_a is not None else rows
     inputs = {k: getattr(dataset, k)[rows_a] for k in ("inputs", "input_labels") if getattr(dataset, k) is not None}

@@ -34,9 +34,13 @@ def parse_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def default_out(run_dir: Path, step: int, seed: int, options: dict[str, str], suffix: str = ".png") -> Path:
-    """RUN/sample_step006000_seed0[_class3].png: named by what drew it, so another draw gets another name."""
-    extra = "".join(f"_{k}{''.join(c if c.isalnum() or c in '.-' else '-' for c in str(v))}"
-                    for k, v in sorted(options.items()))
+    """RUN/sample_step006000_seed0[_class3][_text-a-dark-sneaker].png: named by what drew it, so another draw
+    gets another name (a value that does not start with a digit is set off by "-")."""
+    def part(key: str, value) -> str:
+        text = "".join(c if c.isalnum() or c in ".-" else "-" for c in str(value))
+        return f"_{key}{text}" if text[:1].isdigit() else f"_{key}-{text}"
+
+    extra = "".join(part(k, v) for k, v in sorted(options.items()))
     return Path(run_dir) / f"sample_step{max(step, 0):06d}_seed{seed}{extra}{suffix}"
 
 

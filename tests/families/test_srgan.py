@@ -98,12 +98,12 @@ def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image
 
     srresnet, _, _ = load_family(tmp_path / "run")
     start = srgan(f"family.init={tmp_path / 'run'}", "model.g_width=16", spec=srresnet.spec)
-    start.begin_training()
+    start.begin_training(None)
     assert all(torch.equal(a, b) for a, b in zip(start.G.state_dict().values(), srresnet.G.state_dict().values()))
     with pytest.raises(UserError, match="is not this run's network; train both with the same model.g_width"):
-        srgan(f"family.init={tmp_path / 'run'}", spec=srresnet.spec).begin_training()
+        srgan(f"family.init={tmp_path / 'run'}", spec=srresnet.spec).begin_training(None)
     with pytest.raises(UserError, match="family.init.*is not a run folder"):
-        srgan(f"family.init={tmp_path / 'nothing'}", spec=srresnet.spec).begin_training()
+        srgan(f"family.init={tmp_path / 'nothing'}", spec=srresnet.spec).begin_training(None)
     src = tmp_path / "small.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (5, 9), dtype=np.uint8), "L").save(src)
     out = api.translate(tmp_path / "run", src, tmp_path / "big.png")

@@ -180,5 +180,73 @@ def test_a_short_run_samples_from_text_and_is_measured(tmp_path, monkeypatch, ca
     # 400 small steps: the caption's class and attributes already show, far above chance (0.1 and 0.5)
     assert values["class_accuracy_seen"] > 0.3 and values["class_accuracy_heldout"] > 0.3
     assert values["attribute_accuracy_seen"] > 0.65
-    assert values["matching_top1"] > 0.6
+    assert values["matching_top1"] > 0.6 and values["sample_matching_top1_seen"] > 0.3
     assert 0.3 < values["real_attribute_rate"] < 0.6
+
+
+def caption_folder(root, n=600, per_image=("a {}", "a photo of a {}")):
+    """The first n embedded Fashion-MNIST images as PNG files, with a captions.csv naming each one's class in
+    every phrasing of `per_image`."""
+    data = load_dataset("fashion-mnist-10k")
+    root.mkdir()
+    rows = ["file,caption"]
+    for i in range(n):
+        Image.fromarray(data.x[i, 0].numpy()).save(root / f"{i:04d}.png")
+        rows += [f"{i:04d}.png,{phrase.format(cap.CLASS_NOUNS[data.y[i]])}" for phrase in per_image]
+    (root / "captions.csv").write_text("\n".join(rows) + "\n")
+    return root, data.y[:n]
+
+
+def test_own_captions_d_loss_draws_a_right_and_a_wrong_caption(tmp_path):
+    from ganforge import runs
+    from ganforge.data.spec import data_spec
+
+    root, _ = caption_folder(tmp_path / "folder", n=40)
+    cfg = load_config("text2image-fashion", [*SMALL, f"data.name={root}"])
+    data = runs.load_data(cfg)
+    torch.manual_seed(0)
+    f = build_family(cfg, data_spec(data))
+    assert f.own_captions and len(f.tokens) == len(data.caption_texts) and not f.sampling_tensors()
+    assert f.vocab == [cap.PAD, *sorted({w for text in data.caption_texts for w in cap.words_of(text)})]
+    assert {"a", "photo", "of"} <= set(f.vocab)
+    own = data.captions[:40]
+    x = data.x[:40].float() / 127.5 - 1
+    right, wrong = f.draw_own_captions(own, torch.Generator().manual_seed(3))
+    assert (own == right[:, None]).any(1).all()  # one of the image's own captions
+    assert not (own == wrong[:, None]).any(1).any()  # never one of them
+    assert len(set(right.tolist())) > 2
+    step = Step(0, 0, 40, torch.Generator().manual_seed(3), torch.device("cpu"))
+    loss, _ = f.loss("D", Batch(x, None, caption=own), step)
+    g = torch.Generator().manual_seed(3)
+    right, wrong = f.draw_own_captions(own, g)
+    z = torch.randn(40, f.z_dim, generator=g)
+    table = f.table()
+    with torch.no_grad():
+        fake = f.G(z, table[right])
+    s_real, s_fake, s_wrong = f.D(x, table[right]), f.D(fake, table[right]), f.D(x, table[wrong])
+    expected = F.softplus(-s_real).mean() + 0.5 * F.softplus(s_fake).mean() + 0.5 * F.softplus(s_wrong).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_a_run_on_an_image_folder_with_its_own_captions(tmp_path, capsys):
+    root, _ = caption_folder(tmp_path / "folder")
+    run = tmp_path / "run"
+    assert main(["train", "--config", "text2image-fashion", "--steps", "300", "--out", str(run),
+                 "--set", f"data.name={root}", "--set", "model.g_width=16", "--set", "model.d_width=16",
+                 "--set", "log.tensorboard=false", "--set", "family.pretrain_steps=100",
+                 "--set", "family.pretrain_batch=128", "--set", "optim.g.lr=5e-4", "--set", "optim.d.lr=5e-4",
+                 "--set", "log.sample_every=300", "--set", "train.batch_size=32"]) == 0
+    assert "20 distinct captions (14 words)" in capsys.readouterr().out
+    assert json.loads((run / "run.json").read_text())["data"]["captions"][:2] == ["a ankle boot",
+                                                                                 "a photo of a ankle boot"]
+    assert main(["sample", str(run), "--text", "a photo of a bag", "--n", "4"]) == 0
+    assert (run / "sample_step000300_seed0_text-a-photo-of-a-bag.png").is_file()
+    assert main(["sample", str(run), "--text", "a dark bag"]) != 0
+    assert "the word 'dark' is not in this run's vocabulary" in capsys.readouterr().err
+    assert main(["eval", str(run), "--n", "300"]) == 0
+    assert "caption matching of the first 300 images" in capsys.readouterr().out
+    values = json.loads((run / "eval.json").read_text())["values"]
+    # the captions name the class alone: the encoders read it from real images and, after 300 steps, from
+    # samples far above chance (0.1)
+    assert values["chance"] == pytest.approx(0.1)
+    assert values["matching_top1"] > 0.6 and values["sample_matching_top1"] > 0.3, values

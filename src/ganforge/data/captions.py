@@ -174,8 +174,9 @@ def tokenize(texts: list[str], vocab: list[str], length: int | None = None) -> t
             raise UserError(f"caption {text!r} has no words; write e.g. 'a dark sneaker'")
         unknown = [w for w in words if w not in index]
         if unknown:
+            known = ", ".join(vocab[1:31]) + (f" and {len(vocab) - 31:,} more" if len(vocab) > 31 else "")
             raise UserError(f"caption {text!r}: the word '{unknown[0]}' is not in this run's vocabulary; known "
-                            f"words: {', '.join(vocab[1:])}")
+                            f"words: {known}")
         rows.append([index[w] for w in words])
     width = length or max(len(r) for r in rows)
     if any(len(r) > width for r in rows):

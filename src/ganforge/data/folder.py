@@ -12,7 +12,9 @@ Choices, so results do not depend on the operating system or on file quirks:
 - with channels unset the result is RGB if any image is colour (palette images count as colour);
 - Pillow's decompression-bomb limit stays on: a too-large image is a bad file;
 - binary attributes per image come from an attribute file (attributes.py): attributes.csv or
-  list_attr_celeba.txt in the folder, or <folder name>.csv beside it; every image kept needs a row.
+  list_attr_celeba.txt in the folder, or <folder name>.csv beside it; every image kept needs a row;
+- captions come from captions.csv in the folder or a .txt file beside each image (caption_files.py); every
+  image kept needs one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from ganforge.data.attributes import find_attribute_file, image_key, read_attribute_file, select_attributes
+from ganforge.data.caption_files import index_captions, missing_caption, read_caption_files
 from ganforge.errors import UserError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -128,6 +131,10 @@ class FolderImages:
     attr_names: list[str] | None = None  # the A attribute names, in column order
     attr_file: Path | None = None  # the attribute file read
     skipped_files: list[str] = field(default_factory=list)  # "relative/path: reason" of each skipped file
+    # captions.csv or .txt files beside the images (caption_files.py): each image's caption indices (int64
+    # N x K, -1 padded) into the distinct captions; None without captions
+    captions: torch.Tensor | None = None
+    caption_texts: list[str] | None = None
 
 
 def _attribute_rows(root: Path, paths: list[Path], wanted: list[str] | None):
@@ -178,11 +185,16 @@ def load_image_folder(
         missing = paths[attr_rows.index(None)]
         if _decodes(missing, channels, resolution):
             raise _no_row(missing, root, attr_file)
+    caption_table, caption_lists = read_caption_files(root, paths)
+    if caption_lists is not None and on_bad_file == "error" and None in caption_lists:
+        missing = paths[caption_lists.index(None)]
+        if _decodes(missing, channels, resolution):
+            raise missing_caption(missing, root, caption_table)
 
-    arrays, labels, kept_rows, skipped, size = [], [], [], [], None
+    arrays, labels, kept_rows, kept_captions, skipped, size = [], [], [], [], [], None
     bar = tqdm(paths, desc=f"reading {root.name or root}", unit="img", file=sys.stderr,
                disable=None if len(paths) > PROGRESS_ABOVE else True)
-    for path, top, row in zip(bar, tops, attr_rows):
+    for path, top, row, said in zip(bar, tops, attr_rows, caption_lists or [None] * len(paths)):
         try:
             a = decode_image(path, channels, resolution)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
@@ -202,6 +214,10 @@ def load_image_folder(
             if row is None:
                 raise _no_row(path, root, attr_file)
             kept_rows.append(row)
+        if caption_lists is not None:
+            if said is None:
+                raise missing_caption(path, root, caption_table)
+            kept_captions.append(said)
         arrays.append(a)
         if class_names is not None:
             labels.append(class_index[top])
@@ -216,4 +232,5 @@ def load_image_folder(
     attrs = None
     if attr_file is not None:
         attrs = torch.tensor(kept_rows, dtype=torch.float32).reshape(len(kept_rows), len(attr_names))
-    return FolderImages(x, y, class_names, len(skipped), attrs, attr_names, attr_file, skipped)
+    texts, captions = index_captions(kept_captions) if kept_captions else (None, None)
+    return FolderImages(x, y, class_names, len(skipped), attrs, attr_names, attr_file, skipped, captions, texts)

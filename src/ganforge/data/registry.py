@@ -57,6 +57,10 @@ class Dataset:
     input_labels: torch.Tensor | None = None
     paired: bool = True
     crop: tuple[int, int] | None = None  # (h, w): metrics read the centre of this size (the image inside padding)
+    # an image folder with captions (data/caption_files.py): int64 N x K, row i the indices of image i's captions
+    # into caption_texts, padded with -1
+    captions: torch.Tensor | None = None
+    caption_texts: list[str] | None = None
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -309,7 +313,7 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
             got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes)
             return Dataset(f"folder:{text}", "image", got.x, got.y, got.class_names, str(path.resolve()),
                            skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names,
-                           skipped_files=got.skipped_files)
+                           skipped_files=got.skipped_files, captions=got.captions, caption_texts=got.caption_texts)
         images = find_images_file(path, split)
     if attributes:
         raise _no_attribute_file(str(path))

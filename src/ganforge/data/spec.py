@@ -54,6 +54,7 @@ class DataSpec:
     attr_means: tuple[float, ...] = ()  # each attribute's frequency in the training data
     input_shape: tuple[int, ...] = ()  # image-to-image data: one input image (domain A), C x H x W; () otherwise
     paired: bool = True  # image-to-image data: input i translates to image i (False: two unrelated domains)
+    captions: tuple[str, ...] = ()  # an image folder's distinct captions (text2image draws from them)
 
     @property
     def translates(self) -> bool:
@@ -72,7 +73,7 @@ def data_spec(dataset: Dataset) -> DataSpec:
     inputs = () if dataset.inputs is None else tuple(dataset.inputs.shape[1:])
     return DataSpec(tuple(dataset.x.shape[1:]), dataset.kind == "image", n_classes, tuple(dataset.attr_names or ()),
                     n_examples=len(dataset.x), class_names=tuple(dataset.class_names or ()), attr_means=means,
-                    input_shape=inputs, paired=dataset.paired)
+                    input_shape=inputs, paired=dataset.paired, captions=tuple(dataset.caption_texts or ()))
 
 
 def training_labels(dataset: Dataset) -> torch.Tensor | None:
@@ -88,7 +89,7 @@ def describe_data(dataset: Dataset) -> dict:
             "attr_names": list(spec.attr_names), "attr_means": list(spec.attr_means) or None,
             "modes": None if dataset.modes is None else dataset.modes.tolist(), "sigma": dataset.sigma,
             "input_shape": list(spec.input_shape) or None, "paired": spec.paired,
-            "crop": None if dataset.crop is None else list(dataset.crop)}
+            "crop": None if dataset.crop is None else list(dataset.crop), "captions": list(spec.captions) or None}
 
 
 def spec_from_description(data: dict) -> DataSpec:
@@ -96,4 +97,5 @@ def spec_from_description(data: dict) -> DataSpec:
     return DataSpec(tuple(data["shape"]), data["kind"] == "image", data["n_classes"],
                     tuple(data.get("attr_names") or ()), n_examples=data.get("n", 0),
                     class_names=tuple(data.get("class_names") or ()), attr_means=tuple(data.get("attr_means") or ()),
-                    input_shape=tuple(data.get("input_shape") or ()), paired=data.get("paired", True))
+                    input_shape=tuple(data.get("input_shape") or ()), paired=data.get("paired", True),
+                    captions=tuple(data.get("captions") or ()))

@@ -142,9 +142,10 @@ class Family(nn.Module):
         """Lines the loop prints before training: settings that work but are not what the user may think."""
         return []
 
-    def begin_training(self) -> None:
-        """Called once when a run starts from step 0 (not on resume), before anything is written: e.g.
-        weights taken from another run. Default: nothing."""
+    def begin_training(self, dataset) -> None:
+        """Called once when a run starts from step 0 (not on resume), before anything is written, with the
+        training data (data/registry.Dataset): e.g. weights taken from another run, encoders pre-trained on the
+        data. Default: nothing."""
 
     def forward_check(self, device: torch.device) -> None:
         """A trial forward of every network on two samples (torch.compile is checked with it); default: the

@@ -104,7 +104,7 @@ class SRGAN(TranslationFamily):
             loss, stats["loss_g"] = loss + o.gan * adversarial, adversarial.detach()
         return loss, stats
 
-    def begin_training(self) -> None:
+    def begin_training(self, dataset) -> None:
         o: SRGANOptions = self.options
         if o.init:
             self.G.load_state_dict(generator_weights(o.init, self.G))

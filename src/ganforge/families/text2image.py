@@ -1,12 +1,14 @@
 """GAN-INT-CLS (Reed et al. 2016, "Generative Adversarial Text to Image Synthesis"): a GAN conditioned on a
-caption, on fashion-captions (data/captions.py).
+caption, on fashion-captions (data/captions.py) or on an image folder with its own captions (captions.csv or a
+.txt file per image: data/caption_files.py).
 
 Before the GAN (begin_training), a word-level text encoder T and a small image encoder E are trained on the
-matching objective: each image scores its true captions (same class, every named attribute as measured)
-above the other captions of the batch. T is then fixed; G and D read its embedding e through their own
+matching objective: each image scores its true captions (fashion-captions: same class, every named attribute
+as measured; own captions: the image's own) above the other captions of the batch. T is then fixed; G and D read its embedding e through their own
 projections (nets/text.py). Algorithm 1 of the paper, per iteration, with captions drawn per image:
   D  real image, right caption -> real;  fake, right caption -> fake;  real image, wrong caption -> fake
      weights 1, 0.5, 0.5 (the matching-aware discriminator, CLS); the wrong caption names another class
+     (own captions: any caption that is not one of the image's)
   G  fools D on G(z, e) for the right captions, and (INT) on G(z, beta e1 + (1 - beta) e2) for
      interpolations of two captions' embeddings, where no real image exists
 loss.objective picks the pair of objectives (gan, hinge, lsgan, wgan); loss.r1, loss.label_smoothing,
@@ -58,11 +60,16 @@ class Text2Image(Family):
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
         o: Text2ImageOptions = self.options
-        if cfg.data.name != "fashion-captions":
-            raise UserError(f"the text2image family trains on captioned images; data.name is {cfg.data.name!r}: set "
-                            "data.name=fashion-captions")
-        if cfg.model.arch != "dcgan28" or tuple(spec.shape) != (1, 28, 28):
+        self.own_captions = bool(spec.captions)  # an image folder's captions, else fashion-captions' grammar
+        if not self.own_captions and cfg.data.name != "fashion-captions":
+            raise UserError(f"the text2image family trains on captioned images, and {cfg.data.name!r} has no captions: "
+                            "set data.name=fashion-captions, or give an image folder with captions.csv (file,caption) "
+                            "or a .txt caption file beside each image")
+        if cfg.model.arch != "dcgan28" or tuple(spec.shape[1:]) != (28, 28):
             raise UserError("the text2image family builds 28x28 DCGAN networks: set model.arch=dcgan28")
+        if self.own_captions and len(spec.captions) < 2:
+            raise UserError(f"{cfg.data.name}: every image has the same caption, so there is nothing to condition "
+                            "on; give the images captions that tell them apart")
         for key in ("gp", "dragan", "clip", "ortho"):
             if getattr(cfg.loss, key):
                 raise UserError(f"config key 'loss.{key}' is not supported by the text2image family; set it to 0 "
@@ -70,13 +77,18 @@ class Text2Image(Family):
         if not 0 <= o.mention <= 1 or not 0 <= o.beta <= 1:
             raise UserError("config keys 'family.mention' and 'family.beta' must lie in [0, 1]")
         self.z_dim = cfg.model.z_dim
-        self.vocab = cap.vocabulary()
-        self.register_buffer("tokens", cap.caption_table(self.vocab), persistent=False)
+        if self.own_captions:
+            self.vocab = [cap.PAD, *sorted({w for text in spec.captions for w in cap.words_of(text)})]
+            table = cap.tokenize(list(spec.captions), self.vocab)
+        else:
+            self.vocab = cap.vocabulary()
+            table = cap.caption_table(self.vocab)
+        self.register_buffer("tokens", table, persistent=False)  # every caption G draws from, tokenised
         self.thresholds = torch.full((len(cap.CLASS_NOUNS), len(cap.ATTRIBUTES)), float("nan"))
         self.G = TextG(cfg.model, spec.shape, o.text_dim, o.proj_dim, o.condition_bn)
         self.D = TextD(cfg.model, spec.shape, o.text_dim, o.proj_dim)
         self.T = TextEncoder(len(self.vocab), o.text_dim)
-        self.E = ImageEncoder(o.text_dim)
+        self.E = ImageEncoder(o.text_dim, channels=spec.shape[0])
         self.networks = {"G": self.G, "D": self.D, "T": self.T, "E": self.E}
         self.T.requires_grad_(False)  # trained before the GAN, fixed during it
         self.E.requires_grad_(False)
@@ -90,25 +102,40 @@ class Text2Image(Family):
 
     # -- the encoders --------------------------------------------------------------------------------------
 
-    def begin_training(self) -> None:
-        """Measure the training split's class thresholds, then train T and E on the matching objective."""
-        from ganforge.data.registry import load_dataset
+    def begin_training(self, dataset) -> None:
+        """fashion-captions: measure the training data's class thresholds. Then train T and E on the matching
+        objective."""
+        if self.own_captions:
+            self.pretrain(dataset.x, captions=dataset.captions)
+            return
+        values = cap.measure(dataset.x)
+        self.thresholds = cap.class_thresholds(dataset.x, dataset.y, values=values)
+        self.pretrain(dataset.x, dataset.y, attrs=cap.attributes(dataset.x, dataset.y, self.thresholds, values))
 
-        data = load_dataset("fashion-captions", root=self.cfg.data.root, split="train")
-        values = cap.measure(data.x)
-        self.thresholds = cap.class_thresholds(data.x, data.y, values=values)
-        self.pretrain(data.x, data.y, attrs=cap.attributes(data.x, data.y, self.thresholds, values))
-
-    def pretrain(self, x: torch.Tensor, y: torch.Tensor, progress: bool | None = None,
-                 attrs: torch.Tensor | None = None) -> list[float]:
-        """The matching objective on uint8 images x with classes y: for each image, the softmax over the batch's
-        captions puts its mass on the captions true of it, and for each caption on the images it is true of.
-        Returns the loss per step. `progress`: a bar (None: on a terminal only); `attrs`: the images' attributes
-        when already measured."""
+    def pretrain(self, x: torch.Tensor, y: torch.Tensor | None = None, progress: bool | None = None,
+                 attrs: torch.Tensor | None = None, captions: torch.Tensor | None = None) -> list[float]:
+        """The matching objective on uint8 images x: for each image, the softmax over the batch's captions puts
+        its mass on the captions true of it, and for each caption on the images it is true of. fashion-captions:
+        classes y (and `attrs`, the images' attributes when already measured); own captions: `captions`, each
+        image's caption indices (N x K, -1 padded). Returns the loss per step. `progress`: a bar (None: on a
+        terminal only)."""
         o: Text2ImageOptions = self.options
         device = next(self.G.parameters()).device
         g = torch.Generator().manual_seed(self.cfg.train.seed + PRETRAIN_SEED_OFFSET)
-        attrs = cap.attributes(x, y, self.thresholds) if attrs is None else attrs
+        if captions is None:
+            attrs = cap.attributes(x, y, self.thresholds) if attrs is None else attrs
+
+        def draw(pick: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """Caption rows for the images at `pick`, and [image i, caption j]: caption j is true of image i."""
+            if captions is not None:
+                own = captions[pick]
+                rows = pick_caption(own, g)
+                return rows, (own[:, :, None] == rows[None, None, :]).any(1)
+            yb, ab = y[pick], attrs[pick]
+            states = cap.draw_states(ab, o.mention, g)
+            rows = cap.caption_rows(yb, states, torch.randint(cap.SEEN, (len(pick),), generator=g))
+            return rows, caption_true_of(yb, ab, yb, states)
+
         self.T.requires_grad_(True)
         self.E.requires_grad_(True)
         self.T.train()
@@ -119,12 +146,10 @@ class Text2Image(Family):
         for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=None if progress is None else not progress,
                       leave=False):
             pick = torch.randint(len(x), (o.pretrain_batch,), generator=g)
-            yb, ab = y[pick], attrs[pick]
-            states = cap.draw_states(ab, o.mention, g)
-            rows = cap.caption_rows(yb, states, torch.randint(cap.SEEN, (len(pick),), generator=g))
+            rows, true = draw(pick)
             images = x[pick].to(device).float().div(127.5).sub(1)
             logits = self.E(images) @ self.T(self.tokens[rows.to(device)]).T / o.temperature
-            true = caption_true_of(yb, ab, yb, states).to(device)  # [image i, caption j]
+            true = true.to(device)  # [image i, caption j]
             loss = 0.5 * (multi_positive_nll(logits, true) + multi_positive_nll(logits.T, true.T))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -176,6 +201,21 @@ class Text2Image(Family):
         wrong = cap.caption_rows(other, wrong_states, randint(templates, n, generator, device))
         return right, wrong
 
+    def draw_own_captions(self, own: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the caption table for images with caption indices `own` (N x K, -1 padded): one of each
+        image's captions, and a wrong one (any caption that is not the image's)."""
+        n, device, count = len(own), own.device, len(self.tokens)
+        right = pick_caption(own, generator)
+
+        def other() -> torch.Tensor:
+            return (right + randint(count - 1, n, generator, device) + 1) % count
+
+        wrong = other()
+        for _ in range(3):  # another caption of the same image is not wrong: draw those again (a fixed number of
+            # draws, so that a resumed run draws the same)
+            wrong = torch.where((own == wrong[:, None]).any(1), other(), wrong)
+        return right, wrong
+
     def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
         if phase == "D":
             return self.d_loss(batch, step)
@@ -184,7 +224,10 @@ class Text2Image(Family):
     def d_loss(self, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
         c = self.loss_cfg
         table = self.table()
-        right, wrong = self.draw_captions(batch.y, self.measure(batch.x, batch.y), step.noise)
+        if self.own_captions:
+            right, wrong = self.draw_own_captions(batch.caption, step.noise)
+        else:
+            right, wrong = self.draw_captions(batch.y, self.measure(batch.x, batch.y), step.noise)
         e_right, e_wrong = table[right], table[wrong]
         self._right = e_right
         with torch.no_grad():
@@ -233,7 +276,7 @@ class Text2Image(Family):
         self.d_steps_done = int(state["d_steps_done"].item()) if "d_steps_done" in state else 0
 
     def sampling_tensors(self) -> dict[str, torch.Tensor]:
-        return {"thresholds": self.thresholds.cpu()}
+        return {} if self.own_captions else {"thresholds": self.thresholds.cpu()}
 
     def load_sampling_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "thresholds" in tensors:
@@ -242,6 +285,10 @@ class Text2Image(Family):
 
     def training_notes(self) -> list[str]:
         o: Text2ImageOptions = self.options
+        if self.own_captions:
+            return [(f"text2image: text and image encoders pre-trained for {o.pretrain_steps:,} steps of the matching "
+                     f"objective on the folder's {len(self.tokens):,} distinct captions ({len(self.vocab) - 1:,} "
+                     f"words); D's wrong-caption weight {o.wrong:g}, G's interpolation term {o.interpolate:g}")]
         return [(f"text2image: text and image encoders pre-trained for {o.pretrain_steps:,} steps of the matching "
                 f"objective; D's wrong-caption weight {o.wrong:g}, G's interpolation term {o.interpolate:g}; "
                  f"{len(self.vocab) - 1} words, {cap.SEEN} training templates ({cap.HELD_OUT} held out)")]
@@ -249,14 +296,18 @@ class Text2Image(Family):
     # -- sampling ------------------------------------------------------------------------------------------
 
     def noise(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """n samples' z and caption embeddings: classes in turn, one caption per row of GRID_COLUMNS, every
-        attribute named, drawn at random, the first template."""
+        """n samples' z and caption embeddings, one caption per row of GRID_COLUMNS: fashion-captions: classes
+        in turn, every attribute named, drawn at random, the first template; own captions: captions drawn at
+        random."""
         z = torch.randn(n, self.z_dim, generator=generator, device=generator.device)
         rows = torch.arange(n) // GRID_COLUMNS
         g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator,
                                                              device=generator.device)))
-        states = torch.randint(1, cap.STATES, (int(rows.max()) + 1, len(cap.ATTRIBUTES)), generator=g)[rows]
-        caption_rows = cap.caption_rows(rows % len(cap.CLASS_NOUNS), states, torch.zeros_like(rows))
+        if self.own_captions:
+            caption_rows = torch.randint(len(self.tokens), (int(rows.max()) + 1,), generator=g)[rows]
+        else:
+            states = torch.randint(1, cap.STATES, (int(rows.max()) + 1, len(cap.ATTRIBUTES)), generator=g)[rows]
+            caption_rows = cap.caption_rows(rows % len(cap.CLASS_NOUNS), states, torch.zeros_like(rows))
         return {"z": z, "e": self.table()[caption_rows.to(self.tokens.device)].to(z.device)}
 
     def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
@@ -307,6 +358,14 @@ def randint(high: int, shape, generator: torch.Generator, device: torch.device) 
     return torch.randint(high, shape, generator=generator, device=generator.device).to(device)
 
 
+def pick_caption(own: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One caption index per row of `own` (N x K, each row's indices first, then -1 padding), uniformly."""
+    count = (own >= 0).sum(1)
+    u = torch.rand(len(own), generator=generator, device=generator.device).to(own.device)
+    k = (u * count).long().clamp(max=count - 1)
+    return own.gather(1, k[:, None])[:, 0]
+
+
 def caption_true_of(y: torch.Tensor, attrs: torch.Tensor, caption_y: torch.Tensor,
                     caption_states: torch.Tensor) -> torch.Tensor:
     """[i, j]: caption j (class caption_y[j], states caption_states[j]) is true of image i (class y[i], 0/1
@@ -342,4 +401,4 @@ def requested_captions(text: str | None, text_file: str | None) -> list[str] | N
     return lines
 
 
-__all__ = ["Text2Image", "Text2ImageOptions", "caption_true_of", "multi_positive_nll"]
+__all__ = ["Text2Image", "Text2ImageOptions", "caption_true_of", "multi_positive_nll", "pick_caption"]

@@ -302,12 +302,16 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
         n = n or TOY_POINTS
         values, protocol = _score_toy(family, cfg, data_info, n, seed, device)
     elif cfg.model.family == "text2image":  # samples drawn for captions, measured against what they say
-        from ganforge.metrics.text import score_text_run
+        from ganforge.metrics.text import own_caption_matching, score_text_run
 
         if metrics != DEFAULT_METRICS:
             raise UserError("text2image runs are measured by class and attribute accuracy and caption matching; "
                             "drop --metrics")
-        values, protocol = score_text_run(family, runs.load_data(runs.with_split(cfg, ref)), n, seed, progress)
+        real = runs.load_data(runs.with_split(cfg, ref))
+        if family.own_captions:
+            values, protocol = own_caption_matching(family, real, n, seed, progress=progress)
+        else:
+            values, protocol = score_text_run(family, real, n, seed, progress)
     elif data_info.get("input_shape"):  # image-to-image: translations against their true targets
         from ganforge.metrics.translation_eval import score_translation
 

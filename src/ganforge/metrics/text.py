@@ -1,5 +1,6 @@
-"""Metrics of text-to-image runs on fashion-captions: do the samples show what their caption says?
+"""Metrics of text-to-image runs: do the samples show what their caption says?
 
+On fashion-captions:
 - class accuracy: the fraction of samples that the Fashion-MNIST domain classifier (metrics/classifier.py)
   labels as the class their caption names;
 - attribute accuracy: the fraction of (sample, attribute) pairs where the attribute measured on the sample with
@@ -8,6 +9,11 @@
 - both on captions of the training templates (seen) and of the held-out templates, every attribute named;
 - caption matching top-1: for each real test image, its true caption among 10, the 9 distractors naming other
   classes (attributes drawn at random); the text and image encoders' matching score picks one.
+
+On an image folder with its own captions (no classifier or measuring rule knows them), caption matching alone:
+for each reference image, its first caption among 10, the 9 distractors other captions of the folder that are
+not the image's; top-1 for the real image and for a sample drawn for that caption (as AttnGAN's R-precision,
+with the run's own encoders, so a sample scores well when it shows what those encoders learnt to read).
 """
 
 from __future__ import annotations
@@ -74,21 +80,88 @@ def caption_matching(family, x: torch.Tensor, y: torch.Tensor, seed: int = 0,
 def caption_scores(family, classifier, y: torch.Tensor, attrs: torch.Tensor, seed: int,
                    templates: tuple[int, int], batch: int = 500, progress: bool = False) -> dict[str, float]:
     """Class and attribute accuracy of one sample per (class y[i], attributes attrs[i]), each drawn for a
-    caption naming every attribute, its template from the range `templates`."""
+    caption naming every attribute, its template from the range `templates`; and the samples' caption matching
+    top-1 (their caption among it and 9 distractors, as caption_matching scores real images)."""
     from ganforge.training.samples import generate
 
     g = torch.Generator().manual_seed(seed)
     rows = cap.caption_rows(y, attrs + 1, torch.randint(*templates, (len(y),), generator=g))
+    # distractors from a stream of their own: the samples are those drawn without this measurement
+    choices = torch.cat([rows[:, None], distractor_rows(y, torch.Generator().manual_seed(seed + 1),
+                                                        templates=templates)], 1)
     device = family.tokens.device
-    predicted, measured = [], []
+    table = family.table()
+    predicted, measured, scores = [], [], []
+    was = family.E.training
+    family.E.eval()
     for i in tqdm(range(0, len(y), batch), desc="text samples", disable=not progress, leave=False):
         part = rows[i:i + batch]
         z = torch.randn(len(part), family.z_dim, generator=g)
-        fake = generate(family, {"z": z.to(device), "e": family.table()[part.to(device)]})
+        fake = generate(family, {"z": z.to(device), "e": table[part.to(device)]})
         predicted.append(classifier(fake.to(next(classifier.parameters()).device)).argmax(1).cpu())
         measured.append(family.measure(fake, y[i:i + batch].to(fake.device)).cpu())
+        scores.append((table[choices[i:i + batch].to(device)] * family.E(fake.to(device))[:, None, :]).sum(-1).cpu())
+    family.E.train(was)
     predicted, measured = torch.cat(predicted), torch.cat(measured)
-    return {"class_accuracy": float((predicted == y).float().mean()), **attribute_agreement(measured, attrs)}
+    return {"class_accuracy": float((predicted == y).float().mean()), **attribute_agreement(measured, attrs),
+            "sample_matching_top1": matching_top1(torch.cat(scores))}
+
+
+def own_distractors(own: torch.Tensor, count: int, generator: torch.Generator, k: int) -> torch.Tensor:
+    """k distinct caption indices per image (N x k) among `count` captions, none of them the image's own
+    (own: N x K caption indices, -1 padded)."""
+    rows = []
+    for mine in own.tolist():
+        order = torch.randperm(count, generator=generator)
+        rows.append(order[~torch.isin(order, torch.tensor(mine))][:k])
+    return torch.stack(rows)
+
+
+@torch.no_grad()
+def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int = 500,
+                         progress: bool = True) -> tuple[dict, dict]:
+    """(values, protocol) of a text2image run on an image folder with its own captions (`real`: that folder):
+    caption matching top-1 of the first n images and of one sample drawn for each image's first caption."""
+    from ganforge.training.samples import generate
+
+    n = min(n or 10_000, len(real.x))
+    if real.captions is None:
+        raise ValueError(f"{real.name} has no captions")
+    # the reference data's captions as rows of the run's caption table (a caption the run never saw: tokenised)
+    index = {text: i for i, text in enumerate(family.spec.captions)}
+    texts = real.caption_texts
+    missing = [t for t in texts if t not in index]
+    table = family.table()
+    if missing:
+        table = torch.cat([table, family.embed(missing).to(table.device)])
+        index.update({t: len(index) + i for i, t in enumerate(missing)})
+    x, own = real.x[:n], real.captions[:n]
+    own = torch.where(own >= 0, torch.tensor([index[t] for t in texts])[own.clamp(min=0)], own)
+    k = min(N_CHOICES - 1, len(table) - own.shape[1])
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.cat([own[:, :1], own_distractors(own, len(table), g, k)], 1)
+    device = family.tokens.device
+    was = family.E.training
+    family.E.eval()
+    real_scores, sample_scores = [], []
+    for i in tqdm(range(0, n, batch), desc="caption matching", disable=not progress, leave=False):
+        part = rows[i:i + batch].to(device)
+        images = x[i:i + batch].to(device).float().div(127.5).sub(1)
+        real_scores.append((table[part] * family.E(images)[:, None, :]).sum(-1).cpu())
+        z = torch.randn(len(part), family.z_dim, generator=g)
+        fake = generate(family, {"z": z.to(device), "e": table[part[:, 0]]})
+        sample_scores.append((table[part] * family.E(fake.to(device))[:, None, :]).sum(-1).cpu())
+    family.E.train(was)
+    values = {"matching_top1": matching_top1(torch.cat(real_scores)),
+              "sample_matching_top1": matching_top1(torch.cat(sample_scores)), "chance": 1 / (k + 1)}
+    protocol = {
+        "dataset": real.name, "n_captions": n,
+        "matching_top1": (f"each reference image's first caption among {k + 1}, the distractors other captions of "
+                          "the folder, none of them the image's; scored by the pre-trained image and text encoders' "
+                          "inner product"),
+        "sample_matching_top1": "the same questions for one sample drawn for each reference image's first caption",
+    }
+    return values, protocol
 
 
 def score_text_run(family, real, n: int | None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
@@ -121,5 +194,6 @@ def score_text_run(family, real, n: int | None, seed: int = 0, progress: bool = 
                                "the run's per-class training-split medians, equal to the caption's word"),
         "matching_top1": (f"each reference image's true caption among {N_CHOICES}, distractors from other "
                           "classes, scored by the pre-trained image and text encoders' inner product"),
+        "sample_matching_top1": "the same questions for the sample drawn for each reference image's caption",
     }
     return values, protocol

@@ -386,7 +386,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
                             f"{cfg.train.steps:,}: nothing to train; give the new total, e.g. --steps "
                             f"{trainer.step + cfg.train.steps}")
     if trainer.step == 0:
-        trainer.family.begin_training()  # e.g. SRGAN's G from an SRResNet run
+        trainer.family.begin_training(dataset)  # e.g. SRGAN's G from an SRResNet run
     if ranks.enabled:
         torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
     sampler = SampleWriter(run_dir, dataset, fixed_inputs(cfg, trainer.family, _n_fixed(cfg, dataset), trainer.device))

@@ -95,9 +95,11 @@ class UnpairedData:
 def make_resident(dataset, labels: torch.Tensor | None, device: torch.device, seed: int,
                   channels_last: bool = False) -> ResidentData | UnpairedData:
     """The batches a dataset gives: x and y; image-to-image data adds its inputs as `a` (paired: row i of a
-    translates to row i of x), or gives each domain its own order (unpaired: x_A, y_A, x_B, y_B)."""
+    translates to row i of x), or gives each domain its own order (unpaired: x_A, y_A, x_B, y_B); captioned
+    images add their caption indices as `caption`."""
     if dataset.inputs is None:
-        return ResidentData(dataset.x, labels, device, seed, channels_last)
+        more = {} if dataset.captions is None else {"caption": dataset.captions}
+        return ResidentData(dataset.x, labels, device, seed, channels_last, **more)
     if dataset.paired:
         return ResidentData(dataset.x, labels, device, seed, channels_last, a=dataset.inputs)
     return UnpairedData({"A": ResidentData(dataset.inputs, dataset.input_labels, device, seed, channels_last),
