@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from ganforge.data import captions as cap
+from ganforge.errors import UserError
 
 N_CHOICES = 10  # captions per matching question: the true one and 9 of other classes
 
@@ -138,6 +139,9 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
     x, own = real.x[:n], real.captions[:n]
     own = torch.where(own >= 0, torch.tensor([index[t] for t in texts])[own.clamp(min=0)], own)
     k = min(N_CHOICES - 1, len(table) - own.shape[1])
+    if k < 1:
+        raise UserError(f"{real.name}: an image has every caption of the folder, which leaves no other caption to "
+                        "match it against; caption matching needs captions that are not every image's")
     g = torch.Generator().manual_seed(seed)
     rows = torch.cat([own[:, :1], own_distractors(own, len(table), g, k)], 1)
     device = family.tokens.device
