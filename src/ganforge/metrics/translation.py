@@ -51,11 +51,16 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (-10 * torch.log10(mse)).float()
 
 
-def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
-    """The normalised 2-D Gaussian window, size x size."""
+def gaussian_window_1d(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """The normalised 1-D Gaussian, float64 (size,)."""
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
-    g = g / g.sum()
+    return g / g.sum()
+
+
+def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """The normalised 2-D Gaussian window, size x size: the outer product of the 1-D one."""
+    g = gaussian_window_1d(size, sigma)
     return g[:, None] * g[None, :]
 
 
@@ -65,16 +70,17 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if min(a.shape[-2:]) < SSIM_WINDOW:
         raise ValueError(f"ssim needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels, got {tuple(a.shape[-2:])}")
     c = a.shape[1]
-    window = gaussian_window().to(a.device)[None, None].expand(c, 1, -1, -1)
     x, y = a.double(), b.double()
-
-    def local_mean(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=c)
-
-    mu_x, mu_y = local_mean(x), local_mean(y)
-    var_x = local_mean(x * x) - mu_x**2
-    var_y = local_mean(y * y) - mu_y**2
-    cov = local_mean(x * y) - mu_x * mu_y
+    # the Gaussian window is separable: a column pass then a row pass, all five local means in one grouped
+    # convolution each (11 + 11 taps instead of 121; float64 convolutions are slow on a CPU)
+    g = gaussian_window_1d().to(a.device)
+    stacked = torch.cat([x, y, x * x, y * y, x * y], 1)
+    means = F.conv2d(F.conv2d(stacked, g.view(1, 1, -1, 1).expand(5 * c, 1, -1, -1), groups=5 * c),
+                     g.view(1, 1, 1, -1).expand(5 * c, 1, -1, -1), groups=5 * c)
+    mu_x, mu_y, xx, yy, xy = means.split(c, 1)
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     c1, c2 = SSIM_K1**2, SSIM_K2**2  # (K L)^2 with data range L = 1
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return index.flatten(1).mean(1).float()
