@@ -4,8 +4,9 @@ caption, on fashion-captions (data/captions.py) or on an image folder with its o
 
 Before the GAN (begin_training), a word-level text encoder T and a small image encoder E are trained on the
 matching objective: each image scores its true captions (fashion-captions: same class, every named attribute
-as measured; own captions: the image's own) above the other captions of the batch. T is then fixed; G and D read its embedding e through their own
-projections (nets/text.py). Algorithm 1 of the paper, per iteration, with captions drawn per image:
+as measured; own captions: the image's own) above the other captions of the batch. T is then fixed; G and D
+read its embedding e through their own projections (nets/text.py). Algorithm 1 of the paper, per iteration,
+with captions drawn per image:
   D  real image, right caption -> real;  fake, right caption -> fake;  real image, wrong caption -> fake
      weights 1, 0.5, 0.5 (the matching-aware discriminator, CLS); the wrong caption names another class
      (own captions: any caption that is not one of the image's)
