@@ -8,7 +8,8 @@ On fashion-captions:
   attribute;
 - both on captions of the training templates (seen) and of the held-out templates, every attribute named;
 - caption matching top-1: for each real test image, its true caption among 10, the 9 distractors naming other
-  classes (attributes drawn at random); the text and image encoders' matching score picks one.
+  classes (attributes drawn at random); the text and image encoders' matching score picks one; the same
+  question for the sample drawn for each caption (sample matching).
 
 On an image folder with its own captions (no classifier or measuring rule knows them), caption matching alone:
 for each reference image, its first caption among 10, the 9 distractors other captions of the folder that are
