@@ -172,3 +172,16 @@ def test_truncation_sweep_of_a_class_conditional_run_adds_class_accuracy(tmp_pat
     fake = ex.decode(inputs)
     expected = (judge.logits(fake).argmax(1) == torch.arange(60) % 10).float().mean().item()
     assert rows[0]["class_accuracy"] == pytest.approx(expected)
+
+
+def test_class_pools_need_a_domain_classifier(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((28, 28), 30 * i, np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(folder), *TINY]) == 0
+    assert main(["explore", "attribute", str(run), "--attr", "class:0"]) == 2
+    err = capsys.readouterr().err
+    assert "no domain classifier" not in err and "--extractor" not in err
+    assert f"there is none for folder:{folder}" in err and "give a run trained on one of those" in err

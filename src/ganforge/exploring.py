@@ -79,8 +79,11 @@ class Explorer:
         return self.family.encode(x).to(self.device)
 
     def classifier(self):
-        from ganforge.metrics.evaluate import build_extractor
+        from ganforge.metrics.evaluate import SHIPPED, build_extractor, classifier_for
 
+        if classifier_for(self.data["name"]) is None:
+            raise UserError(f"this picks samples by what a domain classifier reads in them, and there is none for "
+                            f"{self.data['name']} (have: {', '.join(SHIPPED)}); give a run trained on one of those")
         return build_extractor("classifier", self.data["name"], device=str(self.device))
 
 
