@@ -115,8 +115,12 @@ class Video(Family):
         """(past frames, the frames to predict) from a random start in the batch's clips."""
         o: VideoOptions = self.options
         last = self.frames - o.context - o.rollout
-        start = int(torch.randint(last + 1, (1,), generator=step.noise, device=step.device)) if last else 0
-        return x[:, start : start + o.context], x[:, start + o.context : start + o.context + o.rollout]
+        if not last:
+            return x[:, : o.context], x[:, o.context :]
+        # the start stays on the device: indexing by a tensor needs no host sync per step on a GPU
+        start = torch.randint(last + 1, (1,), generator=step.noise, device=step.device).to(x.device)
+        clip = x.index_select(1, start + torch.arange(o.context + o.rollout, device=x.device))
+        return clip[:, : o.context], clip[:, o.context :]
 
     def critic(self, past: torch.Tensor, frames: torch.Tensor, sync: bool = False) -> torch.Tensor:
         d = self.wrapped.get("D", self.D) if sync else self.D
