@@ -35,6 +35,17 @@ def real_batch(n=8):
     return data.x[:n].float() / 127.5 - 1, data.y[:n]
 
 
+def matching_aware_d_loss(f, x, right, wrong, z):
+    """D's loss by hand for caption-table rows right and wrong: weights 1 (real, right), 0.5 (fake, right), 0.5
+    (real, wrong); and D's logits for (real, wrong)."""
+    table = f.table()
+    with torch.no_grad():
+        fake = f.G(z, table[right])
+    s_real, s_fake, s_wrong = f.D(x, table[right]), f.D(fake, table[right]), f.D(x, table[wrong])
+    loss = F.softplus(-s_real).mean() + 0.5 * F.softplus(s_fake).mean() + 0.5 * F.softplus(s_wrong).mean()
+    return loss, s_wrong
+
+
 def test_d_loss_is_the_matching_aware_loss_by_hand():
     f = text2image("family.wrong=0.5")
     x, y = real_batch()
@@ -43,12 +54,7 @@ def test_d_loss_is_the_matching_aware_loss_by_hand():
     # the same draws again: captions (right, wrong), then z
     g = torch.Generator().manual_seed(5)
     right, wrong = f.draw_captions(y, cap.attributes(cap.to_uint8(x), y, f.thresholds), g)
-    z = torch.randn(8, f.z_dim, generator=g)
-    table = f.table()
-    with torch.no_grad():
-        fake = f.G(z, table[right])
-    s_real, s_fake, s_wrong = f.D(x, table[right]), f.D(fake, table[right]), f.D(x, table[wrong])
-    expected = F.softplus(-s_real).mean() + 0.5 * F.softplus(s_fake).mean() + 0.5 * F.softplus(s_wrong).mean()
+    expected, s_wrong = matching_aware_d_loss(f, x, right, wrong, torch.randn(8, f.z_dim, generator=g))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert stats["d_wrong"].item() == pytest.approx(torch.sigmoid(s_wrong).mean().item(), rel=1e-5)
     # the right caption is true of its image; the wrong one names another class
@@ -219,12 +225,7 @@ def test_own_captions_d_loss_draws_a_right_and_a_wrong_caption(tmp_path):
     loss, _ = f.loss("D", Batch(x, None, caption=own), step)
     g = torch.Generator().manual_seed(3)
     right, wrong = f.draw_own_captions(own, g)
-    z = torch.randn(40, f.z_dim, generator=g)
-    table = f.table()
-    with torch.no_grad():
-        fake = f.G(z, table[right])
-    s_real, s_fake, s_wrong = f.D(x, table[right]), f.D(fake, table[right]), f.D(x, table[wrong])
-    expected = F.softplus(-s_real).mean() + 0.5 * F.softplus(s_fake).mean() + 0.5 * F.softplus(s_wrong).mean()
+    expected, _ = matching_aware_d_loss(f, x, right, wrong, torch.randn(40, f.z_dim, generator=g))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
