@@ -56,6 +56,17 @@ def distractor_rows(y: torch.Tensor, generator: torch.Generator, k: int = N_CHOI
     return cap.caption_rows(classes, states, template)
 
 
+def match_scores(family, images: torch.Tensor, choices: torch.Tensor) -> torch.Tensor:
+    """<E(image), T(caption)> of each image (N, in [-1, 1]) with each of its candidate captions' embeddings
+    (N x K x D): N x K on the CPU, E in eval mode."""
+    was = family.E.training
+    family.E.eval()
+    try:
+        return (choices * family.E(images)[:, None, :]).sum(-1).cpu()
+    finally:
+        family.E.train(was)
+
+
 @torch.no_grad()
 def caption_matching(family, x: torch.Tensor, y: torch.Tensor, seed: int = 0,
                      templates: tuple[int, int] = (0, cap.SEEN), batch: int = 1000) -> float:
@@ -67,14 +78,10 @@ def caption_matching(family, x: torch.Tensor, y: torch.Tensor, seed: int = 0,
     rows = torch.cat([true[:, None], distractor_rows(y, g, templates=templates)], 1)
     device = family.tokens.device
     table = family.table()
-    was = family.E.training
-    family.E.eval()
     scores = []
     for i in range(0, len(x), batch):
         images = x[i:i + batch].to(device).float().div(127.5).sub(1)
-        e_img = family.E(images)
-        scores.append((table[rows[i:i + batch].to(device)] * e_img[:, None, :]).sum(-1).cpu())
-    family.E.train(was)
+        scores.append(match_scores(family, images, table[rows[i:i + batch].to(device)]))
     return matching_top1(torch.cat(scores))
 
 
@@ -94,16 +101,13 @@ def caption_scores(family, classifier, y: torch.Tensor, attrs: torch.Tensor, see
     device = family.tokens.device
     table = family.table()
     predicted, measured, scores = [], [], []
-    was = family.E.training
-    family.E.eval()
     for i in tqdm(range(0, len(y), batch), desc="text samples", disable=not progress, leave=False):
         part = rows[i:i + batch]
         z = torch.randn(len(part), family.z_dim, generator=g)
         fake = generate(family, {"z": z.to(device), "e": table[part.to(device)]})
         predicted.append(classifier(fake.to(next(classifier.parameters()).device)).argmax(1).cpu())
         measured.append(family.measure(fake, y[i:i + batch].to(fake.device)).cpu())
-        scores.append((table[choices[i:i + batch].to(device)] * family.E(fake.to(device))[:, None, :]).sum(-1).cpu())
-    family.E.train(was)
+        scores.append(match_scores(family, fake.to(device), table[choices[i:i + batch].to(device)]))
     predicted, measured = torch.cat(predicted), torch.cat(measured)
     return {"class_accuracy": float((predicted == y).float().mean()), **attribute_agreement(measured, attrs),
             "sample_matching_top1": matching_top1(torch.cat(scores))}
@@ -146,17 +150,14 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
     g = torch.Generator().manual_seed(seed)
     rows = torch.cat([own[:, :1], own_distractors(own, len(table), g, k)], 1)
     device = family.tokens.device
-    was = family.E.training
-    family.E.eval()
     real_scores, sample_scores = [], []
     for i in tqdm(range(0, n, batch), desc="caption matching", disable=not progress, leave=False):
         part = rows[i:i + batch].to(device)
         images = x[i:i + batch].to(device).float().div(127.5).sub(1)
-        real_scores.append((table[part] * family.E(images)[:, None, :]).sum(-1).cpu())
+        real_scores.append(match_scores(family, images, table[part]))
         z = torch.randn(len(part), family.z_dim, generator=g)
         fake = generate(family, {"z": z.to(device), "e": table[part[:, 0]]})
-        sample_scores.append((table[part] * family.E(fake.to(device))[:, None, :]).sum(-1).cpu())
-    family.E.train(was)
+        sample_scores.append(match_scores(family, fake.to(device), table[part]))
     values = {"matching_top1": matching_top1(torch.cat(real_scores)),
               "sample_matching_top1": matching_top1(torch.cat(sample_scores)), "chance": 1 / (k + 1)}
     protocol = {
