@@ -24,7 +24,6 @@ import torch
 
 from ganforge.metrics.parzen import parzen_score
 from ganforge.runs import heldout_data, load_data, load_family, read_config, with_split
-from ganforge.training.samples import generate
 
 PAPER = "AAE 340 +- 2, GAN 225 +- 2, GMMN+AE 282 +- 2 (Makhzani et al. 2015, Table 1)"
 
@@ -41,7 +40,7 @@ def measure(run_dir: Path, n: int, seed: int = 0) -> dict:
     started = time.perf_counter()
     test = load_data(with_split(cfg, "test"))
     validation = heldout_data(cfg)
-    fake = generate(family, family.noise(n, torch.Generator().manual_seed(seed)))
+    fake = family.generator()(family.noise(n, torch.Generator().manual_seed(seed)))
     out = {"run": str(run_dir), "step": step, "prior": family.options.prior, "code_dim": family.options.code_dim,
            "supervised": family.options.supervised}
     out.update(parzen_score(pixels(fake), pixels(test.x[:n]), pixels(validation.x[:n])))

@@ -24,7 +24,6 @@ from ganforge.metrics.conditional import class_agreement, intra_fid
 from ganforge.metrics.evaluate import ClassifierExtractor, classifier_for
 from ganforge.nets.conditional import condition_vector
 from ganforge.runs import load_data, load_family, read_config, with_split
-from ganforge.training.samples import generate
 
 PER_CLASS = 1000
 
@@ -45,7 +44,7 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     z = torch.randn(PER_CLASS, cfg.model.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
     z = z.repeat(k, 1)
     labels = torch.arange(k).repeat_interleave(PER_CLASS)
-    fake = viz.to_uint8(generate(family, {"z": z, "c": condition_vector(labels, k).to(dev)}).cpu())
+    fake = viz.to_uint8(family.generator()({"z": z, "c": condition_vector(labels, k).to(dev)}).cpu())
     predicted = judge.logits(fake).argmax(1)
     out = {"run": str(run_dir), "dataset": data["name"], "condition": cfg.model.condition,
            "objective": cfg.loss.objective, "step": step, "n": len(fake)}
@@ -62,7 +61,7 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     if pictures is not None:
         grid, columns = family.grid({"z": z[:10].to(dev)}, n=10 * k)
         path = pictures / f"{run_dir.name}-classes.png"
-        viz.save_grid(generate(family, grid), path, nrow=columns, upscale=2)
+        viz.save_grid(family.generator()(grid), path, nrow=columns, upscale=2)
         out["picture"] = str(path)
     return out
 

@@ -24,7 +24,6 @@ from ganforge.metrics.toy import mode_metrics
 from ganforge.runs import load_data
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
-from ganforge.training.samples import generate
 
 N_SAMPLES = 2500
 # name -> overrides of the toy-ring / toy-grid preset
@@ -74,7 +73,7 @@ def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
         if step % 500 == 0:
             stats.read_and_reset()
     z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
-    result = mode_metrics(generate(trainer.family, {"z": z}), dataset.modes, dataset.sigma)
+    result = mode_metrics(trainer.family.generator()({"z": z}), dataset.modes, dataset.sigma)
     result["seconds"] = time.perf_counter() - started
     return result
 

@@ -29,7 +29,6 @@ from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digi
 from ganforge.runs import load_data
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
-from ganforge.training.samples import generate
 
 N_SAMPLES = 26_000
 VARIANTS = {
@@ -67,7 +66,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str,
             stats.read_and_reset()
     train_seconds = time.perf_counter() - started
     z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
-    samples = generate(trainer.family, {"z": z.to(trainer.device)}).cpu()
+    samples = trainer.family.generator()({"z": z.to(trainer.device)}).cpu()
     if picture:
         save_picture(samples, picture)
     return score(samples) | {"steps": cfg.train.steps, "train_seconds": round(train_seconds, 1)}

@@ -39,7 +39,6 @@ from ganforge.metrics import evaluate
 from ganforge.throughput import _epochs, textbook_loader, textbook_networks, textbook_step
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
-from ganforge.training.samples import generate
 
 NOISE_SEED = 12345
 
@@ -63,7 +62,7 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, out: Path, sa
         step = lambda: trainer.train_step(stats)
 
         def draw() -> torch.Tensor:
-            return generate(trainer.family, trainer.family.noise(n, torch.Generator()) | {"z": z})
+            return trainer.family.generator()(trainer.family.noise(n, torch.Generator()) | {"z": z})
     else:
         torch.manual_seed(cfg.train.seed)
         device = torch.device("cpu")

@@ -123,7 +123,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 def test_a_full_disk_while_checkpointing_leaves_the_earlier_checkpoints(tmp_path, capsys, monkeypatch):
-    from ganforge.training import checkpoint
+    from ganforge import checkpoint
 
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *FAST, "--set", "log.checkpoint_every=1"]) == 0

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ganforge.checkpoint import latest_checkpoint
 from ganforge.config import load_config
-from ganforge.training.checkpoint import latest_checkpoint
 from ganforge.training.loop import train
 
 DIGESTS_20_STEPS = {

@@ -1,5 +1,5 @@
 """`ganforge export`: the generator alone, as TorchScript (and ONNX where onnxruntime is installed), reproducing
-`generate(family, inputs)` with torch alone."""
+`family.generator()(inputs)` with torch alone."""
 
 import argparse
 import importlib.util
@@ -11,12 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from ganforge import checkpoint as ckpt
 from ganforge import runs
 from ganforge.cli import main as cli_main
 from ganforge.errors import UserError
 from ganforge.exporting import add_arguments, export_generator, main, read_metadata
-from ganforge.training import checkpoint as ckpt
-from ganforge.training.samples import generate
 from ganforge.version import __version__
 
 QUIET = ["--quiet", "--set", "log.tensorboard=false", "--set", "eval.every=0"]
@@ -82,7 +81,7 @@ def test_torchscript_reproduces_sampling_with_torch_alone(trained, tmp_path):
         assert path == run / "generator.pt"
         family, _, _ = runs.load_family(run, device="cpu")
         inputs = _inputs(family, name)
-        expected[name] = generate(family, inputs)
+        expected[name] = family.generator()(inputs)
         save_file({k: v.contiguous() for k, v in inputs.items()}, tmp_path / f"{name}-in.safetensors")
         jobs.append([str(path), str(tmp_path / f"{name}-in.safetensors"), str(tmp_path / f"{name}-out.safetensors")])
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", LOAD_WITHOUT_GANFORGE, json.dumps(jobs)],
@@ -103,11 +102,11 @@ def test_export_holds_the_averaged_generator(trained):
     z = family.noise(4, torch.Generator().manual_seed(0))["z"]
     with torch.no_grad():
         exported = torch.jit.load(str(path))(z)
-    torch.testing.assert_close(exported, generate(family, {"z": z}))
+    torch.testing.assert_close(exported, family.generator()({"z": z}))
     # the live G of the same checkpoint samples something else: the file holds the average
     model, _, _ = ckpt.load_checkpoint(ckpt.resolve_checkpoint(run, None), model_only=True)
     family.networks["G"].load_state_dict(ckpt.split_prefixed(model, "G."))
-    assert (generate(family, {"z": z}) - exported).abs().max() > 1e-3
+    assert (family.generator()({"z": z}) - exported).abs().max() > 1e-3
     # only the generator's weights travel: the file has G's tensors, and no D
     n_weights = sum(t.numel() for t in torch.jit.load(str(path)).state_dict().values())
     assert n_weights == sum(t.numel() for t in family.networks["G"].state_dict().values())
@@ -182,7 +181,7 @@ def test_onnx_runs_in_onnxruntime_with_any_batch_size(trained):
     for n in (1, 7):
         inputs = family.noise(n, torch.Generator().manual_seed(n))
         (got,) = session.run(None, {k: v.numpy() for k, v in inputs.items()})
-        torch.testing.assert_close(torch.from_numpy(got), generate(family, inputs), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(torch.from_numpy(got), family.generator()(inputs), rtol=1e-4, atol=1e-5)
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     meta = json.loads(props["ganforge"])
     assert meta == read_metadata(path)

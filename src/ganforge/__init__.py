@@ -6,6 +6,15 @@ export; Run and Generator.
 
 __version__ = "0.1.0"
 
-from ganforge.api import Generator, Run, evaluate, explore, export, load, report, sample, train, translate
+from ganforge.api import Run, evaluate, explore, export, load, report, sample, train, translate
+
+
+def __getattr__(name: str):
+    if name == "Generator":  # imports torch: only when asked for, so `import ganforge` stays fast
+        from ganforge.generator import Generator
+
+        return Generator
+    raise AttributeError(f"module 'ganforge' has no attribute {name!r}")
+
 
 __all__ = ["Generator", "Run", "__version__", "evaluate", "explore", "export", "load", "report", "sample", "train", "translate"]

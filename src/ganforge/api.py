@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ganforge.errors import UserError
 
 if TYPE_CHECKING:
-    import torch
-
-    from ganforge.families import Family
+    from ganforge.generator import Generator
 
 
 @dataclass
@@ -37,35 +35,6 @@ class Run:
     def load(self, checkpoint: str | None = None, device: str = "auto") -> Generator:
         """The run's trained generator (see `ganforge.load`)."""
         return load(self.path, checkpoint, device)
-
-
-@dataclass
-class Generator:
-    """A trained family's sampling network, in eval mode, with what sampling needs to know."""
-
-    family: Family
-    data: dict  # run.json's description of the training data (kind, shape, class names, ...)
-    step: int  # the training step of the weights loaded
-    run_dir: Path
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """The sampling options this family takes (e.g. class, attr for a conditional GAN)."""
-        return tuple(self.family.SAMPLE_OPTIONS)
-
-    def sample(self, n: int, seed: int = 0, **options: Any) -> torch.Tensor:
-        """n samples for noise seed `seed` (the same seed gives the same samples): images N x C x H x W as
-        floats in [-1, 1] (ganforge.viz.to_uint8 makes them bytes), or toy points N x D. `options` are the
-        family's sampling options, e.g. `g.sample(8, **{"class": "Sneaker"})` for a conditional GAN."""
-        import torch
-
-        from ganforge.training.samples import generate
-
-        if n < 1:
-            raise UserError(f"n must be at least 1, got {n}")
-        inputs, _ = self.family.sample_inputs(n, torch.Generator().manual_seed(seed), **options)
-        device = next(self.family.parameters()).device
-        return generate(self.family, {k: v.to(device) for k, v in inputs.items()}).cpu()
 
 
 def _overrides(settings: dict[str, Any] | None, **keys: Any) -> list[str]:
@@ -115,8 +84,7 @@ def load(run_dir: str | os.PathLike, checkpoint: str | None = None, device: str 
     checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them."""
     from ganforge import runs
 
-    family, data, step = runs.load_family(Path(run_dir), checkpoint, device)
-    return Generator(family, data, step, Path(run_dir))
+    return runs.load_generator(Path(run_dir), checkpoint, device)
 
 
 def sample(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, n: int | None = None,

@@ -18,7 +18,6 @@ import torch
 from ganforge import runs, viz
 from ganforge.errors import UserError
 from ganforge.latent import lerp, slerp
-from ganforge.training.samples import generate
 
 NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
 NEIGHBOUR_NOISE = 0.25  # their uniform noise of +-0.25 added to the result's code
@@ -62,7 +61,7 @@ class Explorer:
 
     def decode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            return generate(self.family, inputs).cpu()
+            return self.family.generator()(inputs).cpu()
 
     def encode_files(self, paths: list[str]) -> torch.Tensor:
         """The codes of image files (of the run's size and channels) through the family's encoder."""

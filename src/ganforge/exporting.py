@@ -3,7 +3,7 @@
 The exported module is the family's sampling path (`Family.decode`) with the sampling network's weights (the
 EMA average when the run kept one, as `runs.load_family` loads it). It takes the tensors `Family.noise(n, g)`
 draws, as positional inputs in that order (z first; a conditional generator's condition vector second), and
-returns what `ganforge.training.samples.generate(family, inputs)` returns: N samples in the data's range.
+returns what the run's Generator returns for the same inputs: N samples in the data's range.
 
     m = torch.jit.load("RUN/generator.pt")          # no ganforge needed
     x = m(torch.randn(16, 100))                     # 16 x 1 x 28 x 28 in [-1, 1]
@@ -32,7 +32,6 @@ from ganforge.data import priors
 from ganforge.errors import UserError
 from ganforge.families import Family
 from ganforge.files import atomic_write
-from ganforge.training.samples import generate
 from ganforge.version import __version__
 
 HELP = "write a run's generator as a TorchScript or ONNX file that loads without ganforge"
@@ -98,7 +97,7 @@ def export_generator(run_dir: Path | str, format: str = "torchscript", out: Path
     family.requires_grad_(False)  # the loaded module then needs no autograd bookkeeping
     example = family.noise(TRACE_N, torch.Generator().manual_seed(0))
     check = family.noise(CHECK_N, torch.Generator().manual_seed(1))
-    expected = generate(family, check)
+    expected = family.generator()(check)
     module = SamplingModule(family, list(example)).eval()
     meta = metadata(family, data, step, example, expected, format)
 

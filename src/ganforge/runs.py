@@ -16,15 +16,15 @@ from pathlib import Path
 import torch
 import yaml
 
+from ganforge import checkpoint as ckpt
 from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict, load_config
 from ganforge.data import DATASET_NAMES, Dataset, load_dataset
 from ganforge.data.spec import describe_data, spec_from_description
 from ganforge.errors import UserError
 from ganforge.families import Family, build_family, family_class
 from ganforge.files import write_text_atomic
+from ganforge.generator import SHOWCASE, Generator
 from ganforge.runtime import resolve_device
-from ganforge.training import checkpoint as ckpt
-from ganforge.training.log import read_metrics
 
 # -- data of a config --------------------------------------------------------------------------------------
 
@@ -142,11 +142,11 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
     family = build_family(cfg, spec_from_description(data))
     path = ckpt.resolve_checkpoint(run_dir, checkpoint)
     model, _, _ = ckpt.load_checkpoint(path, model_only=True)
+    weights, extra, averaged = ckpt.weights_parts(model, family.networks, family.SAMPLER)
     try:
         for name, net in family.networks.items():
-            net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
-        family.load_sampling_tensors(ckpt.split_prefixed(model, "extra."))
-        averaged = ckpt.split_prefixed(model, f"{family.SAMPLER}_ema.")
+            net.load_state_dict(weights[name])
+        family.load_sampling_tensors(extra)
         if averaged:  # trained with train.ema: sample from the average
             family.networks[family.SAMPLER].load_state_dict(averaged)
     except RuntimeError as e:
@@ -154,6 +154,14 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
         raise UserError(f"{path}: its weights do not fit the networks its config.yaml builds ({first[:160]}); "
                         "the run was made by another ganforge version or its config was edited") from None
     return family.to(resolve_device(device)).eval(), data, ckpt.checkpoint_step(path)
+
+
+def load_generator(run_dir: Path | str, checkpoint: Path | str | None = None, device: str = "auto") -> Generator:
+    """The trained Generator of a run folder: the latest sound checkpoint, or `checkpoint` ("best" or a
+    checkpoints/step_* folder), with the averaged weights when the run kept them, in eval mode."""
+    run_dir = require_run(run_dir)
+    family, data, step = load_family(run_dir, checkpoint, device)
+    return family.generator(data, step, run_dir)
 
 
 # -- creating and continuing ----------------------------------------------------------------------------------
@@ -251,6 +259,22 @@ def continue_config(run_dir: Path, overrides: list[str]) -> Config:
     return cfg
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of metrics.jsonl; a last line cut short by a crash is left out (it is rewritten on resume)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise UserError(f"{path}: line {i + 1} is not JSON; the file was edited or damaged") from None
+    return records
+
+
 def truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop metric lines written after the checkpoint being resumed (they will be written again)."""
     kept = [r for r in read_metrics(run_dir) if r["step"] <= step]
@@ -258,9 +282,6 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
 
 
 # -- image-to-image data ---------------------------------------------------------------------------------------
-
-SHOWCASE = 16  # held-out examples in the pictures of an image-to-image run
-
 
 def showcase(cfg: Config, dataset: Dataset, n: int = SHOWCASE) -> Dataset:
     """A few examples that the pictures of an image-to-image run translate at every step: the first n of the

@@ -1,4 +1,4 @@
-"""Draw samples from a trained run: rebuild its family from the run folder, load weights, decode."""
+"""Draw samples from a trained run: its Generator, loaded from the run folder, into a grid, an .npz or a folder."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
-from ganforge.families import Family
-from ganforge.training.samples import as_arrays, generate, snapshot_1d
+from ganforge.generator import Generator, ScoresPoints
 
 
-def load_generator(run_dir: Path, checkpoint: Path | str | None = None, device: str = "auto") -> tuple[Family, dict, int]:
-    """(family in eval mode with weights loaded, run.json's data description, checkpoint step)."""
-    return runs.load_family(run_dir, checkpoint, device)
+def snapshot_1d(g: Generator, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict:
+    """1D data: the generated points, and D(x) on a grid spanning the data where the run's D gives it, for
+    Goodfellow et al.'s Fig. 1 picture."""
+    grid = torch.linspace(float(real.min()) - 1.0, float(real.max()) + 1.0, 200, device=fake.device)
+    d = g.d_prob(grid[:, None].to(g.device)).flatten().tolist() if isinstance(g, ScoresPoints) else None
+    return {"step": step, "x": grid.tolist(), "d": d, "fake": fake.tolist()}
+
+
+def as_arrays(snapshot: dict) -> dict:
+    return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in snapshot.items()}
 
 
 def parse_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -72,7 +78,8 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UserError(f"--out {out}: use a .png (grid or scatter plot), an .npz (raw samples), or a folder "
                         "ending in / (one PNG per sample)")
-    family, data, step = load_generator(run_dir, checkpoint, device)
+    g = runs.load_generator(run_dir, checkpoint, device)
+    data, step = g.data, g.step
     named = {**options, **({"psi": truncation} if truncation is not None else {}), **({"numbered": 1} if numbered else {})}
     out = default_out(run_dir, step, seed, named) if out is None else Path(out)
     is_image = data["kind"] in ("image", "video")  # video: a grid of frames (the family's picture)
@@ -82,14 +89,13 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
     if folder and not is_image:
         raise UserError(f"--out {out}/: one PNG per sample is for image runs; toy runs write a .png plot or .npz")
     grid = is_image and not folder and out.suffix.lower() == ".png"
-    dev = next(family.parameters()).device
     if numbered and not grid:
         raise UserError("--numbered labels the samples of a PNG grid; give --out FILE.png or leave --out out")
-    inputs, columns = family.sample_inputs(n, torch.Generator().manual_seed(seed), picture=grid and not numbered,
-                                           truncation=truncation, **options)
+    inputs, columns = g.inputs(n, torch.Generator().manual_seed(seed), picture=grid and not numbered,
+                               truncation=truncation, **options)
     _check_free(out, folder, force)  # after the options are checked, before anything is written
-    inputs = {k: v.to(dev) for k, v in inputs.items()}
-    fake = generate(family, inputs).cpu()
+    inputs = {k: v.to(g.device) for k, v in inputs.items()}
+    fake = g(inputs).cpu()
     if folder:
         return _write_folder(viz.to_uint8(fake), out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,14 +108,14 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
         tmp.replace(out)
         return out
     if is_image:
-        images, columns = family.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
+        images, columns = g.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
         return viz.save_grid(images, out, nrow=columns, upscale=2 if not numbered else 3, numbered=numbered)
     title = f"{data['name']}, step {step}, {len(fake)} samples"
     if fake.shape[1] == 2:
         modes = np.asarray(data["modes"]) if data["modes"] is not None else None
         return viz.plot_samples_2d(fake.numpy(), out, modes=modes, sigma=data["sigma"], title=title)
     real = runs.load_data(runs.read_config(run_dir)).x[:, 0]  # toy data is generated, so p_data is redrawn cheaply
-    snap = snapshot_1d(family, real, fake[:, 0], step)
+    snap = snapshot_1d(g, real, fake[:, 0], step)
     return viz.plot_samples_1d(out, real.numpy(), [as_arrays(snap)], title=title)
 
 

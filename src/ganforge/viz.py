@@ -398,14 +398,9 @@ def plot_samples_1d(
         p_g = _kde(snap["fake"], grid)
         if p_g is not None:
             ax.plot(grid, p_g, "-", color="green", lw=1.5, label=r"$p_g$")
-        ax.plot(
-            np.asarray(snap["x"], dtype=float).ravel(),
-            np.asarray(snap["d"], dtype=float).ravel(),
-            "--",
-            color="blue",
-            lw=1.5,
-            label=r"$D(x)$",
-        )
+        if snap.get("d") is not None:  # a run without a discriminator of points draws p_g alone
+            ax.plot(np.asarray(snap["x"], dtype=float).ravel(), np.asarray(snap["d"], dtype=float).ravel(), "--",
+                    color="blue", lw=1.5, label=r"$D(x)$")
         step = f"step {snap['step']}"
         if len(shown) == 1 and title:
             ax.set_title(title if step in title else f"{title}, {step}")

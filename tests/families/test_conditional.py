@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.errors import UserError
 from ganforge.families import Batch, DataSpec, build_family
 from ganforge.families.gan import default_condition
 from ganforge.nets.conditional import condition_vector
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.training.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=8", "log.tensorboard=false",

@@ -10,6 +10,7 @@ from PIL import Image
 from tests.data.test_registry import shared
 
 from ganforge import losses
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data.spec import Batch, DataSpec
@@ -17,7 +18,6 @@ from ganforge.errors import UserError
 from ganforge.families import Step, build_family
 from ganforge.families.cyclegan import to_channels
 from ganforge.runs import load_data
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.training.loop import train
 
 SPEC = DataSpec((3, 28, 28), True, n_classes=10, input_shape=(1, 28, 28), paired=False)

@@ -8,13 +8,13 @@ import torch
 from torch import nn
 
 from ganforge import losses
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.errors import UserError
 from ganforge.families import Batch, DataSpec, build_family
 from ganforge.nets.stabilisers import add_batch_statistics
 from ganforge.runs import load_data
 from ganforge.sampling import load_generator
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer, train
 

@@ -15,7 +15,6 @@ from ganforge.nets.stylegan import ModulatedConv2d, StyleGenerator, plan
 from ganforge.runs import load_data, load_family
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
-from ganforge.training.samples import generate
 
 SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
          "family.max_channels=16", "train.batch_size=8", "log.tensorboard=false", "eval.every=0"]
@@ -97,7 +96,7 @@ def test_training_tracks_w_avg_runs_lazy_r1_and_learns():
     real_mean = dataset.x[-2000:].float().div(127.5).sub(1).mean(0)
 
     def distance_to_the_mean_image():
-        return (generate(f, f.noise(1000, torch.Generator().manual_seed(0))).mean(0) - real_mean).norm().item()
+        return (f.generator()(f.noise(1000, torch.Generator().manual_seed(0))).mean(0) - real_mean).norm().item()
 
     before = distance_to_the_mean_image()
     stats = RunningStats()

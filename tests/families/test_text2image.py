@@ -142,7 +142,7 @@ def test_sample_inputs_from_captions(tmp_path):
 
 
 def test_training_resumes_exactly(tmp_path, monkeypatch):
-    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+    from ganforge.checkpoint import latest_checkpoint, load_checkpoint
     from ganforge.training.loop import train
 
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))

@@ -18,7 +18,6 @@ from ganforge.metrics.frechet import fid_from_features
 from ganforge.runs import load_data, load_family
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
-from ganforge.training.samples import generate
 
 SMALL = ["data.name=fashion-mnist-10k", "model.g_width=16", "model.d_width=16", "model.z_dim=16",
          "train.batch_size=32", "train.ema=0", "log.tensorboard=false", "eval.every=0"]
@@ -126,7 +125,7 @@ def test_the_vaegan_learns_to_sample():
 
     def fd():
         f = trainer.family
-        return fid_from_features(real, extractor.features(generate(f, f.noise(1000, torch.Generator().manual_seed(0)))))
+        return fid_from_features(real, extractor.features(f.generator()(f.noise(1000, torch.Generator().manual_seed(0)))))
 
     before = fd()
     stats = RunningStats()

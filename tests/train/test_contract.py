@@ -74,7 +74,7 @@ def test_phases_run_in_order_with_their_repeats_intervals_batches_and_freezes(pr
 def test_a_new_family_trains_checkpoints_and_resumes_exactly(probe, tmp_path):
     import dataclasses
 
-    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+    from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 
     run = tmp_path / "whole"
     cfg = dataclasses.replace(probe, train=dataclasses.replace(probe.train, steps=8),

@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.training.loop import train
 from ganforge.training.resident import ResidentData
 

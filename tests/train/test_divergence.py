@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
+from ganforge.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import TrainingDiverged
 from ganforge.families.gan import GAN
-from ganforge.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
-from ganforge.training.log import read_metrics
+from ganforge.runs import read_metrics
 from ganforge.training.loop import train
 
 TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",

@@ -2,7 +2,8 @@ import json
 
 import torch
 
-from ganforge.training.log import MetricsLog, RunningStats, read_metrics
+from ganforge.runs import read_metrics
+from ganforge.training.log import MetricsLog, RunningStats
 
 
 def test_running_stats_means_and_reset():

@@ -5,10 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.runs import load_data
 from ganforge.sampling import load_generator
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.training.loop import build_trainer, train
 
 TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",

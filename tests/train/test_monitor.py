@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import UserError
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.training.log import read_metrics
+from ganforge.runs import read_metrics
 from ganforge.training.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",

@@ -5,10 +5,10 @@ import warnings
 import pytest
 import torch
 
+from ganforge.checkpoint import latest_checkpoint
 from ganforge.config import load_config
 from ganforge.runs import load_data
 from ganforge.runtime import autocast_dtype
-from ganforge.training.checkpoint import latest_checkpoint
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 

@@ -2,8 +2,8 @@
 
 import json
 
+from ganforge.checkpoint import list_checkpoints, load_checkpoint
 from ganforge.cli import main
-from ganforge.training.checkpoint import list_checkpoints, load_checkpoint
 
 TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
        "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=3", "log.every=3",
@@ -50,7 +50,7 @@ def test_sigkill_at_random_moments_never_costs_more_than_a_checkpoint_interval(t
     import sys
     import time
 
-    from ganforge.training.checkpoint import checkpoint_problem
+    from ganforge.checkpoint import checkpoint_problem
 
     run, steps = tmp_path / "run", 800  # far more than 10 kills let it reach, even on a fast machine
     argv = [sys.executable, "-m", "ganforge", *toy_argv(run, steps), "--checkpoint-every", "1"]
@@ -91,7 +91,7 @@ def test_sigkill_at_random_moments_never_costs_more_than_a_checkpoint_interval(t
 
 def test_a_crash_inside_a_checkpoint_write_leaves_the_previous_one_and_resume_clears_the_rest(tmp_path,
                                                                                                 monkeypatch):
-    from ganforge.training import checkpoint
+    from ganforge import checkpoint
 
     run = tmp_path / "run"
     assert main(toy_argv(run, 3)) == 0

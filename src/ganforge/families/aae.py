@@ -26,6 +26,7 @@ from ganforge.data.priors import PRIORS, component_of, mixture_centres, sample_p
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
+from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
 from ganforge.nets.autoencoder import build
 
 PICTURE_POINTS = 2000  # training examples encoded for the code-space picture
@@ -40,7 +41,20 @@ class AAEOptions:
     reconstruction: str = choice("bce", "bce", "mse")  # bce: pixels in [0, 1] as Bernoulli means; mse: squared error
 
 
+class AAEGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
+    """The decoder of an adversarial autoencoder: samples from prior codes; its encoder maps images to codes."""
+
+    def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+        return self.family.encode(images, batch)
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.reconstruct(images)
+
+
 class AAE(Family):
+    GENERATOR = AAEGenerator
     Options = AAEOptions
     GROUPS = ("AE", "D", "E")  # optim.ae: reconstruction (E and G); optim.d: code D; optim.e: E as D's generator
     SAMPLER = "G"  # the decoder

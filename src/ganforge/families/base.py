@@ -20,8 +20,8 @@ from torch import nn
 from ganforge.augment import Augmenter
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
+from ganforge.generator import DEFAULT_SAMPLES, Generator, eval_mode
 
-DEFAULT_SAMPLES = 64  # `ganforge sample` without --n
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
 
 
@@ -73,6 +73,7 @@ class Family(nn.Module):
     AUGMENTS_IMAGES: ClassVar[bool] = False  # D sees images, so train.augment applies (see make_augmenter)
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
     LATENT: ClassVar[str] = ""  # "gaussian": inputs["z"] ~ N(0, I), "prior": another prior; "": no latent space
+    GENERATOR: ClassVar[type[Generator]] = Generator  # the trained artefact; its abilities are its base classes
 
     networks: dict[str, nn.Module]
     wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
@@ -184,6 +185,10 @@ class Family(nn.Module):
 
     # -- sampling ------------------------------------------------------------------------------------------
 
+    def generator(self, data: dict | None = None, step: int = 0, run_dir: Path | None = None) -> Generator:
+        """The family's sampling side as its Generator (GENERATOR): what every tool after training uses."""
+        return self.GENERATOR(self, data, step, run_dir)
+
     def sampler(self) -> nn.Module:
         """The network that samples: the EMA average when the loop keeps one (its BatchNorm statistics brought
         up to date), else the live network."""
@@ -249,9 +254,7 @@ def encode_images(family: Family, encoder: nn.Module, x: torch.Tensor, batch: in
                   codes=lambda out: out) -> torch.Tensor:
     """codes(encoder(images)) for images in [-1, 1] (uint8 images are converted), in eval mode, in batches on
     the encoder's device: what the families with an encoder (aae, vaegan) give `encode`."""
-    was_training = family.training
-    family.eval()
-    try:
+    with eval_mode(family):
         device = next(encoder.parameters()).device
         parts = []
         for part in x.split(batch):
@@ -260,8 +263,6 @@ def encode_images(family: Family, encoder: nn.Module, x: torch.Tensor, batch: in
                 part = part.float().div_(127.5).sub_(1.0)
             parts.append(codes(encoder(part)).float())
         return torch.cat(parts)
-    finally:
-        family.train(was_training)
 
 
 def check_options(family: Family, options: dict, allowed: tuple[str, ...] | None = None) -> None:

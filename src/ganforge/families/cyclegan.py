@@ -7,7 +7,7 @@ of B (the paper's Eq. 3, least squares by default, as its Section 4 trains):
      L_GAN(G_AB(a)) + L_GAN(G_BA(b)) + cycle * (|G_BA(G_AB(a)) - a|_1 + |G_AB(G_BA(b)) - b|_1)
      + identity * cycle * (|G_AB(b) - b|_1 + |G_BA(a) - a|_1)   (the paper: cycle 10, identity 0.5)
   D  D_A tells a from G_BA(b), D_B tells b from G_AB(a); half of each fake batch comes from a pool of the
-     last `pool` fakes (Shrivastava et al.'s history, the replay buffer of training/replay.py), not the
+     last `pool` fakes (Shrivastava et al.'s history, the replay buffer of replay.py), not the
      fresh ones alone.
 Where the two domains have different channel counts (gray digits and colour ones), the identity term feeds
 each generator the other domain's image converted to its input's channels (averaged, or repeated).
@@ -25,10 +25,11 @@ from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
 from ganforge.families.pix2pix import checked_objective, d_loss, discriminator_score, g_loss
-from ganforge.families.translation import SHOWCASE, TranslationFamily, as_picture, to_unit_range
+from ganforge.families.translation import TranslationFamily, as_picture, to_unit_range
+from ganforge.generator import SHOWCASE
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.resnet import ResnetGenerator
-from ganforge.training.replay import ReplayBuffer
+from ganforge.replay import ReplayBuffer
 
 POOL_SEED_OFFSET = 4_000_037  # the pools draw from their own streams
 

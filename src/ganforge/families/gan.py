@@ -27,10 +27,11 @@ from torch import nn
 from ganforge import losses
 from ganforge.errors import UserError
 from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
+from ganforge.generator import Generator, SamplesCodes, ScoresPoints, eval_mode
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
 from ganforge.nets.stabilisers import pack
-from ganforge.training.replay import ReplayBuffer
+from ganforge.replay import ReplayBuffer
 
 REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
 
@@ -38,8 +39,18 @@ REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
 GRID_COLUMNS = 8  # conditional grids: samples per label
 
 
+class GANGenerator(Generator, SamplesCodes, ScoresPoints):
+    """The GAN's G: samples from z (and a condition); D's belief is drawn beside 1-D samples."""
+
+    @torch.no_grad()
+    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.d_prob(x)
+
+
 class GAN(Family):
     GROUPS = ("G", "D")
+    GENERATOR = GANGenerator
     AUGMENTS_IMAGES = True
     LATENT = "gaussian"
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {

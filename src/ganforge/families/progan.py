@@ -19,6 +19,7 @@ from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
+from ganforge.generator import Generator, SamplesCodes
 from ganforge.nets.progan import ProDiscriminator, ProGenerator, resize_real
 
 
@@ -32,7 +33,12 @@ class ProGANOptions:
     mbstd_group: int = 4
 
 
+class ProGANGenerator(Generator, SamplesCodes):
+    """The grown G at its last level, from z."""
+
+
 class ProGAN(Family):
+    GENERATOR = ProGANGenerator
     Options = ProGANOptions
     GROUPS = ("G", "D")
     LATENT = "gaussian"

@@ -128,7 +128,7 @@ def generator_weights(run_dir: str, like: torch.nn.Module) -> dict[str, torch.Te
     """G's weights in the latest checkpoint of the run `run_dir`, checked against the network `like`."""
     from pathlib import Path
 
-    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+    from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 
     if not Path(run_dir).is_dir():
         raise UserError(f"config key 'family.init': {run_dir} is not a run folder; train the SRResNet first "

@@ -20,6 +20,7 @@ from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
+from ganforge.generator import Generator, MixesStyles, SamplesCodes, eval_mode
 from ganforge.nets.stylegan import ResidualDiscriminator, StyleGenerator
 
 
@@ -35,7 +36,28 @@ class StyleGANOptions:
     mbstd_group: int = 4  # minibatch standard deviation group size in D
 
 
+class StyleGANGenerator(Generator, SamplesCodes, MixesStyles):
+    """The style-based G: z through the mapping to w, w per layer into the synthesis network."""
+
+    def truncation_note(self) -> str:
+        return "w pulled toward its running average: w_avg + psi (w - w_avg)"
+
+    def style_ranges(self) -> dict[str, tuple[int, int]]:
+        return self.family.style_ranges()
+
+    @torch.no_grad()
+    def styles(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.styles(inputs, self.family.sampler())
+
+    @torch.no_grad()
+    def synthesize(self, styles: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.sampler().synthesis(styles)
+
+
 class StyleGAN(Family):
+    GENERATOR = StyleGANGenerator
     Options = StyleGANOptions
     GROUPS = ("G", "D")
     LATENT = "w"

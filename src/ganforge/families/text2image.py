@@ -29,6 +29,7 @@ from ganforge import losses
 from ganforge.data import captions as cap
 from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
+from ganforge.generator import Generator, SamplesCodes, TakesText
 from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
 
 GRID_COLUMNS = 8  # samples per caption in a picture
@@ -50,7 +51,18 @@ class Text2ImageOptions:
     temperature: float = 0.1  # of the matching objective's softmax over captions
 
 
+class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
+    """G(z, e): samples for a caption's embedding e by the trained text encoder."""
+
+    def embed(self, captions: list[str]) -> torch.Tensor:
+        return self.family.embed(captions)
+
+    def generate_for(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
+        return self.family.generate_for(captions, n, seed)
+
+
 class Text2Image(Family):
+    GENERATOR = Text2ImageGenerator
     Options = Text2ImageOptions
     GROUPS = ("G", "D")
     LATENT = "gaussian"

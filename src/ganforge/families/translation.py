@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from ganforge.data.spec import DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, check_options
-
-SHOWCASE = 16  # held-out examples kept for pictures (runs.SHOWCASE picks them)
+from ganforge.generator import SHOWCASE, Generator, Translates, eval_mode
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:
@@ -25,7 +24,29 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x
 
 
+class TranslationGenerator(Generator, Translates):
+    """An image-to-image G (pix2pix, super-resolution; CycleGAN both ways)."""
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return self.family.DIRECTIONS
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: str = "AB") -> torch.Tensor:
+        if direction not in self.directions:
+            raise UserError(f"the {self.name} family translates {' and '.join(self.directions)}, not {direction}")
+        with eval_mode(self.family):
+            return self.family.translate(images, direction)
+
+    def size_multiple(self, direction: str = "AB") -> int:
+        return self.family.size_multiple(direction)
+
+    def input_channels(self, direction: str = "AB") -> int:
+        return self.family.input_channels(direction)
+
+
 class TranslationFamily(Family):
+    GENERATOR = TranslationGenerator
     DIRECTIONS: ClassVar[tuple[str, ...]] = ("AB",)  # AB: domain A (inputs) to B (images); CycleGAN adds BA
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}
 

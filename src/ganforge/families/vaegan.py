@@ -23,6 +23,7 @@ from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
+from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
 from ganforge.nets.vaegan import build
 
 
@@ -33,7 +34,20 @@ class VAEGANOptions:
     reconstruction: str = choice("features", "features", "pixels")  # where L_llike is measured
 
 
+class VAEGANGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
+    """The decoder of a VAE-GAN: samples from z ~ N(0, I); its encoder gives posterior means."""
+
+    def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+        return self.family.encode(images, batch)
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.reconstruct(images)
+
+
 class VAEGAN(Family):
+    GENERATOR = VAEGANGenerator
     Options = VAEGANOptions
     GROUPS = ("E", "G", "D")
     SAMPLER = "G"  # the decoder

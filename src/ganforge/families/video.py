@@ -28,9 +28,9 @@ from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
 from ganforge.files import atomic_write
+from ganforge.generator import SHOWCASE, Generator, PredictsFrames, eval_mode
 from ganforge.nets.video import ClipDiscriminator, FramePredictor, rollout
 
-SHOWCASE = 16  # held-out clips kept for pictures
 SHOWN = 4  # clips in a picture
 INPUT_FRAMES = 10  # a clip's first 10 frames are the input, the next ones what is predicted (10 in, 10 out)
 
@@ -57,7 +57,21 @@ def gradient_difference_loss(pred: torch.Tensor, true: torch.Tensor, alpha: floa
     return (tx - px).abs().pow(alpha).mean() + (ty - py).abs().pow(alpha).mean()
 
 
+class VideoGenerator(Generator, PredictsFrames):
+    """The frame predictor, rolled out with its own frames fed back."""
+
+    @property
+    def context(self) -> int:
+        return self.family.options.context
+
+    @torch.no_grad()
+    def predict(self, frames: torch.Tensor, n: int) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.predict(frames, n)
+
+
 class Video(Family):
+    GENERATOR = VideoGenerator
     Options = VideoOptions
     GROUPS = ("G", "D")
     SAMPLER = "G"

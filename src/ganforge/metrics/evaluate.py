@@ -278,7 +278,6 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     from ganforge import runs
     from ganforge.data.spec import training_labels
     from ganforge.nets.conditional import condition_vector
-    from ganforge.training.samples import generate
 
     metrics = parse_metrics(metrics)
     if ref not in ("train", "test"):
@@ -329,7 +328,7 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
             labels = training_labels(real)
             labels = labels[torch.arange(n) % len(labels)]
             inputs["c"] = condition_vector(labels, family.n_cond)
-        fake = viz.to_uint8(generate(family, {k: v.to(device) for k, v in inputs.items()}).cpu())
+        fake = viz.to_uint8(family.generator()({k: v.to(device) for k, v in inputs.items()}).cpu())
         train = None
         if "nn" in metrics:  # the images the generator was trained on
             train = runs.load_data(cfg).x if cfg.data.split != ref or cfg.data.holdout else real.x
@@ -489,12 +488,11 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
 
 def _score_toy(family, cfg, data_info: dict, n: int, seed: int, device: str) -> tuple[dict, dict]:
     from ganforge.metrics.toy import mode_metrics
-    from ganforge.training.samples import generate
 
     if data_info["modes"] is None:
         raise UserError(f"{data_info['name']} has no mode centres to score against")
     inputs = family.noise(n, torch.Generator().manual_seed(seed))
-    points = generate(family, {k: v.to(device) for k, v in inputs.items()}).cpu()
+    points = family.generator()({k: v.to(device) for k, v in inputs.items()}).cpu()
     values = mode_metrics(points, torch.tensor(data_info["modes"], dtype=torch.float32), data_info["sigma"])
     protocol = {"dataset": data_info["name"], "n_fake": n, "high_quality": "within 3 sigma of the nearest mode",
                 "modes": len(data_info["modes"]), "sigma": data_info["sigma"],

@@ -91,7 +91,6 @@ def caption_scores(family, classifier, y: torch.Tensor, attrs: torch.Tensor, see
     """Class and attribute accuracy of one sample per (class y[i], attributes attrs[i]), each drawn for a
     caption naming every attribute, its template from the range `templates`; and the samples' caption matching
     top-1 (their caption among it and 9 distractors, as caption_matching scores real images)."""
-    from ganforge.training.samples import generate
 
     g = torch.Generator().manual_seed(seed)
     rows = cap.caption_rows(y, attrs + 1, torch.randint(*templates, (len(y),), generator=g))
@@ -104,7 +103,7 @@ def caption_scores(family, classifier, y: torch.Tensor, attrs: torch.Tensor, see
     for i in tqdm(range(0, len(y), batch), desc="text samples", disable=not progress, leave=False):
         part = rows[i:i + batch]
         z = torch.randn(len(part), family.z_dim, generator=g)
-        fake = generate(family, {"z": z.to(device), "e": table[part.to(device)]})
+        fake = family.generator()({"z": z.to(device), "e": table[part.to(device)]})
         predicted.append(classifier(fake.to(next(classifier.parameters()).device)).argmax(1).cpu())
         measured.append(family.measure(fake, y[i:i + batch].to(fake.device)).cpu())
         scores.append(match_scores(family, fake.to(device), table[choices[i:i + batch].to(device)]))
@@ -128,7 +127,6 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
                          progress: bool = True) -> tuple[dict, dict]:
     """(values, protocol) of a text2image run on an image folder with its own captions (`real`: that folder):
     caption matching top-1 of the first n images and of one sample drawn for each image's first caption."""
-    from ganforge.training.samples import generate
 
     n = min(n or 10_000, len(real.x))
     if real.captions is None:
@@ -156,7 +154,7 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
         images = x[i:i + batch].to(device).float().div(127.5).sub(1)
         real_scores.append(match_scores(family, images, table[part]))
         z = torch.randn(len(part), family.z_dim, generator=g)
-        fake = generate(family, {"z": z.to(device), "e": table[part[:, 0]]})
+        fake = family.generator()({"z": z.to(device), "e": table[part[:, 0]]})
         sample_scores.append(match_scores(family, fake.to(device), table[part]))
     values = {"matching_top1": matching_top1(torch.cat(real_scores)),
               "sample_matching_top1": matching_top1(torch.cat(sample_scores)), "chance": 1 / (k + 1)}

@@ -10,8 +10,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ganforge.errors import UserError
-
 # how the progress bar and the console name each statistic
 SHORT = {"loss_d": "D loss", "loss_g": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
 
@@ -108,22 +106,6 @@ class MetricsLog:
         self.bar.close()
         if self.writer is not None:
             self.writer.close()
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The records of metrics.jsonl; a last line cut short by a crash is left out (it is rewritten on resume)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    records = []
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i < len(lines) - 1:
-                raise UserError(f"{path}: line {i + 1} is not JSON; the file was edited or damaged") from None
-    return records
 
 
 class NullLog:

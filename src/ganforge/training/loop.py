@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge import checkpoint as ckpt
 from ganforge import runs
 from ganforge.config import Config, OptimizerConfig
 from ganforge.data import Dataset
@@ -30,12 +31,13 @@ from ganforge.data.spec import data_spec, training_labels
 from ganforge.errors import TrainingDiverged, UserError
 from ganforge.families import Family, Phase, Step, build_family
 from ganforge.files import write_text_atomic
+from ganforge.generator import SHOWCASE
+from ganforge.runs import read_metrics
 from ganforge.runtime import autocast_dtype, resolve_device, seed_everything
-from ganforge.training import checkpoint as ckpt
 from ganforge.training import distributed
 from ganforge.training.distributed import SINGLE, Ranks
 from ganforge.training.ema import EMA
-from ganforge.training.log import MetricsLog, NullLog, RunningStats, read_metrics
+from ganforge.training.log import MetricsLog, NullLog, RunningStats
 from ganforge.training.monitor import TrainingEval, affordable_extractor
 from ganforge.training.resident import ResidentData, UnpairedData, make_resident
 from ganforge.training.samples import SampleWriter
@@ -166,15 +168,11 @@ class Trainer:
 
     def model_tensors(self) -> dict[str, torch.Tensor]:
         """The weights sampling needs: every network, and the sampling network's average as <name>_ema."""
-        tensors = {f"{name}.{k}": v for name, net in self.family.networks.items()
-                   for k, v in net.state_dict().items()}
-        tensors.update({f"extra.{k}": v for k, v in self.family.sampling_tensors().items()})
+        averaged = None
         if self.ema is not None:
             self.family.sampler()  # brings the average's BatchNorm statistics up to date
-            averaged = f"{self.family.SAMPLER}_ema."
-            tensors.update({averaged + k.removeprefix("shadow."): v for k, v in self.ema.state_dict().items()
-                            if k.startswith("shadow.")})
-        return tensors
+            averaged = {k.removeprefix("shadow."): v for k, v in self.ema.state_dict().items() if k.startswith("shadow.")}
+        return ckpt.weights_tensors(self.family.networks, self.family.sampling_tensors(), self.family.SAMPLER, averaged)
 
     def save(self, run_dir: Path) -> Path:
         model = self.model_tensors()
@@ -209,9 +207,10 @@ class Trainer:
 
     def load(self, path: Path) -> None:
         model, state, meta = ckpt.load_checkpoint(path)
+        weights, extra, averaged = ckpt.weights_parts(model, self.family.networks, self.family.SAMPLER)
         for name, net in self.family.networks.items():
-            net.load_state_dict(ckpt.split_prefixed(model, f"{name}."))
-        self.family.load_sampling_tensors(ckpt.split_prefixed(model, "extra."))
+            net.load_state_dict(weights[name])
+        self.family.load_sampling_tensors(extra)
         missing = [name for name in self.optimizers if name not in meta["optimizers"]]
         if missing:
             raise UserError(f"{path} holds no optimiser state for group {missing[0]} of the "
@@ -231,7 +230,6 @@ class Trainer:
                 scaler.load_state_dict({**scaler.state_dict(), "scale": float(saved["scale"].item()),
                                         "_growth_tracker": int(saved["_growth_tracker"].item())})
         if self.ema is not None:
-            averaged = ckpt.split_prefixed(model, f"{self.family.SAMPLER}_ema.")
             self.ema.load_state_dict({**{f"shadow.{k}": v for k, v in averaged.items()},
                                       "num_updates": state["ema.num_updates"]})
         self.step = meta["step"]
@@ -536,7 +534,7 @@ def _final_values(records: list[dict]) -> dict:
 
 def _n_fixed(cfg: Config, dataset: Dataset) -> int:
     if dataset.inputs is not None or dataset.kind == "video":  # held-out examples (clips), each once
-        return runs.SHOWCASE
+        return SHOWCASE
     return cfg.log.n_samples if dataset.kind == "image" else cfg.log.n_points
 
 

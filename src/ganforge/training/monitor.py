@@ -20,7 +20,6 @@ from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.families import Family
 from ganforge.metrics import evaluate
-from ganforge.training.samples import generate
 
 EVAL_NOISE_SEED_OFFSET = 2_000_003
 # config name -> (key in the values, metric group to compute, lower is better); keys are renamed for the
@@ -85,7 +84,7 @@ class TrainingEval:
         self.best: float | None = None
 
     def __call__(self, family: Family, step: int) -> tuple[dict[str, float], bool]:
-        fake = generate(family, self.inputs).cpu()
+        fake = family.generator()(self.inputs).cpu()
         if self.is_image:
             # a step's samples are scored once: their features are not worth a cache entry each
             values, _ = evaluate.score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor,

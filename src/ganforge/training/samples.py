@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ganforge import viz
 from ganforge.data import Dataset
 from ganforge.families import Family
 from ganforge.files import atomic_write, write_text_atomic
+from ganforge.sampling import as_arrays, snapshot_1d
 
 GRID_UPSCALE = 2  # 28x28 images are tiny in a README or a file browser
 # evaluation values drawn in curves.png (when eval.every is on), one panel each
@@ -19,37 +19,6 @@ CURVE_EVAL_KEYS = ("eval_fid", "eval_fd_classifier", "eval_kid_mean", "eval_kd_c
                    "eval_recall", "eval_classifier_score_mean", "eval_modes_captured", "eval_high_quality",
                    "eval_reverse_kl")
 REALS_SHOWN = 64  # real training images in reals.png, beside the samples
-
-
-@torch.no_grad()
-def generate(family: Family, inputs: dict[str, torch.Tensor], batch: int = 512, **options) -> torch.Tensor:
-    """Samples from the family's sampling network for `inputs` (as Family.noise draws them), in eval mode
-    (BatchNorm running statistics) and batches of `batch`; the family's mode is restored."""
-    was_training = family.training
-    family.eval()
-    try:
-        n = len(next(iter(inputs.values())))
-        parts = [{k: v[i : i + batch] for k, v in inputs.items()} for i in range(0, n, batch)]
-        return torch.cat([family.decode(part, **options) for part in parts])
-    finally:
-        family.train(was_training)
-
-
-@torch.no_grad()
-def d_curve(family: Family, x: torch.Tensor) -> torch.Tensor:
-    was_training = family.training
-    family.eval()
-    try:
-        return family.d_prob(x)
-    finally:
-        family.train(was_training)
-
-
-def snapshot_1d(family: Family, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict:
-    """1D data: D(x) on a grid spanning the data, and the generated points, for the Fig. 1 picture."""
-    grid = torch.linspace(float(real.min()) - 1.0, float(real.max()) + 1.0, 200, device=fake.device)
-    d = d_curve(family, grid[:, None])
-    return {"step": step, "x": grid.tolist(), "d": d.flatten().tolist(), "fake": fake.tolist()}
 
 
 class SampleWriter:
@@ -76,17 +45,18 @@ class SampleWriter:
         path = self.frame_path(step)
         ds = self.dataset
         family.pictures(ds, self.dir, step)
-        inputs, columns = family.grid(self.fixed)
-        fake = generate(family, inputs)
+        g = family.generator()
+        inputs, columns = g.grid(self.fixed)
+        fake = g(inputs)
         if ds.kind in ("image", "video"):  # video: the family lays frames out as images
-            images, columns = family.picture(inputs, fake, columns)
+            images, columns = g.picture(inputs, fake, columns)
             viz.save_grid(images, path, nrow=columns, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
             viz.plot_samples_2d(fake.cpu().numpy(), path, modes=_np(ds.modes), sigma=ds.sigma,
                                 real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")
         else:
             snapshots = self.snapshots()
-            snapshots.append(snapshot_1d(family, self.dataset.x[:, 0], fake[:, 0], step))
+            snapshots.append(snapshot_1d(g, self.dataset.x[:, 0], fake[:, 0], step))
             self.dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.snapshot_path, json.dumps(snapshots))
             viz.plot_samples_1d(path, ds.x[:, 0].numpy(), [as_arrays(s) for s in snapshots[-1:]],
@@ -144,7 +114,3 @@ class SampleWriter:
 
 def _np(t: torch.Tensor | None):
     return None if t is None else t.cpu().numpy()
-
-
-def as_arrays(snapshot: dict) -> dict:
-    return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in snapshot.items()}

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
+from ganforge import checkpoint as ckpt
 from ganforge.errors import UserError
-from ganforge.training import checkpoint as ckpt
 
 
 def test_optimizer_state_round_trips_through_safetensors_and_json():

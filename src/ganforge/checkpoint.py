@@ -274,3 +274,30 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 def split_prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+# -- the one naming scheme of model.safetensors: "<network>.<key>" for every network of the family,
+# "extra.<key>" for the tensors sampling needs beyond them (Family.sampling_tensors), and
+# "<sampler>_ema.<key>" for the average of the sampling network when the run keeps one (train.ema)
+
+EXTRA = "extra."
+
+
+def averaged_prefix(sampler: str) -> str:
+    return f"{sampler}_ema."
+
+
+def weights_tensors(networks: dict[str, torch.nn.Module], extra: dict[str, torch.Tensor], sampler: str,
+                    averaged: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    """model.safetensors' tensors: each network's state, the extra tensors, the sampler's average if any."""
+    tensors = {f"{name}.{k}": v for name, net in networks.items() for k, v in net.state_dict().items()}
+    tensors.update({EXTRA + k: v for k, v in extra.items()})
+    tensors.update({averaged_prefix(sampler) + k: v for k, v in (averaged or {}).items()})
+    return tensors
+
+
+def weights_parts(model: dict[str, torch.Tensor], names, sampler: str) -> tuple[dict[str, dict], dict, dict]:
+    """model.safetensors' tensors split back: ({network: state}, extra tensors, the sampler's average or {})."""
+    return ({name: split_prefixed(model, f"{name}.") for name in names}, split_prefixed(model, EXTRA),
+            split_prefixed(model, averaged_prefix(sampler)))
+

@@ -2,7 +2,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from ganforge.training.replay import ReplayBuffer
+from ganforge.replay import ReplayBuffer
 
 
 def rows_in(rows: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
