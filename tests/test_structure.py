@@ -82,3 +82,76 @@ def test_sampling_and_evaluation_never_load_the_training_loop():
             reach.add(nxt)
             todo.append(nxt)
     assert "ganforge.training.loop" not in reach and "ganforge.training.monitor" not in reach
+
+
+# -- what the Generator made possible: tools that know abilities, not family names ---------------------------
+
+RUN_TOOLS = ("ganforge.runs", "ganforge.checkpoint", "ganforge.generator", "ganforge.sampling", "ganforge.exploring",
+             "ganforge.exporting", "ganforge.translating", "ganforge.predicting", "ganforge.reporting",
+             "ganforge.evaluating")
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), set()) - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def outside_families() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if "families" not in p.relative_to(PACKAGE).parts]
+
+
+def family_name_branches(source: str) -> list[int]:
+    """Lines comparing something's `.family` (cfg.model.family) with a name, or probing it with hasattr."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = any(isinstance(s, ast.Attribute) and s.attr == "family" for s in sides)
+            literal = any(isinstance(s, ast.Constant) and isinstance(s.value, str)
+                          or isinstance(s, (ast.Tuple, ast.List, ast.Set)) for s in sides)
+            if named and literal:
+                lines.append(node.lineno)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr":
+            target = ast.unparse(node.args[0])
+            if "family" in target or target in ("g", "generator", "self.generator", "self.g"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_branch_finder_sees_a_planted_branch():
+    assert family_name_branches("if cfg.model.family == 'gan':\n    pass\n") == [1]
+    assert family_name_branches("x = cfg.model.family in ('gan', 'aae')\n") == [1]
+    assert family_name_branches("ok = hasattr(family, 'encode')\n") == [1]
+    assert family_name_branches("ok = isinstance(g, Encodes)\n") == []
+
+
+def test_no_module_outside_families_asks_a_familys_name_or_probes_it():
+    found = {str(p.relative_to(PACKAGE)): lines for p in outside_families()
+             if (lines := family_name_branches(p.read_text()))}
+    assert found == {}
+
+
+def test_run_tools_never_import_training():
+    graph = import_graph()
+    for tool in RUN_TOOLS:
+        if tool in graph:
+            assert not {m for m in reachable(graph, tool) if m.startswith("ganforge.training")}, tool
+    for module in graph:
+        if module.startswith("ganforge.metrics"):
+            assert not {m for m in reachable(graph, module) if m.startswith("ganforge.training")}, module
+
+
+def test_no_import_cycles_between_packages():
+    """Modules collapsed to their package (ganforge.metrics, ganforge.training, ...): still no cycle."""
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) > 2 or (PACKAGE / parts[-1]).is_dir() else module
+
+    graph: dict[str, set[str]] = {}
+    for module, edges in import_graph().items():
+        graph.setdefault(package(module), set()).update(package(e) for e in edges if package(e) != package(module))
+    assert find_cycle(graph) is None

@@ -24,7 +24,6 @@ from ganforge.errors import UserError
 
 if TYPE_CHECKING:
     from ganforge.data.spec import DataSpec
-    from ganforge.families.base import Family
 
 DEFAULT_SAMPLES = 64  # `ganforge sample` without --n
 SHOWCASE = 16  # held-out examples (images, clips) an image-to-image or video run draws its pictures from
@@ -44,12 +43,12 @@ def eval_mode(module: nn.Module):
 class Generator:
     """A trained family's sampling side: inputs, samples, pictures, and the protocols of its subclass.
 
-    `family` is the trained family (its training side is not used here); `data` is run.json's description of
+    `family` is the trained family (a families.base.Family; its training side is not used here); `data` is run.json's description of
     the training data; `step` the training step of the weights; `run_dir` the run folder (None for a family
     still training).
     """
 
-    def __init__(self, family: Family, data: dict | None = None, step: int = 0, run_dir: Path | None = None):
+    def __init__(self, family: nn.Module, data: dict | None = None, step: int = 0, run_dir: Path | None = None):
         self.family = family
         self.data = data or {}
         self.step = step
