@@ -1,14 +1,7 @@
-"""Pictures of GANs: sample grids, training animations and strips, 1-D/2-D sample plots, training curves.
+"""Plots: 1-D and 2-D toy samples, 2-D codes, training curves, the truncation sweep.
 
-Quantisation: every image ganforge writes or scores goes through `to_uint8`, which maps generator output in
-[-1, 1] to bytes with ``((x + 1) * 127.5).round().clamp(0, 255)`` in float32. ``round`` is round-half-to-even,
-so 127.5 (x = 0) becomes 128; values outside [-1, 1] are clamped and NaN becomes 0. Sample grids, ``.npz``
-sample dumps and FID statistics all use this one function so they agree to the byte.
-
-Plots use matplotlib's object API (`Figure` + `FigureCanvasAgg`) instead of pyplot: no backend is selected,
-no global figure state is touched, and it works without a display. Every file is written atomically (to a
-hidden temporary file in the target directory, then `os.replace`), so a process killed mid-write leaves
-either the old file or the new one, never a truncated image (at worst a stray hidden `.tmp-*` file).
+They use matplotlib's object API (`Figure` + `FigureCanvasAgg`) instead of pyplot: no backend is selected,
+no global figure state is touched, and it works without a display.
 """
 
 from __future__ import annotations
@@ -19,244 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, ImageDraw, ImageFont
 
 from ganforge.errors import UserError
 from ganforge.files import atomic_write
+from ganforge.viz.images import _check_suffix, _even_indices
 
 # matplotlib is imported inside the plotting functions: it costs a noticeable fraction of a second and most
 # commands (and the training loop, which only writes grids) never plot.
 _PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps")
 _DPI = 100
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _check_suffix(path: Path, allowed: Sequence[str], what: str) -> None:
-    if path.suffix.lower() not in allowed:
-        raise UserError(f"cannot write {what} to '{path}': use a file name ending in {', '.join(allowed)}")
-
-
-def _even_indices(n: int, k: int) -> list[int]:
-    """`min(n, k)` distinct, evenly spaced indices into range(n), first and last included (k=1: the last)."""
-    k = min(n, k)
-    if k <= 0:
-        return []
-    if k == 1:
-        return [n - 1]
-    # round-half-up in integers: unlike round() it can never map two neighbours to the same index
-    return [(2 * i * (n - 1) + (k - 1)) // (2 * (k - 1)) for i in range(k)]
-
-
-# --------------------------------------------------------------------------- images
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Quantise float images in [-1, 1] to uint8 as saved: ((x + 1) * 127.5).round().clamp(0, 255).
-
-    Computed in float32 for every float dtype; rounding is half-to-even (torch.round); out-of-range values
-    are clamped, NaN becomes 0. uint8 input is returned unchanged. Works on any shape and keeps the device;
-    the result is detached from autograd.
-    """
-    if images.dtype == torch.uint8:
-        return images
-    if not images.is_floating_point():
-        raise TypeError(f"to_uint8 expects float images in [-1, 1] or uint8, got {images.dtype}")
-    # Always float32, the dtype generators produce: values near a half-way point (x = -1 + k/255 lands on
-    # k/2) can round differently in float16/float64, and the same image must give the same bytes.
-    x = images.detach().float()
-    x = torch.nan_to_num(x, nan=-1.0)  # NaN -> 0 explicitly; casting NaN to uint8 is undefined
-    return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def make_grid(
-    images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 0
-) -> np.ndarray:
-    """Tile N x C x H x W images (float in [-1, 1] or uint8, C in {1, 3}) into one uint8 array.
-
-    `nrow` is the number of images per row (default ceil(sqrt(N))). `padding` pixels of `pad_value` separate
-    the images and surround the grid; unused cells of the last row are `pad_value` too. Returns H' x W' for
-    C=1 and H' x W' x 3 for C=3, with H' = rows * (H + padding) + padding (likewise W').
-    """
-    if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images)
-    if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(
-            f"make_grid expects N x C x H x W with C in {{1, 3}}, got shape {tuple(images.shape)}"
-        )
-    n, c, h, w = images.shape
-    if n == 0:
-        raise ValueError("make_grid needs at least one image")
-    if nrow is None:
-        nrow = math.ceil(math.sqrt(n))
-    if nrow < 1:
-        raise UserError(f"images per row must be at least 1, got {nrow}")
-    if padding < 0:
-        raise UserError(f"grid padding must be >= 0, got {padding}")
-    if not 0 <= pad_value <= 255:
-        raise ValueError(f"pad_value must be in 0..255, got {pad_value}")
-    ncol = min(nrow, n)
-    nrows = math.ceil(n / ncol)
-    data = to_uint8(images).cpu().permute(0, 2, 3, 1).numpy()  # N x H x W x C
-    grid = np.full(
-        (nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, dtype=np.uint8
-    )
-    for k in range(n):
-        top = padding + (k // ncol) * (h + padding)
-        left = padding + (k % ncol) * (w + padding)
-        grid[top : top + h, left : left + w] = data[k]
-    return np.ascontiguousarray(grid[:, :, 0]) if c == 1 else grid
-
-
-def save_grid(
-    images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None, padding: int = 2, upscale: int = 1,
-    numbered: bool = False,
-) -> Path:
-    """Write `make_grid(images, nrow, padding)` as a PNG, enlarged `upscale` times with nearest-neighbour;
-    `numbered` writes each image's index in its top-left corner (to pick samples by number)."""
-    path = Path(path)
-    _check_suffix(path, (".png",), "a sample grid")
-    if upscale < 1:
-        raise UserError(f"upscale must be an integer >= 1, got {upscale}")
-    img = Image.fromarray(make_grid(images, nrow=nrow, padding=padding))
-    if upscale > 1:
-        # NEAREST keeps pixels crisp and the values exact: 28x28 digits stay legible in a README
-        img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
-    if numbered:
-        _number_cells(img, len(images), nrow or math.ceil(math.sqrt(len(images))), images.shape[-2:], padding,
-                      upscale)
-    with atomic_write(path) as f:
-        img.save(f, format="PNG")
-    return path
-
-
-
-def _number_cells(img: Image.Image, n: int, nrow: int, size, padding: int, upscale: int) -> None:
-    """Draw 0..n-1 in the top-left corner of the grid's cells, on a dark box so it reads on any image."""
-    img_rgb_mode = img.mode
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    h, w = size
-    ncol = min(nrow, n)
-    white = 255 if img_rgb_mode == "L" else (255, 255, 0)
-    for k in range(n):
-        top = (padding + (k // ncol) * (h + padding)) * upscale
-        left = (padding + (k % ncol) * (w + padding)) * upscale
-        box = draw.textbbox((left + 1, top), str(k), font=font)
-        draw.rectangle(box, fill=0 if img_rgb_mode == "L" else (0, 0, 0))
-        draw.text((left + 1, top), str(k), fill=white, font=font)
-
-
-def save_reconstructions(real: torch.Tensor, recon: torch.Tensor, path: str | os.PathLike, columns: int = 8) -> Path:
-    """Pairs of rows, images (uint8 or in [-1, 1]) above their reconstructions, `columns` to a row."""
-    real = real.float().div(127.5).sub(1.0) if real.dtype == torch.uint8 else real.float()
-    recon = recon.float()
-    rows = [torch.cat([real[i : i + columns], recon[i : i + columns]]) for i in range(0, len(real), columns)]
-    return save_grid(torch.cat(rows), path, nrow=columns, upscale=2)
-
-
-def _load_frames(frame_paths: Sequence[str | os.PathLike]) -> list[Image.Image]:
-    frames = []
-    for p in frame_paths:
-        try:
-            with Image.open(p) as im:
-                frames.append(im.convert("RGB") if im.mode not in ("L", "RGB") else im.copy())
-        except (OSError, ValueError) as e:
-            raise UserError(f"cannot read image '{p}': {e}") from e
-    # one mode for all: grey grids stay exact greys, colour ones are all RGB
-    if any(f.mode == "RGB" for f in frames):
-        frames = [f.convert("RGB") for f in frames]
-    return frames
-
-
-def save_animation(
-    frame_paths: Sequence[str | os.PathLike],
-    path: str | os.PathLike,
-    duration_ms: int = 200,
-    max_frames: int = 100,
-) -> Path:
-    """Write a looping GIF of the given images (e.g. sample grids over training).
-
-    Uses at most `max_frames` evenly spaced frames, always the first and the last (max_frames=1: the last).
-    Each frame shows for `duration_ms`; the last one is held 5x as long (at least 1 s) so the final result can
-    be seen. Frames whose size differs from the first are resized to it (nearest). Note that the GIF encoder
-    merges consecutive identical frames, so `n_frames` of the result can be smaller in that case.
-    """
-    path = Path(path)
-    _check_suffix(path, (".gif",), "an animation")
-    if not frame_paths:
-        raise UserError(f"no images to animate into '{path}'")
-    if max_frames < 1:
-        raise UserError(f"max_frames must be at least 1, got {max_frames}")
-    if duration_ms < 1:
-        raise UserError(f"frame duration must be at least 1 ms, got {duration_ms}")
-    chosen = [frame_paths[i] for i in _even_indices(len(frame_paths), max_frames)]
-    frames = _load_frames(chosen)
-    size = frames[0].size
-    frames = [f if f.size == size else f.resize(size, Image.Resampling.NEAREST) for f in frames]
-    durations = [duration_ms] * (len(frames) - 1) + [max(5 * duration_ms, 1000)]
-    with atomic_write(path) as f:
-        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return path
-
-
-def save_strip(
-    frame_paths: Sequence[str | os.PathLike],
-    path: str | os.PathLike,
-    n: int = 8,
-    labels: Sequence[str] | None = None,
-    max_columns: int = 5,
-    label: bool = True,
-) -> Path:
-    """Write one PNG with `n` evenly spaced frames (first and last included) in reading order, each labelled.
-
-    The frames wrap into rows of at most `max_columns`, balanced (8 frames: 2 rows of 4), so a strip of
-    500-pixel plots stays a readable picture rather than one row thousands of pixels wide. `labels[i]`
-    belongs to `frame_paths[i]` (so the caller need not know which frames are picked); without labels the
-    file names (stems) are used. `label=False` draws no label: for frames that carry their own title (plots),
-    which a label above would only repeat.
-    """
-    path = Path(path)
-    _check_suffix(path, (".png",), "a strip")
-    if not frame_paths:
-        raise UserError(f"no images to put into '{path}'")
-    if n < 1:
-        raise UserError(f"a strip needs at least 1 frame, got {n}")
-    if max_columns < 1:
-        raise UserError(f"a strip needs at least 1 column, got {max_columns}")
-    if labels is not None and len(labels) != len(frame_paths):
-        raise ValueError(f"got {len(labels)} labels for {len(frame_paths)} frames")
-    idx = _even_indices(len(frame_paths), n)
-    frames = [f.convert("RGB") for f in _load_frames([frame_paths[i] for i in idx])]
-    texts = [str(labels[i]) if labels is not None else Path(frame_paths[i]).stem for i in idx] if label else []
-
-    font = ImageFont.load_default()
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    boxes = [measure.textbbox((0, 0), t, font=font) for t in texts]
-    label_h = max(b[3] for b in boxes) + 6 if label else 0
-    gap = 6
-    rows = math.ceil(len(frames) / max_columns)
-    columns = math.ceil(len(frames) / rows)  # balanced rows: 6 frames are 2 x 3, not 5 + 1
-    # every cell is as large as the largest frame (and label), frames centred in it
-    cell_w = max([fr.width for fr in frames] + [b[2] - b[0] for b in boxes])
-    cell_h = label_h + max(fr.height for fr in frames)
-    strip = Image.new("RGB", (columns * (cell_w + gap) + gap, rows * (cell_h + gap) + gap), "white")
-    draw = ImageDraw.Draw(strip)
-    for k, fr in enumerate(frames):
-        x = gap + (k % columns) * (cell_w + gap)
-        y = gap + (k // columns) * (cell_h + gap)
-        if label:
-            box = boxes[k]
-            draw.text((x + (cell_w - (box[2] - box[0])) // 2 - box[0], y + 3), texts[k], fill="black", font=font)
-        strip.paste(fr, (x + (cell_w - fr.width) // 2, y + label_h))
-    with atomic_write(path) as f:
-        strip.save(f, format="PNG")
-    return path
-
-
-# --------------------------------------------------------------------------- plots
 
 
 def _new_figure(width_in: float, height_in: float):
@@ -557,4 +321,3 @@ def plot_truncation(rows: Sequence[dict], path: str | os.PathLike, features: str
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return _save_figure(fig, path)
-
