@@ -63,12 +63,16 @@ def reference(run_dir: Path, n: int) -> dict:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of aae runs")
     parser.add_argument("--n", type=int, default=10_000, help="samples, test and validation images (default 10000)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     rows = [measure(run, args.n) for run in args.runs] + [reference(args.runs[0], args.n)]
     print(f"Parzen log-likelihood (nats) of {rows[0]['n_test']:,} MNIST test images under {rows[0]['n_samples']:,} "
           f"samples, pixels in [0, 1], sigma chosen on {rows[0]['n_validation']:,} held-out training images; "

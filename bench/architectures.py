@@ -62,14 +62,18 @@ def time_steps(preset: str, size: int, batch: int, steps: int, device: str) -> t
     return (time.perf_counter() - started) / steps, (time.process_time() - cpu_started) / steps, params
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="28,32,64,128")
     p.add_argument("--presets", default=",".join(PRESETS))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--device", default="auto")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     device = str(resolve_device(args.device))
     print(f"ms per training iteration, batch {args.batch}, {device} ({torch.get_num_threads()} threads)")
     print(f"{'preset':20s} {'size':>5s} {'ms/iter':>9s} {'CPU ms':>9s} {'images/s':>9s} {'G params':>10s} "

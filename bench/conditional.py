@@ -66,13 +66,17 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of class-conditional runs")
     parser.add_argument("--pictures", type=Path, help="write RUN-classes.png (one row per class) here")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     rows = [measure(run, args.pictures, args.device) for run in args.runs]
     print(f"{PER_CLASS} samples per class, the same noise for every class; labelled by the "
           "domain classifier; intra-FID in its 128-d features vs 1,000 test images per class\n")

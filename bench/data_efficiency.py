@@ -4,7 +4,8 @@ with ADA, at an equal number of steps.
 The 1,000 images are a seeded, class-balanced subset of the 60k train split (data.subset, read from
 data.root or $GANFORGE_DATA); each run is scored with fd_classifier of --n samples against the first --n
 test images, and with the nearest-neighbour copy rate against its 1,000 training images (a model of 1,000
-images can memorise them). Runs are kept under --out, so a finished one is scored, not trained again.
+images can memorise them). Runs are kept under --out, so a finished one is scored, not trained again; runs
+and tables made with other --steps, --subset or --set than the defaults are named by them (runkeys).
 
     python bench/data_efficiency.py [--steps 3000] [--subset 1000] [--n 2000] [--out runs/data-efficiency]
                                     [--variants none,diffaugment,ada] [--set KEY=VALUE ...]
@@ -16,29 +17,40 @@ import argparse
 import json
 from pathlib import Path
 
+import runkeys
+
 import ganforge
 
+STEPS, SUBSET = 3000, 1000
 
-def main() -> None:
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--subset", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--subset", type=int, default=SUBSET)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--out", default="runs/data-efficiency")
     p.add_argument("--variants", default="none,diffaugment,ada")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every variant")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    key = runkeys.run_key({"steps": runkeys.non_default(args.steps, STEPS),
+                           "subset": runkeys.non_default(args.subset, SUBSET)}, args.set)
     rows = {}
     for variant in args.variants.split(","):
-        run = Path(args.out) / variant
-        if not (run / "summary.json").is_file():
+        run = Path(args.out) / runkeys.keyed(variant, key)
+        if not runkeys.finished(run, args.steps):
             settings = {"data.name": "fashion-mnist", "data.subset": args.subset, "train.augment": variant,
                         "eval.every": 0, "log.tensorboard": False}
-            ganforge.train(None, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False)
+            ganforge.train(None, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
+                           resume=(run / "checkpoints").is_dir())
         result = ganforge.evaluate(run, metrics="fd,nn", n=args.n)
         rows[variant] = {k: result["values"][k] for k in ("fd_classifier", "nn_pixel_nn_ratio", "nn_pixel_copy_rate")}
         rows[variant]["seconds"] = json.loads((run / "summary.json").read_text())["seconds"]
-    (Path(args.out) / "table.json").write_text(json.dumps(rows, indent=1))
+    (Path(args.out) / f"{runkeys.keyed('table', key)}.json").write_text(json.dumps(rows, indent=1))
     base = rows.get("none", {}).get("fd_classifier")
     print(f"\n{args.subset:,} Fashion-MNIST train images (seeded, class-balanced), {args.steps:,} steps each; "
           f"fd_classifier of {args.n:,} samples vs {args.n:,} test images")

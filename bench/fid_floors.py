@@ -21,13 +21,17 @@ from ganforge.metrics.classifier import accuracy, load_classifier
 from ganforge.metrics.evaluate import ClassifierExtractor, cached_features, compare, evaluate_run
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data", help="folder holding mnist/ and fashion-mnist/")
     parser.add_argument("--n", type=int, default=10_000, help="images from each split")
     parser.add_argument("--inception", help="FID Inception TorchScript file: adds the Inception rows")
     parser.add_argument("--run", help="a trained Fashion-MNIST run folder to score against the test split")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     rows = []
     for name in ("mnist", "fashion-mnist"):

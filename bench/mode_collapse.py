@@ -110,7 +110,7 @@ def markdown(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data", default="ring,grid", help="ring, grid or both (default)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated rows (default: all)")
@@ -120,6 +120,11 @@ def main() -> None:
     parser.add_argument("--json", metavar="OUT", help="also write every run's numbers here")
     parser.add_argument("--markdown", nargs="+", metavar="RUNS.json",
                         help="print the Markdown table of saved --json results instead of training")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.markdown:
         runs = []

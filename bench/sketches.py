@@ -60,12 +60,16 @@ def picture(folder: Path, translated: Path, out: Path, zoom: int = 3) -> None:
     sheet.save(out)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a pix2pix run on fashion-edges")
     p.add_argument("--folder", default="runs/sketches", help="where the drawings go")
     p.add_argument("--picture", default="docs/images/pix2pix-sketches.png")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     folder = Path(args.folder)
     draw(folder)
     out = Path(args.run) / "translated" / folder.name

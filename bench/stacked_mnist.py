@@ -86,7 +86,7 @@ def score(images: torch.Tensor) -> dict:
                                                         "unsure": float((confidence < UNSURE).float().mean())}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # the first paragraph
     parser.add_argument("--data-root", default="../shared/data/mnist", help="folder of the MNIST IDX files")
     parser.add_argument("--variants", default=",".join([REAL, *VARIANTS]),
@@ -96,6 +96,11 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--pictures", metavar="DIR", help="write each run's samples to DIR/VARIANT-seedN.png")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v != REAL and v not in VARIANTS and v not in PRESETS]

@@ -26,6 +26,7 @@ import json
 import time
 from pathlib import Path
 
+import runkeys
 import torch
 
 import ganforge
@@ -110,13 +111,18 @@ def own_caption_accuracy(run: Path, n: int, batch: int = 500) -> dict[str, float
             "attribute_accuracy_seen": got["attribute_accuracy"]}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", default="int-cls", help=f"comma-separated rows (default int-cls; all: {','.join(ROWS)})")
     p.add_argument("--steps", type=int, help="training steps of each row (default: the preset's)")
     p.add_argument("--n", type=int, default=10_000, help="test images whose captions are sampled and measured")
     p.add_argument("--out", default="runs/text2image")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     wanted = args.rows.split(",")
     unknown = set(wanted) - set(ROWS)
@@ -124,12 +130,15 @@ def main() -> None:
         p.error(f"unknown rows {', '.join(sorted(unknown))}; rows: {', '.join(ROWS)}")
     table_path = Path(args.out) / "text2image.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    # runs and table entries with --steps or --set are named by them (runkeys): other runs never stand in
+    key = runkeys.run_key({"steps": runkeys.non_default(args.steps, runkeys.preset_steps(PRESET))}, args.set)
+    target = args.steps or runkeys.preset_steps(PRESET, args.set)
     for name in wanted:
-        run = Path(args.out) / name
+        run = Path(args.out) / runkeys.keyed(name, key)
         settings = dict(ROWS[name])
         if name == "own-captions":
             settings["data.name"] = str(caption_folder(Path(args.out) / "folder").resolve())
-        if not (run / "summary.json").is_file():
+        if not runkeys.finished(run, target):
             ganforge.train(PRESET, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
                            resume=(run / "checkpoints").is_dir())
         started = time.perf_counter()
@@ -140,14 +149,14 @@ def main() -> None:
                         "sample_matching_top1_seen": result["values"]["sample_matching_top1"]}
         else:
             measured = within_caption_spread(run)
-        table[name] = {**result["values"], **measured, "steps": summary["steps"],
-                       "train_seconds": summary["seconds"],
-                       "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
+        table[runkeys.keyed(name, key)] = {**result["values"], **measured, "steps": summary["steps"],
+                                           "train_seconds": summary["seconds"],
+                                           "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
         table_path.parent.mkdir(parents=True, exist_ok=True)
         table_path.write_text(json.dumps(table, indent=1))
     print(f"\ntext2image on fashion-captions; captions of {args.n:,} test images per row, one sample each")
     print(f"{'row':12s} {'steps':>6s} {'minutes':>7s} " + " ".join(f"{h:>15s}" for h in HEADS))
-    for name in ROWS:
+    for name in (runkeys.keyed(row, key) for row in ROWS):
         if name in table:
             r = table[name]
             print(f"{name:12s} {r['steps']:6d} {r['train_seconds'] / 60:7.1f} "

@@ -5,7 +5,17 @@ same networks and data; the same as `ganforge bench`.
                                [--precision P] [--compile C] [--workers 2] [--json OUT]
 """
 
-from ganforge.throughput import main
+import argparse
+
+from ganforge.throughput import DESCRIPTION, add_arguments, main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser main() uses (that of `ganforge bench`), for tools that check a command line."""
+    parser = argparse.ArgumentParser(prog="bench/throughput.py", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -19,6 +19,7 @@ import json
 import time
 from pathlib import Path
 
+import runkeys
 import torch
 
 import ganforge
@@ -57,39 +58,45 @@ def comparison(runs: dict[str, Path], n_clips: int, gif: Path, strip: Path) -> N
     viz.save_grid(cells, strip, nrow=rows[0].shape[1], upscale=2)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, help="training steps of each row (default: the preset's)")
     p.add_argument("--n", type=int, default=1000, help="test clips predicted and measured (at most 10,000)")
     p.add_argument("--out", default="runs/video")
     p.add_argument("--gif", default="docs/images/video-moving-mnist.gif", help="the comparison GIF")
     p.add_argument("--strip", default="docs/images/video-moving-mnist.png", help="the comparison frames")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     out = Path(args.out)
     table_path = out / "video.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    # runs and scores with --steps are named by it (runkeys): a run of other steps never stands in
+    key = runkeys.run_key({"steps": runkeys.non_default(args.steps, runkeys.preset_steps(PRESET))})
+    target = args.steps or runkeys.preset_steps(PRESET)
     runs = {}
     for name, settings in ROWS.items():
-        run = runs[name] = out / RUN_NAMES[name]
-        if not (run / "summary.json").is_file():
+        run = runs[name] = out / runkeys.keyed(RUN_NAMES[name], key)
+        if not runkeys.finished(run, target):
             ganforge.train(PRESET, steps=args.steps, out=run, settings=settings, quiet=False,
                            resume=(run / "checkpoints").is_dir())
         summary = json.loads((run / "summary.json").read_text())
-        if table.get(name, {}).get("n") == args.n and table[name].get("steps") == summary["steps"]:
+        entry = runkeys.keyed(name, key)
+        if runkeys.matches(table.get(entry), n=args.n, steps=summary["steps"]):
             continue  # measured already
         started = time.perf_counter()
-        done = json.loads((run / "eval.json").read_text()) if (run / "eval.json").is_file() else {}
-        protocol = done.get("protocol", {})
-        if protocol.get("n_clips") == args.n and protocol.get("checkpoint_step") == summary["steps"]:
-            values = done["values"]  # `ganforge eval RUN --n N` measured this checkpoint already
-        else:
-            values = ganforge.evaluate(run, n=args.n, progress=True)["values"]
-        table[name] = {**values, "steps": summary["steps"], "train_seconds": summary["seconds"],
-                       "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
+        # `ganforge eval RUN --n N` may have measured this checkpoint already
+        values = (runkeys.cached_eval(run, n_clips=args.n, checkpoint_step=summary["steps"])
+                  or ganforge.evaluate(run, n=args.n, progress=True)["values"])
+        table[entry] = {**values, "steps": summary["steps"], "train_seconds": summary["seconds"],
+                        "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
         table_path.parent.mkdir(parents=True, exist_ok=True)
         table_path.write_text(json.dumps(table, indent=1))
     comparison(runs, SHOWN_CLIPS, Path(args.gif), Path(args.strip))
 
+    table = {name: table[runkeys.keyed(name, key)] for name in ROWS}
     any_row = table["l2"]
     print(f"\nMoving MNIST (generated test set, first {args.n:,} clips), 10 frames in, 10 predicted with feedback")
     print(f"{'method':22s} {'steps':>6s} {'min':>5s} {'MSE f1':>8s} {'MSE mean':>9s} {'SSIM f1':>8s} "

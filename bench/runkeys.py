@@ -1,0 +1,75 @@
+"""What a bench study's runs and scores depend on, spelled out, so that a cache is never read for other settings.
+
+A study keeps its runs under --out and reuses a finished one instead of training it again. The folder is
+named by the row and by every setting given that changes the result: the training steps when they are not
+the preset's, a study's own options (a data subset), and the --set overrides (a hash of the list, in order:
+a later --set of the same key wins). With the defaults the name is the row's alone. So `--steps 10000` trains
+its own run beside the 4,000-step one instead of scoring that one again, and a table entry is keyed the same
+way. A finished run whose step count is not the one asked for is refused, never scored in its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def non_default(value, default):
+    """`value` when it was given and differs from the default, else None (the default needs no key)."""
+    return None if value is None or value == default else value
+
+
+def run_key(changed: Mapping[str, object], overrides: Sequence[str] = ()) -> str:
+    """The part of a run's name that says how it differs from the study's defaults: each setting of `changed`
+    whose value is not None, as name and value (`steps10000`), then `set` and 8 hex digits of the --set list;
+    joined by '-', '' when nothing differs."""
+    parts = [f"{name}{value}" for name, value in changed.items() if value is not None]
+    if overrides:
+        parts.append("set" + hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8])
+    return "-".join(parts)
+
+
+def keyed(name: str, key: str) -> str:
+    """A row's run folder or table entry: its name, then the key when there is one."""
+    return f"{name}-{key}" if key else name
+
+
+def preset_steps(preset: str | None, overrides: Sequence[str] = ()) -> int:
+    """train.steps of a preset with the --set overrides applied: what a run trains to without --steps."""
+    from ganforge.config import load_config
+
+    return load_config(preset, list(overrides)).train.steps
+
+
+def finished(run: Path, steps: int) -> bool:
+    """Whether `run` holds a finished run of `steps` steps (False: none there yet, or one stopped part-way
+    with a signal, which training with resume continues). A run that finished at another step count was made
+    with other settings: SystemExit naming both counts."""
+    path = run / "summary.json"
+    if not path.is_file():
+        return False
+    summary = json.loads(path.read_text())
+    if summary["steps"] == steps:
+        return True
+    if summary.get("stopped", {}).get("target") == steps:
+        return False
+    target = summary.get("stopped", {}).get("target", summary["steps"])
+    raise SystemExit(f"{run} is a run of {target:,} steps, not the {steps:,} asked for: move it away, or ask "
+                     "for the settings it was made with")
+
+
+def matches(record: dict | None, **fields) -> bool:
+    """Whether a cached record (a table entry, an eval.json protocol) has each of `fields` with that value."""
+    return record is not None and all(k in record and record[k] == v for k, v in fields.items())
+
+
+def cached_eval(run: Path, **protocol) -> dict | None:
+    """The values of the run's eval.json when its protocol is the one asked for (e.g. n_clips=1000,
+    checkpoint_step=6000), else None: an evaluation of another checkpoint or size is never reused."""
+    path = run / "eval.json"
+    if not path.is_file():
+        return None
+    done = json.loads(path.read_text())
+    return done["values"] if matches(done.get("protocol"), **protocol) else None
