@@ -25,6 +25,7 @@ import json
 import time
 from pathlib import Path
 
+import runkeys
 import torch
 
 import ganforge
@@ -41,32 +42,34 @@ def study_vae(args) -> None:
     table_path = Path(args.out) / "vae.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
     settings = {"data.root": args.root} if args.root else {}
+    rows = {}  # row -> (its table entry, its run): named by --steps when given (runkeys)
     for name, preset in (("vae", "vae-fashion"), ("vaegan", "vaegan-fashion")):
-        run = Path(args.out) / "vae" / name
-        if not (run / "summary.json").is_file():
+        key = runkeys.run_key({"steps": runkeys.non_default(args.steps, runkeys.preset_steps(preset))})
+        entry, run = rows[name] = runkeys.keyed(name, key), Path(args.out) / "vae" / runkeys.keyed(name, key)
+        if not runkeys.finished(run, args.steps or runkeys.preset_steps(preset)):
             ganforge.train(preset, steps=args.steps, out=run, settings=settings, quiet=False,
                            resume=(run / "checkpoints").is_dir())
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())
-        table[name] = {**result["values"], "steps": summary["steps"], "train_seconds": summary["seconds"],
-                       "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
+        table[entry] = {**result["values"], "steps": summary["steps"], "train_seconds": summary["seconds"],
+                        "eval_seconds": round(time.perf_counter() - started, 1), "n": args.n}
         table_path.parent.mkdir(parents=True, exist_ok=True)
         table_path.write_text(json.dumps(table, indent=1))
-    reconstructions_picture(Path(args.out))
+    reconstructions_picture({name: run for name, (_, run) in rows.items()}, Path(args.out))
     shown = ("fd_classifier", "precision", "recall", "recon_ssim", "recon_psnr", "recon_l1")
     print(f"\nVAE vs VAE-GAN on Fashion-MNIST; {args.n:,} prior samples and test images per row")
-    print(f"{'row':8s} {'steps':>6s} {'minutes':>7s} " + " ".join(f"{k:>13s}" for k in shown))
+    print(f"{'row':14s} {'steps':>6s} {'minutes':>7s} " + " ".join(f"{k:>13s}" for k in shown))
     for name, r in table.items():
-        print(f"{name:8s} {r['steps']:6d} {r['train_seconds'] / 60:7.1f} " + " ".join(f"{r[k]:13.4f}" for k in shown))
-    if {"vae", "vaegan"} <= table.keys():
-        print(f"VAE-GAN's FD / VAE's: {table['vaegan']['fd_classifier'] / table['vae']['fd_classifier']:.3f}")
+        print(f"{name:14s} {r['steps']:6d} {r['train_seconds'] / 60:7.1f} " + " ".join(f"{r[k]:13.4f}" for k in shown))
+    vae, vaegan = (table[entry]["fd_classifier"] for entry, _ in rows.values())
+    print(f"VAE-GAN's FD / VAE's: {vaegan / vae:.3f}")
 
 
-def reconstructions_picture(out: Path) -> None:
+def reconstructions_picture(runs_of: dict[str, Path], out: Path) -> None:
     """Rows of 12 test images, the VAE's reconstructions, the VAE-GAN's, and 12 prior samples of each."""
-    families = {name: runs.load_family(out / "vae" / name)[0] for name in ("vae", "vaegan")}
-    test = runs.load_data(runs.with_split(runs.read_config(out / "vae" / "vae"), "test")).x[:12]
+    families = {name: runs.load_family(runs_of[name])[0] for name in ("vae", "vaegan")}
+    test = runs.load_data(runs.with_split(runs.read_config(runs_of["vae"]), "test")).x[:12]
     rows = [test.float().div(127.5).sub(1)]
     with torch.no_grad():
         rows += [f.reconstruct(test).cpu() for f in families.values()]
@@ -150,7 +153,7 @@ def write(args, study: str, result: dict) -> None:
     print(f"wrote {path}")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("study", choices=["vae", "smoothness", "attribute", "truncation"])
     p.add_argument("run", nargs="?", help="the run explored (smoothness, attribute, truncation)")
@@ -162,6 +165,11 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--strength", type=float, default=1.0, help="attribute: the strength the target is read at")
     p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     if args.study != "vae" and not args.run:
         p.error(f"{args.study} needs a RUN")
