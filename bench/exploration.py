@@ -30,8 +30,9 @@ import torch
 
 import ganforge
 from ganforge import exploring, runs, viz
+from ganforge.generator import Encodes
 from ganforge.latent import lerp, slerp
-from ganforge.metrics.evaluate import build_extractor
+from ganforge.metrics.features import build_extractor
 from ganforge.metrics.latent import path_jump_ratio, random_direction_like, share_changed_to
 from ganforge.metrics.nearest import nearest_neighbours
 
@@ -128,7 +129,7 @@ def study_attribute(args) -> None:
         rows[name] = row
     mean = {k: sum(r[k] for r in rows.values()) / len(rows) for k in next(iter(rows.values()))}
     result = {"classes": rows, "mean": mean, "protocol": {"n": args.n, "seed": args.seed, "strength": args.strength,
-              "vector": "encoded training images" if hasattr(ex.family, "encode") else
+              "vector": "encoded training images" if isinstance(ex.g, Encodes) else
               f"{exploring.CLASS_POOL} samples labelled by {extractor.name}", "features": extractor.name}}
     write(args, "attribute", result)
     s = f"{args.strength:g}"

@@ -2,11 +2,9 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from ganforge.cli import main
+from ganforge.cli import build_parser, main
 
 FAST = ["--quiet", "--set", "log.tensorboard=false"]
 TINY_DCGAN = [*FAST, "--steps", "2", "--set", "model.g_width=8", "--set", "model.d_width=8",
@@ -21,10 +19,10 @@ def image_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def toy_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "ring"
-    assert main(["train", "--config", "toy-ring", "--steps", "5", "--out", str(run), *FAST,
-                 "--set", "data.n_toy=1000"]) == 0
+def cgan_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "cgan"
+    assert main(["train", "--out", str(run), *TINY_DCGAN, "--set", "eval.every=0", "--set",
+                 "model.condition=cgan"]) == 0
     return run
 
 
@@ -34,44 +32,6 @@ def test_train_prints_a_summary(tmp_path, capsys):
     assert out.startswith("done: step 2 in")  # --quiet: no header, only the summary
     assert "D(x)" in out and "D(G(z))" in out
     assert f"run folder: {tmp_path / 'r'}" in out
-
-
-def test_sample_png_grid_decodes_with_the_requested_count(image_run, tmp_path):
-    out = tmp_path / "grid.png"
-    assert main(["sample", str(image_run), "--n", "16", "--out", str(out)]) == 0
-    image = Image.open(out)
-    image.load()
-    # 16 samples: 4 x 4 tiles of 28 pixels with 2-pixel padding, upscaled 2x
-    assert image.size == ((4 * 28 + 5 * 2) * 2, (4 * 28 + 5 * 2) * 2)
-
-
-def test_sample_npz_holds_uint8_images_and_is_reproducible(image_run, tmp_path):
-    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    assert main(["sample", str(image_run), "--n", "10", "--seed", "3", "--out", str(a)]) == 0
-    assert main(["sample", str(image_run), "--n", "10", "--seed", "3", "--out", str(b)]) == 0
-    x = np.load(a)["x"]
-    assert x.shape == (10, 1, 28, 28) and x.dtype == np.uint8
-    assert np.array_equal(x, np.load(b)["x"])
-    assert int(np.load(a)["step"]) == 2
-
-
-def test_sample_toy_run_gives_points_and_a_scatter_plot(toy_run, tmp_path):
-    assert main(["sample", str(toy_run), "--n", "300", "--out", str(tmp_path / "s.npz")]) == 0
-    x = np.load(tmp_path / "s.npz")["x"]
-    assert x.shape == (300, 2) and x.dtype == np.float32
-    assert main(["sample", str(toy_run), "--out", str(tmp_path / "s.png")]) == 0
-    Image.open(tmp_path / "s.png").load()
-
-
-def test_toy_1d_sample_draws_the_three_curves(tmp_path):
-    run = tmp_path / "oned"
-    assert main(["train", "--config", "toy-1d", "--steps", "3", "--out", str(run), *FAST,
-                 "--set", "data.n_toy=500"]) == 0
-    assert main(["sample", str(run), "--n", "200", "--out", str(tmp_path / "d.png")]) == 0
-    assert Image.open(tmp_path / "d.png").size[0] > 200
-    snapshots = json.loads((run / "samples" / "snapshots_1d.json").read_text())
-    assert [s["step"] for s in snapshots] == [0, 3]
-    assert all(0 <= d <= 1 for d in snapshots[-1]["d"])
 
 
 def test_resume_extends_a_run(image_run, tmp_path):
@@ -127,10 +87,20 @@ def test_existing_run_folder_is_not_overwritten(image_run, capsys):
     assert sorted(p.name for p in image_run.rglob("*")) == before
 
 
-def test_sample_rejects_unknown_extension(image_run, tmp_path, capsys):
-    err = _error(capsys, ["sample", str(image_run), "--out", str(tmp_path / "x.jpg")])
-    assert ".png" in err and ".npz" in err
-    assert not (tmp_path / "x.jpg").exists()
+def test_the_run_tools_share_their_run_options():
+    parser = build_parser()
+    tools = (["sample", "R"], ["translate", "R", "--input", "x"], ["predict", "R", "--input", "x"],
+             ["explore", "mix", "R"], ["eval", "R"], ["report", "R"])
+    for argv in tools:
+        args = parser.parse_args([*argv, "--out", "o", *(["--force"] if argv[0] != "eval" else [])])
+        assert (args.run_dir, args.out, getattr(args, "force", True)) == ("R", "o", True), argv
+        if argv[0] != "report":  # the page reads the run folder; it loads no network
+            args = parser.parse_args([*argv, "--checkpoint", "best", "--device", "cpu"])
+            assert (args.checkpoint, args.device) == ("best", "cpu"), argv
+            assert (parser.parse_args(argv).checkpoint, parser.parse_args(argv).device) == (None, "auto")
+    assert parser.parse_args(["eval", "--real", "a", "--fake", "b"]).run_dir is None  # optional for eval alone
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sample"])
 
 
 def test_presets_lists_every_preset_with_a_line(capsys):
@@ -151,3 +121,26 @@ def test_console_script_and_module_entry_points():
                          check=False, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["ganforge train: error: config key 'train.steps' must be int, got 'x'"]
+
+
+def test_eval_of_a_conditional_run_reports_class_accuracy_and_intra_fid(cgan_run):
+    assert main(["eval", str(cgan_run), "--n", "200"]) == 0
+    result = json.loads((cgan_run / "eval.json").read_text())
+    values = result["values"]
+    assert {"fd_classifier", "class_accuracy", "class_coverage", "intra_fd_classifier"} <= set(values)
+    assert 0 <= values["class_accuracy"] <= 1 and values["intra_fd_classifier"] > 0
+    assert "conditional" in result["protocol"]
+
+
+def test_eval_cas_trains_on_the_samples_and_tests_on_real_images(cgan_run, capsys, monkeypatch):
+    # CAS trains as long as the real-data classifier did; as if that had seen 1,280 images: 30 steps
+    monkeypatch.setattr("ganforge.metrics.conditional_eval.REAL_TRAIN_IMAGES", 1280)
+    assert main(["eval", str(cgan_run), "--n", "200", "--metrics", "cas"]) == 0
+    result = json.loads((cgan_run / "eval.json").read_text())
+    assert 0 <= result["values"]["cas"] <= 1 and "Ravuri" in result["evaluations"][-1]["protocol"]["cas"]
+    assert "cas" in capsys.readouterr().out
+
+
+def test_eval_aug_needs_a_training_split_apart_from_the_reference(cgan_run, capsys):
+    err = _error(capsys, ["eval", str(cgan_run), "--n", "200", "--metrics", "aug"])
+    assert "no split apart from the reference images" in err and "drop aug" in err

@@ -9,6 +9,20 @@
 Each function is the one its command calls (`ganforge train`, `sample`, `eval`, `report`, `export`), so the
 same checks, files and messages apply. Heavy modules are imported inside the functions: `import ganforge`
 stays fast.
+
+`load` gives the run's Generator (ganforge.generator.Generator), the object every run tool works through:
+
+    g.sample(n, seed=0, truncation=None, **options)    # n samples on the CPU, images in [-1, 1] (or points)
+    inputs = g.noise(n, torch.Generator().manual_seed(0))  # the network's inputs by name (z, a condition...)
+    inputs, columns = g.inputs(n, generator, truncation=0.7, **options)  # as `ganforge sample` draws them
+    x = g(inputs)                                       # samples for those inputs (eval mode, batched, no grad)
+    g.spec, g.step, g.data, g.options, g.conditional, g.latent   # what it was trained on and takes
+
+and its abilities, which a caller asks with isinstance (from ganforge.generator import ...):
+SamplesCodes (g.codes(seeds)), Encodes (g.encode(images)), Reconstructs (g.reconstruct(images)), Translates
+(g.translate(images, direction)), MixesStyles (g.styles, g.synthesize, g.style_ranges), TakesText
+(g.embed(captions), g.generate_for(captions, n)), PredictsFrames (g.predict(frames, n)), ScoresPoints
+(g.d_prob(x)); `ganforge.generator.abilities(g)` lists them by name.
 """
 
 from __future__ import annotations
@@ -53,7 +67,7 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
     config: a preset name (`ganforge presets`) or a YAML file; default "default". steps: train to this step
     (train.steps). data: a dataset name or a folder. out: the run folder (default runs/<preset>-<time>).
     resume: continue the run in `out` from its latest checkpoint, to `steps` (the new total) or its own
-    train.steps. settings: any config keys, e.g. {"train.batch_size": 128, "loss.objective": "hinge"};
+    train.steps. settings: any config keys, e.g. {"train.batch_size": 128, "family.objective": "hinge"};
     overrides: the same as `--set` items, "KEY=VALUE" with YAML values. quiet: no header or progress bar.
     """
     from ganforge import runs
@@ -80,8 +94,13 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
 
 
 def load(run_dir: str | os.PathLike, checkpoint: str | None = None, device: str = "auto") -> Generator:
-    """The trained generator of a run folder: the latest checkpoint, or `checkpoint` ("best" or a
-    checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them."""
+    """The trained Generator of a run folder: the latest checkpoint, or `checkpoint` ("best" or a
+    checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them.
+
+    It offers `sample(n, seed)`, `noise` and `inputs` (what its network takes, drawn as `ganforge sample` draws
+    them), `g(inputs)` (samples for given inputs), the run's `spec`, `step` and `data`, and the abilities of its
+    family as protocols to test with isinstance (Encodes, Translates, MixesStyles, TakesText, PredictsFrames,
+    ...; see the module docstring and ganforge.generator)."""
     from ganforge import runs
 
     return runs.load_generator(Path(run_dir), checkpoint, device)
@@ -119,9 +138,9 @@ def predict(run_dir: str | os.PathLike, input: str | os.PathLike, frames: int = 
 
 def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Path]:
     """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...] or images=[...], spherical,
-    steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths) or "truncation"
-    (psis, n, seed) or "mix" (rows, columns: seeds; stylegan runs); each also takes out, force, checkpoint and device (see ganforge.exploring). Returns the
-    files written."""
+    steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths), "truncation"
+    (psis, n, seed) or "mix" (rows, columns: seeds; generators that mix styles); each also takes out, force,
+    checkpoint and device (see ganforge.exploring). Returns the files written."""
     from ganforge import exploring
 
     actions = {"interpolate": exploring.interpolate, "arithmetic": exploring.arithmetic,
@@ -138,7 +157,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int 
     """`ganforge eval`: score a run's samples against real images (see docs/evaluation.md). Returns
     {"values": {name: value}, "protocol": {...}, ...} and merges the values into RUN/eval.json. In a domain
     classifier's features the Frechet distance is named fd_classifier; FID is the Inception's."""
-    from ganforge.metrics.evaluate import evaluate_run
+    from ganforge.evaluating import evaluate_run
 
     return evaluate_run(Path(run_dir), metrics, n, ref, extractor, inception, seed, device, checkpoint, progress)
 

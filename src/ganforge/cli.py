@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
 
 from ganforge.errors import UserError
 from ganforge.version import __version__
+
+DEVICE_HELP = "auto, cpu, cuda or cuda:N"
+
+
+def run_options(p, out: str | None = None, out_help: str | None = None, force: str | None = "replace existing outputs",
+                checkpoint: bool = True, device: bool = True, run_help: str | None = None) -> None:
+    """The options every run tool shares: RUN_DIR (optional where `run_help` says what else to give), --out
+    METAVAR, --force, --checkpoint and --device; a None or False leaves that option out."""
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?" if run_help else None,
+                   help=run_help or "a run folder made by `ganforge train`")
+    if out:
+        p.add_argument("--out", metavar=out, help=out_help)
+    if force:
+        p.add_argument("--force", action="store_true", help=force)
+    if checkpoint:
+        p.add_argument("--checkpoint", metavar="DIR|best",
+                       help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
+    if device:
+        p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
 def _add_train(sub) -> None:
@@ -23,7 +41,7 @@ def _add_train(sub) -> None:
                    help="train to step N (train.steps); with --resume the new total, so a run at step 1000 "
                         "given --steps 1500 trains 500 more")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (train.device)")
+    p.add_argument("--device", help=f"{DEVICE_HELP} (train.device)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (log.checkpoint_every)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.batch_size=128 (repeatable)")
@@ -34,73 +52,23 @@ def _add_train(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or header")
 
 
-def _add_sample(sub) -> None:
-    p = sub.add_parser("sample", help="draw samples from a trained run",
-                       description="Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for "
-                                   "toy data), an .npz (uint8 images N x C x H x W, or float points), or a folder "
-                                   "of one PNG per sample. By default the grid goes into the run folder, named "
-                                   "by step and seed: RUN_DIR/sample_step006000_seed0.png. Existing files are "
-                                   "never replaced without --force.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--n", type=int, help="number of samples (default 64; conditional grids: 8 per label)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--out", metavar="FILE.png|FILE.npz|DIR/",
-                   help="output: a PNG grid, an .npz, or a folder ending in / for one PNG per sample (what FID "
-                        "tools and `ganforge eval --fake` read); default RUN_DIR/sample_step<STEP>_seed<SEED>.png")
-    p.add_argument("--force", action="store_true", help="replace an existing output file or samples folder")
-    p.add_argument("--class", dest="class_name", metavar="K",
-                   help="conditional runs: every sample of this class (an index or a class name)")
-    p.add_argument("--attr", metavar="NAME=0|1,...",
-                   help="attribute-conditioned runs: e.g. glasses=1,male=0,smiling=1 (others as in the data)")
-    p.add_argument("--text", metavar="CAPTION",
-                   help="text-to-image runs: every sample drawn for this caption, e.g. 'a dark sneaker'")
-    p.add_argument("--text-file", metavar="FILE",
-                   help="text-to-image runs: one caption a line; --n samples each (default 8), a row per caption")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="a sampling option of the run's family (repeatable); the family's list is in its "
-                        "SAMPLE_OPTIONS, and an unknown name lists them")
-    p.add_argument("--truncation", type=float, metavar="PSI",
-                   help="the truncation trick: values of z beyond +-PSI are drawn again (smaller PSI: typical "
-                        "samples, less variety; `ganforge explore truncation` sweeps it)")
-    p.add_argument("--numbered", action="store_true",
-                   help="write each sample's index on the grid, to pick samples for `ganforge explore arithmetic`")
-    p.add_argument("--checkpoint", metavar="DIR|best",
-                   help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+def _tool(sub, name: str, module, out: str, out_help: str, force: str = "replace existing outputs") -> None:
+    """A run tool's command: the shared run options, then the module's own (its add_arguments); its main runs it."""
+    p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+    run_options(p, out, out_help, force)
+    module.add_arguments(p)
+    p.set_defaults(main=module.main)
 
 
-def _add_translate(sub) -> None:
-    p = sub.add_parser("translate", help="translate images with an image-to-image run (pix2pix, cyclegan, srgan)",
-                       description="Translate an image, or every image in a folder (file names kept, PNG out), "
-                                   "with a run's latest checkpoint. Any size works: images are padded to what the "
-                                   "networks divide and cropped back, so the output is the input's size times the "
-                                   "model's scale. By default outputs go into RUN_DIR/translated/. Existing files "
-                                   "are never replaced without --force.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--input", required=True, metavar="IMAGE|FOLDER", help="an image file or a folder of images")
-    p.add_argument("--out", metavar="IMAGE.png|FOLDER",
-                   help="default RUN_DIR/translated/<input name>(.png)")
-    p.add_argument("--direction", default="AB", choices=("AB", "BA"),
-                   help="AB: domain A (the inputs) to B; BA the reverse (cyclegan runs; default AB)")
-    p.add_argument("--force", action="store_true", help="replace existing outputs")
-    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder, or 'best' (default: the latest)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+def _add_tools(sub) -> None:
+    from ganforge import predicting, sampling, translating
 
-
-def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="predict the next frames of a clip with a video run",
-                       description="Read a clip (a GIF, or a folder of frame images in name order), predict the "
-                                   "next frames with a video run's latest checkpoint, each fed back as the newest "
-                                   "input frame, and write a GIF of the input followed by the prediction. Default: "
-                                   "RUN_DIR/predicted/<input name>.gif; an existing file is never replaced without "
-                                   "--force.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--input", required=True, metavar="FRAMES|GIF", help="a GIF or a folder of frame images")
-    p.add_argument("--frames", type=int, default=10, metavar="N", help="frames to predict (default 10)")
-    p.add_argument("--out", metavar="OUT.gif", help="default RUN_DIR/predicted/<input name>.gif")
-    p.add_argument("--force", action="store_true", help="replace an existing output")
-    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder, or 'best' (default: the latest)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    _tool(sub, "sample", sampling, "FILE.png|FILE.npz|DIR/", "output: a PNG grid, an .npz, or a folder ending in "
+          "/ for one PNG per sample (what FID tools and `ganforge eval --fake` read); default "
+          "RUN_DIR/sample_step<STEP>_seed<SEED>.png", "replace an existing output file or samples folder")
+    _tool(sub, "translate", translating, "IMAGE.png|FOLDER", "default RUN_DIR/translated/<input name>(.png)")
+    _tool(sub, "predict", predicting, "OUT.gif", "default RUN_DIR/predicted/<input name>.gif",
+          "replace an existing output")
 
 
 def _add_bench(sub) -> None:
@@ -112,20 +80,21 @@ def _add_bench(sub) -> None:
 
 
 def _add_report(sub) -> None:
-    from ganforge.reporting import add_arguments
-
-    add_arguments(sub.add_parser("report", help="one self-contained HTML page of a run (samples over training, "
-                                                "curves, metrics with their protocol)",
-                                 description="Write one HTML file with every picture inlined (no network needed): "
-                                             "the config, the curves, a slider through the samples over "
-                                             "training, the real images, the metrics with their protocol, the "
-                                             "nearest-neighbour panel. Default: RUN_DIR/report.html."))
+    p = sub.add_parser("report", help="one self-contained HTML page of a run (samples over training, curves, "
+                                      "metrics with their protocol)",
+                       description="Write one HTML file with every picture inlined (no network needed): the config, "
+                                   "the curves, a slider through the samples over training, the real images, the "
+                                   "metrics with their protocol, the nearest-neighbour panel. Default: "
+                                   "RUN_DIR/report.html.")
+    run_options(p, "FILE", "where to write the page (default: RUN_DIR/report.html)", "overwrite FILE if it exists",
+                checkpoint=False, device=False)
 
 
 def _add_export(sub) -> None:
-    from ganforge.exporting import DESCRIPTION, HELP, add_arguments
+    from ganforge.exporting import DESCRIPTION, HELP, add_arguments, main
 
-    add_arguments(sub.add_parser("export", help=HELP, description=DESCRIPTION))
+    add_arguments(p := sub.add_parser("export", help=HELP, description=DESCRIPTION))
+    p.set_defaults(main=main)
 
 
 def _add_explore(sub) -> None:
@@ -138,18 +107,14 @@ def _add_explore(sub) -> None:
                                    "--force.")
     esub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def common(q):
-        q.add_argument("run_dir", metavar="RUN_DIR")
-        q.add_argument("--out", metavar="FILE.png", help="the PNG (a GIF of the same name goes beside it)")
-        q.add_argument("--force", action="store_true", help="replace existing outputs")
-        q.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder or 'best' (default: the latest)")
-        q.add_argument("--device", default="auto")
+    def common(q):  # each option's dest is its keyword in ganforge.exploring
+        run_options(q, "FILE.png", "the PNG (a GIF of the same name goes beside it)")
 
     q = esub.add_parser("interpolate", help="rows of images between pairs of seeds or of encoded images")
     common(q)
     q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="pairs: start end start end ... (default 0..15)")
     q.add_argument("--images", nargs="+", metavar="IMAGE", help="pairs of images to encode (aae, vaegan)")
-    q.add_argument("--slerp", action="store_true", help="along great circles (keeps a Gaussian code's norm)")
+    q.add_argument("--slerp", dest="spherical", action="store_true", help="along great circles (keeps a Gaussian code's norm)")
     q.add_argument("--steps", type=int, default=10, help="images per row, ends included (default 10)")
     q = esub.add_parser("arithmetic", help="a - b + c on averaged codes (Radford et al. Fig. 7)",
                         description="Each operand averages the codes of several samples: indices into the grid of "
@@ -169,7 +134,7 @@ def _add_explore(sub) -> None:
     q.add_argument("--attr", required=True, metavar="NAME|CLASS")
     q.add_argument("--images", nargs="+", metavar="IMAGE", help="images to encode and edit (aae, vaegan)")
     q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="samples to edit (default 0..7)")
-    q.add_argument("--strength", type=float, nargs="+", metavar="X",
+    q.add_argument("--strength", dest="strengths", type=float, nargs="+", metavar="X",
                    help="multiples of the vector, one column each (default -1 -0.5 0 0.5 1 1.5 2)")
     q = esub.add_parser("mix", help="style mixing: coarse, middle and fine styles swapped (stylegan runs)",
                         description="Karras et al.'s style-mixing grid: column sources on top, row sources on the "
@@ -179,34 +144,23 @@ def _add_explore(sub) -> None:
     q.add_argument("--rows", type=int, nargs="+", metavar="S", help="row source seeds (default 0 1 2)")
     q.add_argument("--columns", type=int, nargs="+", metavar="S", help="column source seeds (default 3 4 5 6 7)")
     q = esub.add_parser("truncation", help="precision, recall and FD against the truncation psi",
-                        description="Samples truncated at each psi (values of z beyond it drawn again) against the "
-                                    "test split: a plot, the samples of each psi, and truncation.json.")
+                        description="Samples truncated at each psi (values of z beyond it drawn again; stylegan "
+                                    "runs: w pulled toward its average) against the test split: a plot, the "
+                                    "samples of each psi, and truncation.json.")
     common(q)
-    q.add_argument("--psi", type=float, nargs="+", help="values to sweep (default 2 1.5 1 0.75 0.5 0.25)")
+    q.add_argument("--psi", dest="psis", type=float, nargs="+",
+                   help="values to sweep (default 2 1.5 1 0.75 0.5 0.25; stylegan runs 1 0.9 0.8 0.7 0.5 0.3)")
     q.add_argument("--n", type=int, default=2000, help="samples and real images per point (default 2000)")
     q.add_argument("--seed", type=int, default=0)
 
 
 def cmd_explore(args) -> int:
-    from ganforge import exploring
+    from ganforge.api import explore
 
-    where = {"out": args.out, "force": args.force, "checkpoint": args.checkpoint, "device": args.device}
-    if args.action == "interpolate":
-        if args.seeds and args.images:
-            raise UserError("give --seeds or --images, not both")
-        written = exploring.interpolate(args.run_dir, args.seeds, args.images, args.slerp, args.steps, **where)
-    elif args.action == "arithmetic":
-        written = exploring.arithmetic(args.run_dir, args.a, args.b, args.c, args.seed, args.n, args.k, **where)
-    elif args.action == "attribute":
-        if args.seeds and args.images:
-            raise UserError("give --seeds or --images, not both")
-        written = exploring.attribute(args.run_dir, args.attr, args.images, args.seeds, args.strength, **where)
-    elif args.action == "mix":
-        written = exploring.style_mix(args.run_dir, args.rows, args.columns, **where)
-    else:
-        written = [Path(p) for p in exploring.truncation_sweep(args.run_dir, args.psi, args.n, args.seed,
-                                                                 **where)["written"]]
-    for path in written:
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "action", "run_dir")}
+    if options.get("seeds") and options.get("images"):
+        raise UserError("give --seeds or --images, not both")
+    for path in explore(args.action, args.run_dir, **options):
         print(f"wrote {path}")
     return 0
 
@@ -216,16 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
-    _add_sample(sub)
-    _add_translate(sub)
-    _add_predict(sub)
+    _add_tools(sub)
     _add_explore(sub)
     p = sub.add_parser("eval", help="evaluate a run or compare two image sets: FID, KID, PR, DC, IS, SWD, NN",
                        description="Sample N images from a run and compare them with N real images of the reference "
                                    "split (toy runs: mode counts on 2,500 points); prints a table and writes "
                                    "RUN_DIR/eval.json with each value's protocol. Or compare any two image sets: "
                                    "--real NAME|PATH --fake PATH.")
-    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a run folder made by `ganforge train`")
+    run_options(p, "FILE.json", "with --real/--fake: where to write the results", force=None,
+                run_help="a run folder made by `ganforge train` (or give --real and --fake)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real", metavar="NAME|PATH", help="instead of a run: a dataset name, image/IDX folder or .npz")
     p.add_argument("--fake", metavar="PATH", help="with --real: an image folder or .npz (`ganforge sample --out X.npz`)")
     p.add_argument("--metrics", default="fid,kid,pr,dc",
@@ -241,10 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classifier: the shipped MNIST/Fashion-MNIST classifier (fast); inception: standard FID; "
                         "auto (default): the classifier where there is one")
     p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file")
-    p.add_argument("--out", metavar="FILE.json", help="with --real/--fake: where to write the results")
-    p.add_argument("--checkpoint", metavar="DIR|best", help="a checkpoint folder or 'best' (default: the latest)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
     p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST, coloured MNIST) for "
                                           "fast metrics",
                        description="Train the seeded domain-classifier recipe on a dataset's train split and "
@@ -302,49 +252,9 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
-    from ganforge.sampling import parse_options, sample_to_file
-
-    path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
-                          device=args.device, class_name=args.class_name, attrs=args.attr,
-                          options={**parse_options(args.option), **text_options(args)}, force=args.force,
-                          truncation=args.truncation,
-                          numbered=args.numbered)
-    if path.is_dir():
-        print(f"wrote {sum(1 for _ in path.glob('*.png')):,} PNG files to {path}/")
-    else:
-        print(f"wrote {path}")
-    return 0
-
-
-def text_options(args) -> dict[str, str]:
-    """`--text` and `--text-file` as the text2image family's sampling options."""
-    return {k: v for k, v in (("text", args.text), ("text_file", args.text_file)) if v is not None}
-
-
-def cmd_translate(args) -> int:
-    from ganforge.translating import translate_files
-
-    written = translate_files(Path(args.run_dir), args.input, args.out, args.direction, args.checkpoint,
-                              args.device, args.force)
-    if len(written) == 1:
-        print(f"wrote {written[0]}")
-    else:
-        print(f"wrote {len(written):,} PNG files under {os.path.commonpath([str(p) for p in written])}/")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from ganforge.predicting import predict_clip
-
-    written = predict_clip(Path(args.run_dir), args.input, args.frames, args.out, args.checkpoint, args.force,
-                           args.device)
-    print(f"wrote {written} (the input, then {args.frames} predicted frames)")
-    return 0
-
-
 def cmd_eval(args) -> int:
-    from ganforge.metrics.evaluate import evaluate_run, evaluate_sets
+    from ganforge.evaluating import evaluate_run
+    from ganforge.metrics.image_sets import evaluate_sets
 
     if args.n is not None and args.n < 2:
         raise UserError(f"--n must be at least 2, got {args.n}")
@@ -423,9 +333,7 @@ def cmd_presets(args) -> int:
         print(dump_yaml(load_config(args.show)), end="")
         return 0
     if args.keys:
-        from ganforge.families import FAMILIES  # config cannot import it (families import config)
-
-        print(format_key_table(key_table({name: cls.Options for name, cls in FAMILIES.items()})), end="")
+        print(format_key_table(key_table()), end="")  # the shared keys, then each family's own
         return 0
     names = preset_names()
     width = max(map(len, names))
@@ -435,15 +343,10 @@ def cmd_presets(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ganforge.reporting import main as report_main
+    from ganforge.reporting import write_report
 
-    return report_main(args)
-
-
-def cmd_export(args) -> int:
-    from ganforge.exporting import main as export_main
-
-    return export_main(args)
+    print(f"wrote {write_report(args.run_dir, args.out, args.force)}")
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -453,9 +356,9 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate, "predict": cmd_predict, "explore": cmd_explore, "eval": cmd_eval,
-            "classifier": cmd_classifier, "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "export": cmd_export,
-            "bench": cmd_bench}
+# the run tools (sample, translate, predict, export) carry their module's main in args.main
+COMMANDS = {"train": cmd_train, "explore": cmd_explore, "eval": cmd_eval, "classifier": cmd_classifier,
+            "convert": cmd_convert, "presets": cmd_presets, "report": cmd_report, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -465,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        return (args.main if "main" in args else COMMANDS[args.command])(args)
     except UserError as e:
         print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -2,8 +2,10 @@
 attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN,
 StyleGAN), and style mixing for style-based generators.
 
-Seed S means the noise that family.noise draws from a generator seeded S, so every picture here can be
-redrawn; sample i of `ganforge sample --seed S --n N --numbered` is row i of family.noise(N, seeded S).
+Everything here goes through the run's Generator (`runs.load_generator`) and asks it for abilities
+(SamplesCodes, Encodes, MixesStyles), never for its family. Seed S means the noise that g.noise draws from a
+generator seeded S, so every picture here can be redrawn; sample i of `ganforge sample --seed S --n N
+--numbered` is row i of g.noise(N, seeded S).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
+from ganforge.generator import Encodes, Generator, MixesStyles, SamplesCodes, require
 from ganforge.latent import lerp, slerp
 
 NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
@@ -28,57 +31,59 @@ W_PSIS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)  # style-based generators: the pull towa
 
 @dataclass
 class Explorer:
-    """A run's family loaded for exploring: codes in, images out."""
+    """A run's Generator loaded for exploring: codes in, images out."""
 
-    family: object
+    g: Generator
     run_dir: Path
-    step: int
-    data: dict
 
     @classmethod
     def load(cls, run_dir: Path | str, checkpoint: str | None = None, device: str = "auto") -> Explorer:
         run_dir = runs.require_run(run_dir)
-        family, data, step = runs.load_family(run_dir, checkpoint, device)
-        if not family.latent_kind():
-            raise UserError(f"the {family.cfg.model.family} family maps images to images; it has no latent space "
-                            "to explore")
-        if data["kind"] != "image":
+        g = runs.load_generator(run_dir, checkpoint, device)
+        require(g, SamplesCodes, f"{run_dir} has no latent space to explore",
+                "translate or predict with it (`ganforge translate`, `ganforge predict`)")
+        if g.data["kind"] != "image":
             raise UserError("ganforge explore draws pictures of image runs; this run's data are points")
-        return cls(family, run_dir, step, data)
+        return cls(g, run_dir)
+
+    @property
+    def step(self) -> int:
+        return self.g.step
+
+    @property
+    def data(self) -> dict:
+        return self.g.data
 
     @property
     def device(self) -> torch.device:
-        return next(self.family.parameters()).device
+        return self.g.device
 
     def codes(self, seed: int, n: int) -> dict[str, torch.Tensor]:
-        """family.noise(n) from a generator seeded `seed`, on the family's device."""
-        return {k: v.to(self.device) for k, v in self.family.noise(n, torch.Generator().manual_seed(seed)).items()}
+        """g.noise(n) from a generator seeded `seed`, on the generator's device."""
+        return {k: v.to(self.device) for k, v in self.g.noise(n, torch.Generator().manual_seed(seed)).items()}
 
     def seed_codes(self, seeds: list[int]) -> dict[str, torch.Tensor]:
         """One sample per seed: row 0 of the noise each seed draws."""
-        parts = [self.codes(s, 1) for s in seeds]
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return self.g.codes(seeds)
 
     def decode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.no_grad():
-            return self.family.generator()(inputs).cpu()
+        return self.g(inputs).cpu()
 
     def encode_files(self, paths: list[str]) -> torch.Tensor:
-        """The codes of image files (of the run's size and channels) through the family's encoder."""
-        if not hasattr(self.family, "encode"):
-            raise UserError(f"--images needs a family with an encoder (aae, vaegan); the "
-                            f"{self.family.cfg.model.family} family has none: use --seeds")
+        """The codes of image files (of the run's size and channels) through the generator's encoder."""
+        require(self.g, Encodes, "--images needs an encoder", "use --seeds")
         from ganforge.translating import read_image
 
-        shape = tuple(self.family.spec.shape)
+        shape = tuple(self.g.spec.shape)
         x = torch.stack([read_image(Path(p), shape[0]) for p in paths])
         if tuple(x.shape[1:]) != shape:
             raise UserError(f"--images must be {shape[1]}x{shape[2]} like the run's data, got "
                             f"{x.shape[2]}x{x.shape[3]}")
-        return self.family.encode(x).to(self.device)
+        return self.g.encode(x).to(self.device)
 
     def classifier(self):
-        from ganforge.metrics.evaluate import SHIPPED, build_extractor, classifier_for
+        from ganforge.metrics.classifier import SHIPPED
+        from ganforge.metrics.features import build_extractor, classifier_for
 
         if classifier_for(self.data["name"]) is None:
             raise UserError(f"this picks samples by what a domain classifier reads in them, and there is none for "
@@ -177,7 +182,7 @@ def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int) -> tuple[t
 
 def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(codes of samples read as class `name`, most sure first; codes of the others) among CLASS_POOL drawn."""
-    if ex.family.conditional:
+    if ex.g.conditional:
         raise UserError("class:NAME picks samples by the classifier; a conditional run already takes --class")
     extractor = ex.classifier()
     label = class_index(name, list(ex.data.get("class_names") or range(10)))
@@ -212,7 +217,7 @@ def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: in
     """mean(a) - mean(b) + mean(c) in code space (Radford et al. 2016, Fig. 7): one row per operand (its
     samples, then the sample of its mean code), and a last row with the result and NEIGHBOURS draws around it."""
     ex = Explorer.load(run_dir, checkpoint, device)
-    if ex.family.conditional:
+    if ex.g.conditional:
         raise UserError("vector arithmetic works on the codes of an unconditional run; this run is conditional")
     png, _ = output_paths(ex, out, f"arithmetic_seed{seed}", gif=False, force=force)
     operands = [operand_codes(ex, spec, seed, n, k) for spec in (a, b, c)]
@@ -237,8 +242,8 @@ def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: in
 
 def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
     """The mean code of samples with the attribute minus the mean without: through the encoder on the run's
-    labelled data where the family has one, else from generated samples labelled by the domain classifier."""
-    if hasattr(ex.family, "encode"):
+    labelled data where the generator has one (Encodes), else from generated samples labelled by the domain classifier."""
+    if isinstance(ex.g, Encodes):
         data = runs.load_data(runs.read_config(ex.run_dir))
         pool = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:CLASS_POOL * 5]
         if data.attr_names:  # an attribute file: its 0/1 column
@@ -252,7 +257,7 @@ def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
             raise UserError(f"--attr {attr}: the run's data {data.name} has no labels or attributes to find it in")
         if has.all() or not has.any():
             raise UserError(f"--attr {attr}: the examples drawn are all with it or all without; no vector")
-        z = ex.family.encode(data.x[pool]).to(ex.device)
+        z = ex.g.encode(data.x[pool]).to(ex.device)
         has = has.to(z.device)
         return z[has].mean(0) - z[~has].mean(0)
     with_attr, without = class_codes(ex, attr, seed)
@@ -271,7 +276,7 @@ def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, s
     """Samples (one per seed, default 0..7) or encoded images, one row each, moved along the attribute vector
     at each strength (columns); a GIF sweeps the strength."""
     ex = Explorer.load(run_dir, checkpoint, device)
-    if ex.family.conditional:
+    if ex.g.conditional:
         raise UserError("attribute vectors act on the codes of an unconditional run; this run is conditional "
                         "(its --class and --attr set the attribute directly)")
     strengths = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0] if strengths is None else strengths
@@ -299,27 +304,19 @@ def style_mix(run_dir: Path | str, rows: list[int] | None = None, columns: list[
     sources, and each cell is its row's sample with one band of styles (coarse, middle, fine: one block of
     rows each) taken from its column's sample."""
     ex = Explorer.load(run_dir, checkpoint, device)
-    family = ex.family
-    if not hasattr(family, "style_ranges"):
-        raise UserError(f"style mixing swaps the styles of a style-based generator; the {family.cfg.model.family} "
-                        "family has none (train with --config stylegan-...)")
+    g = ex.g
+    require(g, MixesStyles, "style mixing swaps the styles of a style-based generator",
+            "train one with --config stylegan-fashion")
     rows = [0, 1, 2] if rows is None else rows
     columns = [3, 4, 5, 6, 7] if columns is None else columns
     png, _ = output_paths(ex, out, "mix", gif=False, force=force)
-    was_training = family.training
-    family.eval()
-    try:
-        with torch.no_grad():
-            g = family.sampler()
-            row_ws, col_ws = family.styles(ex.seed_codes(rows), g), family.styles(ex.seed_codes(columns), g)
-            cells = [torch.full_like(g.synthesis(row_ws[:1]), -1.0), g.synthesis(col_ws)]
-            for start, stop in family.style_ranges().values():
-                for i in range(len(rows)):
-                    mixed = row_ws[i : i + 1].repeat(len(columns), 1, 1)
-                    mixed[:, start:stop] = col_ws[:, start:stop]
-                    cells += [g.synthesis(row_ws[i : i + 1]), g.synthesis(mixed)]
-    finally:
-        family.train(was_training)
+    row_ws, col_ws = g.styles(ex.seed_codes(rows)), g.styles(ex.seed_codes(columns))
+    cells = [torch.full_like(g.synthesize(row_ws[:1]), -1.0), g.synthesize(col_ws)]
+    for start, stop in g.style_ranges().values():
+        for i in range(len(rows)):
+            mixed = row_ws[i : i + 1].repeat(len(columns), 1, 1)
+            mixed[:, start:stop] = col_ws[:, start:stop]
+            cells += [g.synthesize(row_ws[i : i + 1]), g.synthesize(mixed)]
     viz.save_grid(torch.cat(cells).cpu(), png, nrow=len(columns) + 1, upscale=2)
     return [png]
 
@@ -333,32 +330,35 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     """Precision, recall and the Frechet distance to the test split's first n images (domain-classifier
     features where there is one, else Inception) for samples truncated at each psi, beside none; writes
     a plot, a strip of the same seeds at each psi, and the table as JSON."""
+    from ganforge.metrics.classifier import ClassifierExtractor
     from ganforge.metrics.conditional import class_agreement
-    from ganforge.metrics.evaluate import build_extractor, cached_features, compare
+    from ganforge.metrics.features import build_extractor, cached_features
+    from ganforge.metrics.scoring import compare
 
     ex = Explorer.load(run_dir, checkpoint, device)
-    kind = ex.family.latent_kind()
+    kind = ex.g.latent
     if kind not in ("gaussian", "w"):
-        raise UserError(f"truncation redraws Gaussian codes; the {ex.family.cfg.model.family} run's codes follow "
-                        "another prior")
+        raise UserError(f"truncation acts on Gaussian codes; the {ex.g.name} run's codes follow another prior: "
+                        "explore it with interpolate or arithmetic")
     psis = list(DEFAULT_PSIS if kind == "gaussian" else W_PSIS) if psis is None else sorted(psis, reverse=True)
     png, _ = output_paths(ex, out, "truncation", gif=False, force=force)
     real = runs.load_data(runs.with_split(runs.read_config(ex.run_dir), "test"))
     extractor = build_extractor("auto", real.name, device=str(ex.device))
     real_features = cached_features(real.x[:n], extractor)
     # class-conditional runs (every class in turn) with a domain classifier: does truncation sharpen the class?
-    by_class = ex.family.conditional and not ex.family.attributes
-    judge = extractor if by_class and hasattr(extractor, "logits") else None
+    by_class = ex.g.conditional and not ex.g.attributes
+    judge = extractor if by_class and isinstance(extractor, ClassifierExtractor) else None
     rows = []
     strip = []
     for psi in [None, *psis]:
-        inputs, _ = ex.family.sample_inputs(n, torch.Generator().manual_seed(seed), truncation=psi)
+        inputs, _ = ex.g.inputs(n, torch.Generator().manual_seed(seed), truncation=psi)
         fake = viz.to_uint8(ex.decode({k: v.to(ex.device) for k, v in inputs.items()}))
         values = compare(real_features, cached_features(fake, extractor, cache=False), ("fid", "pr"))
         row = {"psi": psi, "fd": values["fid"], "precision": values["precision"], "recall": values["recall"]}
         if judge is not None:
             read = judge.logits(fake).argmax(1).cpu()
-            row["class_accuracy"] = class_agreement(read, inputs["c"].argmax(1).cpu(), ex.family.n_cond)["class_accuracy"]
+            labels, classes = inputs["c"].argmax(1).cpu(), inputs["c"].shape[1]
+            row["class_accuracy"] = class_agreement(read, labels, classes)["class_accuracy"]
         rows.append(row)
         strip.append(fake[:10])
         if progress:
@@ -368,7 +368,7 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
     features = f"{extractor.name} features"
     result = {"rows": rows, "protocol": {"n": n, "seed": seed, "reference": f"{real.name} test split, first {n}",
                                          "features": features, "pr_k": 3, "checkpoint_step": ex.step,
-                                         "truncation": "values of z beyond +-psi drawn again"}}
+                                         "truncation": ex.g.truncation_note()}}
     viz.plot_truncation(rows, png, features)
     grid = png.with_name(png.stem + "_samples.png")
     viz.save_grid(torch.cat(strip), grid, nrow=10, upscale=2)

@@ -1,5 +1,5 @@
-"""`ganforge predict`: the next frames of a clip (a GIF or a folder of frame images) from a video run, written as a
-GIF of the input followed by the prediction."""
+"""`ganforge predict`: the next frames of a clip (a GIF or a folder of frame images) from a run whose Generator
+PredictsFrames (a video run), written as a GIF of the input followed by the prediction."""
 
 from __future__ import annotations
 
@@ -9,8 +9,30 @@ import numpy as np
 import torch
 from PIL import Image, ImageSequence
 
+from ganforge import runs, viz
 from ganforge.errors import UserError
-from ganforge.families.video import save_clip_gif, to_frames_uint8
+from ganforge.families.video import save_clip_gif
+from ganforge.generator import PredictsFrames, require
+
+HELP = "predict the next frames of a clip with a video run"
+DESCRIPTION = ("Read a clip (a GIF, or a folder of frame images in name order), predict the next frames with a "
+               "video run's latest checkpoint, each fed back as the newest input frame, and write a GIF of the "
+               "input followed by the prediction. Default: RUN_DIR/predicted/<input name>.gif; an existing file is "
+               "never replaced without --force.")
+
+
+def add_arguments(p) -> None:
+    """`ganforge predict`'s own options (the command adds RUN_DIR, --out, --force, --checkpoint, --device)."""
+    p.add_argument("--input", required=True, metavar="FRAMES|GIF", help="a GIF or a folder of frame images")
+    p.add_argument("--frames", type=int, default=10, metavar="N", help="frames to predict (default 10)")
+
+
+def main(args) -> int:
+    """`ganforge predict ARGS`: predict, write, print what was written."""
+    written = predict_clip(Path(args.run_dir), args.input, args.frames, args.out, args.checkpoint, args.force,
+                           args.device)
+    print(f"wrote {written} (the input, then {args.frames} predicted frames)")
+    return 0
 
 
 def read_frames(source: Path) -> torch.Tensor:
@@ -40,9 +62,7 @@ def predict_clip(run_dir: Path, source: str | Path, frames: int = 10, out: str |
                  checkpoint: Path | None = None, force: bool = False, device: str = "auto") -> Path:
     """Predict `frames` frames after the clip `source` with the video run in run_dir; write a GIF of the input
     then the prediction to `out` (default RUN/predicted/<input name>.gif) and return its path."""
-    from ganforge import runs
-
-    run_dir, source = Path(run_dir), Path(source)
+    run_dir, source = runs.require_run(run_dir), Path(source)
     if frames < 1:
         raise UserError(f"--frames must be at least 1, got {frames}")
     out = Path(out) if out is not None else run_dir / "predicted" / f"{source.stem}.gif"
@@ -50,21 +70,18 @@ def predict_clip(run_dir: Path, source: str | Path, frames: int = 10, out: str |
         raise UserError(f"--out {out}: the prediction is written as a .gif")
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to replace it")
-    family, data_info, _ = runs.load_family(run_dir, checkpoint, device)
-    if data_info["kind"] != "video":
-        raise UserError(f"{run_dir} is a {data_info['kind']} run; `ganforge predict` needs a video run "
-                        "(model.family=video)")
+    g = runs.load_generator(run_dir, checkpoint, device)
+    require(g, PredictsFrames, f"`ganforge predict` continues clips, and {run_dir} was trained on {g.data['kind']} "
+            "data", "train a video run (--config video-moving-mnist)")
     clip = read_frames(source)
-    size, context = tuple(data_info["shape"][1:]), family.options.context
+    size, context = tuple(g.spec.shape[1:]), g.context
     if tuple(clip.shape[1:]) != size:
         raise UserError(f"--input {source}: frames of {clip.shape[1]}x{clip.shape[2]}, and the run predicts "
                         f"{size[0]}x{size[1]} frames")
     if len(clip) < context:
         raise UserError(f"--input {source}: {len(clip)} frame(s); the run reads the last {context}")
-    dev = next(family.parameters()).device
-    family.eval()
-    past = clip[None].to(dev).float().div(127.5).sub(1.0)
-    predicted = family.predict(past, frames).cpu()
-    sequence = torch.cat([past.cpu(), predicted], 1)[0]
+    past = clip[None].to(g.device).float().div(127.5).sub(1.0)
+    predicted = g.predict(past, frames).cpu()
+    sequence = torch.cat([clip[None], viz.to_uint8(predicted)], 1)[0]  # the input's own frames, unquantised
     out.parent.mkdir(parents=True, exist_ok=True)
-    return save_clip_gif(list(to_frames_uint8(sequence).numpy()), out)
+    return save_clip_gif(list(sequence.numpy()), out)

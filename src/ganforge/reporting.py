@@ -9,7 +9,6 @@ nearest-neighbour panel and any other figure, and summary.json.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import json
@@ -28,7 +27,7 @@ MAX_FRAMES = 100  # slider positions kept (evenly spaced, first and last include
 # pictures in the run folder that have their own place on the page, or repeat the frames under the slider
 # (samples.png is the last frame, progress.png a strip of frames); any other PNG goes under "Other figures"
 NOT_OTHER_FIGURES = {"curves.png", "reals.png", "nearest.png", "samples.png", "progress.png"}
-MAIN_SERIES = "step"  # samples/step_NNNNNN.png (train/samples.py); a family adds e.g. recon_NNNNNN.png
+MAIN_SERIES = "step"  # samples/step_NNNNNN.png (training/samples.py); a family adds e.g. recon_NNNNNN.png
 SERIES_TITLES = {MAIN_SERIES: "Samples (fixed noise)", "recon": "Reconstructions", "codes": "Code space"}
 
 CSS = """
@@ -65,18 +64,6 @@ function show() {
 }
 slider.addEventListener('input', show);
 """
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder made by `ganforge train`")
-    parser.add_argument("--out", metavar="FILE", help="where to write the page (default: RUN_DIR/report.html)")
-    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-
-
-def main(args: argparse.Namespace) -> int:
-    path = write_report(args.run_dir, args.out, args.force)
-    print(f"wrote {path}")
-    return 0
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, force: bool = False) -> Path:

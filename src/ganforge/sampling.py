@@ -15,6 +15,49 @@ from ganforge import runs, viz
 from ganforge.errors import UserError
 from ganforge.generator import Generator, ScoresPoints
 
+HELP = "draw samples from a trained run"
+DESCRIPTION = ("Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for toy data), an .npz "
+               "(uint8 images N x C x H x W, or float points), or a folder of one PNG per sample. By default the "
+               "grid goes into the run folder, named by step and seed: RUN_DIR/sample_step006000_seed0.png. "
+               "Existing files are never replaced without --force.")
+
+
+def add_arguments(p) -> None:
+    """`ganforge sample`'s own options (the command adds RUN_DIR, --out, --force, --checkpoint, --device)."""
+    p.add_argument("--n", type=int, help="number of samples (default 64; conditional grids: 8 per label)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--class", dest="class_name", metavar="K",
+                   help="conditional runs: every sample of this class (an index or a class name)")
+    p.add_argument("--attr", metavar="NAME=0|1,...",
+                   help="attribute-conditioned runs: e.g. glasses=1,male=0,smiling=1 (others as in the data)")
+    p.add_argument("--text", metavar="CAPTION",
+                   help="text-to-image runs: every sample drawn for this caption, e.g. 'a dark sneaker'")
+    p.add_argument("--text-file", metavar="FILE",
+                   help="text-to-image runs: one caption a line; --n samples each (default 8), a row per caption")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a sampling option of the run's family (repeatable); the family's list is in its "
+                        "SAMPLE_OPTIONS, and an unknown name lists them")
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="the truncation trick: values of z beyond +-PSI are drawn again (stylegan runs: w pulled "
+                        "toward its average, w_avg + PSI (w - w_avg)); smaller PSI: typical samples, less "
+                        "variety; `ganforge explore truncation` sweeps it")
+    p.add_argument("--numbered", action="store_true",
+                   help="write each sample's index on the grid, to pick samples for `ganforge explore arithmetic`")
+
+
+def main(args) -> int:
+    """`ganforge sample ARGS`: draw, write, print what was written."""
+    text = {k: v for k, v in (("text", args.text), ("text_file", args.text_file)) if v is not None}
+    path = sample_to_file(Path(args.run_dir), args.out, n=args.n, seed=args.seed, checkpoint=args.checkpoint,
+                          device=args.device, class_name=args.class_name, attrs=args.attr,
+                          options={**parse_options(args.option), **text}, force=args.force,
+                          truncation=args.truncation, numbered=args.numbered)
+    if path.is_dir():
+        print(f"wrote {sum(1 for _ in path.glob('*.png')):,} PNG files to {path}/")
+    else:
+        print(f"wrote {path}")
+    return 0
+
 
 def snapshot_1d(g: Generator, real: torch.Tensor, fake: torch.Tensor, step: int) -> dict:
     """1D data: the generated points, and D(x) on a grid spanning the data where the run's D gives it, for

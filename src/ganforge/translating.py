@@ -4,10 +4,12 @@ Each image is read at its own size, converted to the channels the model takes (g
 averaged to gray), padded by repeating its border up to a size the networks divide, translated, and cropped
 back: the output is the input's size times the model's scale (4 for 4x super-resolution). File names are
 kept; outputs are PNG. Nothing is overwritten without `force`, and nothing is written when an input fails.
+The run's Generator does the work: any generator that Translates.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,31 @@ from ganforge import runs, viz
 from ganforge.data.folder import IMAGE_EXTENSIONS, decode_image, find_images
 from ganforge.errors import UserError
 from ganforge.files import atomic_write
+from ganforge.generator import Generator, Translates, require
+
+HELP = "translate images with an image-to-image run (pix2pix, cyclegan, srgan)"
+DESCRIPTION = ("Translate an image, or every image in a folder (file names kept, PNG out), with a run's latest "
+               "checkpoint. Any size works: images are padded to what the networks divide and cropped back, so the "
+               "output is the input's size times the model's scale. By default outputs go into RUN_DIR/translated/. "
+               "Existing files are never replaced without --force.")
+
+
+def add_arguments(p) -> None:
+    """`ganforge translate`'s own options (the command adds RUN_DIR, --out, --force, --checkpoint, --device)."""
+    p.add_argument("--input", required=True, metavar="IMAGE|FOLDER", help="an image file or a folder of images")
+    p.add_argument("--direction", default="AB", choices=("AB", "BA"),
+                   help="AB: domain A (the inputs) to B; BA the reverse (cyclegan runs; default AB)")
+
+
+def main(args) -> int:
+    """`ganforge translate ARGS`: translate, write, print what was written."""
+    written = translate_files(Path(args.run_dir), args.input, args.out, args.direction, args.checkpoint,
+                              args.device, args.force)
+    if len(written) == 1:
+        print(f"wrote {written[0]}")
+    else:
+        print(f"wrote {len(written):,} PNG files under {os.path.commonpath([str(p) for p in written])}/")
+    return 0
 
 
 def read_image(path: Path, channels: int) -> torch.Tensor:
@@ -31,15 +58,15 @@ def read_image(path: Path, channels: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def translate_image(family, image: torch.Tensor, direction: str, device: torch.device) -> torch.Tensor:
-    """One uint8 C x H x W image through the family, padded to the size its networks divide, cropped back."""
-    multiple = family.size_multiple(direction)
+def translate_image(g: Generator, image: torch.Tensor, direction: str) -> torch.Tensor:
+    """One uint8 C x H x W image through the generator, padded to the size its networks divide, cropped back."""
+    multiple = g.size_multiple(direction)
     h, w = image.shape[-2:]
     pad_h, pad_w = -h % multiple, -w % multiple
-    x = image[None].to(device).float().div(127.5).sub(1.0)
+    x = image[None].to(g.device).float().div(127.5).sub(1.0)
     if pad_h or pad_w:  # repeat the border: no hard edge for the nets to draw
         x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2], mode="replicate")
-    y = family.translate(x, direction)
+    y = g.translate(x, direction)
     scale = y.shape[-1] // x.shape[-1]
     top, left = pad_h // 2 * scale, pad_w // 2 * scale
     return viz.to_uint8(y[0, :, top : top + h * scale, left : left + w * scale].float().cpu())
@@ -51,10 +78,6 @@ def translate_files(run_dir: Path | str, source: Path | str, out: Path | str | N
     output: RUN/translated/<name>.png (a folder input: RUN/translated/<folder name>/...). Returns the files
     written."""
     run_dir = runs.require_run(run_dir)
-    data = runs.read_data_description(run_dir)
-    if not data.get("input_shape"):
-        raise UserError(f"{run_dir} is not an image-to-image run (pix2pix, cyclegan, srgan); draw its samples "
-                        "with `ganforge sample`")
     source = Path(source)
     if not source.exists():
         raise UserError(f"--input {source}: no such file or folder")
@@ -70,16 +93,15 @@ def translate_files(run_dir: Path | str, source: Path | str, out: Path | str | N
         if out.suffix.lower() != ".png":
             raise UserError(f"--out {out}: a single image is written as a .png")
         targets = [out]
-    family, _, _ = runs.load_family(run_dir, checkpoint, device)
-    if direction not in family.DIRECTIONS:
-        raise UserError(f"--direction {direction}: this {family.cfg.model.family} run translates "
-                        f"{' and '.join(family.DIRECTIONS)}")
+    g = runs.load_generator(run_dir, checkpoint, device)
+    require(g, Translates, f"{run_dir} is not an image-to-image run", "draw its samples with `ganforge sample`")
+    if direction not in g.directions:
+        raise UserError(f"--direction {direction}: this {g.name} run translates {' and '.join(g.directions)}")
     taken = [t for t in targets if t.exists()]
     if taken and not force:
         raise UserError(f"{taken[0]} exists ({len(taken)} of the outputs do); pass --force to replace them")
-    channels = family.input_channels(direction)
-    dev = next(family.parameters()).device
-    images = [translate_image(family, read_image(p, channels), direction, dev) for p in files]  # all, then write
+    channels = g.input_channels(direction)
+    images = [translate_image(g, read_image(p, channels), direction) for p in files]  # all, then write
     for image, target in zip(images, targets):
         target.parent.mkdir(parents=True, exist_ok=True)
         array = image.permute(1, 2, 0).numpy()

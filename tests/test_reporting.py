@@ -1,6 +1,5 @@
 """`ganforge report`: one self-contained HTML page per run, checked as text and in a real headless browser."""
 
-import argparse
 import base64
 import html.parser
 import io
@@ -19,9 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganforge.cli import build_parser
 from ganforge.cli import main as cli
 from ganforge.errors import UserError
-from ganforge.reporting import MAX_FRAMES, add_arguments, main, write_report
+from ganforge.reporting import MAX_FRAMES, write_report
 
 FAST = ["--quiet", "--set", "log.tensorboard=false", "--set", "eval.every=0"]
 FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-0.1-toy"  # config.yaml, metrics.jsonl: no pictures
@@ -206,14 +206,13 @@ def test_a_missing_folder_or_not_a_run_is_one_line(tmp_path):
 
 
 def test_command_line_arguments_and_main(bare_run, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([str(bare_run)])
+    args = build_parser().parse_args(["report", str(bare_run)])
     assert args.out is None and not args.force
-    assert main(args) == 0
+    assert not {"checkpoint", "device"} & set(vars(args))  # the page reads the folder; no network is loaded
+    assert cli(["report", str(bare_run)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {bare_run / 'report.html'}"
     out = tmp_path / "x.html"
-    assert main(parser.parse_args([str(bare_run), "--out", str(out), "--force"])) == 0
+    assert cli(["report", str(bare_run), "--out", str(out), "--force"]) == 0
     assert out.is_file() and capsys.readouterr().out.strip() == f"wrote {out}"
 
 

@@ -3,12 +3,15 @@ nothing overwritten without --force, nothing written when one input fails."""
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from tests.data.test_registry import shared
 
-from ganforge import api
+from ganforge import api, viz
 from ganforge.cli import main
 from ganforge.errors import UserError
+from ganforge.generator import Translates
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,31 @@ def test_one_image_through_the_api_and_the_errors(run, tmp_path):
         api.translate(run, tmp_path / "missing.png")
     with pytest.raises(UserError, match="not an image-to-image run"):
         api.translate(shared_gan_run(tmp_path), tmp_path / "x.png")
+
+
+def as_input(path) -> torch.Tensor:
+    """A gray image file as the network takes it: 1 x 1 x H x W in [-1, 1]."""
+    return torch.from_numpy(np.asarray(Image.open(path), dtype=np.float32))[None, None] / 127.5 - 1
+
+
+def test_the_files_hold_the_generators_own_translation(run, tmp_path):
+    g = api.load(run)
+    assert isinstance(g, Translates) and g.directions == ("AB",)
+    write(tmp_path / "x.png", (32, 32), seed=1)  # a size the networks divide: no padding
+    [out] = api.translate(run, tmp_path / "x.png", out=tmp_path / "y.png")
+    got = np.asarray(Image.open(out))
+    expected = viz.to_uint8(g.translate(as_input(tmp_path / "x.png")))[0, 0].numpy()
+    assert np.array_equal(got, expected)
+    assert not np.array_equal(got, np.asarray(Image.open(tmp_path / "x.png")))  # not the input handed back
+    # 45x37: the border repeated up to a multiple of what the networks divide, translated, cropped back
+    write(tmp_path / "odd.png", (45, 37), seed=2)
+    [out] = api.translate(run, tmp_path / "odd.png", out=tmp_path / "odd-out.png")
+    m = g.size_multiple()
+    ph, pw = -37 % m, -45 % m
+    assert ph and pw
+    padded = F.pad(as_input(tmp_path / "odd.png"), [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2], mode="replicate")
+    expected = viz.to_uint8(g.translate(padded))[0, 0, ph // 2 : ph // 2 + 37, pw // 2 : pw // 2 + 45].numpy()
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
 
 
 def shared_gan_run(tmp_path):
