@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import torch
 
+from ganforge import seeds
 from ganforge.errors import UserError
 
 DIFFAUGMENT_OPS = ("color", "translation", "cutout")
 ADA_OPS = ("xflip", "rot90", "translation", "brightness", "contrast", "saturation")
-SEED_OFFSET = 4_000_037  # the augmenter's stream, apart from the training noise
 
 
 def _uniform(n: int, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -131,7 +131,7 @@ class Augmenter:
 
     def _ready(self, x: torch.Tensor) -> torch.Generator:
         if self.generator is None:
-            self.generator = torch.Generator(device=x.device).manual_seed(self.seed + SEED_OFFSET)
+            self.generator = torch.Generator(device=x.device).manual_seed(self.seed + seeds.AUGMENT)
             if self.saved_generator is not None:
                 self.generator.set_state(self.saved_generator)
             self.p, self.signs = self.p.to(x.device), self.signs.to(x.device)

@@ -1,4 +1,6 @@
+import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ from PIL import Image
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
-from ganforge.runs import load_data, load_generator
+from ganforge.runs import load_data, load_generator, read_metrics
 from ganforge.training.loop import build_trainer, train
 
 TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",
@@ -184,3 +186,29 @@ def test_cpu_adam_runs_foreach_and_trains_bit_for_bit_as_per_tensor_adam():
         plain.train_step(RunningStats())
     a, b = fast.model_tensors(), plain.model_tensors()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_images_per_second_and_the_header_count_the_batch_the_family_draws(tmp_path, monkeypatch, capsys):
+    # progressive growing trains its first level on family.batch_sizes[0] = 8 images a step, not train.batch_size
+    cfg = load_config("progan-fashion", ["family.g_width=8", "family.d_width=8", "family.z_dim=16",
+                                         "family.max_channels=16", "family.batch_sizes=[8,4,4]", "train.batch_size=32",
+                                         "train.steps=4", "train.ema=0", "log.every=2", "log.sample_every=100",
+                                         "log.checkpoint_every=100", "log.tensorboard=false", "eval.every=0"])
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))  # whole seconds: exact rounding
+    summary = train(cfg, tmp_path / "run")
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("ganforge training: progan (params: ") and "for 4 steps of batch 8 (phases" in header
+    assert summary["images_seen"] == 4 * 8
+    assert summary["images_per_s"] == round(32 / summary["seconds"], 1)
+    records = [r for r in read_metrics(tmp_path / "run") if "loss_d" in r]
+    assert [r["images"] for r in records] == [16, 32]
+    for r in records:  # both speeds over the same seconds: 8 images a step
+        assert r["images_per_s"] == pytest.approx(8 * r["steps_per_s"], rel=0.01)
+
+
+def test_the_header_names_the_gan_with_its_architecture(tmp_path, capsys):
+    train(load_config("toy-ring", ["train.steps=1", "data.n_toy=100", "train.batch_size=50",
+                                   "log.tensorboard=false"]), tmp_path / "run")
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("ganforge training: gan/mlp (params: G ") and "of batch 50 (phases D, G)" in header

@@ -143,6 +143,10 @@ class Family(nn.Module):
         """Lines the loop prints before training: settings that work but are not what the user may think."""
         return []
 
+    def describe(self) -> str:
+        """The family as the training header names it: its name (a family with variants adds the variant)."""
+        return self.cfg.model.family
+
     def begin_training(self, dataset) -> None:
         """Called once when a run starts from step 0 (not on resume), before anything is written, with the
         training data (data/registry.Dataset): e.g. weights taken from another run, encoders pre-trained on the

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganforge import seeds
 from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
@@ -30,8 +31,6 @@ from ganforge.generator import SHOWCASE
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.resnet import ResnetGenerator
 from ganforge.replay import ReplayBuffer
-
-POOL_SEED_OFFSET = 4_000_037  # the pools draw from their own streams
 
 
 @dataclass
@@ -82,9 +81,8 @@ class CycleGAN(TranslationFamily):
         self.D_A = PatchDiscriminator(c_a, o.patch_layers, cfg.model.d_width, o.d_norm, image_size=size)
         self.D_B = PatchDiscriminator(c_b, o.patch_layers, cfg.model.d_width, o.d_norm, image_size=size)
         self.networks = {"G_AB": self.G_AB, "G_BA": self.G_BA, "D_A": self.D_A, "D_B": self.D_B}
-        seed = cfg.train.seed + POOL_SEED_OFFSET
         self.pools: dict[str, ReplayBuffer] | None = None  # made on first use, on the data's device
-        self._pool_seeds = {"A": seed, "B": seed + 1}
+        self._pool_seeds = {"A": cfg.train.seed + seeds.POOL_A, "B": cfg.train.seed + seeds.POOL_B}
         self._fakes: dict[str, torch.Tensor] = {}  # G's phase -> D's phase: this iteration's fakes, detached
 
     def groups(self) -> dict[str, list[nn.Module]]:

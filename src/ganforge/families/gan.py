@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ganforge import losses
+from ganforge import losses, seeds
 from ganforge.errors import UserError
 from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
 from ganforge.generator import Generator, SamplesCodes, ScoresPoints, eval_mode
@@ -32,9 +32,6 @@ from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
 from ganforge.nets.stabilisers import pack
 from ganforge.replay import ReplayBuffer
-
-REPLAY_SEED_OFFSET = 3_000_017  # the replay buffer draws from its own stream
-
 
 GRID_COLUMNS = 8  # conditional grids: samples per label
 
@@ -78,7 +75,7 @@ class GAN(Family):
         self.pack_size = cfg.model.pack
         self.d_max_norm = cfg.model.d_max_norm
         self.replay_size, self.replay_mix = cfg.train.replay, cfg.train.replay_mix
-        self.replay_seed = cfg.train.seed + REPLAY_SEED_OFFSET
+        self.replay_seed = cfg.train.seed + seeds.REPLAY
         self.replay: ReplayBuffer | None = None  # made on first use, on the data's device
         self.d_steps_done = 0  # for lazy R1 and top-k's epochs
         self.top_k_floor, self.top_k_decay = cfg.loss.g_top_k, cfg.loss.g_top_k_decay
@@ -86,6 +83,9 @@ class GAN(Family):
         self.reuse_fake = cfg.train.reuse_fake and cfg.train.d_steps == 1  # the loop's rule: G's step reuses G(z)
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
+
+    def describe(self) -> str:
+        return f"gan/{self.options.arch}"
 
     def phases(self) -> list[Phase]:
         """k D steps, each on a fresh real batch, then one G step with D's weights frozen (it needs D's input

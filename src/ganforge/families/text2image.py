@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
-from ganforge import losses
+from ganforge import losses, seeds
 from ganforge.data import captions as cap
 from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
@@ -33,7 +33,6 @@ from ganforge.generator import Generator, SamplesCodes, TakesText
 from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
 
 GRID_COLUMNS = 8  # samples per caption in a picture
-PRETRAIN_SEED_OFFSET = 5_000_011  # the encoders' pre-training draws from its own stream
 
 
 @dataclass
@@ -134,7 +133,7 @@ class Text2Image(Family):
         terminal only)."""
         o: Text2ImageOptions = self.options
         device = next(self.G.parameters()).device
-        g = torch.Generator().manual_seed(self.cfg.train.seed + PRETRAIN_SEED_OFFSET)
+        g = torch.Generator().manual_seed(self.cfg.train.seed + seeds.PRETRAIN)
         if captions is None:
             attrs = cap.attributes(x, y, self.thresholds) if attrs is None else attrs
 

@@ -13,7 +13,8 @@ How ganforge uses it, and why:
   gradient at all.
 - Rank 0 alone writes: logs, samples, evaluations, checkpoints. Every rank reads the checkpoints (resume and
   rollback), so a run folder must be on storage all ranks see. The logged statistics are averaged over ranks.
-- Each rank's other random streams (dropout, penalty interpolation, replay) get their own seed.
+- Each rank's other random streams (dropout, penalty interpolation, replay) get their own seed
+  (train.seed + rank * ganforge.seeds.RANK_STRIDE).
 - The process group is destroyed however training ends; torchrun stops the other ranks when one fails.
 """
 
@@ -26,8 +27,6 @@ import torch
 import torch.distributed as dist
 
 from ganforge.errors import UserError
-
-RANK_SEED_STRIDE = 7919  # rank r > 0 reseeds its own random streams with seed + r * stride
 
 
 @dataclass(frozen=True)

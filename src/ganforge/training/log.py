@@ -41,10 +41,9 @@ class RunningStats:
 class MetricsLog:
     """metrics.jsonl (one JSON object per log step), TensorBoard events, and the progress bar."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, images_per_step: int, quiet: bool,
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, start_images: int, quiet: bool,
                  tensorboard: bool):
         self.path = Path(run_dir) / "metrics.jsonl"
-        self.images_per_step = images_per_step
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
@@ -52,15 +51,17 @@ class MetricsLog:
             self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_step or None)
         self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                         disable=quiet, file=sys.stderr, desc="train")
-        self.last_time = time.perf_counter()
-        self.last_step = start_step
+        self.last_time, self.last_step, self.last_images = time.perf_counter(), start_step, start_images
 
     def log(self, step: int, images_seen: int, values: dict[str, float]) -> dict:
+        """One line of metrics; the speeds are over the steps since the last line, in the images the trainer
+        drew (the family's batch, which may change with the step)."""
         now = time.perf_counter()
-        steps_per_s = (step - self.last_step) / max(now - self.last_time, 1e-9)
-        self.last_time, self.last_step = now, step
+        seconds = max(now - self.last_time, 1e-9)
+        steps_per_s, images_per_s = (step - self.last_step) / seconds, (images_seen - self.last_images) / seconds
+        self.last_time, self.last_step, self.last_images = now, step, images_seen
         record = {"step": step, "images": images_seen, **{k: round(v, 6) for k, v in values.items()},
-                  "steps_per_s": round(steps_per_s, 3), "images_per_s": round(steps_per_s * self.images_per_step, 1)}
+                  "steps_per_s": round(steps_per_s, 3), "images_per_s": round(images_per_s, 1)}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.writer is not None:
@@ -89,11 +90,11 @@ class MetricsLog:
         detail = ", ".join(f"{k} {v}" for k, v in event.items() if k != "event")
         self.bar.write(f"{event['event']} at step {step}: {detail}", file=sys.stderr)
 
-    def rewind(self, step: int) -> None:
+    def rewind(self, step: int, images_seen: int) -> None:
         """The run went back to `step` (a rollback): the bar and the speed measurement follow."""
         self.bar.n = step
         self.bar.refresh()
-        self.last_step, self.last_time = step, time.perf_counter()
+        self.last_step, self.last_images, self.last_time = step, images_seen, time.perf_counter()
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
@@ -120,7 +121,7 @@ class NullLog:
     def log_event(self, step: int, event: dict) -> None:
         pass
 
-    def rewind(self, step: int) -> None:
+    def rewind(self, step: int, images_seen: int) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:

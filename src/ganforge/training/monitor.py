@@ -14,14 +14,13 @@ from pathlib import Path
 
 import torch
 
-from ganforge import runs, viz
+from ganforge import runs, seeds, viz
 from ganforge.config import Config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.families import Family
 from ganforge.metrics import evaluate
 
-EVAL_NOISE_SEED_OFFSET = 2_000_003
 # config name -> (key in the values, metric group to compute, lower is better); keys are renamed for the
 # extractor (fid -> fd_classifier in a domain classifier's features: see evaluate.value_name)
 IMAGE_METRICS = {"fid": ("fid", "fid", True), "fd": ("fid", "fid", True), "kid": ("kid_mean", "kid", True),
@@ -68,7 +67,7 @@ class TrainingEval:
         self.key, group, self.lower_is_better = table[name]
         self.dataset = dataset
         n = e.n if self.is_image else evaluate.TOY_POINTS
-        g = torch.Generator().manual_seed(cfg.train.seed + EVAL_NOISE_SEED_OFFSET)
+        g = torch.Generator().manual_seed(cfg.train.seed + seeds.EVAL_NOISE)
         self.inputs = {k: v.to(device) for k, v in family.noise(n, g).items()}
         self.n = n
         if self.is_image:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from ganforge import seeds
 from ganforge.data.spec import Batch
 
 
@@ -96,11 +97,13 @@ def make_resident(dataset, labels: torch.Tensor | None, device: torch.device, se
                   channels_last: bool = False) -> ResidentData | UnpairedData:
     """The batches a dataset gives: x and y; image-to-image data adds its inputs as `a` (paired: row i of a
     translates to row i of x), or gives each domain its own order (unpaired: x_A, y_A, x_B, y_B); captioned
-    images add their caption indices as `caption`."""
+    images add their caption indices as `caption`. `seed` is the run's (train.seed): each order draws from
+    its own stream (ganforge.seeds)."""
+    first = seed + seeds.DATA
     if dataset.inputs is None:
         more = {} if dataset.captions is None else {"caption": dataset.captions}
-        return ResidentData(dataset.x, labels, device, seed, channels_last, **more)
+        return ResidentData(dataset.x, labels, device, first, channels_last, **more)
     if dataset.paired:
-        return ResidentData(dataset.x, labels, device, seed, channels_last, a=dataset.inputs)
-    return UnpairedData({"A": ResidentData(dataset.inputs, dataset.input_labels, device, seed, channels_last),
-                         "B": ResidentData(dataset.x, labels, device, seed + 1, channels_last)})
+        return ResidentData(dataset.x, labels, device, first, channels_last, a=dataset.inputs)
+    return UnpairedData({"A": ResidentData(dataset.inputs, dataset.input_labels, device, first, channels_last),
+                         "B": ResidentData(dataset.x, labels, device, seed + seeds.DATA_B, channels_last)})
