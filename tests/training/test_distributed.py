@@ -3,9 +3,11 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
@@ -77,3 +79,33 @@ def test_ranks_share_each_global_batch_exactly(world):
         batch = whole.next_batch(16).x
         shares = [p.next_batch(16, rank, world).x for rank, p in enumerate(parts)]
         assert torch.equal(torch.cat(shares), batch)
+
+
+@pytest.mark.parametrize("family", ["stylegan", "cyclegan", "gan"])
+def test_a_network_run_several_times_in_one_loss_gets_the_gradient_of_one_process(tmp_path, family):
+    """StyleGAN's D step runs the wrapped D on reals and on fakes; CycleGAN's G step runs each wrapped G three
+    times and the wrapped Ds, frozen there, once each. Two processes' gradients still equal one process's on
+    the whole batch, in every phase: autograd sums a parameter's gradient over its uses before DDP's hook
+    averages it. R1 (StyleGAN's R1 phase, the GAN's D step) goes through the plain D: through the wrapper,
+    each rank kept its own gradient (the rule in families/base.py, Family.distribute)."""
+    worker = str(Path(__file__).with_name("gradients_worker.py"))
+    one = subprocess.run([sys.executable, worker, family, str(tmp_path / "one")], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", worker,
+                          family, str(tmp_path / "two")], capture_output=True, text=True, timeout=300, check=False)
+    assert two.returncode == 0, two.stderr[-2000:]
+    reference = load_file(tmp_path / "one" / "rank0.safetensors")
+    phases = {key.split(".")[0] for key in reference}
+    assert phases == ({"D", "R1", "G"} if family == "stylegan" else {"G", "D"})
+    for phase in phases:  # gradients to compare, not zeros
+        assert any(v.abs().max() > 0 for k, v in reference.items() if k.startswith(f"{phase}.")), phase
+    for rank in (0, 1):
+        grads = load_file(tmp_path / "two" / f"rank{rank}.safetensors")
+        assert reference.keys() <= grads.keys()
+        for key in grads.keys() - reference.keys():  # no gradient in one process (R1 and a bias): zeros here
+            assert not grads[key].any(), key
+        for key in reference:
+            if key.endswith("noise_strength"):  # StyleGAN's per-pixel noise: each rank draws its own, by design
+                continue
+            assert torch.allclose(grads[key], reference[key], rtol=1e-4, atol=1e-6), key

@@ -135,9 +135,25 @@ class Family(nn.Module):
         """Called after the optimiser of `group` stepped: the place for weight constraints."""
 
     def distribute(self, wrap) -> None:
-        """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network; a loss runs one
-        forward per backward through `self.wrapped[name]` to ready the gradient all-reduce."""
+        """Multi-process training: `wrap(net)` (DistributedDataParallel) for each network, as
+        `self.wrapped[name]`. The rule a loss keeps under torchrun:
+        - at least one forward through `self.wrapped[name]` for each network whose weights its backward trains:
+          that readies DDP's all-reduce of the network's gradient. Further uses in the same loss, through the
+          wrapper again or the plain module, and wrapped forwards of networks frozen in the phase, are free:
+          autograd sums a parameter's gradient over all its uses before DDP's hook averages it
+          (tests/training/test_distributed.py checks StyleGAN's, CycleGAN's and the GAN's against one process);
+        - never torch.autograd.grad through a wrapped forward (gradient penalties, R1): DDP does not support it,
+          and the gradient would stay this rank's. Penalties go through the plain module; a loss made of a
+          penalty alone adds `synced(name, loss, inputs)`."""
         self.wrapped = {name: wrap(net) for name, net in self.networks.items()}
+
+    def synced(self, name: str, loss: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+        """`loss`, none of whose uses of network `name` went through its wrapper (a gradient penalty), with a
+        forward of `inputs` through the wrapper weighted 0 added under torchrun, so DDP all-reduces the
+        network's gradient of it. In one process: `loss` itself, with no extra forward."""
+        if name not in self.wrapped:
+            return loss
+        return loss + 0.0 * self.wrapped[name](*inputs).sum()
 
     def training_notes(self) -> list[str]:
         """Lines the loop prints before training: settings that work but are not what the user may think."""

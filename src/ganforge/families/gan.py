@@ -102,7 +102,7 @@ class GAN(Family):
     def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None,
                            sync: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits.
-        `sync`: through the DistributedDataParallel wrapper, once per D step (see train/distributed.py)."""
+        `sync`: through the DistributedDataParallel wrapper, once per D step (see training/distributed.py)."""
         d = self.wrapped.get("D", self.D) if sync else self.D
         if self.augmenter is not None and self.training:  # real and fake alike, in D's step and in G's
             x = self.augmenter(x)
@@ -139,10 +139,12 @@ class GAN(Family):
             self.replay.push(fake.detach())
         lazy_r1 = c.r1 > 0 and self.d_steps_done % c.r1_every == 0
         real_x = real.x.detach().requires_grad_(True) if lazy_r1 else real.x
-        real_logits, real_classes = self.critic_and_classes(real_x, labels, sync=True)
+        # R1 differentiates D(real) with autograd.grad, which DDP's wrapper does not support: on those steps the
+        # reals go through the plain D and the fakes through the wrapper, which all-reduces D's gradient
+        real_logits, real_classes = self.critic_and_classes(real_x, labels, sync=not lazy_r1)
         if self.augmenter is not None:
             self.augmenter.observe(real_logits)
-        fake_logits, fake_classes = self.critic_and_classes(seen_fake, labels)
+        fake_logits, fake_classes = self.critic_and_classes(seen_fake, labels, sync=lazy_r1)
         if self.probabilities:
             loss = losses.d_loss_bce(real_logits, fake_logits, c.label_smoothing)
         else:

@@ -94,10 +94,11 @@ class StyleGAN(Family):
             loss = losses.d_loss_bce(real_logits, fake_logits)
             return loss, {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
                           "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
-        if phase == "R1":
+        if phase == "R1":  # through the plain D: DDP's wrapper cannot be differentiated by autograd.grad
             real = batch.x.detach().requires_grad_(True)
-            penalty = losses.r1_penalty(d(real), real)
-            return self.options.r1 * self.options.r1_every * penalty, {"r1": penalty.detach()}
+            penalty = losses.r1_penalty(self.D(real), real)
+            loss = self.synced("D", self.options.r1 * self.options.r1_every * penalty, batch.x)
+            return loss, {"r1": penalty.detach()}
         z, z2, cut = self.codes(step, len(batch.x))
         fake = self.wrapped.get("G", self.G)(z, z2, cut, w_avg_beta=self.options.w_avg_beta)  # w_avg: truncation's
         loss = losses.g_loss_nonsaturating(self.D(fake))

@@ -7,10 +7,15 @@ How ganforge uses it, and why:
   global noise, and keeps its own slice of each global batch: N ranks together compute the very batch one
   process would, so a model without batch statistics (BatchNorm, minibatch std) trains to the same weights
   (DDP averages the gradients, and every loss is a mean over the batch).
-- Each of G and D is wrapped once; one wrapped forward per backward readies DDP's gradient all-reduce, and
-  the other uses of a network in the same step go through the plain module (the gradients still sum into
-  the same parameters before the all-reduce fires). D is never wrapped in G's step, where its weights get no
-  gradient at all.
+- Each network is wrapped once (Family.distribute). A loss runs at least one forward through the wrapper of
+  every network whose weights its backward trains: that readies DDP's gradient all-reduce. Other uses of the
+  network in the same loss, through the wrapper again or through the plain module, are free: autograd sums
+  a parameter's gradient over all its uses before DDP's hook sees it, so the all-reduce averages the whole
+  gradient once. A wrapped forward of a network frozen in the phase reduces nothing and is harmless.
+  Gradient penalties (R1, WGAN-GP) take torch.autograd.grad through the plain module: DDP does not support
+  it through the wrapper (a penalty-only loss kept each rank's own gradient); Family.synced adds the
+  wrapped forward such a loss lacks. tests/training/test_distributed.py checks StyleGAN's, CycleGAN's and
+  the GAN's gradients against one process's.
 - Rank 0 alone writes: logs, samples, evaluations, checkpoints. Every rank reads the checkpoints (resume and
   rollback), so a run folder must be on storage all ranks see. The logged statistics are averaged over ranks.
 - Each rank's other random streams (dropout, penalty interpolation, replay) get their own seed
