@@ -1,6 +1,8 @@
 """The style-based generator: modulated convolutions against their definition, style mixing, truncation
 towards w_avg, lazy R1, and training end to end."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +17,9 @@ from ganforge.nets.stylegan import ModulatedConv2d, StyleGenerator, plan
 from ganforge.runs import load_data, load_family
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
+from ganforge.training.optim import group_parameters, make_optimizer
+from ganforge.training.resident import ResidentData
+from ganforge.training.trainer import Trainer
 
 SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
          "family.max_channels=16", "train.batch_size=8", "log.tensorboard=false", "eval.every=0"]
@@ -49,6 +54,20 @@ def test_shapes_and_one_training_step_at_each_size(size):
     assert f.G(z).shape == (4, 3, size, size) and f.D(f.G(z)).shape == (4,)
     first, doublings = plan(size)
     assert f.G.n_styles == 2 * doublings + 2 and first * 2**doublings == size
+    # one iteration of the loop on images of this size: D, R1 (due at step 0) and G each step their weights
+    images = torch.randint(0, 256, (16, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    optimizers = {name: make_optimizer(cfg.optim.group(name), group_parameters(nets)) for name, nets in f.groups().items()}
+    trainer = Trainer(cfg, f, optimizers, ResidentData(images, None, torch.device("cpu"), seed=0),
+                      torch.Generator().manual_seed(1), torch.device("cpu"), phases=f.phases())
+    before = {name: [p.detach().clone() for p in net.parameters()] for name, net in f.networks.items()}
+    stats = RunningStats()
+    trainer.train_step(stats)
+    values = stats.read_and_reset()
+    assert {"loss_d", "r1", "loss_g"} <= set(values) and all(math.isfinite(v) for v in values.values())
+    for name, net in f.networks.items():
+        kept = [k for (k, p), a in zip(net.named_parameters(), before[name]) if torch.equal(a, p)]
+        assert kept == [], (name, kept)
+    assert trainer.step == 1 and trainer.images_seen == cfg.train.batch_size
 
 
 def test_sizes_the_synthesis_cannot_make_are_refused():

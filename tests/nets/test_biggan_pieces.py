@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ganforge.config import load_config
 from ganforge.errors import UserError
@@ -88,6 +89,23 @@ def test_biggan_preset_trains_with_spectral_norm_in_both(tmp_path):
         trainer.train_step(stats)
     values = stats.read_and_reset()
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values()) and values["ortho"] > 0
+    # spectral_norm=both: every weighted layer of G and D is divided by its largest singular value, apart from
+    # the conditional BatchNorms' gain and bias layers (they start at zero: nothing to divide by)
+    for name, net in trainer.family.networks.items():
+        conditioning = {id(m) for cbn in net.modules() if isinstance(cbn, ConditionalBatchNorm2d)
+                        for m in cbn.children()}
+        layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding))
+                  and id(m) not in conditioning]
+        assert len(layers) >= 3 and all(parametrize.is_parametrized(m, "weight") for m in layers), name
+        for m in layers:
+            sn = m.parametrizations.weight[0]
+            with torch.no_grad():
+                for _ in range(100):  # the power iteration, run further than 5 steps did
+                    sn(m.parametrizations.weight.original)
+            sn.eval()
+            w = m.weight.transpose(0, 1) if isinstance(m, nn.ConvTranspose2d) else m.weight
+            assert torch.linalg.matrix_norm(w.flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.01), name
+            sn.train()
 
 
 def test_d_condition_gives_the_biggan_g_a_classifier_head_beside_or_instead_of_the_projection():

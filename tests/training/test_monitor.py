@@ -50,17 +50,28 @@ def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_keeps_the_best_score_so_far(tmp_path):
-    run = tmp_path / "run"
-    train(load_config(None, ["train.steps=3", *TINY, "eval.every=3"]), run, quiet=True)
-    first = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
-    cfg = load_config(str(run / "config.yaml"), ["train.steps=6"])
-    train(cfg, run, resume=True, quiet=True)
-    records = eval_records(run)
-    assert [r["step"] for r in records] == [3, 6]
-    after = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
-    expected = 6 if records[1]["eval_fd_classifier"] < first["value"] else 3
-    assert after["step"] == expected
+def test_a_worse_score_leaves_the_best_checkpoint_untouched_across_a_resume(tmp_path, monkeypatch):
+    import ganforge.metrics.toy
+
+    script = iter([0.5, 0.9, 0.2])  # reverse KL at steps 2, 4 (worse: step 2 stays the best) and 6 (better)
+    monkeypatch.setattr(ganforge.metrics.toy, "mode_metrics", lambda samples, modes, sigma: {
+        "reverse_kl": next(script), "modes_captured": 8, "high_quality": 1.0, "n_samples": len(samples)})
+    run, best = tmp_path / "run", tmp_path / "run" / "checkpoints" / "best"
+    sets = ["eval.every=2", "data.n_toy=1000", "log.checkpoint_every=2", "log.tensorboard=false"]
+    train(load_config("toy-ring", ["train.steps=2", *sets]), run, quiet=True)
+    kept = {p.name: p.read_bytes() for p in best.iterdir()}
+    assert json.loads(kept["best.json"])["step"] == 2
+    train(load_config(str(run / "config.yaml"), ["train.steps=4"]), run, resume=True, quiet=True)
+    assert {p.name: p.read_bytes() for p in best.iterdir()} == kept  # 0.9 after 0.5 (restored on resume)
+    best_record = json.loads((run / "summary.json").read_text())["best"]
+    assert (best_record["step"], best_record["metric"], best_record["value"]) == (2, "reverse_kl", 0.5)
+    step_2, _, _ = load_checkpoint(run / "checkpoints" / "step_000002", model_only=True)
+    weights, _, _ = load_checkpoint(best, model_only=True)
+    assert weights.keys() == step_2.keys() and all(torch.equal(weights[k], step_2[k]) for k in weights)
+    train(load_config(str(run / "config.yaml"), ["train.steps=6"]), run, resume=True, quiet=True)
+    assert json.loads((best / "best.json").read_text())["step"] == 6  # 0.2: a new best replaces it
+    assert [(r["step"], r["eval_reverse_kl"]) for r in read_metrics(run) if "eval_reverse_kl" in r] == [
+        (2, 0.5), (4, 0.9), (6, 0.2)]
 
 
 def test_toy_runs_track_the_reverse_kl(tmp_path):

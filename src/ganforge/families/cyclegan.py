@@ -27,7 +27,7 @@ from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
 from ganforge.families.pix2pix import checked_objective, d_loss, discriminator_score, g_loss
 from ganforge.families.translation import TranslationFamily, as_picture, to_unit_range
-from ganforge.generator import SHOWCASE
+from ganforge.generator import SHOWCASE, eval_mode
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.resnet import ResnetGenerator
 from ganforge.replay import ReplayBuffer
@@ -168,15 +168,10 @@ class CycleGAN(TranslationFamily):
                 columns: int | None) -> tuple[torch.Tensor, int | None]:
         """Per example, both round trips: a | G_AB(a) | G_BA(G_AB(a)) and b | G_BA(b) | G_AB(G_BA(b)), two
         examples to a row."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                a, b = inputs["a"], inputs["b"]
-                fake_a = self.G_BA(b)
-                parts = [a, samples, self.G_BA(samples), b, fake_a, self.G_AB(fake_a)]
-        finally:
-            self.train(was_training)
+        with eval_mode(self), torch.no_grad():
+            a, b = inputs["a"], inputs["b"]
+            fake_a = self.G_BA(b)
+            parts = [a, samples, self.G_BA(samples), b, fake_a, self.G_AB(fake_a)]
         shown = torch.stack([as_picture(p, samples) for p in parts], 1).flatten(0, 1)
         return shown, 2 * len(parts)
 
