@@ -36,9 +36,9 @@ def random_images(size: int, n: int = 512) -> Dataset:
 def settings(preset: str, size: int, batch: int, device: str) -> list[str]:
     out = [f"train.batch_size={batch}", "eval.every=0", "log.tensorboard=false", f"train.device={device}"]
     if preset.startswith(("dcgan", "biggan")):
-        out.append(f"model.arch={'dcgan28' if size == 28 else 'dcgan'}")
+        out.append(f"family.arch={'dcgan28' if size == 28 else 'dcgan'}")
         if preset.startswith("biggan"):
-            out.append(f"model.attention={size // 2}")
+            out.append(f"family.attention={size // 2}")
     if preset.startswith("progan"):
         out += ["family.images_per_phase=1", "family.batch_sizes=[]"]
     return out

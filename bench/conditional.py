@@ -41,13 +41,13 @@ def measure(run_dir: Path, pictures: Path | None, device: str) -> dict:
     k = family.n_cond
     dev = next(family.parameters()).device
     started = time.perf_counter()
-    z = torch.randn(PER_CLASS, cfg.model.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
+    z = torch.randn(PER_CLASS, cfg.family["z_dim"], generator=torch.Generator().manual_seed(0)).to(dev)
     z = z.repeat(k, 1)
     labels = torch.arange(k).repeat_interleave(PER_CLASS)
     fake = viz.to_uint8(family.generator()({"z": z, "c": condition_vector(labels, k).to(dev)}).cpu())
     predicted = judge.logits(fake).argmax(1)
-    out = {"run": str(run_dir), "dataset": data["name"], "condition": cfg.model.condition,
-           "objective": cfg.loss.objective, "step": step, "n": len(fake)}
+    out = {"run": str(run_dir), "dataset": data["name"], "condition": cfg.family["condition"],
+           "objective": cfg.family["objective"], "step": step, "n": len(fake)}
     out.update(class_agreement(predicted, labels, k))
     test = load_data(with_split(cfg, "test"))
     real_x, real_y = [], []

@@ -29,24 +29,24 @@ N_SAMPLES = 2500
 # name -> overrides of the toy-ring / toy-grid preset
 VARIANTS: dict[str, list[str]] = {
     "gan": [],
-    "minimax": ["loss.g=minimax"],
-    "wgan": ["loss.objective=wgan", "loss.clip=0.01", "train.d_steps=5", "optim.g.name=rmsprop",
+    "minimax": ["family.g_loss=minimax"],
+    "wgan": ["family.objective=wgan", "family.clip=0.01", "family.d_steps=5", "optim.g.name=rmsprop",
              "optim.d.name=rmsprop", "optim.g.lr=5e-5", "optim.d.lr=5e-5"],
-    "wgan-gp": ["loss.objective=wgan", "loss.gp=0.1", "train.d_steps=5", "optim.g.betas=[0.5, 0.9]",
+    "wgan-gp": ["family.objective=wgan", "family.gp=0.1", "family.d_steps=5", "optim.g.betas=[0.5, 0.9]",
                 "optim.d.betas=[0.5, 0.9]"],
-    "lsgan": ["loss.objective=lsgan"],
-    "hinge": ["loss.objective=hinge"],
-    "spectral-norm": ["model.spectral_norm=d"],
+    "lsgan": ["family.objective=lsgan"],
+    "hinge": ["family.objective=hinge"],
+    "spectral-norm": ["family.spectral_norm=d"],
     "ttur": ["optim.g.lr=2.5e-4", "optim.d.lr=1e-3"],
     "ema": ["train.ema=0.999"],
-    "label-smoothing": ["loss.label_smoothing=0.1"],
-    "replay": ["train.replay=2560", "train.replay_mix=0.25"],
-    "minibatch-disc": ["model.minibatch_disc=8", "model.minibatch_disc_dim=4"],
-    "minibatch-std": ["model.minibatch_std=4"],
-    "pacgan4": ["model.pack=4"],
-    "r1": ["loss.r1=0.1"],
-    "dragan": ["loss.dragan=1"],
-    "top-k": ["loss.g_top_k=0.5", "loss.g_top_k_decay=0.95"],
+    "label-smoothing": ["family.label_smoothing=0.1"],
+    "replay": ["family.replay=2560", "family.replay_mix=0.25"],
+    "minibatch-disc": ["family.minibatch_disc=8", "family.minibatch_disc_dim=4"],
+    "minibatch-std": ["family.minibatch_std=4"],
+    "pacgan4": ["family.pack=4"],
+    "r1": ["family.r1=0.1"],
+    "dragan": ["family.dragan=1"],
+    "top-k": ["family.g_top_k=0.5", "family.g_top_k_decay=0.95"],
     "best": [],  # the toy-ring-best / toy-grid-best preset itself
 }
 PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol; blank: not in the table
@@ -72,7 +72,7 @@ def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
         trainer.train_step(stats)
         if step % 500 == 0:
             stats.read_and_reset()
-    z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
+    z = torch.randn(N_SAMPLES, cfg.family["z_dim"], generator=torch.Generator().manual_seed(1_000_000 + seed))
     result = mode_metrics(trainer.family.generator()({"z": z}), dataset.modes, dataset.sigma)
     result["seconds"] = time.perf_counter() - started
     return result

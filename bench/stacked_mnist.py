@@ -33,13 +33,13 @@ from ganforge.training.loop import build_trainer
 N_SAMPLES = 26_000
 VARIANTS = {
     "dcgan": [],
-    "pack2": ["model.pack=2"],
-    "pack4": ["model.pack=4"],
-    "minibatch-std": ["model.minibatch_std=4"],
-    "replay": ["train.replay=6400", "train.replay_mix=0.25"],
-    "minibatch-std-ema-decay": ["model.minibatch_std=4", "train.ema=0.999", "optim.decay=linear"],
+    "pack2": ["family.pack=2"],
+    "pack4": ["family.pack=4"],
+    "minibatch-std": ["family.minibatch_std=4"],
+    "replay": ["family.replay=6400", "family.replay_mix=0.25"],
+    "minibatch-std-ema-decay": ["family.minibatch_std=4", "train.ema=0.999", "optim.decay=linear"],
     # the best found: G twice as wide, R1 on a D with minibatch std, Adam without momentum, samples from the EMA
-    "wide-r1-ema": ["model.minibatch_std=4", "model.g_width=128", "loss.r1=1", "optim.g.betas=[0,0.99]",
+    "wide-r1-ema": ["family.minibatch_std=4", "family.g_width=128", "family.r1=1", "optim.g.betas=[0,0.99]",
                     "optim.d.betas=[0,0.99]", "train.ema=0.999", "train.steps=10000"],
 }
 # variants that are presets of their own: the style-based generator (its preset's 10,000 steps)
@@ -65,7 +65,7 @@ def run_once(variant: str, root: str, seed: int, steps: int | None, device: str,
         if step % 500 == 0:
             stats.read_and_reset()
     train_seconds = time.perf_counter() - started
-    z = torch.randn(N_SAMPLES, cfg.model.z_dim, generator=torch.Generator().manual_seed(1_000_000 + seed))
+    z = torch.randn(N_SAMPLES, cfg.family["z_dim"], generator=torch.Generator().manual_seed(1_000_000 + seed))
     samples = trainer.family.generator()({"z": z.to(trainer.device)}).cpu()
     if picture:
         save_picture(samples, picture)

@@ -77,7 +77,7 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, folder: Path,
     for `ganforge eval`, `sample` and `explore`."""
     folder.mkdir(parents=True, exist_ok=True)
     dataset = runs.load_data(cfg)
-    z = fixed_noise(n, cfg.model.z_dim)
+    z = fixed_noise(n, cfg.family["z_dim"])
     if path == "ganforge":
         cfg = runs.resolved(cfg)
         trainer = build_trainer(cfg, dataset)
@@ -94,7 +94,7 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, folder: Path,
 
         def step() -> None:
             real, _ = next(batches)
-            textbook_step(netG, netD, optG, optD, real, cfg.model.z_dim, device)
+            textbook_step(netG, netD, optG, optD, real, cfg.family["z_dim"], device)
 
         @torch.no_grad()
         def draw() -> torch.Tensor:

@@ -94,7 +94,7 @@ def test_bad_settings_are_one_line_errors():
 
 def test_training_with_ada_logs_p_saves_it_and_resumes_it(tmp_path, capsys):
     run = tmp_path / "r"
-    tiny = ["--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.batch_size=8", "--set",
+    tiny = ["--set", "family.g_width=8", "--set", "family.d_width=8", "--set", "train.batch_size=8", "--set",
             "log.every=2", "--set", "log.tensorboard=false", "--set", "eval.every=0", "--quiet"]
     assert main(["train", "--out", str(run), "--steps", "8", "--set", "train.augment=ada", "--set",
                  "train.ada_kimg=0.01", "--set", "train.ada_interval=1", *tiny]) == 0
@@ -117,7 +117,7 @@ def test_training_with_ada_logs_p_saves_it_and_resumes_it(tmp_path, capsys):
 
 def test_diffaugment_trains_and_families_without_images_refuse_it(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "d"), "--steps", "2", "--quiet", "--set", "train.augment=diffaugment",
-                 "--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.batch_size=8",
+                 "--set", "family.g_width=8", "--set", "family.d_width=8", "--set", "train.batch_size=8",
                  "--set", "eval.every=0"]) == 0
     assert main(["train", "--config", "toy-ring", "--out", str(tmp_path / "t"), "--steps", "2", "--quiet",
                  "--set", "train.augment=diffaugment"]) == 2

@@ -11,8 +11,8 @@ from PIL import Image
 
 from ganforge.cli import main
 
-FAST = ["--steps", "2", "--quiet", "--set", "log.tensorboard=false", "--set", "model.g_width=8",
-        "--set", "model.d_width=8", "--set", "train.batch_size=4"]
+FAST = ["--steps", "2", "--quiet", "--set", "log.tensorboard=false", "--set", "family.g_width=8",
+        "--set", "family.d_width=8", "--set", "train.batch_size=4"]
 
 
 def error_line(capsys, argv):
@@ -106,7 +106,7 @@ def test_idx_with_a_wrong_magic_number_or_mismatched_counts(tmp_path, capsys):
     ("train.bach_size=3", "did you mean 'train.batch_size'"),
     ("train.batch_size=many", "'train.batch_size' must be int"),
     ("optim.d.lr=-1", "'optim.d.lr' must be positive"),
-    ("loss.objective=magic", "'loss.objective' must be one of"),
+    ("family.objective=magic", "'family.objective' must be one of"),
 ])
 def test_config_keys_and_types(tmp_path, capsys, setting, words):
     err = error_line(capsys, ["train", "--out", str(tmp_path / "run"), *FAST, "--set", setting])

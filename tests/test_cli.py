@@ -7,7 +7,7 @@ import pytest
 from ganforge.cli import build_parser, main
 
 FAST = ["--quiet", "--set", "log.tensorboard=false"]
-TINY_DCGAN = [*FAST, "--steps", "2", "--set", "model.g_width=8", "--set", "model.d_width=8",
+TINY_DCGAN = [*FAST, "--steps", "2", "--set", "family.g_width=8", "--set", "family.d_width=8",
               "--set", "train.batch_size=8"]
 
 
@@ -22,7 +22,7 @@ def image_run(tmp_path_factory):
 def cgan_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "cgan"
     assert main(["train", "--out", str(run), *TINY_DCGAN, "--set", "eval.every=0", "--set",
-                 "model.condition=cgan"]) == 0
+                 "family.condition=cgan"]) == 0
     return run
 
 
@@ -109,7 +109,7 @@ def test_presets_lists_every_preset_with_a_line(capsys):
     for name in ("default", "gan-mnist", "toy-ring", "toy-grid", "toy-1d", "dense-fashion"):
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
     assert main(["presets", "--keys"]) == 0
-    assert "train.d_steps" in capsys.readouterr().out
+    assert "family.d_steps" in capsys.readouterr().out
 
 
 def test_console_script_and_module_entry_points():

@@ -17,12 +17,12 @@ from ganforge.latent import lerp, slerp, truncate_normal
 from ganforge.metrics.classifier import ClassifierExtractor
 from ganforge.metrics.latent import path_jump_ratio, random_direction_like, share_changed_to
 
-TINY = ["--quiet", "--steps", "2", "--set", "log.tensorboard=false", "--set", "model.g_width=8", "--set",
-        "model.d_width=8", "--set", "train.batch_size=8", "--set", "eval.every=0"]
+TINY = ["--quiet", "--steps", "2", "--set", "log.tensorboard=false", "--set", "family.g_width=8", "--set",
+        "family.d_width=8", "--set", "train.batch_size=8", "--set", "eval.every=0"]
 
 
-STYLE = ["--quiet", "--steps", "2", *(a for s in ("log.tensorboard=false", "model.g_width=8", "model.d_width=8",
-                                                  "model.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
+STYLE = ["--quiet", "--steps", "2", *(a for s in ("log.tensorboard=false", "family.g_width=8", "family.d_width=8",
+                                                  "family.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
                                                   "family.max_channels=16", "train.batch_size=8", "eval.every=0")
                                     for a in ("--set", s))]
 
@@ -170,7 +170,7 @@ def test_translation_runs_have_no_latent_space(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "p2p"
     assert main(["train", "--config", "pix2pix-fashion-edges", "--out", str(run), "--quiet", "--steps", "1",
-                 "--set", "data.subset=64", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                 "--set", "data.subset=64", "--set", "family.g_width=8", "--set", "family.d_width=8",
                  "--set", "log.tensorboard=false", "--set", "train.batch_size=8"]) == 0
     assert main(["explore", "interpolate", str(run)]) == 2
     assert "no latent space" in capsys.readouterr().err
@@ -200,7 +200,7 @@ def test_classes_by_index_name_or_first_word():
 
 def test_truncation_sweep_of_a_class_conditional_run_adds_class_accuracy(tmp_path):
     run = tmp_path / "acgan"
-    assert main(["train", "--out", str(run), *TINY, "--set", "model.condition=acgan"]) == 0
+    assert main(["train", "--out", str(run), *TINY, "--set", "family.condition=acgan"]) == 0
     result = exploring.truncation_sweep(run, psis=[0.5], n=60, progress=False)
     rows = result["rows"]
     assert all(0 <= r["class_accuracy"] <= 1 for r in rows)

@@ -76,13 +76,13 @@ def test_hinge_ignores_samples_beyond_the_margin():
 
 
 def test_objective_table_matches_the_config_and_the_formulas():
-    """Every loss.objective the config accepts has a pair in the table, and each pair gives the paper's values
+    """Every family.objective the config accepts has a pair in the table, and each pair gives the paper's values
     at hand-picked logits (real 2, -1; fake 0.5, -3), computed here without the library's functions."""
     import dataclasses
 
-    from ganforge.config import LossConfig
+    from ganforge.families.gan_options import GANOptions
 
-    choices = {f.name: f for f in dataclasses.fields(LossConfig)}["objective"].metadata["choices"]
+    choices = {f.name: f for f in dataclasses.fields(GANOptions)}["objective"].metadata["choices"]
     assert set(losses.OBJECTIVES) == set(choices)
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
 

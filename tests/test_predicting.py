@@ -81,8 +81,8 @@ def test_what_predict_refuses(video_run, tmp_path, capsys):
     assert "--frames must be at least 1" in error(["predict", str(video_run), "--input", str(folder), "--frames", "0"])
     assert "the run reads the last 4" in error(["predict", str(video_run), "--input", str(folder)])
     gan = tmp_path / "gan"
-    assert main(["train", "--out", str(gan), "--quiet", "--steps", "1", "--set", "model.g_width=8", "--set",
-                 "model.d_width=8", "--set", "log.tensorboard=false", "--set", "eval.every=0"]) == 0
+    assert main(["train", "--out", str(gan), "--quiet", "--steps", "1", "--set", "family.g_width=8", "--set",
+                 "family.d_width=8", "--set", "log.tensorboard=false", "--set", "eval.every=0"]) == 0
     err = error(["predict", str(gan), "--input", str(folder)])
     assert "trained on image data" in err and "--config video-moving-mnist" in err
     assert not (gan / "predicted").exists()

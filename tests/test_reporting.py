@@ -31,8 +31,8 @@ FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-0.1-toy"  # config.yaml,
 def image_run(tmp_path_factory):
     """A tiny DCGAN: frames at steps 0, 2, 4, reals.png, curves.png, and an eval.json."""
     run = tmp_path_factory.mktemp("runs") / "img"
-    assert cli(["train", "--out", str(run), *FAST, "--steps", "4", "--set", "model.g_width=8",
-                "--set", "model.d_width=8", "--set", "train.batch_size=8", "--set", "log.sample_every=2"]) == 0
+    assert cli(["train", "--out", str(run), *FAST, "--steps", "4", "--set", "family.g_width=8",
+                "--set", "family.d_width=8", "--set", "train.batch_size=8", "--set", "log.sample_every=2"]) == 0
     assert cli(["eval", str(run), "--n", "100"]) == 0
     return run
 

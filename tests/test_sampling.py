@@ -13,7 +13,7 @@ from ganforge.cli import main
 
 QUIET = ["--quiet", "--set", "log.tensorboard=false"]
 FAST = [*QUIET, "--steps", "2", "--set", "eval.every=0", "--set", "train.batch_size=8"]
-TINY = [*FAST, "--set", "model.g_width=8", "--set", "model.d_width=8"]
+TINY = [*FAST, "--set", "family.g_width=8", "--set", "family.d_width=8"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def toy_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "cgan"
-    assert main(["train", "--out", str(run), *TINY, "--set", "model.condition=cgan"]) == 0
+    assert main(["train", "--out", str(run), *TINY, "--set", "family.condition=cgan"]) == 0
     return run
 
 
@@ -48,9 +48,9 @@ def attr_run(tmp_path_factory):
         rows.append(f"{i:02d}.png,{i % 2},{int(i < 4)}")
     (folder / "attributes.csv").write_text("\n".join(rows) + "\n")
     run = tmp_path_factory.mktemp("runs") / "attr"
-    assert main(["train", "--data", str(folder), "--out", str(run), *FAST, "--set", "model.arch=mlp",
-                 "--set", "model.g_hidden=[16]", "--set", "model.d_hidden=[16]",
-                 "--set", "model.condition=acgan"]) == 0
+    assert main(["train", "--data", str(folder), "--out", str(run), *FAST, "--set", "family.arch=mlp",
+                 "--set", "family.g_hidden=[16]", "--set", "family.d_hidden=[16]",
+                 "--set", "family.condition=acgan"]) == 0
     return run
 
 

@@ -11,7 +11,7 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import Dataset
 
-TINY = ["model.g_width=8", "model.d_width=8"]
+TINY = ["family.g_width=8", "family.d_width=8"]
 TINY_SET = [arg for key in TINY for arg in ("--set", key)]
 BENCH = ["bench", "--device", "cpu", "--steps", "2", "--warmup", "1", "--batch", "8", "--nets", "dcgan28",
          "--workers", "0", *TINY_SET]

@@ -20,7 +20,7 @@ def run(tmp_path_factory):
     mp.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     out = tmp_path_factory.mktemp("p2p") / "run"
     assert main(["train", "--config", "pix2pix-fashion-edges", "--steps", "2", "--out", str(out), "--quiet",
-                 "--set", "data.subset=64", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                 "--set", "data.subset=64", "--set", "family.g_width=8", "--set", "family.d_width=8",
                  "--set", "log.tensorboard=false", "--set", "train.batch_size=8"]) == 0
     yield out
     mp.undo()
@@ -99,6 +99,6 @@ def test_the_files_hold_the_generators_own_translation(run, tmp_path):
 
 def shared_gan_run(tmp_path):
     out = tmp_path / "gan"
-    assert main(["train", "--steps", "1", "--out", str(out), "--quiet", "--set", "model.g_width=8",
-                 "--set", "model.d_width=8", "--set", "log.tensorboard=false", "--set", "eval.every=0"]) == 0
+    assert main(["train", "--steps", "1", "--out", str(out), "--quiet", "--set", "family.g_width=8",
+                 "--set", "family.d_width=8", "--set", "log.tensorboard=false", "--set", "eval.every=0"]) == 0
     return out

@@ -19,7 +19,7 @@ import ganforge
 from ganforge.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.batch_size=8",
+TINY = ["--set", "family.g_width=8", "--set", "family.d_width=8", "--set", "train.batch_size=8",
         "--set", "log.tensorboard=false", "--set", "eval.n=100"]
 
 
@@ -134,7 +134,7 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
     assert main(["train", "--data", "pictures", "--steps", "2", "--out", "run", "--set",
                  "data.on_bad_file=skip", *TINY]) == 0
     out = capsys.readouterr().out
-    assert "holds 72x80 images" in out and "model.arch=dcgan at 64x64" in out
+    assert "holds 72x80 images" in out and "family.arch=dcgan at 64x64" in out
     assert "skipped 1 unreadable files" in out and "eval.every is set" not in out
     run = tmp_path / "work" / "run"
     assert (run / "skipped_files.txt").read_text().startswith("broken.png: ")

@@ -152,8 +152,8 @@ def metadata(family: Family, data: dict, step: int, example: dict[str, torch.Ten
                    "about": ("images N x C x H x W in [-1, 1]: pixel value = (x + 1) * 127.5" if image
                              else "points in the data's own coordinates")},
         "family": cfg.model.family,
-        "arch": cfg.model.arch if cfg.model.family == "gan" else None,
-        "condition": cfg.model.condition if family.conditional else None,
+        "arch": cfg.family.get("arch"),  # the gan family's network
+        "condition": cfg.family.get("condition") if family.conditional else None,
         "dataset": data["name"],
         "class_names": data.get("class_names"),
         "attr_names": data.get("attr_names") or None,

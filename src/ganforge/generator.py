@@ -85,7 +85,7 @@ class Generator:
 
     @property
     def conditional(self) -> bool:
-        """The samples follow a class or attribute condition (model.condition)."""
+        """The samples follow a class or attribute condition (the gan family's family.condition)."""
         return bool(self.family.conditional)
 
     @property

@@ -210,7 +210,7 @@ def dragan_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.T
     return _gradient_norm_penalty(critic, eps * real + (1 - eps) * perturbed)
 
 
-# loss.objective -> (D's loss, G's loss); for "gan", loss.g picks G's loss from G_LOSSES instead
+# family.objective -> (D's loss, G's loss); for "gan", family.g_loss picks G's loss from G_LOSSES instead
 OBJECTIVES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                             Callable[[torch.Tensor], torch.Tensor]]] = {
     "gan": (d_loss_bce, g_loss_nonsaturating),

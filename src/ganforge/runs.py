@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from datetime import datetime
 from pathlib import Path
 
@@ -17,13 +16,14 @@ import torch
 import yaml
 
 from ganforge import checkpoint as ckpt
-from ganforge.config import Config, OptimizerConfig, dump_yaml, from_dict, load_config
+from ganforge.config import Config, OptimizerConfig, dump_yaml, family_options, from_dict, load_config
 from ganforge.data import DATASET_NAMES, Dataset, load_dataset
 from ganforge.data.spec import describe_data, spec_from_description
 from ganforge.errors import UserError
 from ganforge.families import Family, build_family, family_class
 from ganforge.files import write_text_atomic
 from ganforge.generator import SHOWCASE, Generator
+from ganforge.options import as_dict
 from ganforge.runtime import resolve_device
 
 # -- data of a config --------------------------------------------------------------------------------------
@@ -33,9 +33,8 @@ def load_data(cfg: Config) -> Dataset:
     """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
     d = cfg.data
     resolution = d.resolution
-    fixed_size = ("gan", "aae", "vaegan", "stylegan", "progan", "text2image")
-    if resolution is None and cfg.model.arch == "dcgan28" and cfg.model.family in fixed_size:
-        resolution = 28  # the network fixes the size, so an image folder of any size can feed it
+    if resolution is None:  # the networks fix the size, so an image folder of any size can feed them
+        resolution = family_class(cfg.model.family).image_size(family_options(cfg))
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
                            attributes=d.attributes or None, layout=d.layout, domain_b=d.domain_b)
@@ -178,8 +177,9 @@ def check_new(run_dir: Path) -> None:
 
 
 def resolved(cfg: Config) -> Config:
-    """`cfg` with every optimiser group of its family written out (defaults where none were given), groups
-    the family does not have refused, and data paths made absolute (so a run resumes from any folder)."""
+    """`cfg` with every option and optimiser group of its family written out (defaults where none were given),
+    keys and groups the family does not have refused, and data paths made absolute (so a run resumes from any
+    folder)."""
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=absolute_data_path(cfg.data.name),
                                                             root=absolute_data_path(cfg.data.root),
                                                             domain_b=absolute_data_path(cfg.data.domain_b)))
@@ -189,7 +189,8 @@ def resolved(cfg: Config) -> Config:
         raise UserError(f"config key 'optim.{extra[0]}': the {cfg.model.family} family has the optimiser groups "
                         f"{', '.join(sorted(groups))}")
     full = {g: cfg.optim.groups.get(g) or OptimizerConfig() for g in sorted(groups, key=_group_order)}
-    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, groups=full))
+    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, groups=full),
+                               family=as_dict(family_options(cfg)))
 
 
 def absolute_data_path(spec: str | None) -> str | None:
@@ -204,13 +205,14 @@ def absolute_data_path(spec: str | None) -> str | None:
 
 
 def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
-    """For an image folder trained with the 28x28 DCGAN and no data.resolution: the architecture that fits
-    the folder's images instead of a silent resize to 28x28. Returns (config, a one-line note or None)."""
+    """For an image folder and no data.resolution, where the family fits its networks to the images' size
+    (Family.fit_images: the gan's 28x28 DCGAN) instead of a silent resize. Returns (config, a one-line note or
+    None)."""
     from ganforge.data.folder import find_images
 
     d = cfg.data
     path = Path(d.name.removeprefix("folder:")).expanduser()
-    if cfg.model.family != "gan" or cfg.model.arch != "dcgan28" or d.resolution is not None or not path.is_dir():
+    if d.resolution is not None or not path.is_dir():
         return cfg, None
     images = find_images(path)
     if not images or any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
@@ -222,17 +224,15 @@ def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
             w, h = img.size
     except Exception:  # noqa: BLE001 - a bad first file is reported by the loader, with its name
         return cfg, None
-    if (w, h) == (28, 28):
+    fit = family_class(cfg.model.family).fit_images(family_options(cfg), w, h)
+    if fit is None:
         return cfg, None
-    side = min(w, h)
-    if side < 32:  # small images: the 28x28 network, resized
-        resolution, arch = 28, "dcgan28"
-    else:  # the largest power of two that fits, at most 64 (the DCGAN paper's size; larger is slow on a CPU)
-        resolution, arch = min(64, 2 ** int(math.log2(side))), "dcgan"
+    resolution, changes = fit
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(d, resolution=resolution),
-                              model=dataclasses.replace(cfg.model, arch=arch))
-    note = (f"{path} holds {w}x{h} images ({images[0].name}): training model.arch={arch} at "
-            f"{resolution}x{resolution} (data.resolution={resolution}); set both to choose another size")
+                              family={**cfg.family, **changes})
+    what = "".join(f"family.{k}={v} " for k, v in changes.items())
+    note = (f"{path} holds {w}x{h} images ({images[0].name}): training {what}at {resolution}x{resolution} "
+            f"(data.resolution={resolution}); set both to choose another size")
     return cfg, note
 
 
@@ -251,7 +251,7 @@ def continue_config(run_dir: Path, overrides: list[str]) -> Config:
     train.steps cannot stretch to another length without its rate jumping, so that change is refused."""
     run_dir = require_run(run_dir)
     before = read_config(run_dir)
-    cfg = load_config(str(run_dir / "config.yaml"), overrides)
+    cfg = load_config(str(run_dir / "config.yaml"), overrides, saved=True)
     if cfg.optim.decay != "none" and cfg.train.steps != before.train.steps and ckpt.list_checkpoints(run_dir):
         raise UserError(f"this run decays its learning rates (optim.decay={cfg.optim.decay}) over "
                         f"{before.train.steps:,} steps; resuming to {cfg.train.steps:,} would make the rate jump. "

@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from ganforge.config import Config, load_config
+from ganforge.config import Config, family_options, load_config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.nets import build_networks
@@ -110,9 +110,9 @@ def textbook_loader(dataset: Dataset, batch: int, workers: int, device: torch.de
 
 
 def textbook_networks(cfg: Config, shape: tuple[int, ...], device: torch.device):
-    """ganforge's own G and D for cfg.model (so both paths train the same networks) and the example's Adams:
-    returns netG, netD, optimizerG, optimizerD."""
-    netG, netD = build_networks(cfg.model, shape, True)
+    """ganforge's own G and D for the config's gan options (so both paths train the same networks) and the
+    example's Adams: returns netG, netD, optimizerG, optimizerD."""
+    netG, netD = build_networks(family_options(cfg), shape, True)
     netG, netD = netG.to(device), netD.to(device)
     o = cfg.optim
     optimizerG = torch.optim.Adam(netG.parameters(), lr=o.g.lr, betas=tuple(o.g.betas))
@@ -174,7 +174,7 @@ def textbook_rate(cfg: Config, dataset: Dataset, steps: int, warmup: int,
         def run(n: int) -> None:
             for _ in range(n):
                 real_cpu, _ = next(batches)
-                textbook_step(*nets, real_cpu, cfg.model.z_dim, device)
+                textbook_step(*nets, real_cpu, family_options(cfg).z_dim, device)
 
         run(warmup)
         rate = steps * cfg.train.batch_size / _timed(device, lambda: run(steps))
@@ -354,7 +354,7 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, default=2, help="textbook DataLoader workers (default 2, as the example)")
     p.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key for both paths (networks, data), e.g. --set model.g_width=32")
+                   help="override a config key for both paths (networks, data), e.g. --set family.g_width=32")
 
 
 def run_from_args(args) -> list[dict]:

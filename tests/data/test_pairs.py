@@ -98,7 +98,7 @@ def test_pix2pix_trains_on_a_paired_folder_and_is_measured_on_its_test_pairs(tmp
             save(tmp_path / "data" / split / "B" / f"{i}.png", 255 - a)
     run = tmp_path / "run"
     assert main(["train", "--config", "pix2pix-fashion-edges", "--data", str(tmp_path / "data"), "--steps", "3",
-                 "--out", str(run), "--quiet", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                 "--out", str(run), "--quiet", "--set", "family.g_width=8", "--set", "family.d_width=8",
                  "--set", "train.batch_size=4", "--set", "log.tensorboard=false"]) == 0
     assert json.loads((run / "run.json").read_text())["data"]["input_shape"] == [1, 16, 16]
     assert main(["eval", str(run)]) == 0
@@ -114,7 +114,7 @@ def test_cyclegan_trains_on_unpaired_folders_and_eval_asks_for_test_pairs(tmp_pa
         save(tmp_path / "data" / "testB" / f"other{i}.png", 255 - pattern(i))
     run = tmp_path / "run"
     assert main(["train", "--config", "cyclegan-mnist-colour", "--data", str(tmp_path / "data"), "--steps", "2",
-                 "--out", str(run), "--quiet", "--set", "model.g_width=4", "--set", "model.d_width=4",
+                 "--out", str(run), "--quiet", "--set", "family.g_width=4", "--set", "family.d_width=4",
                  "--set", "family.blocks=1", "--set", "train.batch_size=2", "--set", "log.tensorboard=false"]) == 0
     capsys.readouterr()
     assert main(["eval", str(run)]) == 2  # testB's names do not match testA's: nothing to measure against

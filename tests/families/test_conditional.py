@@ -1,4 +1,4 @@
-"""The GAN family with model.condition: label plumbing through the losses, and what it refuses."""
+"""The GAN family with family.condition: label plumbing through the losses, and what it refuses."""
 
 import pytest
 import torch
@@ -11,7 +11,7 @@ from ganforge.families.gan import default_condition
 from ganforge.nets.conditional import condition_vector
 from ganforge.training.loop import train
 
-TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=8", "log.tensorboard=false",
+TINY = ["family.g_width=8", "family.d_width=8", "train.batch_size=8", "log.tensorboard=false",
         "log.sample_every=1000", "log.every=1", "eval.every=0"]
 SPEC = DataSpec((1, 28, 28), is_image=True, n_classes=10)
 
@@ -27,7 +27,7 @@ def batch(n=8):
 
 
 def test_fakes_get_the_labels_of_the_real_batch_and_g_reuses_them():
-    f = family("model.condition=cgan")
+    f = family("family.condition=cgan")
     real, z = batch(), torch.randn(8, 100)
     f.d_loss(real, z)
     assert torch.equal(f._labels, condition_vector(real.y, 10))
@@ -39,8 +39,8 @@ def test_fakes_get_the_labels_of_the_real_batch_and_g_reuses_them():
 
 def test_acgan_adds_the_class_loss_to_both_players():
     real, z = batch(), torch.randn(8, 100)
-    with_class = family("model.condition=acgan", "loss.class_weight=1")
-    without = family("model.condition=acgan", "loss.class_weight=0")
+    with_class = family("family.condition=acgan", "family.class_weight=1")
+    without = family("family.condition=acgan", "family.class_weight=0")
     d1, s1 = with_class.d_loss(real, z)
     d0, _ = without.d_loss(real, z)
     assert d1.item() == pytest.approx(d0.item() + s1["loss_class_d"].item(), rel=1e-5)
@@ -52,8 +52,8 @@ def test_acgan_adds_the_class_loss_to_both_players():
 
 def test_acgan_d_class_loss_on_fakes_can_be_weighed_down():
     real, z = batch(), torch.randn(8, 100)
-    both = family("model.condition=acgan")
-    real_only = family("model.condition=acgan", "loss.class_fake_weight=0")
+    both = family("family.condition=acgan")
+    real_only = family("family.condition=acgan", "family.class_fake_weight=0")
     _, s_both = both.d_loss(real, z)
     _, s_real = real_only.d_loss(real, z)
     # the same weights and inputs: the fake term is the difference, an untrained 10-way cross-entropy
@@ -61,7 +61,7 @@ def test_acgan_d_class_loss_on_fakes_can_be_weighed_down():
 
 
 def test_acgan_class_loss_trains_d_to_name_the_classes():
-    f = family("model.condition=acgan")
+    f = family("family.condition=acgan")
     opt = torch.optim.Adam(f.D.parameters(), 1e-3)
     real = batch(32)
     first = None
@@ -76,12 +76,12 @@ def test_acgan_class_loss_trains_d_to_name_the_classes():
 
 def test_what_conditioning_refuses():
     with pytest.raises(UserError, match="needs labels"):
-        family("model.condition=cgan", spec=DataSpec((1, 28, 28), is_image=True))
-    with pytest.raises(UserError, match="train.replay"):
-        family("model.condition=cgan", "train.replay=64")
-    with pytest.raises(UserError, match="model.pack"):
-        family("model.condition=acgan", "model.pack=2")
-    family("model.condition=cgan", "model.pack=2")  # a cgan pack carries each sample's label maps
+        family("family.condition=cgan", spec=DataSpec((1, 28, 28), is_image=True))
+    with pytest.raises(UserError, match="family.replay"):
+        family("family.condition=cgan", "family.replay=64")
+    with pytest.raises(UserError, match="family.pack"):
+        family("family.condition=acgan", "family.pack=2")
+    family("family.condition=cgan", "family.pack=2")  # a cgan pack carries each sample's label maps
 
 
 def test_default_condition_cycles_through_classes_or_attribute_combinations():
@@ -91,7 +91,7 @@ def test_default_condition_cycles_through_classes_or_attribute_combinations():
 
 
 def test_resume_of_a_conditional_run_is_exact(tmp_path):
-    opts = [*TINY, "model.condition=acgan", "train.ema=0.9", "log.checkpoint_every=2"]
+    opts = [*TINY, "family.condition=acgan", "train.ema=0.9", "log.checkpoint_every=2"]
     straight = load_config("default", [*opts, "train.steps=4"])
     train(straight, tmp_path / "straight", quiet=True)
     train(load_config("default", [*opts, "train.steps=2"]), tmp_path / "resumed", quiet=True)
@@ -106,8 +106,8 @@ def test_resume_of_a_conditional_run_is_exact(tmp_path):
 @pytest.mark.parametrize("objective", ["gan", "wgan", "hinge", "lsgan"])
 @pytest.mark.parametrize("mode", ["cgan", "acgan", "projection"])
 def test_every_condition_trains_with_every_objective(mode, objective):
-    penalty = ["loss.gp=10"] if objective == "wgan" else ["loss.r1=1"]  # a penalty on D's input too
-    f = family(f"model.condition={mode}", f"loss.objective={objective}", *penalty)
+    penalty = ["family.gp=10"] if objective == "wgan" else ["family.r1=1"]  # a penalty on D's input too
+    f = family(f"family.condition={mode}", f"family.objective={objective}", *penalty)
     opt = torch.optim.Adam(f.D.parameters(), 1e-3)
     real = batch()
     before = [p.detach().clone() for p in f.G.parameters()]

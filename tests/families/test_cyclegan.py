@@ -21,7 +21,7 @@ from ganforge.runs import load_data
 from ganforge.training.loop import train
 
 SPEC = DataSpec((3, 28, 28), True, n_classes=10, input_shape=(1, 28, 28), paired=False)
-SMALL = ["model.g_width=4", "model.d_width=8", "family.blocks=1", "log.tensorboard=false"]
+SMALL = ["family.g_width=4", "family.d_width=8", "family.blocks=1", "log.tensorboard=false"]
 
 
 def cyclegan(*sets, spec=SPEC):
@@ -76,7 +76,7 @@ def test_half_of_what_d_sees_comes_from_the_pool_once_it_fills():
 @pytest.mark.parametrize("sets, spec, message", [
     (["family.patch_layers=7"], SPEC, "family.patch_layers"),
     (["family.cycle=-1"], SPEC, "must be >= 0"),
-    (["loss.objective=hinge"], SPEC, "loss.objective"),
+    (["family.objective=hinge"], SPEC, "family.objective"),
     (["train.ema=0.999"], SPEC, "train.ema"),
     ([], dataclasses.replace(SPEC, shape=(3, 30, 30), input_shape=(1, 30, 30)), "divide by 4"),
     ([], dataclasses.replace(SPEC, input_shape=(1, 14, 14)), "one size"),
@@ -113,7 +113,7 @@ def test_resume_is_exact_with_two_data_streams_and_the_pools(monkeypatch, tmp_pa
 
 def test_a_short_run_learns_both_ways_and_is_measured_both_ways(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("mnist").parent))
-    common = ["--set", "data.subset=1000", "--set", "model.g_width=8", "--set", "model.d_width=16",
+    common = ["--set", "data.subset=1000", "--set", "family.g_width=8", "--set", "family.d_width=16",
               "--set", "family.blocks=2", "--set", "log.tensorboard=false", "--set", "log.sample_every=1000",
               "--set", "train.batch_size=8", "--set", "family.identity=0.5", "--quiet"]  # identity: faster start
     for name, steps in (("untrained", 1), ("run", 150)):

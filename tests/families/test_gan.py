@@ -8,7 +8,7 @@ from ganforge.families import Batch, DataSpec, build_family
 
 
 def toy_gan(*overrides):
-    cfg = load_config("toy-ring", ["model.g_hidden=[8]", "model.d_hidden=[8]", *overrides])
+    cfg = load_config("toy-ring", ["family.g_hidden=[8]", "family.d_hidden=[8]", *overrides])
     return build_family(cfg, DataSpec((2,), is_image=False))
 
 
@@ -38,7 +38,7 @@ def test_g_step_reuses_the_d_steps_samples_only_for_the_same_noise():
 def test_g_loss_gradient_reaches_g_and_matches_the_chosen_objective():
     for name, expected in (("nonsaturating", lambda l: torch.nn.functional.softplus(-l).mean()),
                            ("minimax", lambda l: -torch.nn.functional.softplus(l).mean())):
-        gan = toy_gan(f"loss.g={name}")
+        gan = toy_gan(f"family.g_loss={name}")
         z = torch.randn(6, 2)
         loss, _stats = gan.g_loss(z)
         assert torch.allclose(loss, expected(gan.D(gan.G(z))))
@@ -47,7 +47,7 @@ def test_g_loss_gradient_reaches_g_and_matches_the_chosen_objective():
 
 
 def test_max_norm_caps_each_unit_of_d_after_its_step_only():
-    gan = toy_gan("model.d_max_norm=0.5")
+    gan = toy_gan("family.d_max_norm=0.5")
     with torch.no_grad():
         for p in gan.D.parameters():
             p.mul_(100)

@@ -9,11 +9,11 @@ from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 
 TINY = {
-    "progan-fashion": ["model.g_width=2", "model.d_width=2", "family.max_channels=8", "family.images_per_phase=1",
+    "progan-fashion": ["family.g_width=2", "family.d_width=2", "family.max_channels=8", "family.images_per_phase=1",
                        "family.batch_sizes=[]"],
-    "stylegan-fashion": ["model.g_width=2", "model.d_width=2", "family.max_channels=8", "family.w_dim=8",
+    "stylegan-fashion": ["family.g_width=2", "family.d_width=2", "family.max_channels=8", "family.w_dim=8",
                          "family.mapping_layers=2", "family.r1_every=1"],
-    "biggan-fashion": ["model.arch=dcgan", "model.g_width=2", "model.d_width=2", "model.attention=16"],
+    "biggan-fashion": ["family.arch=dcgan", "family.g_width=2", "family.d_width=2", "family.attention=16"],
 }
 
 

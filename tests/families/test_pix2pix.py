@@ -17,7 +17,7 @@ from ganforge.families import Step, build_family
 from ganforge.runs import load_family
 
 SPEC = DataSpec((1, 32, 32), True, n_classes=10, input_shape=(1, 32, 32))
-SMALL = ["model.g_width=8", "model.d_width=8", "log.tensorboard=false"]
+SMALL = ["family.g_width=8", "family.d_width=8", "log.tensorboard=false"]
 
 
 def pix2pix(*sets, spec=SPEC):
@@ -64,7 +64,7 @@ def test_d_sees_the_pair_and_the_patch_layers_set_its_field():
     (("family.l1=0", "family.gan=0"), SPEC, "not both 0"),
     (("family.patch_layers=6",), SPEC, "family.patch_layers"),
     (("train.ema=0.999",), SPEC, "train.ema=0"),
-    (("loss.objective=wgan",), SPEC, "gan or lsgan"),
+    (("family.objective=wgan",), SPEC, "gan or lsgan"),
 ])
 def test_refuses_what_it_cannot_train(sets, spec, message):
     with pytest.raises(UserError, match=message):
@@ -74,7 +74,7 @@ def test_refuses_what_it_cannot_train(sets, spec, message):
 def test_a_short_run_learns_the_task_draws_triples_and_is_measured(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "run"
-    common = ["--set", "data.subset=512", "--set", "model.g_width=16", "--set", "model.d_width=16",
+    common = ["--set", "data.subset=512", "--set", "family.g_width=16", "--set", "family.d_width=16",
               "--set", "log.tensorboard=false", "--set", "log.sample_every=100", "--quiet"]
     assert main(["train", "--config", "pix2pix-fashion-edges", "--steps", "1", "--out", str(tmp_path / "untrained"),
                  *common]) == 0

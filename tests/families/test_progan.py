@@ -15,7 +15,7 @@ from ganforge.runs import load_data
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 
-SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "family.max_channels=16",
+SMALL = ["family.g_width=8", "family.d_width=8", "family.z_dim=16", "family.max_channels=16",
          "family.images_per_phase=640", "log.tensorboard=false", "eval.every=0"]
 SPEC = DataSpec((1, 28, 28), True)
 

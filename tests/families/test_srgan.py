@@ -20,7 +20,7 @@ from ganforge.families import Step, build_family
 from ganforge.metrics.classifier import load_classifier
 
 SPEC = DataSpec((1, 28, 28), True, n_classes=10, input_shape=(1, 7, 7))
-SMALL = ["model.g_width=8", "model.d_width=8", "family.blocks=2", "log.tensorboard=false"]
+SMALL = ["family.g_width=8", "family.d_width=8", "family.blocks=2", "log.tensorboard=false"]
 
 
 def srgan(*sets, spec=SPEC, preset="srgan-fashion-sr4"):
@@ -76,7 +76,7 @@ def test_refuses_what_it_cannot_train(sets, spec, message):
 
 def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
-    common = ["--set", "data.subset=512", "--set", "model.g_width=16", "--set", "family.blocks=2",
+    common = ["--set", "data.subset=512", "--set", "family.g_width=16", "--set", "family.blocks=2",
               "--set", "log.tensorboard=false", "--set", "log.sample_every=1000", "--quiet"]
     for name, steps in (("untrained", 1), ("run", 200)):
         assert main(["train", "--config", "srgan-fashion-sr4-mse", "--steps", str(steps), "--out",
@@ -97,10 +97,10 @@ def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image
     from ganforge.runs import load_family
 
     srresnet, _, _ = load_family(tmp_path / "run")
-    start = srgan(f"family.init={tmp_path / 'run'}", "model.g_width=16", spec=srresnet.spec)
+    start = srgan(f"family.init={tmp_path / 'run'}", "family.g_width=16", spec=srresnet.spec)
     start.begin_training(None)
     assert all(torch.equal(a, b) for a, b in zip(start.G.state_dict().values(), srresnet.G.state_dict().values()))
-    with pytest.raises(UserError, match="is not this run's network; train both with the same model.g_width"):
+    with pytest.raises(UserError, match="is not this run's network; train both with the same family.g_width"):
         srgan(f"family.init={tmp_path / 'run'}", spec=srresnet.spec).begin_training(None)
     with pytest.raises(UserError, match="family.init.*is not a run folder"):
         srgan(f"family.init={tmp_path / 'nothing'}", spec=srresnet.spec).begin_training(None)

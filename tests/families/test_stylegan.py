@@ -21,7 +21,7 @@ from ganforge.training.optim import group_parameters, make_optimizer
 from ganforge.training.resident import ResidentData
 from ganforge.training.trainer import Trainer
 
-SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
+SMALL = ["family.g_width=8", "family.d_width=8", "family.z_dim=16", "family.w_dim=16", "family.mapping_layers=2",
          "family.max_channels=16", "train.batch_size=8", "log.tensorboard=false", "eval.every=0"]
 SPEC = DataSpec((1, 28, 28), True, n_classes=10, class_names=tuple("abcdefghij"))
 

@@ -19,7 +19,7 @@ from ganforge.families import Step, build_family
 from ganforge.families.text2image import caption_true_of, multi_positive_nll
 
 SPEC = DataSpec((1, 28, 28), True, n_classes=10)
-SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "log.tensorboard=false"]
+SMALL = ["family.g_width=8", "family.d_width=8", "family.z_dim=8", "log.tensorboard=false"]
 
 
 def text2image(*sets):
@@ -110,8 +110,8 @@ def test_pretraining_learns_to_match_captions():
 
 @pytest.mark.parametrize(("sets", "message"), [
     (("data.name=fashion-mnist",), "data.name=fashion-captions"),
-    (("model.arch=mlp",), "model.arch=dcgan28"),
-    (("loss.gp=10",), "loss.gp"),
+    (("family.arch=mlp",), "'family.arch': the text2image family does not read it"),  # the 28x28 DCGAN only
+    (("loss.gp=10",), "'loss.gp': the text2image family does not read it"),
     (("family.mention=2",), "family.mention"),
 ])
 def test_refuses_what_it_cannot_train(sets, message):
@@ -166,7 +166,7 @@ def test_a_short_run_samples_from_text_and_is_measured(tmp_path, monkeypatch, ca
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "run"
     assert main(["train", "--config", "text2image-fashion", "--steps", "400", "--out", str(run),
-                 "--set", "model.g_width=16", "--set", "model.d_width=16", "--set", "log.tensorboard=false",
+                 "--set", "family.g_width=16", "--set", "family.d_width=16", "--set", "log.tensorboard=false",
                  "--set", "family.pretrain_steps=80", "--set", "family.pretrain_batch=128",
                  "--set", "optim.g.lr=5e-4", "--set", "optim.d.lr=5e-4",
                  "--set", "log.sample_every=200", "--set", "train.batch_size=32", "--quiet"]) == 0
@@ -233,7 +233,7 @@ def test_a_run_on_an_image_folder_with_its_own_captions(tmp_path, capsys):
     root, _ = caption_folder(tmp_path / "folder")
     run = tmp_path / "run"
     assert main(["train", "--config", "text2image-fashion", "--steps", "300", "--out", str(run),
-                 "--set", f"data.name={root}", "--set", "model.g_width=16", "--set", "model.d_width=16",
+                 "--set", f"data.name={root}", "--set", "family.g_width=16", "--set", "family.d_width=16",
                  "--set", "log.tensorboard=false", "--set", "family.pretrain_steps=100",
                  "--set", "family.pretrain_batch=128", "--set", "optim.g.lr=5e-4", "--set", "optim.d.lr=5e-4",
                  "--set", "log.sample_every=300", "--set", "train.batch_size=32"]) == 0

@@ -19,7 +19,7 @@ from ganforge.runs import load_data, load_family
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 
-SMALL = ["data.name=fashion-mnist-10k", "model.g_width=16", "model.d_width=16", "model.z_dim=16",
+SMALL = ["data.name=fashion-mnist-10k", "family.g_width=16", "family.d_width=16", "family.z_dim=16",
          "train.batch_size=32", "train.ema=0", "log.tensorboard=false", "eval.every=0"]
 SPEC = DataSpec((1, 28, 28), True, n_classes=10, class_names=tuple("abcdefghij"))
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganforge.config import load_config
+from ganforge.config import family_options, load_config
 from ganforge.errors import UserError
 from ganforge.losses import orthogonal_penalty
 from ganforge.nets import build_networks
@@ -33,14 +33,14 @@ def test_self_attention_starts_as_the_identity_and_mixes_positions():
 
 
 def test_attention_goes_where_the_resolution_is():
-    model = load_config(None, ["model.attention=14"]).model
+    model = family_options(load_config(None, ["family.attention=14"]))
     g, d = build_networks(model, (1, 28, 28), True)
     (gi,) = [i for i, m in enumerate(g) if isinstance(m, SelfAttention)]
     assert isinstance(g[gi - 1], nn.ReLU) and g[gi].gate.numel() == 1
     assert g[: gi](torch.zeros(2, 100)).shape[-1] == 14
     assert any(isinstance(m, SelfAttention) for m in d)
     assert g(torch.randn(3, 100)).shape == (3, 1, 28, 28) and d(torch.randn(3, 1, 28, 28)).shape == (3,)
-    with pytest.raises(UserError, match="model.attention=5: the networks have no layer of that size; sizes: 7, 14"):
+    with pytest.raises(UserError, match="family.attention=5: the networks have no layer of that size; sizes: 7, 14"):
         insert_attention(g, torch.zeros(2, 100), 5)
 
 
@@ -62,7 +62,7 @@ def test_hierarchical_z_chunks_and_the_shared_embedding():
     assert z_chunks(120, 2) == [40, 40, 40] and z_chunks(100, 2) == [34, 33, 33]
     with pytest.raises(UserError, match="too small"):
         z_chunks(2, 2)
-    model = load_config("biggan-fashion", ["model.attention=0", "model.spectral_norm=d", "model.d_condition=projection"]).model
+    model = family_options(load_config("biggan-fashion", ["family.attention=0", "family.spectral_norm=d", "family.d_condition=projection"]))
     g, d = build_networks(model, (1, 28, 28), True, n_cond=10)
     assert isinstance(g, BigGANG) and g.chunks == [40, 40, 40]
     bns = [m for m in g.net if isinstance(m, ConditionalBatchNorm2d)]
@@ -81,7 +81,7 @@ def test_hierarchical_z_chunks_and_the_shared_embedding():
 
 
 def test_biggan_preset_trains_with_spectral_norm_in_both(tmp_path):
-    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "model.g_width=8", "model.d_width=8",
+    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "family.g_width=8", "family.d_width=8",
                                          "train.batch_size=8", "log.tensorboard=false", "eval.every=0"])
     trainer = build_trainer(cfg, load_data(cfg))
     stats = RunningStats()
@@ -109,8 +109,8 @@ def test_biggan_preset_trains_with_spectral_norm_in_both(tmp_path):
 
 
 def test_d_condition_gives_the_biggan_g_a_classifier_head_beside_or_instead_of_the_projection():
-    model = load_config("biggan-fashion", ["model.attention=0", "model.d_condition=projection+acgan",
-                                           "model.spectral_norm=off"]).model
+    model = family_options(load_config("biggan-fashion", ["family.attention=0", "family.d_condition=projection+acgan",
+                                           "family.spectral_norm=off"]))
     _, d = build_networks(model, (1, 28, 28), True, n_cond=10)
     x, c = torch.randn(4, 1, 28, 28), torch.eye(10)[[0, 1, 2, 3]]
     logits, classes = d(x, c)
@@ -120,13 +120,13 @@ def test_d_condition_gives_the_biggan_g_a_classifier_head_beside_or_instead_of_t
     assert torch.allclose(d(x, c)[0], d(x, torch.eye(10)[[9, 9, 9, 9]])[0])
     _, d = build_networks(dataclasses.replace(model, d_condition="acgan"), (1, 28, 28), True, n_cond=10)
     assert not hasattr(d, "embed") and d(x, c)[1].shape == (4, 10)
-    with pytest.raises(UserError, match="model.d_condition"):
+    with pytest.raises(UserError, match="family.d_condition"):
         build_networks(dataclasses.replace(model, condition="cgan", d_condition="acgan"), (1, 28, 28), True, 10)
 
 
 def test_biggan_with_a_classifier_head_trains_the_class_loss():
-    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "model.g_width=8", "model.d_width=8",
-                                         "model.attention=0", "model.d_condition=acgan", "train.batch_size=8",
+    cfg = load_config("biggan-fashion", ["data.name=fashion-mnist-10k", "family.g_width=8", "family.d_width=8",
+                                         "family.attention=0", "family.d_condition=acgan", "train.batch_size=8",
                                          "log.tensorboard=false", "eval.every=0"])
     trainer = build_trainer(cfg, load_data(cfg))
     stats = RunningStats()

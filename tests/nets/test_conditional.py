@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ganforge import losses
-from ganforge.config import load_config
+from ganforge.config import family_options, load_config
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import ConditionalBatchNorm2d, condition_vector, join_condition
 
@@ -15,10 +15,10 @@ SHAPE = (1, 28, 28)
 
 
 def nets(mode, arch="dcgan28", *extra):
-    cfg = load_config("default", [f"model.condition={mode}", f"model.arch={arch}", "model.g_width=8",
-                                  "model.d_width=8", "model.g_hidden=[16]", "model.d_hidden=[16]", *extra])
+    cfg = load_config("default", [f"family.condition={mode}", f"family.arch={arch}", "family.g_width=8",
+                                  "family.d_width=8", "family.g_hidden=[16]", "family.d_hidden=[16]", *extra])
     torch.manual_seed(0)
-    return build_networks(cfg.model, SHAPE, True, n_cond=10)
+    return build_networks(family_options(cfg), SHAPE, True, n_cond=10)
 
 
 def test_condition_vector_one_hot_for_classes_and_unchanged_attributes():
@@ -61,7 +61,7 @@ def test_shapes_and_labels_reach_g_and_d(mode, arch):
 def test_cgan_d_reads_label_maps_beside_the_image():
     _, d = nets("cgan")
     assert d.body[0].in_channels == 1 + 10
-    _, packed = nets("cgan", "dcgan28", "model.pack=2")
+    _, packed = nets("cgan", "dcgan28", "family.pack=2")
     assert packed.body[0].in_channels == 2 * (1 + 10)
 
 

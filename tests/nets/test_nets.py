@@ -2,15 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.config import ModelConfig
 from ganforge.errors import UserError
+from ganforge.families.gan_options import GANOptions
 from ganforge.nets import build_networks
 
 
 @pytest.mark.parametrize("res", [16, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_shapes_for_every_resolution_and_channel_count(res, channels):
-    model = ModelConfig(arch="dcgan", g_width=8, d_width=8, z_dim=16)
+    model = GANOptions(arch="dcgan", g_width=8, d_width=8, z_dim=16)
     g, d = build_networks(model, (channels, res, res), True)
     x = g(torch.randn(3, 16))
     assert x.shape == (3, channels, res, res)
@@ -19,7 +19,7 @@ def test_dcgan_shapes_for_every_resolution_and_channel_count(res, channels):
 
 
 def test_dcgan_follows_the_paper_guidelines():
-    g, d = build_networks(ModelConfig(arch="dcgan"), (3, 64, 64), True)
+    g, d = build_networks(GANOptions(arch="dcgan"), (3, 64, 64), True)
     for net in (g, d):
         assert not any(isinstance(m, nn.Linear) for m in net.modules())  # no hidden dense layers
         assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in net.modules())
@@ -34,7 +34,7 @@ def test_dcgan_follows_the_paper_guidelines():
 
 
 def test_dcgan_parameter_counts_match_the_reference_network():
-    g, d = build_networks(ModelConfig(arch="dcgan"), (3, 64, 64), True)
+    g, d = build_networks(GANOptions(arch="dcgan"), (3, 64, 64), True)
     # the PyTorch DCGAN example (nz 100, ngf = ndf = 64, 3 x 64 x 64, bias-free convolutions) has 3,576,704 and
     # 2,765,568 parameters; ganforge adds biases where no BatchNorm follows: G's output conv (3), D's input
     # conv (64) and D's output conv (1)
@@ -44,7 +44,7 @@ def test_dcgan_parameter_counts_match_the_reference_network():
 
 def test_dcgan_init_is_normal_0_02():
     torch.manual_seed(0)
-    g, _ = build_networks(ModelConfig(arch="dcgan"), (3, 64, 64), True)
+    g, _ = build_networks(GANOptions(arch="dcgan"), (3, 64, 64), True)
     w = g[1].weight
     assert abs(w.std().item() - 0.02) < 0.001
     assert abs(w.mean().item()) < 0.001
@@ -52,7 +52,7 @@ def test_dcgan_init_is_normal_0_02():
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan28_shapes(channels):
-    g, d = build_networks(ModelConfig(arch="dcgan28"), (channels, 28, 28), True)
+    g, d = build_networks(GANOptions(arch="dcgan28"), (channels, 28, 28), True)
     x = g(torch.randn(4, 100))
     assert x.shape == (4, channels, 28, 28)
     assert d(x).shape == (4,)
@@ -60,7 +60,7 @@ def test_dcgan28_shapes(channels):
 
 @pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("mlp", (1,)), ("mlp", (1, 28, 28)), ("dense", (1, 28, 28))])
 def test_dense_architectures(arch, shape):
-    model = ModelConfig(arch=arch, z_dim=30)
+    model = GANOptions(arch=arch, z_dim=30)
     g, d = build_networks(model, shape, len(shape) == 3)
     x = g(torch.randn(5, 30))
     assert x.shape == (5, *shape)
@@ -68,9 +68,9 @@ def test_dense_architectures(arch, shape):
 
 
 def test_toy_generators_are_unbounded_and_images_bounded():
-    g, _ = build_networks(ModelConfig(arch="mlp", z_dim=2), (2,), False)
+    g, _ = build_networks(GANOptions(arch="mlp", z_dim=2), (2,), False)
     assert not isinstance(list(g)[-2], nn.Tanh)
-    g, _ = build_networks(ModelConfig(arch="mlp", z_dim=2), (1, 8, 8), True)
+    g, _ = build_networks(GANOptions(arch="mlp", z_dim=2), (1, 8, 8), True)
     assert isinstance(list(g)[-2], nn.Tanh)
 
 
@@ -81,7 +81,7 @@ def test_maxout_discriminator():
     x = torch.randn(5, 3)
     manual = m.linear(x).view(5, 2, 4).max(-1).values
     assert torch.equal(m(x), manual)
-    _, d = build_networks(ModelConfig(arch="mlp", d_activation="maxout", d_dropout=0.5), (1, 28, 28), True)
+    _, d = build_networks(GANOptions(arch="mlp", d_activation="maxout", d_dropout=0.5), (1, 28, 28), True)
     assert any(isinstance(x, Maxout) for x in d.modules()) and any(isinstance(x, nn.Dropout) for x in d.modules())
 
 
@@ -89,16 +89,16 @@ def test_maxout_discriminator():
                                             ((2, 32, 32), "1 or 3 image channels")])
 def test_dcgan_rejects_unsupported_shapes(shape, message):
     with pytest.raises(UserError, match=message):
-        build_networks(ModelConfig(arch="dcgan"), shape, True)
+        build_networks(GANOptions(arch="dcgan"), shape, True)
 
 
 def test_conv_archs_need_images():
     with pytest.raises(UserError, match="needs image data"):
-        build_networks(ModelConfig(arch="dcgan"), (2,), False)
+        build_networks(GANOptions(arch="dcgan"), (2,), False)
 
 
 def test_mlp_uniform_init_and_input_dropout():
-    model = ModelConfig(arch="mlp", g_init=0.05, d_init=0.005, d_input_dropout=0.2)
+    model = GANOptions(arch="mlp", g_init=0.05, d_init=0.005, d_input_dropout=0.2)
     g, d = build_networks(model, (1, 28, 28), True)
     for net, scale in ((g, 0.05), (d, 0.005)):
         for m in net.modules():

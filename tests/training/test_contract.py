@@ -47,8 +47,8 @@ def probe(monkeypatch):
     import dataclasses
 
     monkeypatch.setitem(FAMILIES, "probe", Probe)
-    cfg = load_config("toy-ring", ["model.family=probe", "data.n_toy=500", "train.batch_size=10",
-                                   "log.tensorboard=false", "train.ema=0.5", "optim.a.lr=1e-2"])
+    cfg = load_config("toy-ring", ["model.family=probe", "family={}", "data.n_toy=500", "train.batch_size=10",
+                                   "log.tensorboard=false", "train.ema=0.5", "optim.a.lr=1e-2"])  # family: is the GAN's
     groups = {"a": cfg.optim.groups["a"]}  # the preset's optim.g and optim.d belong to the GAN
     return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, groups=groups))
 

@@ -13,7 +13,7 @@ from ganforge.families.gan import GAN
 from ganforge.runs import read_metrics
 from ganforge.training.loop import train
 
-TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
+TOY = ["family.g_hidden=[16]", "family.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
        "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=3", "log.every=2",
        "train.steps=12"]
 

@@ -12,7 +12,7 @@ from ganforge.config import load_config
 from ganforge.runs import load_data, load_generator, read_metrics
 from ganforge.training.loop import build_trainer, train
 
-TINY_DCGAN = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false",
+TINY_DCGAN = ["family.g_width=8", "family.d_width=8", "train.batch_size=16", "log.tensorboard=false",
               "log.every=2", "log.sample_every=3", "log.checkpoint_every=3"]
 
 
@@ -26,7 +26,7 @@ def test_toy_ring_training_moves_samples_toward_the_modes(tmp_path):
     cfg = load_config("toy-ring", ["train.steps=400", "data.n_toy=20000", "log.tensorboard=false",
                                    "log.sample_every=400", "log.checkpoint_every=400"])
     dataset = load_data(cfg)
-    z = torch.randn(2000, cfg.model.z_dim, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(2000, cfg.family["z_dim"], generator=torch.Generator().manual_seed(5))
     before = build_trainer(cfg, dataset).family.generate(z).detach()
     summary = train(cfg, tmp_path / "run", quiet=True)
     assert summary["steps"] == 400
@@ -89,8 +89,8 @@ def test_resume_continues_with_the_same_counter_and_optimizer_state(tmp_path):
 
 
 def test_k_discriminator_steps_and_fresh_noise(tmp_path):
-    cfg = load_config("gan-mnist", ["data.name=toy-ring", "data.n_toy=1000", "model.g_output=linear",
-                                    "train.steps=4", "train.d_steps=3", "model.g_hidden=[16]", "model.d_hidden=[16]",
+    cfg = load_config("gan-mnist", ["data.name=toy-ring", "data.n_toy=1000", "family.g_output=linear",
+                                    "train.steps=4", "family.d_steps=3", "family.g_hidden=[16]", "family.d_hidden=[16]",
                                     "log.tensorboard=false", "train.batch_size=10"])
     summary = train(cfg, tmp_path / "run", quiet=True)
     assert summary["images_seen"] == 4 * 3 * 10
@@ -119,15 +119,15 @@ def test_default_config_trains_on_an_image_folder_of_any_size(tmp_path):
     # no silent resize to the 28x28 network: the DCGAN for the largest power of two that fits 60x45, centre-cropped
     assert data["shape"] == [3, 32, 32] and data["n"] == 12
     saved = load_config(str(tmp_path / "run" / "config.yaml"))
-    assert saved.model.arch == "dcgan" and saved.data.resolution == 32 and saved.data.name == str(folder.resolve())
+    assert saved.family["arch"] == "dcgan" and saved.data.resolution == 32 and saved.data.name == str(folder.resolve())
 
 
 def test_gan_mnist_preset_on_real_mnist(tmp_path):
     mnist = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
     if not mnist.is_dir():
         pytest.skip(f"MNIST IDX files not found at {mnist}")
-    cfg = load_config("gan-mnist", [f"data.root={mnist}", "train.steps=3", "model.g_hidden=[32]",
-                                    "model.d_hidden=[16]", "log.tensorboard=false"])
+    cfg = load_config("gan-mnist", [f"data.root={mnist}", "train.steps=3", "family.g_hidden=[32]",
+                                    "family.d_hidden=[16]", "log.tensorboard=false"])
     summary = train(cfg, tmp_path / "run", quiet=True)
     data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
     assert data["n"] == 60_000 and data["shape"] == [1, 28, 28]
@@ -140,7 +140,7 @@ def test_gan_mnist_preset_on_real_mnist(tmp_path):
 
 def test_linear_learning_rate_decay_follows_the_step(tmp_path):
     cfg = load_config("toy-ring", ["train.steps=10", "optim.decay=linear", "optim.decay_start=0.6",
-                                   "data.n_toy=500", "model.g_hidden=[8]", "model.d_hidden=[8]"])
+                                   "data.n_toy=500", "family.g_hidden=[8]", "family.d_hidden=[8]"])
     trainer = build_trainer(cfg, load_data(cfg))
     factors = []
     from ganforge.training.log import RunningStats

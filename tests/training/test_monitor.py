@@ -10,7 +10,7 @@ from ganforge.errors import UserError
 from ganforge.runs import read_metrics
 from ganforge.training.loop import train
 
-TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
+TINY = ["family.g_width=8", "family.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
         "log.sample_every=100", "log.checkpoint_every=3", "eval.n=200", "eval.every=0"]
 
 

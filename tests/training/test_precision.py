@@ -12,7 +12,7 @@ from ganforge.runtime import autocast_dtype
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 
-TINY = ["model.g_width=8", "model.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
+TINY = ["family.g_width=8", "family.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
 
 
 def trained(steps, *overrides):

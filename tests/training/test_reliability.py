@@ -5,7 +5,7 @@ import json
 from ganforge.checkpoint import list_checkpoints, load_checkpoint
 from ganforge.cli import main
 
-TOY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
+TOY = ["family.g_hidden=[16]", "family.d_hidden=[16]", "data.n_toy=1000", "train.batch_size=32",
        "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=3", "log.every=3",
        "log.keep_checkpoints=3"]
 

@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import losses
-from ganforge.config import choice
 from ganforge.data.priors import PRIORS, component_of, mixture_centres, sample_prior, share_in_component
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
 from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
 from ganforge.nets.autoencoder import build
+from ganforge.options import choice
 
 PICTURE_POINTS = 2000  # training examples encoded for the code-space picture
 
@@ -56,6 +56,7 @@ class AAEGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
 class AAE(Family):
     GENERATOR = AAEGenerator
     Options = AAEOptions
+    FIXED_SIZE = 28  # image folders are resized to 28x28 unless data.resolution says otherwise
     GROUPS = ("AE", "D", "E")  # optim.ae: reconstruction (E and G); optim.d: code D; optim.e: E as D's generator
     SAMPLER = "G"  # the decoder
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {"class": "supervised runs: every sample from this class's part of the code space"}

@@ -10,6 +10,8 @@ network or a phase itself.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +23,7 @@ from ganforge.augment import Augmenter
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.generator import DEFAULT_SAMPLES, Generator, eval_mode
+from ganforge.options import build_options
 
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
 
@@ -71,6 +74,7 @@ class Family(nn.Module):
     GROUPS: ClassVar[tuple[str, ...]] = ()
     SAMPLER: ClassVar[str] = "G"
     AUGMENTS_IMAGES: ClassVar[bool] = False  # D sees images, so train.augment applies (see make_augmenter)
+    FIXED_SIZE: ClassVar[int | None] = None  # the image size of the family's networks (image_size), if fixed
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
     LATENT: ClassVar[str] = ""  # "gaussian": inputs["z"] ~ N(0, I), "prior": another prior; "": no latent space
     GENERATOR: ClassVar[type[Generator]] = Generator  # the trained artefact; its abilities are its base classes
@@ -78,7 +82,7 @@ class Family(nn.Module):
     networks: dict[str, nn.Module]
     wrapped: dict[str, nn.Module] = {}  # noqa: RUF012 - per instance after distribute(); shared empty default
     ema: Any = None  # the loop's EMA of the sampling network (train.ema > 0)
-    conditional: bool = False  # the sampling network takes a condition vector (model.condition)
+    conditional: bool = False  # the sampling network takes a condition vector (the gan's family.condition)
     attributes: bool = False  # the condition holds binary attributes, not a one-hot class
     n_cond: int = 0
 
@@ -103,15 +107,32 @@ class Family(nn.Module):
 
     @classmethod
     def read_options(cls, cfg):
-        """The family's Options from the config's `family:` section, each key and type checked."""
+        """The family's Options from the config's `family:` section, each key and type checked, then its own
+        checks (check_settings)."""
+        name = cfg.model.family
         if cls.Options is None:
             if cfg.family:
-                raise UserError(f"config key 'family.{next(iter(cfg.family))}': the {cfg.model.family} family "
-                                "has no options of its own; remove the family section")
+                raise not_read(f"family.{next(iter(cfg.family))}", name, None)
             return None
-        from ganforge.config import build_section
+        options = build_options(cls.Options, cfg.family, "family.", lambda key: not_read(key, name, cls.Options))
+        cls.check_settings(options, cfg)
+        return options
 
-        return build_section(cls.Options, cfg.family, "family.")
+    @classmethod
+    def check_settings(cls, options, cfg) -> None:
+        """Refuse option values out of range or at odds with the rest of the config; run when the config is
+        loaded, before anything is trained or written."""
+
+    @classmethod
+    def image_size(cls, options) -> int | None:
+        """The image size the family's networks fix, for data without data.resolution (None: the data's own)."""
+        return cls.FIXED_SIZE
+
+    @classmethod
+    def fit_images(cls, options, width: int, height: int) -> tuple[int, dict] | None:
+        """For an image folder of width x height images and no data.resolution: (the resolution to train at,
+        the option values that go with it), or None to train at image_size()."""
+        return None
 
     # -- training ------------------------------------------------------------------------------------------
 
@@ -283,6 +304,20 @@ def encode_images(family: Family, encoder: nn.Module, x: torch.Tensor, batch: in
                 part = part.float().div_(127.5).sub_(1.0)
             parts.append(codes(encoder(part)).float())
         return torch.cat(parts)
+
+
+def not_read(key: str, family: str, options: type | None) -> UserError:
+    """The refusal of a config key the family does not read: where its settings live, or the closest one."""
+    if options is None:
+        return UserError(f"config key '{key}': the {family} family does not read it and has no settings of its "
+                         "own; remove it")
+    names = [f.name for f in dataclasses.fields(options)]
+    close = difflib.get_close_matches(key.split(".")[-1], names, n=1, cutoff=0.75) if key.startswith("family.") else []
+    if close:
+        return UserError(f"unknown config key '{key}'; did you mean 'family.{close[0]}'? (the {family} family's "
+                         "settings: `ganforge presets --keys`)")
+    return UserError(f"config key '{key}': the {family} family does not read it; its own settings are family.* "
+                     "(`ganforge presets --keys`)")
 
 
 def check_options(family: Family, options: dict, allowed: tuple[str, ...] | None = None) -> None:

@@ -21,15 +21,15 @@ import torch
 from torch import nn
 
 from ganforge import seeds
-from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
-from ganforge.families.pix2pix import checked_objective, d_loss, discriminator_score, g_loss
+from ganforge.families.pix2pix import OBJECTIVES, check_translation, d_loss, discriminator_score, g_loss
 from ganforge.families.translation import TranslationFamily, as_picture, to_unit_range
 from ganforge.generator import SHOWCASE, eval_mode
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.resnet import ResnetGenerator
+from ganforge.options import choice, setting
 from ganforge.replay import ReplayBuffer
 
 
@@ -41,6 +41,10 @@ class CycleGANOptions:
     blocks: int = 9  # residual blocks in each generator (the paper: 6 at 128 px, 9 at 256)
     patch_layers: int = 3  # D's strided layers: 0 PixelGAN, 1-5 patches of 16/34/70/142/286 px, -1 ImageGAN
     d_norm: str = choice("instance", "batch", "instance")  # D's normalisation layers
+    # D's and G's objectives on each patch: BCE (gan) or least squares (lsgan, the paper's)
+    objective: str = choice("gan", *OBJECTIVES, was="loss.objective")
+    g_width: int = setting(64, was="model.g_width")  # channels of each G's first layer (doubled per halving)
+    d_width: int = setting(64, was="model.d_width")  # channels of each D's first layer (doubled per halving)
 
 
 def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -60,6 +64,10 @@ class CycleGAN(TranslationFamily):
     SAMPLER = "G_AB"
     DIRECTIONS = ("AB", "BA")
 
+    @classmethod
+    def check_settings(cls, options: CycleGANOptions, cfg) -> None:
+        check_translation(options)
+
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
         o: CycleGANOptions = self.options
@@ -74,12 +82,12 @@ class CycleGAN(TranslationFamily):
         if any(side % 4 for side in spec.shape[1:]):
             raise UserError(f"cyclegan's generators halve the image twice: its sides must divide by 4, got "
                             f"{'x'.join(map(str, spec.shape[1:]))}; set data.resolution")
-        self.objective = checked_objective(cfg)
+        self.objective = o.objective
         c_a, c_b, size = spec.input_shape[0], spec.shape[0], spec.shape[1:]
-        self.G_AB = ResnetGenerator(c_a, c_b, cfg.model.g_width, o.blocks)
-        self.G_BA = ResnetGenerator(c_b, c_a, cfg.model.g_width, o.blocks)
-        self.D_A = PatchDiscriminator(c_a, o.patch_layers, cfg.model.d_width, o.d_norm, image_size=size)
-        self.D_B = PatchDiscriminator(c_b, o.patch_layers, cfg.model.d_width, o.d_norm, image_size=size)
+        self.G_AB = ResnetGenerator(c_a, c_b, o.g_width, o.blocks)
+        self.G_BA = ResnetGenerator(c_b, c_a, o.g_width, o.blocks)
+        self.D_A = PatchDiscriminator(c_a, o.patch_layers, o.d_width, o.d_norm, image_size=size)
+        self.D_B = PatchDiscriminator(c_b, o.patch_layers, o.d_width, o.d_norm, image_size=size)
         self.networks = {"G_AB": self.G_AB, "G_BA": self.G_BA, "D_A": self.D_A, "D_B": self.D_B}
         self.pools: dict[str, ReplayBuffer] | None = None  # made on first use, on the data's device
         self._pool_seeds = {"A": cfg.train.seed + seeds.POOL_A, "B": cfg.train.seed + seeds.POOL_B}

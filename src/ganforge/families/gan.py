@@ -5,20 +5,22 @@ Algorithm 1 of the paper, one training iteration:
   for k steps: sample m noise vectors z and m examples x;
                ascend  1/m sum [log D(x) + log(1 - D(G(z)))]          (d_loss, negated)
   sample m noise vectors z;
-  descend 1/m sum log(1 - D(G(z)))   (loss.g = minimax)
-  or ascend  1/m sum log D(G(z))     (loss.g = nonsaturating, the paper's practical advice)
+  descend 1/m sum log(1 - D(G(z)))   (family.g_loss = minimax)
+  or ascend  1/m sum log D(G(z))     (family.g_loss = nonsaturating, the paper's practical advice)
 Two phases: "D" (repeated k times, each on a fresh real batch) and "G" (D frozen). The loop runs them; this
-file holds the objectives. loss.objective swaps the pair for WGAN, hinge or
+file holds the objectives. family.objective swaps the pair for WGAN, hinge or
 least squares; penalties (WGAN-GP, R1, DRAGAN), weight clipping, one-sided label smoothing, experience replay
 and PacGAN packing are added here, so every architecture gets them.
 
-With model.condition (cgan, acgan, projection, biggan) G and D also take the label (a class or binary attributes).
+With family.condition (cgan, acgan, projection, biggan) G and D also take the label (a class or binary attributes).
+The settings are GANOptions (families/gan_options.py).
 Fake samples get the labels of the real batch beside them, so D sees the same label distribution on both
 sides and the penalties' interpolates keep one label; acgan adds the class loss to both players.
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -27,6 +29,7 @@ from torch import nn
 from ganforge import losses, seeds
 from ganforge.errors import UserError
 from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
+from ganforge.families.gan_options import GANOptions, check_gan
 from ganforge.generator import Generator, SamplesCodes, ScoresPoints, eval_mode
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
@@ -46,6 +49,7 @@ class GANGenerator(Generator, SamplesCodes, ScoresPoints):
 
 
 class GAN(Family):
+    Options = GANOptions
     GROUPS = ("G", "D")
     GENERATOR = GANGenerator
     AUGMENTS_IMAGES = True
@@ -54,33 +58,49 @@ class GAN(Family):
         "class": "conditional runs: every sample of this class (an index or a class name)",
         "attr": "attribute-conditioned runs: name=0|1,... (others drawn as often as in the data)"}
 
+    @classmethod
+    def check_settings(cls, options: GANOptions, cfg) -> None:
+        check_gan(options, cfg.train.batch_size)
+
+    @classmethod
+    def image_size(cls, options: GANOptions) -> int | None:
+        return 28 if options.arch == "dcgan28" else None  # the other networks take the data's size
+
+    @classmethod
+    def fit_images(cls, options: GANOptions, width: int, height: int) -> tuple[int, dict] | None:
+        """The 28x28 DCGAN on a folder of other sizes: small images resized to 28x28; larger ones the DCGAN at the
+        largest power of two that fits, at most 64 (the DCGAN paper's size; larger is slow on a CPU)."""
+        if options.arch != "dcgan28" or (width, height) == (28, 28):
+            return None
+        side = min(width, height)
+        if side < 32:
+            return 28, {"arch": "dcgan28"}
+        return min(64, 2 ** int(math.log2(side))), {"arch": "dcgan"}
+
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
-        self.condition, self.n_cond, self.attributes = cfg.model.condition, spec.n_cond, bool(spec.attr_names)
+        o: GANOptions = self.options
+        self.condition, self.n_cond, self.attributes = o.condition, spec.n_cond, bool(spec.attr_names)
         self.conditional = self.condition != "none"
         if self.conditional:
-            check_condition(cfg.model, spec.n_cond, cfg.data.name)
-            if cfg.train.replay:
-                raise UserError("train.replay works with model.condition=none only (the buffer keeps no labels); "
-                                "set train.replay=0")
-        self.z_dim = cfg.model.z_dim
-        self.G, self.D = build_networks(cfg.model, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
+            check_condition(o, spec.n_cond, cfg.data.name)
+        self.z_dim = o.z_dim
+        self.G, self.D = build_networks(o, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
         self.networks = {"G": self.G, "D": self.D}
-        self.d_steps = cfg.train.d_steps
-        self.loss_cfg = cfg.loss
-        d_objective, g_objective = losses.OBJECTIVES[cfg.loss.objective]
+        self.d_steps = o.d_steps
+        d_objective, g_objective = losses.OBJECTIVES[o.objective]
         self.d_objective = d_objective
-        self.g_objective = losses.G_LOSSES[cfg.loss.g] if cfg.loss.objective == "gan" else g_objective
-        self.probabilities = cfg.loss.objective == "gan"  # D's output is a logit of P(real)
-        self.pack_size = cfg.model.pack
-        self.d_max_norm = cfg.model.d_max_norm
-        self.replay_size, self.replay_mix = cfg.train.replay, cfg.train.replay_mix
+        self.g_objective = losses.G_LOSSES[o.g_loss] if o.objective == "gan" else g_objective
+        self.probabilities = o.objective == "gan"  # D's output is a logit of P(real)
+        self.pack_size = o.pack
+        self.d_max_norm = o.d_max_norm
+        self.replay_size, self.replay_mix = o.replay, o.replay_mix
         self.replay_seed = cfg.train.seed + seeds.REPLAY
         self.replay: ReplayBuffer | None = None  # made on first use, on the data's device
         self.d_steps_done = 0  # for lazy R1 and top-k's epochs
-        self.top_k_floor, self.top_k_decay = cfg.loss.g_top_k, cfg.loss.g_top_k_decay
+        self.top_k_floor, self.top_k_decay = o.g_top_k, o.g_top_k_decay
         self.images_per_d_step, self.n_examples = cfg.train.batch_size, spec.n_examples
-        self.reuse_fake = cfg.train.reuse_fake and cfg.train.d_steps == 1  # the loop's rule: G's step reuses G(z)
+        self.reuse_fake = o.reuse_fake and o.d_steps == 1  # the loop's rule: G's step reuses G(z)
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
 
@@ -95,13 +115,13 @@ class GAN(Family):
     def loss(self, phase: str, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
         if phase == "D":
             return self.d_loss(batch, step.randn(step.batch_size, self.z_dim))
-        # with k = 1 and train.reuse_fake, G's step reuses the D step's z and G(z): one G forward saved
+        # with k = 1 and family.reuse_fake, G's step reuses the D step's z and G(z): one G forward saved
         z = self._last[0] if self.reuse_fake and self._last is not None else step.randn(step.batch_size, self.z_dim)
         return self.g_loss(z)
 
     def critic_and_classes(self, x: torch.Tensor, labels: torch.Tensor | None,
                            sync: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits for a batch (packed in groups of model.pack first: PacGAN), and with acgan its class logits.
+        """D's logits for a batch (packed in groups of family.pack first: PacGAN), and with acgan its class logits.
         `sync`: through the DistributedDataParallel wrapper, once per D step (see training/distributed.py)."""
         d = self.wrapped.get("D", self.D) if sync else self.D
         if self.augmenter is not None and self.training:  # real and fake alike, in D's step and in G's
@@ -118,11 +138,11 @@ class GAN(Family):
         return g(z, labels) if self.conditional else g(z)
 
     def d_loss(self, real: Batch, z: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        c = self.loss_cfg
+        c = self.options
         labels = None
         if self.conditional:
             if real.y is None:
-                raise UserError("model.condition needs labelled data, but the batch has no labels")
+                raise UserError("family.condition needs labelled data, but the batch has no labels")
             labels = condition_vector(real.y, self.n_cond)
             self._labels = labels
         if self.reuse_fake:  # kept with its graph: G's step reuses it for the same z
@@ -189,13 +209,13 @@ class GAN(Family):
             logits = logits.topk(max(1, round(fraction * len(logits))), dim=0).values
         loss = self.g_objective(logits)
         stats = {"loss_g": loss.detach()}
-        if self.loss_cfg.ortho:  # BigGAN: G amenable to truncation
+        if self.options.ortho:  # BigGAN: G amenable to truncation
             penalty = losses.orthogonal_penalty(self.G)
-            loss = loss + self.loss_cfg.ortho * penalty
+            loss = loss + self.options.ortho * penalty
             stats["ortho"] = penalty.detach()
         if classes is not None:  # acgan: G also wants its samples to be classified as their label
             class_loss = losses.class_loss(classes, labels, self.attributes)
-            loss = loss + self.loss_cfg.class_weight * class_loss
+            loss = loss + self.options.class_weight * class_loss
             stats["loss_class_g"] = class_loss.detach()
         return loss, stats
 
@@ -222,8 +242,8 @@ class GAN(Family):
             for m in self.D.modules():
                 if isinstance(m, nn.Linear):
                     m.weight.copy_(torch.renorm(m.weight, 2, 0, self.d_max_norm))
-        if self.loss_cfg.clip > 0:
-            losses.clip_weights_(self.D, self.loss_cfg.clip)
+        if self.options.clip > 0:
+            losses.clip_weights_(self.D, self.options.clip)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         state = {"d_steps_done": torch.tensor([self.d_steps_done], dtype=torch.int64)}
@@ -293,8 +313,8 @@ class GAN(Family):
             return None
         flag = "--class" if class_name is not None else "--attr"
         if not self.conditional:
-            raise UserError(f"{flag} needs a conditional run (model.condition cgan, acgan, projection or biggan); "
-                            f"this run was trained with model.condition=none")
+            raise UserError(f"{flag} needs a conditional run (family.condition cgan, acgan, projection or biggan); "
+                            f"this run was trained with family.condition=none")
         if class_name is not None and attrs is not None:
             raise UserError("give --class or --attr, not both")
         names = list(self.spec.attr_names)
@@ -329,7 +349,7 @@ class GAN(Family):
         return c
 
     def training_notes(self) -> list[str]:
-        note = penalty_with_batchnorm(self.loss_cfg, self.D)
+        note = penalty_with_batchnorm(self.options, self.D)
         return [note] if note else []
 
     def forward_check(self, device: torch.device) -> None:
@@ -348,14 +368,14 @@ class GAN(Family):
         return torch.sigmoid(out) if self.probabilities else out
 
 
-def penalty_with_batchnorm(loss_cfg, d: nn.Module) -> str | None:
+def penalty_with_batchnorm(options, d: nn.Module) -> str | None:
     """Gradient penalties are defined per sample; BatchNorm in D mixes the samples of a batch, so the gradient
     of one sample's output holds the others' too and the penalty no longer measures D's slope at a point."""
-    used = [name for name in ("gp", "r1", "dragan") if getattr(loss_cfg, name) > 0]
+    used = [name for name in ("gp", "r1", "dragan") if getattr(options, name) > 0]
     if used and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules()):
-        return (f"loss.{used[0]} penalises D's gradient per sample, but this D has BatchNorm, which mixes the "
+        return (f"family.{used[0]} penalises D's gradient per sample, but this D has BatchNorm, which mixes the "
                 "samples of a batch, so the penalty is not exactly per sample (the WGAN-GP and R1 papers use a D "
-                "without it: model.arch mlp or dense)")
+                "without it: family.arch mlp or dense)")
     return None
 
 

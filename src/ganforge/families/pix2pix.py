@@ -3,7 +3,7 @@
 G, a U-Net with skips (nets/unet.py), maps an input image a to an output G(a); D, a PatchGAN (nets/patchgan.py),
 sees the input beside an output, (a, b) or (a, G(a)), and scores each patch as real or fake. Each iteration,
 on one minibatch of pairs (a, b) (the paper's Eq. 4):
-  D  learns to tell (a, b) from (a, G(a))                        BCE (loss.objective gan) or least squares
+  D  learns to tell (a, b) from (a, G(a))                       BCE (family.objective gan) or least squares
   G  fools D and stays near the target:  gan * L_GAN + l1 * |b - G(a)|_1    (the paper: l1 = 100)
 family.gan=0 is "L1 alone" and family.l1=0 "cGAN alone" of the paper's Table 1; family.patch_layers sets D's
 receptive field (0: the 1x1 PixelGAN, 1-5: patches of 16, 34, 70, 142, 286 pixels, -1: the whole image).
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import torch
 
 from ganforge import losses
-from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
 from ganforge.families.translation import TranslationFamily
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.unet import UNet, unet_depth
+from ganforge.options import at_least, choice, setting
 
 OBJECTIVES = ("gan", "lsgan")
 
@@ -36,15 +36,15 @@ class Pix2PixOptions:
     unet_depth: int = 0  # G's halvings (0: as many as the image size divides, at most 8)
     dropout: bool = True  # dropout 0.5 in G's innermost decoder layers
     d_norm: str = choice("batch", "batch", "instance")  # D's normalisation layers
+    # D's and G's objectives on each patch: BCE (gan) or least squares (lsgan)
+    objective: str = choice("gan", *OBJECTIVES, was="loss.objective")
+    g_width: int = setting(64, was="model.g_width")  # channels of G's first level (doubled per halving)
+    d_width: int = setting(64, was="model.d_width")  # channels of D's first layer (doubled per halving)
 
 
-def checked_objective(cfg) -> str:
-    """loss.objective for the translation families: BCE or least squares on each patch."""
-    objective = cfg.loss.objective
-    if objective not in OBJECTIVES:
-        raise UserError(f"config key 'loss.objective' is {objective}; the {cfg.model.family} family uses "
-                        f"{' or '.join(OBJECTIVES)}")
-    return objective
+def check_translation(options) -> None:
+    """The checks of the keys the translation families share."""
+    at_least(options, 1, "g_width", "d_width")
 
 
 def d_loss(objective: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -61,6 +61,10 @@ class Pix2Pix(TranslationFamily):
     SAMPLER = "G"
     AUGMENTS_IMAGES = False  # D sees (input, image) pairs; augmenting one side alone would break the pairing
 
+    @classmethod
+    def check_settings(cls, options: Pix2PixOptions, cfg) -> None:
+        check_translation(options)
+
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
         o: Pix2PixOptions = self.options
@@ -76,11 +80,11 @@ class Pix2Pix(TranslationFamily):
         if not -1 <= o.patch_layers <= 5:
             raise UserError(f"config key 'family.patch_layers' must be -1 (ImageGAN), 0 (PixelGAN) or 1-5, "
                             f"got {o.patch_layers}")
-        self.objective = checked_objective(cfg)
+        self.objective = o.objective
         c_in, c_out, (h, w) = spec.input_shape[0], spec.shape[0], spec.shape[1:]
         depth = unet_depth(h, w, o.unet_depth or None)
-        self.G = UNet(c_in, c_out, depth, cfg.model.g_width, dropout_levels=3 if o.dropout else 0)
-        self.D = PatchDiscriminator(c_in + c_out, o.patch_layers, cfg.model.d_width, o.d_norm, image_size=(h, w))
+        self.G = UNet(c_in, c_out, depth, o.g_width, dropout_levels=3 if o.dropout else 0)
+        self.D = PatchDiscriminator(c_in + c_out, o.patch_layers, o.d_width, o.d_norm, image_size=(h, w))
         self.networks = {"G": self.G, "D": self.D}
         self._fake: torch.Tensor | None = None  # G(a) of the iteration's batch, made in D's phase, reused in G's
 

@@ -21,16 +21,20 @@ from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
 from ganforge.generator import Generator, SamplesCodes
 from ganforge.nets.progan import ProDiscriminator, ProGenerator, resize_real
+from ganforge.options import at_least, setting
 
 
 @dataclass
 class ProGANOptions:
     images_per_phase: int = 64_000  # images per fade-in and per stable phase (the paper: 800k)
     batch_sizes: list[int] = field(default_factory=list)  # one per level, coarse to fine; empty: train.batch_size
-    max_channels: int = 256  # the widest convolution (model.g_width / d_width: channels at the image's size)
+    max_channels: int = 256  # the widest convolution (g_width / d_width: channels at the image's size)
     gp: float = 10.0  # WGAN-GP weight lambda
     drift: float = 0.001  # epsilon of the drift term eps * D(x)^2, which keeps D's outputs near 0
     mbstd_group: int = 4
+    z_dim: int = setting(100, was="model.z_dim")  # size of the noise vector z
+    g_width: int = setting(64, was="model.g_width")  # G's channels at the image's size (doubled per halving)
+    d_width: int = setting(64, was="model.d_width")  # D's channels at the image's size (doubled per halving)
 
 
 class ProGANGenerator(Generator, SamplesCodes):
@@ -42,6 +46,11 @@ class ProGAN(Family):
     Options = ProGANOptions
     GROUPS = ("G", "D")
     LATENT = "gaussian"
+    FIXED_SIZE = 28  # unless data.resolution sets another
+
+    @classmethod
+    def check_settings(cls, options: ProGANOptions, cfg) -> None:
+        at_least(options, 1, "z_dim", "g_width", "d_width")
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -50,10 +59,9 @@ class ProGAN(Family):
             raise UserError("the progan family grows square images; set data.resolution for an image folder")
         if o.images_per_phase < 1 or o.gp < 0 or o.drift < 0:
             raise UserError("config keys 'family.images_per_phase' (>= 1), 'family.gp' and 'family.drift' (>= 0)")
-        m = cfg.model
-        self.z_dim = m.z_dim
-        self.G = ProGenerator(spec.shape, m.z_dim, m.g_width, o.max_channels)
-        self.D = ProDiscriminator(spec.shape, m.d_width, o.max_channels, o.mbstd_group)
+        self.z_dim = o.z_dim
+        self.G = ProGenerator(spec.shape, o.z_dim, o.g_width, o.max_channels)
+        self.D = ProDiscriminator(spec.shape, o.d_width, o.max_channels, o.mbstd_group)
         self.levels = self.G.levels
         if o.batch_sizes and (len(o.batch_sizes) != self.levels + 1 or min(o.batch_sizes) < 1):
             raise UserError(f"config key 'family.batch_sizes' needs one positive batch size per level: "

@@ -3,7 +3,7 @@
 G (SRResNet, nets/resnet.py: residual blocks, then sub-pixel convolutions that double the size) maps a
 low-resolution image a to G(a) at `scale` times its size; D (nets/resnet.py's SRDiscriminator) tells real
 high-resolution images from G's. Each iteration, on one minibatch of pairs (a, x):
-  D  learns to tell x from G(a)                                     BCE (loss.objective gan) or least squares
+  D  learns to tell x from G(a)                                    BCE (family.objective gan) or least squares
   G  pixel * |G(a) - x|^2 + content * |phi(G(a)) - phi(x)|^2 + gan * L_GAN(G(a))
 phi is a feature map of a domain classifier (family.content_classifier), standing in for the paper's VGG
 features, whose weights cannot be downloaded here: by default a second seed of ganforge's Fashion-MNIST recipe,
@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
-from ganforge.families.pix2pix import checked_objective, d_loss, discriminator_score, g_loss
+from ganforge.families.pix2pix import OBJECTIVES, check_translation, d_loss, discriminator_score, g_loss
 from ganforge.families.translation import TranslationFamily
 from ganforge.nets.resnet import SRDiscriminator, SRResNet
+from ganforge.options import choice, setting
 
 
 @dataclass
@@ -40,6 +41,10 @@ class SRGANOptions:
     # a run folder whose G starts this run: an SRResNet run (family.gan=0), as Ledig et al. start SRGAN;
     # empty: G starts from random weights
     init: str = ""
+    # D's and G's objectives: BCE (gan, the paper's) or least squares (lsgan)
+    objective: str = choice("gan", *OBJECTIVES, was="loss.objective")
+    g_width: int = setting(64, was="model.g_width")  # channels of G's residual blocks
+    d_width: int = setting(64, was="model.d_width")  # channels of D's first stage (doubled per halving)
 
 
 class SRGAN(TranslationFamily):
@@ -47,6 +52,10 @@ class SRGAN(TranslationFamily):
     GROUPS = ("G", "D")
     SAMPLER = "G"
     AUGMENTS_IMAGES = False  # D would learn that augmented images are real, and G to draw them
+
+    @classmethod
+    def check_settings(cls, options: SRGANOptions, cfg) -> None:
+        check_translation(options)
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -63,10 +72,10 @@ class SRGAN(TranslationFamily):
         if not 1 <= o.d_stages <= 6 or (h >> o.d_stages) == 0:
             raise UserError(f"config key 'family.d_stages' must be 1-6 and at most log2 of the image size, got "
                             f"{o.d_stages}")
-        self.objective = checked_objective(cfg)
+        self.objective = o.objective
         self.scale = scale
-        self.G = SRResNet(c_in, scale, cfg.model.g_width, o.blocks)
-        self.D = SRDiscriminator(c_out, cfg.model.d_width, o.d_stages)
+        self.G = SRResNet(c_in, scale, o.g_width, o.blocks)
+        self.D = SRDiscriminator(c_out, o.d_width, o.d_stages)
         self.networks = {"G": self.G, "D": self.D}
         # in a list, not an attribute: a fixed judge, outside the weights, the optimisers and train()/eval()
         self._content = [load_content_classifier(o.content_classifier, spec.shape)] if o.content > 0 else []
@@ -139,7 +148,7 @@ def generator_weights(run_dir: str, like: torch.nn.Module) -> dict[str, torch.Te
     wanted = {k: tuple(v.shape) for k, v in like.state_dict().items()}
     if {k: tuple(v.shape) for k, v in weights.items()} != wanted:
         raise UserError(f"config key 'family.init': the G of {run_dir} is not this run's network; train both "
-                        "with the same model.g_width and family.blocks")
+                        "with the same family.g_width and family.blocks")
     return weights
 
 

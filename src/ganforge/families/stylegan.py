@@ -22,18 +22,22 @@ from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
 from ganforge.generator import Generator, MixesStyles, SamplesCodes, eval_mode
 from ganforge.nets.stylegan import ResidualDiscriminator, StyleGenerator
+from ganforge.options import at_least, setting
 
 
 @dataclass
 class StyleGANOptions:
     w_dim: int = 128  # the intermediate latent w (the paper: 512)
     mapping_layers: int = 8  # fully connected layers z -> w
-    max_channels: int = 256  # the widest convolution (model.g_width / d_width: channels at the image's size)
+    max_channels: int = 256  # the widest convolution (g_width / d_width: channels at the image's size)
     style_mixing: float = 0.9  # share of G steps whose images mix two codes' styles
     r1: float = 0.01  # R1 weight gamma (StyleGAN2-ADA's value for 32x32 images)
     r1_every: int = 16  # lazy regularisation: R1 every this many iterations, scaled up to match
     w_avg_beta: float = 0.995  # the running mean of w: w_avg <- beta w_avg + (1 - beta) mean(w)
     mbstd_group: int = 4  # minibatch standard deviation group size in D
+    z_dim: int = setting(100, was="model.z_dim")  # size of the code z that the mapping turns into w
+    g_width: int = setting(64, was="model.g_width")  # G's channels at the image's size (doubled per halving)
+    d_width: int = setting(64, was="model.d_width")  # D's channels at the image's size (doubled per halving)
 
 
 class StyleGANGenerator(Generator, SamplesCodes, MixesStyles):
@@ -61,6 +65,11 @@ class StyleGAN(Family):
     Options = StyleGANOptions
     GROUPS = ("G", "D")
     LATENT = "w"
+    FIXED_SIZE = 28  # unless data.resolution sets another
+
+    @classmethod
+    def check_settings(cls, options: StyleGANOptions, cfg) -> None:
+        at_least(options, 1, "z_dim", "g_width", "d_width")
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -73,10 +82,9 @@ class StyleGAN(Family):
         if not 0 <= o.style_mixing <= 1 or o.r1 < 0 or o.r1_every < 1 or not 0 <= o.w_avg_beta < 1:
             raise UserError("config keys 'family.style_mixing' (0..1), 'family.r1' (>= 0), 'family.r1_every' (>= 1) "
                             "and 'family.w_avg_beta' ([0, 1)) are out of range")
-        m = cfg.model
-        self.z_dim = m.z_dim
-        self.G = StyleGenerator(spec.shape, m.z_dim, o.w_dim, o.mapping_layers, m.g_width, o.max_channels)
-        self.D = ResidualDiscriminator(spec.shape, m.d_width, o.max_channels, o.mbstd_group)
+        self.z_dim = o.z_dim
+        self.G = StyleGenerator(spec.shape, o.z_dim, o.w_dim, o.mapping_layers, o.g_width, o.max_channels)
+        self.D = ResidualDiscriminator(spec.shape, o.d_width, o.max_channels, o.mbstd_group)
         self.networks = {"G": self.G, "D": self.D}
 
     def phases(self) -> list[Phase]:

@@ -12,8 +12,8 @@ with captions drawn per image:
      (own captions: any caption that is not one of the image's)
   G  fools D on G(z, e) for the right captions, and (INT) on G(z, beta e1 + (1 - beta) e2) for
      interpolations of two captions' embeddings, where no real image exists
-loss.objective picks the pair of objectives (gan, hinge, lsgan, wgan); loss.r1, loss.label_smoothing,
-train.d_steps and train.ema apply as in the gan family.
+family.objective picks the pair of objectives (gan, hinge, lsgan, wgan); family.r1, family.label_smoothing,
+family.d_steps and train.ema apply as in the gan family.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from ganforge import losses, seeds
 from ganforge.data import captions as cap
 from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
+from ganforge.families.gan_options import check_objective
 from ganforge.generator import Generator, SamplesCodes, TakesText
 from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
+from ganforge.options import choice, setting
 
 GRID_COLUMNS = 8  # samples per caption in a picture
 
@@ -48,6 +50,16 @@ class Text2ImageOptions:
     pretrain_batch: int = 256  # images per matching-objective step
     pretrain_lr: float = 2.0e-3
     temperature: float = 0.1  # of the matching objective's softmax over captions
+    z_dim: int = setting(100, was="model.z_dim")  # size of the noise vector z G reads beside the text
+    g_width: int = setting(64, was="model.g_width")  # base channel count of G (the 28x28 DCGAN's)
+    d_width: int = setting(64, was="model.d_width")  # base channel count of D
+    objective: str = choice("gan", "gan", "wgan", "hinge", "lsgan", was="loss.objective")  # D's and G's objectives
+    g_loss: str = choice("nonsaturating", "nonsaturating", "minimax", was="loss.g")  # objective gan: G's loss
+    # objective gan: one-sided, D's target for real data is 1 - this
+    label_smoothing: float = setting(0.0, was="loss.label_smoothing")
+    r1: float = setting(0.0, was="loss.r1")  # R1 weight gamma: |grad D|^2 / 2 on real images with their captions
+    r1_every: int = setting(1, was="loss.r1_every")  # lazy R1: every this many D steps, weight multiplied by it
+    d_steps: int = setting(1, was="train.d_steps")  # k: discriminator steps per generator step
 
 
 class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
@@ -63,11 +75,16 @@ class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
 class Text2Image(Family):
     GENERATOR = Text2ImageGenerator
     Options = Text2ImageOptions
+    FIXED_SIZE = 28  # the 28x28 DCGAN's networks
     GROUPS = ("G", "D")
     LATENT = "gaussian"
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
         "text": "a caption: every sample is drawn for it, e.g. 'a dark sneaker'",
         "text_file": "a text file of captions, one a line: --n samples for each, one row per caption"}
+
+    @classmethod
+    def check_settings(cls, options: Text2ImageOptions, cfg) -> None:
+        check_objective(options)
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -77,18 +94,15 @@ class Text2Image(Family):
             raise UserError(f"the text2image family trains on captioned images, and {cfg.data.name!r} has no captions: "
                             "set data.name=fashion-captions, or give an image folder with captions.csv (file,caption) "
                             "or a .txt caption file beside each image")
-        if cfg.model.arch != "dcgan28" or tuple(spec.shape[1:]) != (28, 28):
-            raise UserError("the text2image family builds 28x28 DCGAN networks: set model.arch=dcgan28")
+        if tuple(spec.shape[1:]) != (28, 28):
+            raise UserError(f"the text2image family builds 28x28 DCGAN networks, and these images are "
+                            f"{spec.shape[1]}x{spec.shape[2]}: set data.resolution=28")
         if self.own_captions and len(spec.captions) < 2:
             raise UserError(f"{cfg.data.name}: every image has the same caption, so there is nothing to condition "
                             "on; give the images captions that tell them apart")
-        for key in ("gp", "dragan", "clip", "ortho"):
-            if getattr(cfg.loss, key):
-                raise UserError(f"config key 'loss.{key}' is not supported by the text2image family; set it to 0 "
-                                "(loss.r1 and loss.label_smoothing are)")
         if not 0 <= o.mention <= 1 or not 0 <= o.beta <= 1:
             raise UserError("config keys 'family.mention' and 'family.beta' must lie in [0, 1]")
-        self.z_dim = cfg.model.z_dim
+        self.z_dim = o.z_dim
         if self.own_captions:
             self.vocab = [cap.PAD, *sorted({w for text in spec.captions for w in cap.words_of(text)})]
             table = cap.tokenize(list(spec.captions), self.vocab)
@@ -97,17 +111,17 @@ class Text2Image(Family):
             table = cap.caption_table(self.vocab)
         self.register_buffer("tokens", table, persistent=False)  # every caption G draws from, tokenised
         self.thresholds = torch.full((len(cap.CLASS_NOUNS), len(cap.ATTRIBUTES)), float("nan"))
-        self.G = TextG(cfg.model, spec.shape, o.text_dim, o.proj_dim, o.condition_bn)
-        self.D = TextD(cfg.model, spec.shape, o.text_dim, o.proj_dim)
+        self.G = TextG(o, spec.shape, o.text_dim, o.proj_dim, o.condition_bn)
+        self.D = TextD(o, spec.shape, o.text_dim, o.proj_dim)
         self.T = TextEncoder(len(self.vocab), o.text_dim)
         self.E = ImageEncoder(o.text_dim, channels=spec.shape[0])
         self.networks = {"G": self.G, "D": self.D, "T": self.T, "E": self.E}
         self.T.requires_grad_(False)  # trained before the GAN, fixed during it
         self.E.requires_grad_(False)
-        self.d_objective, self.g_objective = losses.OBJECTIVES[cfg.loss.objective]
-        if cfg.loss.objective == "gan":
-            self.g_objective = losses.G_LOSSES[cfg.loss.g]
-        self.loss_cfg, self.d_steps = cfg.loss, cfg.train.d_steps
+        self.d_objective, self.g_objective = losses.OBJECTIVES[o.objective]
+        if o.objective == "gan":
+            self.g_objective = losses.G_LOSSES[o.g_loss]
+        self.d_steps = o.d_steps
         self.d_steps_done = 0
         self._table: torch.Tensor | None = None  # T's embedding of every caption of the grammar
         self._right: torch.Tensor | None = None  # the latest real batch's caption embeddings, for G's step
@@ -234,7 +248,7 @@ class Text2Image(Family):
         return self.g_loss(step)
 
     def d_loss(self, batch: Batch, step: Step) -> tuple[torch.Tensor, Stats]:
-        c = self.loss_cfg
+        c: Text2ImageOptions = self.options
         table = self.table()
         if self.own_captions:
             right, wrong = self.draw_own_captions(batch.caption, step.noise)

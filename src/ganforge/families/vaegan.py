@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import losses
-from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
 from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
 from ganforge.nets.vaegan import build
+from ganforge.options import at_least, choice, setting
 
 
 @dataclass
@@ -32,6 +32,9 @@ class VAEGANOptions:
     gan: float = 1.0  # weight of the GAN terms in the decoder's loss; 0 trains a plain VAE
     gamma: float = 2e-2  # Larsen et al.'s gamma: weight of the feature reconstruction in the decoder's loss
     reconstruction: str = choice("features", "features", "pixels")  # where L_llike is measured
+    z_dim: int = setting(100, was="model.z_dim")  # size of the code z (the encoder's output, the decoder's input)
+    g_width: int = setting(64, was="model.g_width")  # base channel count of the decoder G (a DCGAN's G)
+    d_width: int = setting(64, was="model.d_width")  # base channel count of the encoder E and of D
 
 
 class VAEGANGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
@@ -52,6 +55,11 @@ class VAEGAN(Family):
     GROUPS = ("E", "G", "D")
     SAMPLER = "G"  # the decoder
     LATENT = "gaussian"
+    FIXED_SIZE = 28  # unless data.resolution sets another (a power of two)
+
+    @classmethod
+    def check_settings(cls, options: VAEGANOptions, cfg) -> None:
+        at_least(options, 1, "z_dim", "g_width", "d_width")
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -63,8 +71,8 @@ class VAEGAN(Family):
         if o.gan == 0 and o.reconstruction == "features":
             raise UserError("family.gan=0 trains no discriminator, so its features cannot measure reconstructions; "
                             "set family.reconstruction=pixels for a plain VAE")
-        self.z_dim = cfg.model.z_dim
-        self.E, self.G, self.D = build(cfg.model, spec.shape)
+        self.z_dim = o.z_dim
+        self.E, self.G, self.D = build(o, spec.shape)
         self.networks = {"E": self.E, "G": self.G, "D": self.D}
 
     def phases(self) -> list[Phase]:

@@ -23,13 +23,13 @@ import torch
 from PIL import Image
 
 from ganforge import losses
-from ganforge.config import choice
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
 from ganforge.files import atomic_write
 from ganforge.generator import SHOWCASE, Generator, PredictsFrames, eval_mode
 from ganforge.nets.video import ClipDiscriminator, FramePredictor, rollout
+from ganforge.options import choice
 
 SHOWN = 4  # clips in a picture
 INPUT_FRAMES = 10  # a clip's first 10 frames are the input, the next ones what is predicted (10 in, 10 out)

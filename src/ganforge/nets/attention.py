@@ -47,5 +47,5 @@ def insert_attention(net: nn.Sequential, example: torch.Tensor, resolution: int)
         if isinstance(layer, (nn.ReLU, nn.LeakyReLU)) and shape is not None and shape[1] == resolution:
             return nn.Sequential(*net[: i + 1], SelfAttention(shape[0]), *net[i + 1 :])
     have = sorted({s[1] for s in sizes if s is not None})
-    raise UserError(f"model.attention={resolution}: the networks have no layer of that size; sizes: "
+    raise UserError(f"family.attention={resolution}: the networks have no layer of that size; sizes: "
                     f"{', '.join(map(str, have))}")

@@ -14,12 +14,12 @@ attribute vector (K attributes), so one code path serves both.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganforge.config import ModelConfig
 from ganforge.errors import UserError
 
 
@@ -84,8 +84,8 @@ def z_chunks(z_dim: int, n_layers: int) -> list[int]:
     input's taking the remainder."""
     each = z_dim // (n_layers + 1)
     if each < 1:
-        raise UserError(f"model.z_dim={z_dim} is too small to split across {n_layers + 1} parts (hierarchical z); "
-                        f"set model.z_dim to at least {n_layers + 1}")
+        raise UserError(f"family.z_dim={z_dim} is too small to split across {n_layers + 1} parts (hierarchical z); "
+                        f"set family.z_dim to at least {n_layers + 1}")
     return [z_dim - n_layers * each] + [each] * n_layers
 
 
@@ -153,16 +153,16 @@ def conditional_bn(g: nn.Sequential, n_cond: int) -> tuple[nn.Sequential, bool]:
     return nn.Sequential(*layers), any(isinstance(m, ConditionalBatchNorm2d) for m in layers)
 
 
-def g_config(model: ModelConfig, n_cond: int) -> ModelConfig:
+def g_config(options: Any, n_cond: int) -> Any:
     """The architecture's config for a G that reads [z, c]."""
-    return dataclasses.replace(model, z_dim=model.z_dim + n_cond)
+    return dataclasses.replace(options, z_dim=options.z_dim + n_cond)
 
 
-def check_condition(model: ModelConfig, n_cond: int, data_name: str) -> None:
+def check_condition(options: Any, n_cond: int, data_name: str) -> None:
     if n_cond == 0:
-        raise UserError(f"model.condition={model.condition} needs labels, but {data_name} has none; use a "
+        raise UserError(f"family.condition={options.condition} needs labels, but {data_name} has none; use a "
                         "labelled dataset (class subfolders, IDX labels, or an attributes.csv in the image folder) "
-                        "or set model.condition=none")
-    if model.pack > 1 and model.condition != "cgan":
-        raise UserError(f"model.pack={model.pack} works with model.condition=cgan or none, not "
-                        f"{model.condition} (a pack of samples has several labels); set model.pack=1")
+                        "or set family.condition=none")
+    if options.pack > 1 and options.condition != "cgan":
+        raise UserError(f"family.pack={options.pack} works with family.condition=cgan or none, not "
+                        f"{options.condition} (a pack of samples has several labels); set family.pack=1")

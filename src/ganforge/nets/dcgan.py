@@ -9,10 +9,10 @@ weights drawn from N(0, 0.02).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import nn
 
-from ganforge.config import ModelConfig
 from ganforge.errors import UserError
 
 
@@ -50,17 +50,17 @@ def _check_shape(shape: tuple[int, ...], ok_sizes: str, ok: bool) -> tuple[int, 
     return c, h
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
+def build(options: Any, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     """DCGAN for square images of a power-of-two size >= 16 (64 in the paper); D reads `pack` samples at once,
     each with `extra_in` more channels (a cgan's label maps)."""
     res = shape[1]
     c, res = _check_shape(shape, "power-of-two (16, 32, 64, ...)", res >= 16 and res & (res - 1) == 0)
     n_up = int(math.log2(res)) - 2  # 4x4 -> res
-    gw, dw = model.g_width, model.d_width
+    gw, dw = options.g_width, options.d_width
 
     g_layers: list[nn.Module] = [
-        nn.Unflatten(1, (model.z_dim, 1, 1)),
-        nn.ConvTranspose2d(model.z_dim, gw * 2 ** (n_up - 1), 4, 1, 0, bias=False),
+        nn.Unflatten(1, (options.z_dim, 1, 1)),
+        nn.ConvTranspose2d(options.z_dim, gw * 2 ** (n_up - 1), 4, 1, 0, bias=False),
         nn.BatchNorm2d(gw * 2 ** (n_up - 1)),
         nn.ReLU(True),
     ]
@@ -79,12 +79,12 @@ def build(model: ModelConfig, shape: tuple[int, ...], pack: int = 1, extra_in: i
     return g, d
 
 
-def build_28(model: ModelConfig, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
+def build_28(options: Any, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     """The 28x28 DCGAN used for (Fashion-)MNIST: z -> 7x7 -> 14x14 -> 28x28, and back down in D."""
     c, _ = _check_shape(shape, "28x28", shape[1] == 28)
-    gw, dw = model.g_width, model.d_width
+    gw, dw = options.g_width, options.d_width
     g = nn.Sequential(
-        nn.Linear(model.z_dim, 2 * gw * 7 * 7, bias=False),  # the projection of z (not a hidden dense layer)
+        nn.Linear(options.z_dim, 2 * gw * 7 * 7, bias=False),  # the projection of z (not a hidden dense layer)
         nn.Unflatten(1, (2 * gw, 7, 7)),
         nn.BatchNorm2d(2 * gw),
         nn.ReLU(True),

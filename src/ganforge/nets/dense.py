@@ -8,10 +8,10 @@ The book's sigmoid output on [0, 1] images becomes tanh on ganforge's [-1, 1] im
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import nn
 
-from ganforge.config import ModelConfig
 from ganforge.nets.mlp import output_layer
 
 
@@ -22,11 +22,11 @@ def selu_dense(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(layer, nn.SELU())
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1,
+def build(options: Any, shape: tuple[int, ...], out: str, pack: int = 1,
           extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     n = math.prod(shape)
     g = nn.Sequential(
-        selu_dense(model.z_dim, 100), selu_dense(100, 150), nn.Linear(150, n), output_layer(out), nn.Unflatten(1, shape)
+        selu_dense(options.z_dim, 100), selu_dense(100, 150), nn.Linear(150, n), output_layer(out), nn.Unflatten(1, shape)
     )
     d = nn.Sequential(nn.Flatten(), selu_dense((n + extra_in) * pack, 150), selu_dense(150, 100), nn.Linear(100, 1), nn.Flatten(0))
     return g, d

@@ -7,11 +7,10 @@ maxout and dropout in D) ending in one logit.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
-
-from ganforge.config import ModelConfig
 
 
 class Maxout(nn.Module):
@@ -40,27 +39,27 @@ def uniform_init(net: nn.Module, scale: float) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def build(model: ModelConfig, shape: tuple[int, ...], out: str, pack: int = 1,
+def build(options: Any, shape: tuple[int, ...], out: str, pack: int = 1,
           extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
     """G and D; D reads `pack` samples at once (PacGAN), each with `extra_in` more inputs (a cgan's label)."""
     n = math.prod(shape)
     g_layers: list[nn.Module] = []
-    width = model.z_dim
-    for h in model.g_hidden:
+    width = options.z_dim
+    for h in options.g_hidden:
         g_layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
     g_layers += [nn.Linear(width, n), output_layer(out), nn.Unflatten(1, shape)]
 
     d_layers: list[nn.Module] = [nn.Flatten()]
-    if model.d_input_dropout > 0:
-        d_layers.append(nn.Dropout(model.d_input_dropout))
+    if options.d_input_dropout > 0:
+        d_layers.append(nn.Dropout(options.d_input_dropout))
     width = (n + extra_in) * pack
-    for h in model.d_hidden:
-        unit = Maxout(width, h) if model.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
-        d_layers += [unit] + ([nn.Dropout(model.d_dropout)] if model.d_dropout > 0 else [])
+    for h in options.d_hidden:
+        unit = Maxout(width, h) if options.d_activation == "maxout" else nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(0.2))
+        d_layers += [unit] + ([nn.Dropout(options.d_dropout)] if options.d_dropout > 0 else [])
         width = h
     d_layers += [nn.Linear(width, 1), nn.Flatten(0)]
     g, d = nn.Sequential(*g_layers), nn.Sequential(*d_layers)
-    uniform_init(g, model.g_init)
-    uniform_init(d, model.d_init)
+    uniform_init(g, options.g_init)
+    uniform_init(d, options.d_init)
     return g, d

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.config import ModelConfig
 from ganforge.nets.conditional import ConditionalG, conditional_bn
 from ganforge.nets.dcgan import build_28, init_weights
 
@@ -62,11 +62,11 @@ class Projection(nn.Module):
 class TextG(nn.Module):
     """G(z, e): 28x28 images in [-1, 1] from noise z and text embeddings e."""
 
-    def __init__(self, model: ModelConfig, shape: tuple[int, ...], text_dim: int, proj_dim: int,
+    def __init__(self, options: Any, shape: tuple[int, ...], text_dim: int, proj_dim: int,
                  condition_bn: bool):
         super().__init__()
         self.project = Projection(text_dim, proj_dim)
-        g, _ = build_28(dataclasses.replace(model, z_dim=model.z_dim + proj_dim), shape)
+        g, _ = build_28(dataclasses.replace(options, z_dim=options.z_dim + proj_dim), shape)
         if condition_bn:
             g, _ = conditional_bn(g, proj_dim)
         self.net = ConditionalG(g, proj_dim, concat=True)
@@ -78,12 +78,12 @@ class TextG(nn.Module):
 class TextD(nn.Module):
     """D(x, e): one logit per image, real and matching its caption."""
 
-    def __init__(self, model: ModelConfig, shape: tuple[int, ...], text_dim: int, proj_dim: int):
+    def __init__(self, options: Any, shape: tuple[int, ...], text_dim: int, proj_dim: int):
         super().__init__()
-        _, d = build_28(model, shape)
+        _, d = build_28(options, shape)
         i = next(k for k, m in enumerate(d) if isinstance(m, nn.Flatten))
         self.body = d[:i]  # the strided convolutions: N x 2 d_width x 7 x 7
-        width = 2 * model.d_width
+        width = 2 * options.d_width
         self.project = Projection(text_dim, proj_dim)
         self.join = nn.Sequential(nn.Conv2d(width + proj_dim, width, 1), nn.LeakyReLU(0.2, True))
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * 7 * 7, 1), nn.Flatten(0))

@@ -9,11 +9,11 @@ make an image's features depend on the batch it sits in.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.config import ModelConfig
 from ganforge.nets import dcgan
 
 
@@ -70,8 +70,8 @@ class Discriminator(nn.Module):
         return self.head(f), f
 
 
-def build(model: ModelConfig, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module, nn.Module]:
+def build(options: Any, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module, nn.Module]:
     """(encoder, decoder returning tanh's pre-activations, discriminator) for `shape` (checked as DCGAN does)."""
-    g, _ = (dcgan.build_28 if shape[1] == 28 else dcgan.build)(model, shape)
+    g, _ = (dcgan.build_28 if shape[1] == 28 else dcgan.build)(options, shape)
     decoder = g[:-1]  # without the tanh: the VAE's pixel likelihood takes the pre-activations as logits
-    return Encoder(shape, model.z_dim, model.d_width), decoder, Discriminator(shape, model.d_width)
+    return Encoder(shape, options.z_dim, options.d_width), decoder, Discriminator(shape, options.d_width)
