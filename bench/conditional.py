@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from ganforge import viz
+from ganforge.metrics.classifier import ClassifierExtractor
 from ganforge.metrics.conditional import class_agreement, intra_fid
-from ganforge.metrics.evaluate import ClassifierExtractor, classifier_for
+from ganforge.metrics.features import classifier_for
 from ganforge.nets.conditional import condition_vector
 from ganforge.runs import load_data, load_family, read_config, with_split
 

@@ -17,8 +17,10 @@ import time
 from pathlib import Path
 
 from ganforge.data import load_dataset
-from ganforge.metrics.classifier import accuracy, load_classifier
-from ganforge.metrics.evaluate import ClassifierExtractor, cached_features, compare, evaluate_run
+from ganforge.evaluating import evaluate_run
+from ganforge.metrics.classifier import ClassifierExtractor, accuracy, load_classifier
+from ganforge.metrics.features import cached_features
+from ganforge.metrics.scoring import compare
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,8 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.config import load_config
-from ganforge.metrics import evaluate
+from ganforge.metrics.features import build_extractor
+from ganforge.metrics.scoring import score_images
 from ganforge.throughput import _epochs, textbook_loader, textbook_networks, textbook_step
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
@@ -121,7 +122,7 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, folder: Path,
 def score(out: Path, folders: dict[str, str], keys: dict[str, str], marks_min: list[float], n: int) -> dict:
     """{folder: {minutes: fd_classifier and steps}} of every mark cached for each path's key."""
     real = runs.load_data(runs.with_split(load_config(None), "test")).x[:n]
-    extractor = evaluate.build_extractor("classifier", "fashion-mnist")
+    extractor = build_extractor("classifier", "fashion-mnist")
     table: dict = {}
     for path, folder in folders.items():
         for m in marks_min:
@@ -129,7 +130,7 @@ def score(out: Path, folders: dict[str, str], keys: dict[str, str], marks_min: l
             if data is None:
                 continue
             fake = torch.from_numpy(data["x"])
-            values, _ = evaluate.score_images(real, fake, ("fid",), extractor)
+            values, _ = score_images(real, fake, ("fid",), extractor)
             table.setdefault(folder, {})[m] = {"fd_classifier": values["fd_classifier"], "steps": int(data["steps"])}
     return table
 

@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.metrics.evaluate import evaluate_run
+from ganforge.evaluating import evaluate_run
 from ganforge.runs import continue_config, load_generator, read_config
 from ganforge.training.loop import train
 from test_digest import require_digest, weights_digest

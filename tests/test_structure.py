@@ -71,12 +71,12 @@ def test_no_import_cycles_anywhere_in_the_package():
 
 
 def test_sampling_and_evaluation_never_load_the_training_loop():
-    code = ("import sys, ganforge.sampling, ganforge.metrics.evaluate, ganforge.runs, ganforge.cli; "
+    code = ("import sys, ganforge.sampling, ganforge.evaluating, ganforge.runs, ganforge.cli; "
             "print(sorted(m for m in sys.modules if m.startswith('ganforge.training.loop')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     graph = import_graph()
-    reach, todo = set(), ["ganforge.sampling", "ganforge.metrics.evaluate"]
+    reach, todo = set(), ["ganforge.sampling", "ganforge.evaluating"]
     while todo:
         for nxt in graph[todo.pop()] - reach:
             reach.add(nxt)

@@ -153,11 +153,12 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
 
 
 def test_an_inception_path_given_means_the_inception(monkeypatch):
-    from ganforge.metrics import evaluate, inception
+    from ganforge.metrics import inception
+    from ganforge.metrics.features import build_extractor
 
     monkeypatch.setattr(inception, "InceptionExtractor", lambda path, device="cpu": ("inception", path))
-    assert evaluate.build_extractor("auto", "fashion-mnist-10k", "x.pt") == ("inception", "x.pt")
-    assert evaluate.build_extractor("auto", "fashion-mnist-10k").name == "fashion-mnist-classifier"
+    assert build_extractor("auto", "fashion-mnist-10k", "x.pt") == ("inception", "x.pt")
+    assert build_extractor("auto", "fashion-mnist-10k").name == "fashion-mnist-classifier"
 
 
 def test_the_final_line_keeps_the_losses_when_an_evaluation_lands_on_the_last_step(tmp_path, capsys):

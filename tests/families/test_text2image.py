@@ -100,9 +100,9 @@ def test_pretraining_learns_to_match_captions():
     f = text2image("family.pretrain_steps=120", "family.pretrain_batch=128")
     data = load_dataset("fashion-mnist-10k")
     test_x, test_y = data.x[8000:8500], data.y[8000:8500]
-    before = caption_matching(f, test_x, test_y)
+    before = caption_matching(f.generator(), test_x, test_y)
     history = f.pretrain(data.x[:6000], data.y[:6000], progress=False)
-    after = caption_matching(f, test_x, test_y)
+    after = caption_matching(f.generator(), test_x, test_y)
     assert sum(history[-10:]) < 0.6 * sum(history[:10])
     assert before < 0.3 and after > 0.7, (before, after)
     assert not any(p.requires_grad for p in f.T.parameters())  # fixed during the GAN

@@ -7,7 +7,7 @@ import pytest
 
 from ganforge.data.registry import load_dataset
 from ganforge.errors import UserError
-from ganforge.metrics.evaluate import augmentation_gain, classification_accuracy_score
+from ganforge.metrics.conditional_eval import augmentation_gain, classification_accuracy_score
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def test_intra_fid_is_the_mean_of_the_per_class_distances():
 
 def test_classification_accuracy_score_is_high_for_true_labels_and_chance_for_shuffled_ones():
     from ganforge.data import load_dataset
-    from ganforge.metrics.evaluate import classification_accuracy_score
+    from ganforge.metrics.conditional_eval import classification_accuracy_score
 
     full = load_dataset("fashion-mnist-10k")
     x, y = full.x[:1000], full.y[:1000]

@@ -1,13 +1,19 @@
 import json
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
+from ganforge import viz
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import UserError
-from ganforge.runs import read_metrics
+from ganforge.metrics.frechet import fid_from_features
+from ganforge.runs import load_data, load_generator, read_config, read_metrics, with_split
+from ganforge.training import monitor
 from ganforge.training.loop import train
 
 TINY = ["family.g_width=8", "family.d_width=8", "train.batch_size=16", "log.tensorboard=false", "log.every=2",
@@ -116,3 +122,38 @@ def test_evaluating_during_training_caches_the_reference_only(tmp_path, monkeypa
     entries = sorted(p.name for p in (tmp_path / "cache" / "features").iterdir())
     assert len(entries) == 1 and entries[0].startswith("64-")  # the 64 test images' features; no samples'
     assert len(eval_records(tmp_path / "run")) == 2
+
+
+class BlockMeans:
+    """A feature extractor for tests: each image's 4x4 block means in [0, 1] (no network, any image size)."""
+
+    name, sha1, preprocess = "block-means", "0" * 40, "4x4 adaptive average pool of pixels / 255"
+
+    def features(self, images):
+        return F.adaptive_avg_pool2d(images.float() / 255, 4).flatten(1)
+
+
+def test_an_image_to_image_run_is_scored_on_distinct_held_out_inputs(tmp_path, monkeypatch):
+    # not the 16 showcase inputs in turn: eval.n inputs of the eval.ref split, each once, as `ganforge eval`
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 8), ("test", 40)):
+        for i in range(n):
+            a = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+            for side, image in (("A", a), ("B", 255 - a)):
+                (tmp_path / "data" / split / side).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(tmp_path / "data" / split / side / f"{i:02d}.png")
+    monkeypatch.setattr(monitor, "build_extractor", lambda *args, **kwargs: BlockMeans())
+    run = tmp_path / "run"
+    train(load_config("pix2pix-fashion-edges", [f"data.name={tmp_path / 'data'}", "family.g_width=8",
+                                                "family.d_width=8", "train.batch_size=4", "train.steps=1",
+                                                "log.tensorboard=false", "eval.every=1", "eval.n=100",
+                                                "eval.extractor=inception"]), run, quiet=True)
+    logged = eval_records(run)[-1]["eval_fd_classifier"]
+    g = load_generator(run)
+    test = load_data(with_split(read_config(run), "test"))
+    fake = viz.to_uint8(g.translate(test.inputs.float().div(127.5).sub(1)).cpu())
+    assert len({bytes(image) for image in fake.flatten(1).numpy()}) == 40  # eval.n=100: the 40 there are, once
+    expected = fid_from_features(BlockMeans().features(test.x), BlockMeans().features(fake))
+    assert logged == pytest.approx(expected, rel=1e-5)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best"]["step"] == 1

@@ -47,6 +47,11 @@ class GANGenerator(Generator, SamplesCodes, ScoresPoints):
         with eval_mode(self.family):
             return self.family.d_prob(x)
 
+    def for_labels(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`inputs` (as `noise` draws them) with sample i drawn for labels[i]: a class index, or a row of 0/1
+        attributes (a conditional run's evaluation draws its samples for the reference images' labels)."""
+        return {**inputs, "c": condition_vector(labels, self.family.n_cond).to(inputs["z"].device)}
+
 
 class GAN(Family):
     Options = GANOptions

@@ -30,7 +30,7 @@ from ganforge.data import captions as cap
 from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
 from ganforge.families.gan_options import check_objective
-from ganforge.generator import Generator, SamplesCodes, TakesText
+from ganforge.generator import Generator, SamplesCodes, TakesText, eval_mode
 from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
 from ganforge.options import choice, setting
 
@@ -70,6 +70,30 @@ class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
 
     def generate_for(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
         return self.family.generate_for(captions, n, seed)
+
+    # -- what its evaluation reads (metrics/text.py): the run's caption table and encoders -------------------
+
+    def caption_table(self) -> torch.Tensor:
+        """T's embedding of every caption G draws from, on the generator's device: fashion-captions' grammar
+        in data.captions.caption_rows order, or an image folder's captions in spec.captions order."""
+        return self.family.table()
+
+    @torch.no_grad()
+    def match(self, images: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """<E(image), e>, the matching objective's score, of each image (N, in [-1, 1]) with each of its
+        candidate caption embeddings (N x K x D): N x K on the CPU."""
+        with eval_mode(self.family.E):
+            return (embeddings * self.family.E(images)[:, None, :]).sum(-1).cpu()
+
+    def draw(self, embeddings: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One sample per caption embedding (N x D), its z drawn from `generator` (a CPU stream)."""
+        z = torch.randn(len(embeddings), self.family.z_dim, generator=generator)
+        return self({"z": z.to(self.device), "e": embeddings.to(self.device)})
+
+    @property
+    def thresholds(self) -> torch.Tensor:
+        """fashion-captions: the per-class attribute thresholds measured on the training data (data.captions)."""
+        return self.family.thresholds
 
 
 class Text2Image(Family):

@@ -15,6 +15,10 @@ On an image folder with its own captions (no classifier or measuring rule knows 
 for each reference image, its first caption among 10, the 9 distractors other captions of the folder that are
 not the image's; top-1 for the real image and for a sample drawn for that caption (as AttnGAN's R-precision,
 with the run's own encoders, so a sample scores well when it shows what those encoders learnt to read).
+
+The run is read through its Generator (TakesText): `caption_table()` (the embedding of every caption it draws
+from), `match(images, embeddings)` (its encoders' scores), `draw(embeddings, generator)` (a sample per
+embedding) and, on fashion-captions, `thresholds` (the attribute thresholds measured on its training data).
 """
 
 from __future__ import annotations
@@ -56,57 +60,46 @@ def distractor_rows(y: torch.Tensor, generator: torch.Generator, k: int = N_CHOI
     return cap.caption_rows(classes, states, template)
 
 
-def match_scores(family, images: torch.Tensor, choices: torch.Tensor) -> torch.Tensor:
-    """<E(image), T(caption)> of each image (N, in [-1, 1]) with each of its candidate captions' embeddings
-    (N x K x D): N x K on the CPU, E in eval mode."""
-    was = family.E.training
-    family.E.eval()
-    try:
-        return (choices * family.E(images)[:, None, :]).sum(-1).cpu()
-    finally:
-        family.E.train(was)
-
-
 @torch.no_grad()
-def caption_matching(family, x: torch.Tensor, y: torch.Tensor, seed: int = 0,
+def caption_matching(g, x: torch.Tensor, y: torch.Tensor, seed: int = 0,
                      templates: tuple[int, int] = (0, cap.SEEN), batch: int = 1000) -> float:
     """Top-1 of the matching questions for uint8 images x with classes y: each image's true caption (every
-    attribute named, as measured) against 9 distractors, scored by <E(image), T(caption)>."""
-    g = torch.Generator().manual_seed(seed)
-    states = cap.attributes(x, y, family.thresholds) + 1
-    true = cap.caption_rows(y, states, torch.randint(*templates, (len(y),), generator=g))
-    rows = torch.cat([true[:, None], distractor_rows(y, g, templates=templates)], 1)
-    device = family.tokens.device
-    table = family.table()
+    attribute named, as measured) against 9 distractors, scored by the run's encoders (g.match). `g`: the
+    Generator of a text-to-image run on fashion-captions."""
+    generator = torch.Generator().manual_seed(seed)
+    states = cap.attributes(x, y, g.thresholds) + 1
+    true = cap.caption_rows(y, states, torch.randint(*templates, (len(y),), generator=generator))
+    rows = torch.cat([true[:, None], distractor_rows(y, generator, templates=templates)], 1)
+    table = g.caption_table()
     scores = []
     for i in range(0, len(x), batch):
-        images = x[i:i + batch].to(device).float().div(127.5).sub(1)
-        scores.append(match_scores(family, images, table[rows[i:i + batch].to(device)]))
+        images = x[i:i + batch].to(table.device).float().div(127.5).sub(1)
+        scores.append(g.match(images, table[rows[i:i + batch].to(table.device)]))
     return matching_top1(torch.cat(scores))
 
 
 @torch.no_grad()
-def caption_scores(family, classifier, y: torch.Tensor, attrs: torch.Tensor, seed: int,
+def caption_scores(g, classifier, y: torch.Tensor, attrs: torch.Tensor, seed: int,
                    templates: tuple[int, int], batch: int = 500, progress: bool = False) -> dict[str, float]:
     """Class and attribute accuracy of one sample per (class y[i], attributes attrs[i]), each drawn for a
     caption naming every attribute, its template from the range `templates`; and the samples' caption matching
     top-1 (their caption among it and 9 distractors, as caption_matching scores real images)."""
 
-    g = torch.Generator().manual_seed(seed)
-    rows = cap.caption_rows(y, attrs + 1, torch.randint(*templates, (len(y),), generator=g))
+    generator = torch.Generator().manual_seed(seed)
+    rows = cap.caption_rows(y, attrs + 1, torch.randint(*templates, (len(y),), generator=generator))
     # distractors from a stream of their own: the samples are those drawn without this measurement
     choices = torch.cat([rows[:, None], distractor_rows(y, torch.Generator().manual_seed(seed + 1),
                                                         templates=templates)], 1)
-    device = family.tokens.device
-    table = family.table()
+    table = g.caption_table()
+    device = table.device
     predicted, measured, scores = [], [], []
     for i in tqdm(range(0, len(y), batch), desc="text samples", disable=not progress, leave=False):
         part = rows[i:i + batch]
-        z = torch.randn(len(part), family.z_dim, generator=g)
-        fake = family.generator()({"z": z.to(device), "e": table[part.to(device)]})
+        fake = g.draw(table[part.to(device)], generator)
         predicted.append(classifier(fake.to(next(classifier.parameters()).device)).argmax(1).cpu())
-        measured.append(family.measure(fake, y[i:i + batch].to(fake.device)).cpu())
-        scores.append(match_scores(family, fake.to(device), table[choices[i:i + batch].to(device)]))
+        measured.append(cap.attributes(cap.to_uint8(fake), y[i:i + batch].to(fake.device),
+                                       g.thresholds.to(fake.device)).cpu())
+        scores.append(g.match(fake.to(device), table[choices[i:i + batch].to(device)]))
     predicted, measured = torch.cat(predicted), torch.cat(measured)
     return {"class_accuracy": float((predicted == y).float().mean()), **attribute_agreement(measured, attrs),
             "sample_matching_top1": matching_top1(torch.cat(scores))}
@@ -123,21 +116,22 @@ def own_distractors(own: torch.Tensor, count: int, generator: torch.Generator, k
 
 
 @torch.no_grad()
-def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int = 500,
+def own_caption_matching(g, real, n: int | None, seed: int = 0, batch: int = 500,
                          progress: bool = True) -> tuple[dict, dict]:
-    """(values, protocol) of a text2image run on an image folder with its own captions (`real`: that folder):
-    caption matching top-1 of the first n images and of one sample drawn for each image's first caption."""
+    """(values, protocol) of a text-to-image run (its Generator `g`) on an image folder with its own captions
+    (`real`: that folder): caption matching top-1 of the first n images and of one sample drawn for each
+    image's first caption."""
 
     n = min(n or 10_000, len(real.x))
     if real.captions is None:
         raise ValueError(f"{real.name} has no captions")
     # the reference data's captions as rows of the run's caption table (a caption the run never saw: tokenised)
-    index = {text: i for i, text in enumerate(family.spec.captions)}
+    index = {text: i for i, text in enumerate(g.spec.captions)}
     texts = real.caption_texts
     missing = [t for t in texts if t not in index]
-    table = family.table()
+    table = g.caption_table()
     if missing:
-        table = torch.cat([table, family.embed(missing).to(table.device)])
+        table = torch.cat([table, g.embed(missing).to(table.device)])
         index.update({t: len(index) + i for i, t in enumerate(missing)})
     x, own = real.x[:n], real.captions[:n]
     own = torch.where(own >= 0, torch.tensor([index[t] for t in texts])[own.clamp(min=0)], own)
@@ -145,17 +139,16 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
     if k < 1:
         raise UserError(f"{real.name}: an image has every caption of the folder, which leaves no other caption to "
                         "match it against; caption matching needs captions that are not every image's")
-    g = torch.Generator().manual_seed(seed)
-    rows = torch.cat([own[:, :1], own_distractors(own, len(table), g, k)], 1)
-    device = family.tokens.device
+    generator = torch.Generator().manual_seed(seed)
+    rows = torch.cat([own[:, :1], own_distractors(own, len(table), generator, k)], 1)
+    device = table.device
     real_scores, sample_scores = [], []
     for i in tqdm(range(0, n, batch), desc="caption matching", disable=not progress, leave=False):
         part = rows[i:i + batch].to(device)
         images = x[i:i + batch].to(device).float().div(127.5).sub(1)
-        real_scores.append(match_scores(family, images, table[part]))
-        z = torch.randn(len(part), family.z_dim, generator=g)
-        fake = family.generator()({"z": z.to(device), "e": table[part[:, 0]]})
-        sample_scores.append(match_scores(family, fake.to(device), table[part]))
+        real_scores.append(g.match(images, table[part]))
+        fake = g.draw(table[part[:, 0]], generator)
+        sample_scores.append(g.match(fake.to(device), table[part]))
     values = {"matching_top1": matching_top1(torch.cat(real_scores)),
               "sample_matching_top1": matching_top1(torch.cat(sample_scores)), "chance": 1 / (k + 1)}
     protocol = {
@@ -168,25 +161,26 @@ def own_caption_matching(family, real, n: int | None, seed: int = 0, batch: int 
     return values, protocol
 
 
-def score_text_run(family, real, n: int | None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
-    """(values, protocol) of a text2image run against `real` (fashion-captions, the reference split): class
+def score_text_run(g, real, n: int | None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+    """(values, protocol) of a text-to-image run (its Generator `g`) against `real` (fashion-captions, the
+    reference split): class
     and attribute accuracy on seen and held-out templates for the classes and measured attributes of the first
     n images, and caption matching top-1 on those images."""
     from ganforge.metrics.classifier import load_classifier
 
     n = min(n or 10_000, len(real.x))
     x, y = real.x[:n], real.y[:n]
-    attrs = cap.attributes(x, y, family.thresholds)
+    attrs = cap.attributes(x, y, g.thresholds)
     classifier, _ = load_classifier("fashion-mnist")
-    classifier = classifier.to(family.tokens.device).eval()
+    classifier = classifier.to(g.device).eval()
     values = {}
     for name, templates in (("seen", (0, cap.SEEN)), ("heldout", (cap.SEEN, len(cap.TEMPLATES)))):
-        got = caption_scores(family, classifier, y, attrs, seed, templates, progress=progress)
+        got = caption_scores(g, classifier, y, attrs, seed, templates, progress=progress)
         values.update({f"{k}_{name}": v for k, v in got.items()})
     values["class_accuracy_drop"] = values["class_accuracy_seen"] - values["class_accuracy_heldout"]
     values["attribute_accuracy_drop"] = values["attribute_accuracy_seen"] - values["attribute_accuracy_heldout"]
-    values["matching_top1"] = caption_matching(family, x, y, seed)
-    values["matching_top1_heldout"] = caption_matching(family, x, y, seed, (cap.SEEN, len(cap.TEMPLATES)))
+    values["matching_top1"] = caption_matching(g, x, y, seed)
+    values["matching_top1_heldout"] = caption_matching(g, x, y, seed, (cap.SEEN, len(cap.TEMPLATES)))
     values["real_attribute_rate"] = float(attrs.float().mean())
     protocol = {
         "dataset": real.name, "n_captions": n,

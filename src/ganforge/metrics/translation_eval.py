@@ -27,19 +27,14 @@ TARGET_CLASSIFIER = {("fashion-edges", "AB"): "fashion-mnist", ("fashion-sr4", "
 BATCH = 256
 
 
-@torch.no_grad()
-def translate_all(family, inputs: torch.Tensor, device: str, direction: str = "AB") -> torch.Tensor:
-    """uint8 outputs of the family's translation of uint8 `inputs`, in eval mode and batches."""
-    was_training = family.training
-    family.eval()
-    try:
-        parts = []
-        for part in inputs.split(BATCH):
-            a = part.to(device).float().div_(127.5).sub_(1.0)
-            parts.append(viz.to_uint8(family.translate(a, direction).float().cpu()))
-        return torch.cat(parts)
-    finally:
-        family.train(was_training)
+def translate_all(g, inputs: torch.Tensor, direction: str = "AB") -> torch.Tensor:
+    """uint8 outputs of a translator `g` (Translates: an image-to-image run's Generator) for uint8 `inputs`,
+    in batches, rounded as saved images."""
+    parts = []
+    for part in inputs.split(BATCH):
+        a = part.to(g.device).float().div_(127.5).sub_(1.0)
+        parts.append(viz.to_uint8(g.translate(a, direction).float().cpu()))
+    return torch.cat(parts)
 
 
 def bicubic(images: torch.Tensor, size) -> torch.Tensor:
@@ -70,21 +65,22 @@ def class_scores(outputs: torch.Tensor, targets: torch.Tensor, labels: torch.Ten
     return out
 
 
-def score_translation(family, test, n: int | None, device: str) -> tuple[dict[str, float], dict]:
-    """Every translation metric on the first `n` pairs of the paired dataset `test` (all when None); a family
-    that translates both ways (CycleGAN) is measured both ways (names ending _ba for B -> A), with the round
-    trips' cycle L1 and the share of outputs with inverted colours."""
+def score_translation(g, test, n: int | None) -> tuple[dict[str, float], dict]:
+    """Every translation metric of a translator `g` (Translates) on the first `n` pairs of the paired dataset
+    `test` (all when None); one that translates both ways (CycleGAN) is measured both ways (names ending _ba
+    for B -> A), with the round trips' cycle L1 and the share of outputs with inverted colours."""
     if test.inputs is None or not test.paired:
         raise UserError(f"{test.name} has no paired test split to measure translations against; give test pairs "
                         "(test/A/ and test/B/, or testA/ and testB/, with matching file names)")
     n = min(n or len(test.x), len(test.x))
-    both = len(family.DIRECTIONS) > 1
+    device = str(g.device)
+    both = len(g.directions) > 1
     sides = {"AB": (test.inputs[:n], test.x[:n]), "BA": (test.x[:n], test.inputs[:n])}
     values: dict[str, float] = {}
-    for direction in family.DIRECTIONS:
+    for direction in g.directions:
         source, target = sides[direction]
         suffix = "" if direction == "AB" else "_ba"
-        translated = translate_all(family, source, device, direction)
+        translated = translate_all(g, source, direction)
         outputs, targets = centre(translated, test.crop), centre(target, test.crop)
         scores = pair_scores(outputs, targets)
         classifier = TARGET_CLASSIFIER.get((test.name, direction))
@@ -92,7 +88,7 @@ def score_translation(family, test, n: int | None, device: str) -> tuple[dict[st
             scores.update(class_scores(outputs, targets, test.input_labels[:n], classifier, device))
         if both:
             scores["flip_rate"] = tm.flip_rate(tm.to_unit(outputs), tm.to_unit(targets))
-            back = translate_all(family, translated, device, direction[::-1])
+            back = translate_all(g, translated, direction[::-1])
             values[f"cycle_l1_{(direction + direction[0]).lower()}"] = float(
                 tm.l1(tm.to_unit(back), tm.to_unit(source)).mean())
         values.update({name + suffix: value for name, value in scores.items()})
@@ -107,7 +103,7 @@ def score_translation(family, test, n: int | None, device: str) -> tuple[dict[st
                 "translation": "l1: mean |output - target| per pixel in [0, 1]; psnr: dB per image, data range 1, "
                                f"capped at {tm.PSNR_CAP:g}; ssim: Wang et al. 2004, 11x11 Gaussian window (sigma "
                                "1.5), per image; outputs rounded to uint8 as saved"}
-    judges = {d: TARGET_CLASSIFIER.get((test.name, d)) for d in family.DIRECTIONS}
+    judges = {d: TARGET_CLASSIFIER.get((test.name, d)) for d in g.directions}
     if any(judges.values()):
         named = ", ".join(f"{d}: {c}-classifier" for d, c in judges.items() if c)
         protocol["classifier"] = (f"{named}; class_accuracy of the outputs against their inputs' labels, "

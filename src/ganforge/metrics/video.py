@@ -88,35 +88,31 @@ def measure(predict, clips: torch.Tensor, n_in: int, batch: int = 100, progress:
     return summarise({k: torch.cat(v) for k, v in parts.items()})
 
 
-def model_predictor(family, quantise: bool = True):
-    """`measure`'s predict for a video family: its rollout, in eval mode, rounded to uint8 levels as a saved
-    frame would be (quantise)."""
-    device, n_out = next(family.parameters()).device, family.predicted
+def model_predictor(g, n_out: int, quantise: bool = True):
+    """`measure`'s predict for a frame predictor `g` (PredictsFrames: a video run's Generator): its rollout of
+    n_out frames, rounded to uint8 levels as a saved frame would be (quantise)."""
 
     def predict(past: torch.Tensor) -> torch.Tensor:
-        x = past.to(device).float().div(127.5).sub(1.0)
-        out = ((family.predict(x, n_out) + 1) * 127.5).cpu()
+        x = past.to(g.device).float().div(127.5).sub(1.0)
+        out = ((g.predict(x, n_out) + 1) * 127.5).cpu()
         return (out.round().clamp(0, 255) if quantise else out.clamp(0, 255)) / 255.0
 
     return predict
 
 
-def score_video_run(family, cfg, n: int | None, progress: bool = True) -> tuple[dict, dict]:
-    """A video run's 10-frame rollouts and copy-last on the first n (default 1,000) Moving MNIST test clips."""
+def score_video_run(g, n: int | None, progress: bool = True) -> tuple[dict, dict]:
+    """A video run's (its Generator `g`: PredictsFrames) 10-frame rollouts and copy-last on the first n
+    (default 1,000) Moving MNIST test clips."""
     from ganforge.data.moving_mnist import INPUT_FRAMES, N_TEST, TEST_SEED, sequences
     from ganforge.data.registry import load_dataset
     from ganforge.errors import UserError
 
-    if cfg.data.name != "moving-mnist":
-        raise UserError(f"video runs are measured on the moving-mnist test set; this run trained on {cfg.data.name}")
+    data = g.cfg.data
+    if data.name != "moving-mnist":
+        raise UserError(f"video runs are measured on the moving-mnist test set; this run trained on {data.name}")
     n = min(n or 1000, N_TEST)
-    clips = sequences(load_dataset("mnist", root=cfg.data.root, split="test").x, "test", n=n)
-    was_training = family.training
-    family.eval()
-    try:
-        values = measure(model_predictor(family), clips, INPUT_FRAMES, progress=progress)
-    finally:
-        family.train(was_training)
+    clips = sequences(load_dataset("mnist", root=data.root, split="test").x, "test", n=n)
+    values = measure(model_predictor(g, clips.shape[1] - INPUT_FRAMES), clips, INPUT_FRAMES, progress=progress)
     last = measure(lambda past: copy_last(past.float() / 255.0, clips.shape[1] - INPUT_FRAMES), clips, INPUT_FRAMES)
     values.update({f"copy_last_{k}": v for k, v in last.items()})
     protocol = {"dataset": "moving-mnist", "split": "test", "n_clips": n, "test_seed": TEST_SEED,

@@ -4,6 +4,8 @@ The reference features of the real data are computed once when training starts (
 evaluation then costs one pass of the generator and the extractor over eval.n samples, about 2 s for 2,000
 samples with a domain classifier on 2 CPU cores. The noise has its own seed and the generator runs in eval
 mode, so evaluating changes nothing in the training run: with or without it, the weights are the same.
+A translator (pix2pix, CycleGAN, SRGAN) is scored on the first eval.n inputs of the eval.ref split, each
+once, against the images of that split, as `ganforge eval` reads them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from ganforge.config import Config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.families import Family
-from ganforge.metrics import evaluate
+from ganforge.generator import Translates
+from ganforge.metrics.features import build_extractor, classifier_for, reference_features
+from ganforge.metrics.scoring import TOY_POINTS, score_images, value_name
 
 # config name -> (key in the values, metric group to compute, lower is better); keys are renamed for the
-# extractor (fid -> fd_classifier in a domain classifier's features: see evaluate.value_name)
+# extractor (fid -> fd_classifier in a domain classifier's features: see scoring.value_name)
 IMAGE_METRICS = {"fid": ("fid", "fid", True), "fd": ("fid", "fid", True), "kid": ("kid_mean", "kid", True),
                  "kd": ("kid_mean", "kid", True),
                  "precision": ("precision", "pr", False), "recall": ("recall", "pr", False),
@@ -38,7 +42,7 @@ def affordable_extractor(cfg: Config, dataset_name: str, device: torch.device) -
     choice = cfg.eval.extractor
     if choice != "auto":
         return choice
-    if evaluate.classifier_for(dataset_name):
+    if classifier_for(dataset_name):
         return "classifier"
     if device.type == "cuda":
         from ganforge.metrics.inception import resolve_inception_path
@@ -66,28 +70,42 @@ class TrainingEval:
         self.name = name
         self.key, group, self.lower_is_better = table[name]
         self.dataset = dataset
-        n = e.n if self.is_image else evaluate.TOY_POINTS
-        g = torch.Generator().manual_seed(cfg.train.seed + seeds.EVAL_NOISE)
-        self.inputs = {k: v.to(device) for k, v in family.noise(n, g).items()}
-        self.n = n
+        self.n, self.split = (e.n if self.is_image else TOY_POINTS), e.ref
+        real = dataset
+        if self.is_image and e.ref != cfg.data.split:
+            real = runs.load_data(runs.with_split(cfg, e.ref))
+        g = family.generator()
+        self.sources = None  # a translator's inputs: the showcase's 16 in turn would describe 16 images alone
+        if isinstance(g, Translates):
+            if real.inputs is None:
+                raise UserError(f"config key 'eval.ref': the {e.ref} split of {real.name} has no input images to "
+                                "translate; set eval.every=0 and measure the run with `ganforge eval RUN`")
+            self.n = min(self.n, len(real.inputs))  # each input once: a smaller split gives fewer
+            self.sources = real.inputs[: self.n]
+        else:
+            stream = torch.Generator().manual_seed(cfg.train.seed + seeds.EVAL_NOISE)
+            self.inputs = {k: v.to(device) for k, v in g.noise(self.n, stream).items()}
         if self.is_image:
             self.groups = (group,)
-            real = dataset
-            if e.ref != cfg.data.split:
-                real = runs.load_data(runs.with_split(cfg, e.ref))
-            self.extractor = evaluate.build_extractor(affordable_extractor(cfg, real.name, device), real.name,
-                                                      e.inception, str(device))
-            self.key = evaluate.value_name(self.key, self.extractor)
-            self.real_images = real.x[:n]
-            evaluate.reference_features(real, n, self.extractor)  # computed (or read) now, not at the first eval
+            self.extractor = build_extractor(affordable_extractor(cfg, real.name, device), real.name, e.inception,
+                                             str(device))
+            self.key = value_name(self.key, self.extractor)
+            self.real_images = real.x[: self.n]
+            reference_features(real, self.n, self.extractor)  # computed (or read) now, not at the first eval
         self.best: float | None = None
 
     def __call__(self, family: Family, step: int) -> tuple[dict[str, float], bool]:
-        fake = family.generator()(self.inputs).cpu()
+        g = family.generator()
+        if self.sources is not None:
+            from ganforge.metrics.translation_eval import translate_all
+
+            fake = translate_all(g, self.sources)
+        else:
+            fake = g(self.inputs).cpu()
         if self.is_image:
             # a step's samples are scored once: their features are not worth a cache entry each
-            values, _ = evaluate.score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor,
-                                              cache_fake=False)
+            values, _ = score_images(self.real_images, viz.to_uint8(fake), self.groups, self.extractor,
+                                     cache_fake=False)
         else:
             from ganforge.metrics.toy import mode_metrics
 
@@ -111,4 +129,6 @@ class TrainingEval:
     def describe(self) -> str:
         if not self.is_image:
             return f"{self.key} on {self.n:,} points"
+        if self.sources is not None:
+            return f"{self.key} on {self.n:,} translated {self.split} inputs ({self.extractor.name} features)"
         return f"{self.key} on {self.n:,} samples ({self.extractor.name} features)"

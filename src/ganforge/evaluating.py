@@ -1,0 +1,158 @@
+"""`ganforge eval RUN`: a run's trained Generator measured against real data, the result merged into
+RUN/eval.json.
+
+What is measured follows from what the generator can do: a frame predictor (PredictsFrames) by its rollouts,
+a run on toy points by the mode metrics, a generator that takes text (TakesText) by what its samples show of
+their captions, a translator (Translates) against the true targets of held-out inputs, and any other image
+generator by comparing its samples with the reference images (metrics/scoring.py), per class for a
+class-conditional one (metrics/conditional_eval.py), and by its reconstructions where it has an encoder
+(Reconstructs). Every result carries its protocol and the checkpoint's step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from ganforge import runs, viz
+from ganforge.errors import UserError
+from ganforge.generator import Generator, PredictsFrames, Reconstructs, TakesText, Translates
+from ganforge.metrics.conditional_eval import (
+    AUG_REAL,
+    CONDITIONAL_DEFAULTS,
+    CONDITIONAL_METRICS,
+    conditional_protocol,
+    conditional_scores,
+)
+from ganforge.metrics.features import extractor_protocol
+from ganforge.metrics.scoring import (
+    DEFAULT_METRICS,
+    RECONSTRUCTION_PROTOCOL,
+    TOY_POINTS,
+    extractor_for,
+    merge_json,
+    parse_metrics,
+    reconstruction_scores,
+    score_images,
+)
+
+
+def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: int | None = None,
+                 ref: str = "test", extractor_name: str = "auto", inception_path: str | None = None,
+                 seed: int = 0, device: str = "auto", checkpoint: Path | None = None,
+                 progress: bool = True) -> dict:
+    """Sample a run and compare the samples with real data; write RUN_DIR/eval.json and return it.
+
+    Image runs: `n` samples (default 10,000) against the first `n` images of the `ref` split. Toy runs:
+    the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
+    """
+    metrics = parse_metrics(metrics)
+    if ref not in ("train", "test"):
+        raise UserError(f"--ref must be train or test, got '{ref}'")
+    g = runs.load_generator(run_dir, checkpoint, device)
+    by_class = g.conditional and not g.attributes
+    if by_class and metrics == DEFAULT_METRICS:
+        metrics = (*metrics, *CONDITIONAL_DEFAULTS)
+    if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
+        raise UserError("acc, intra_fid, cas and aug score class-conditional runs (family.condition with class labels); "
+                        "drop them from --metrics")
+    if isinstance(g, PredictsFrames):  # rollouts against the true frames of generated test clips
+        from ganforge.metrics.video import score_video_run
+
+        only(metrics, "video runs are measured by per-frame mse, ssim and sharpness")
+        values, protocol = score_video_run(g, n, progress)
+    elif g.data["kind"] != "image":
+        values, protocol = score_toy(g, n or TOY_POINTS, seed)
+    elif isinstance(g, TakesText):  # samples drawn for captions, measured against what they say
+        from ganforge.metrics.text import own_caption_matching, score_text_run
+
+        only(metrics, "text-to-image runs are measured by class and attribute accuracy and caption matching")
+        real = reference(g, ref)
+        if g.spec.captions:  # an image folder's own captions: matching alone
+            values, protocol = own_caption_matching(g, real, n, seed, progress=progress)
+        else:
+            values, protocol = score_text_run(g, real, n, seed, progress)
+    elif isinstance(g, Translates):  # translations of held-out inputs against their true targets
+        from ganforge.metrics.translation_eval import score_translation
+
+        only(metrics, "image-to-image runs are measured by l1, psnr, ssim and the domain classifier")
+        values, protocol = score_translation(g, reference(g, ref), n)
+    else:
+        values, protocol = score_samples(g, metrics, n or 10_000, ref, extractor_name, inception_path, seed,
+                                         progress, by_class)
+    protocol.update(checkpoint_step=g.step, seed=seed)
+    result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
+    written = [merge_json(Path(run_dir) / "eval.json", result)]
+    if "nn" in metrics and g.data["kind"] == "image":
+        written.append(Path(run_dir) / "nearest.png")
+    return {**result, "written": [str(p) for p in written]}
+
+
+def only(metrics: tuple[str, ...], measured: str) -> None:
+    """Refuse --metrics for a run measured by its own protocol."""
+    if metrics != DEFAULT_METRICS:
+        raise UserError(f"{measured}; drop --metrics")
+
+
+def reference(g: Generator, split: str):
+    """The real data of the run's dataset, split `split`, whole."""
+    return runs.load_data(runs.with_split(g.cfg, split))
+
+
+def score_samples(g: Generator, metrics: tuple[str, ...], n: int, ref: str, extractor_name: str,
+                  inception_path: str | None, seed: int, progress: bool, by_class: bool) -> tuple[dict, dict]:
+    """n samples against the first n images of the `ref` split; a class-conditional generator's samples are
+    drawn for the classes of those images, and an autoencoder's reconstructions of them are scored too."""
+    from ganforge.data.spec import training_labels
+
+    real = reference(g, ref)
+    device = str(g.device)
+    extractor = extractor_for(metrics, extractor_name, real.name, inception_path, device)
+    inputs = g.noise(n, torch.Generator().manual_seed(seed))
+    labels = None
+    if g.conditional:  # samples get the labels of the reference images, so the class mix matches
+        labels = training_labels(real)
+        labels = labels[torch.arange(n) % len(labels)]
+        inputs = g.for_labels(inputs, labels)
+    fake = viz.to_uint8(g({k: v.to(device) for k, v in inputs.items()}).cpu())
+    train = None
+    if "nn" in metrics:  # the images the generator was trained on
+        cfg = g.cfg
+        train = runs.load_data(cfg).x if cfg.data.split != ref or cfg.data.holdout else real.x
+    values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
+                                    Path(g.run_dir) / "nearest.png", progress)
+    if isinstance(g, Reconstructs):  # autoencoders: the reference images through E and G
+        values.update(reconstruction_scores(g.reconstruct, real.x[:n]))
+        protocol["reconstruction"] = RECONSTRUCTION_PROTOCOL.format(n=min(n, len(real.x)))
+    if by_class:
+        few_real = None
+        if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
+            pool = reference(g, "train")
+            if pool.x.shape == real.x.shape and torch.equal(pool.x, real.x):
+                raise UserError(f"aug adds samples to real training images, and {real.name} has no split "
+                                f"apart from the reference images; drop aug from --metrics")
+            few_real = runs.balanced_subset(pool, AUG_REAL, seed)
+        values.update(conditional_scores(real, fake, labels, metrics, extractor, progress, few_real))
+        protocol.update(conditional_protocol(metrics, extractor))
+    protocol = {**extractor_protocol(extractor), "n_real": min(n, len(real.x)), "n_fake": n,
+                "dataset": real.name, "split": ref,
+                "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
+    return values, protocol
+
+
+def score_toy(g: Generator, n: int, seed: int) -> tuple[dict, dict]:
+    """The mode metrics of n points against the run's mixture (VEEGAN, PacGAN)."""
+    from ganforge.metrics.toy import mode_metrics
+
+    data = g.data
+    if data["modes"] is None:
+        raise UserError(f"{data['name']} has no mode centres to score against")
+    inputs = g.noise(n, torch.Generator().manual_seed(seed))
+    points = g({k: v.to(g.device) for k, v in inputs.items()}).cpu()
+    values = mode_metrics(points, torch.tensor(data["modes"], dtype=torch.float32), data["sigma"])
+    protocol = {"dataset": data["name"], "n_fake": n, "high_quality": "within 3 sigma of the nearest mode",
+                "modes": len(data["modes"]), "sigma": data["sigma"],
+                "reverse_kl": "KL(high-quality samples' mode histogram || uniform)"}
+    return values, protocol

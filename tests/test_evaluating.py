@@ -1,0 +1,149 @@
+"""`ganforge eval RUN`: a run's Generator measured against real data, each value with its protocol, merged
+into RUN/eval.json."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.errors import UserError
+from ganforge.evaluating import evaluate_run
+from ganforge.metrics.scoring import reconstruction_scores
+from ganforge.runs import load_data, load_generator, read_config, with_split
+
+INCEPTION = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fid-inception" / \
+    "pt_inception_fid_torchscript.pt"
+
+
+@pytest.fixture(scope="module")
+def fashion_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "dcgan"
+    assert main(["train", "--out", str(run), "--steps", "2", "--quiet", "--set", "log.tensorboard=false",
+                 "--set", "family.g_width=8", "--set", "family.d_width=8", "--set", "train.batch_size=8"]) == 0
+    return run
+
+
+def test_eval_writes_values_with_their_protocol(fashion_run, capsys):
+    assert main(["eval", str(fashion_run), "--n", "200"]) == 0
+    result = json.loads((fashion_run / "eval.json").read_text())
+    # FID is the Inception's: in the domain classifier's features the distances carry the features' name
+    assert set(result["values"]) == {"fd_classifier", "kd_classifier_mean", "kd_classifier_std", "precision",
+                                     "recall", "density", "coverage"}
+    p = result["protocol"]
+    assert p["extractor"] == "fashion-mnist-classifier" and len(p["extractor_sha1"]) == 40
+    assert p["n_real"] == 200 and p["n_fake"] == 200 and p["split"] == "test" and p["checkpoint_step"] == 2
+    assert result["values"]["fd_classifier"] > 0
+    out = capsys.readouterr().out
+    assert "fd_classifier" in out and "fid" not in out and f"wrote {fashion_run / 'eval.json'}" in out
+
+
+def test_eval_merges_into_eval_json_and_names_each_protocol(fashion_run, capsys):
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "fd"]) == 0
+    first = json.loads((fashion_run / "eval.json").read_text())["values"]["fd_classifier"]
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "swd,nn"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {fashion_run / 'nearest.png'}" in out and f"wrote {fashion_run / 'eval.json'}" in out
+    result = json.loads((fashion_run / "eval.json").read_text())
+    assert result["values"]["fd_classifier"] == first and "swd_avg" in result["values"]  # the earlier value kept
+    fd_entry = next(e for e in result["evaluations"] if "fd_classifier" in e["values"])
+    assert "nn" in result["evaluations"][-1]["protocol"] and "nn" not in fd_entry["protocol"]
+    assert fd_entry["protocol"]["n_fake"] == 100
+    n_entries = len(result["evaluations"])
+    assert main(["eval", str(fashion_run), "--n", "100", "--metrics", "fd", "--seed", "1"]) == 0
+    result = json.loads((fashion_run / "eval.json").read_text())  # measured again: the old entry gives it up
+    assert result["values"]["fd_classifier"] != first and len(result["evaluations"]) == n_entries
+    assert result["evaluations"][-1]["protocol"]["seed"] == 1
+    from ganforge.reporting import write_report  # the report shows each evaluation beside its own protocol
+
+    page = write_report(fashion_run, force=True).read_text()
+    assert page.count('<p class="note">eval.json') == n_entries
+
+
+def test_the_samples_scored_are_the_generators_own(fashion_run, monkeypatch):
+    from ganforge import evaluating, viz
+
+    seen = {}
+    original = evaluating.score_images
+    monkeypatch.setattr(evaluating, "score_images", lambda real, fake, *a, **k: seen.update(fake=fake) or
+                        original(real, fake, *a, **k))
+    evaluate_run(fashion_run, ("fid",), n=50, seed=3, progress=False)
+    assert torch.equal(seen["fake"], viz.to_uint8(load_generator(fashion_run).sample(50, seed=3)))
+
+
+def test_values_print_aligned_with_integers_as_integers():
+    from ganforge.cli import format_values
+
+    lines = format_values({"modes_captured": 8, "high_quality": 0.9375, "reverse_kl": 0.01}).splitlines()
+    assert lines[0].split() == ["modes_captured", "8"] and lines[1].split() == ["high_quality", "0.9375"]
+    assert len({len(line) for line in lines}) == 1  # right-aligned in one column
+
+
+def test_eval_errors(fashion_run, tmp_path, capsys):
+    assert main(["eval", str(fashion_run), "--metrics", "fd,isc"]) == 2
+    assert "unknown metric 'isc'" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a ganforge run" in capsys.readouterr().err
+    assert main(["eval", str(fashion_run), "--metrics", "acc"]) == 2
+    assert "score class-conditional runs" in capsys.readouterr().err
+    with pytest.raises(UserError, match="--ref must be train or test"):
+        evaluate_run(fashion_run, ref="val", progress=False)
+
+
+def test_inception_eval_on_a_few_samples(fashion_run):
+    if not INCEPTION.is_file():
+        pytest.skip(f"FID Inception file not found at {INCEPTION}")
+    result = evaluate_run(fashion_run, ("fid", "pr"), n=6, extractor_name="inception",
+                          inception_path=str(INCEPTION), progress=False)
+    assert result["protocol"]["extractor"] == "inception-v3-fid"
+    assert result["protocol"]["extractor_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+    assert result["values"]["fid"] > 0
+
+
+def test_toy_runs_are_scored_by_their_modes(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--config", "toy-ring", "--out", str(run), "--steps", "2", "--quiet",
+                 "--set", "log.tensorboard=false", "--set", "data.n_toy=1000"]) == 0
+    assert main(["eval", str(run)]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert set(result["values"]) == {"modes_captured", "high_quality", "reverse_kl", "n_samples"}
+    assert result["values"]["n_samples"] == 2500 and result["protocol"]["modes"] == 8
+    assert "8 modes" in capsys.readouterr().out
+
+
+def test_an_autoencoder_is_also_scored_by_its_reconstructions(tmp_path):
+    run = tmp_path / "aae"
+    assert main(["train", "--config", "aae-mnist", "--out", str(run), "--steps", "3", "--quiet",
+                 *[f"--set={s}" for s in ("data.name=fashion-mnist-10k", "data.holdout=0", "family.hidden=[64]",
+                                          "train.batch_size=32", "log.tensorboard=false")]]) == 0
+    result = evaluate_run(run, ("fid",), n=100, progress=False)
+    real = load_data(with_split(read_config(run), "test")).x[:100]
+    expected = reconstruction_scores(load_generator(run).reconstruct, real)
+    assert {k: result["values"][k] for k in expected} == pytest.approx(expected, rel=1e-6)
+    assert "the first 100 reference images" in result["protocol"]["reconstruction"]
+
+
+def test_eval_classifier_score_swd_and_nearest_neighbours(fashion_run):
+    result = evaluate_run(fashion_run, ("is", "swd", "nn"), n=200, progress=False)
+    v, p = result["values"], result["protocol"]
+    # 2 steps of training: far from real
+    assert 1 <= v["classifier_score_mean"] <= 10 and v["classifier_score_real_mean"] > v["classifier_score_mean"]
+    assert v["swd_avg"] > 0 and "swd_28" in v
+    for space in ("pixel", "feature"):
+        assert v[f"nn_{space}_nn_ratio"] > 0 and 0 <= v[f"nn_{space}_copy_rate"] <= 1
+    assert v["nn_pixel_copy_rate"] < 0.05  # an untrained generator copies nothing
+    assert "leave-one-out" in p["nn"] and "10 splits" in p["is"]
+    from PIL import Image
+
+    with Image.open(fashion_run / "nearest.png") as im:
+        im.load()
+        assert im.size[1] == 2 * (8 * 30 + 2)  # 8 rows of 28 px cells with 2 px gaps, shown twice as large
+
+
+def test_inception_has_no_classifier_score(fashion_run):
+    if not INCEPTION.is_file():
+        pytest.skip(f"FID Inception file not found at {INCEPTION}")
+    with pytest.raises(UserError, match="no logits"):
+        evaluate_run(fashion_run, ("is",), n=4, extractor_name="inception", inception_path=str(INCEPTION),
+                     progress=False)
