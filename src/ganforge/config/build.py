@@ -45,9 +45,11 @@ def _unknown_key(key: str, section_keys: list[str] = ()) -> UserError:
     leaves = {k.removeprefix("family."): k for k in valid if k.startswith("family.")}
     moved = [leaves[m] for m in difflib.get_close_matches(key.split(".")[-1], list(leaves), n=1, cutoff=0.7)
              if "." in key]
-    if key.split(".")[0] in ("model", "loss") and moved:  # sections whose settings moved to the families
-        section_keys = []
-    close = (difflib.get_close_matches(key, list(section_keys), n=1, cutoff=0.5) or moved
+    section = key.split(".")[0]
+    own = list(section_keys) or [k for k in valid if k.split(".")[0] == section]
+    if section in ("model", "loss") and moved:  # sections whose settings moved to the families
+        own = []
+    close = (difflib.get_close_matches(key, own, n=1, cutoff=0.5) or moved
              or difflib.get_close_matches(key, valid, n=1, cutoff=0.5))
     hint = f"; did you mean '{close[0]}'?" if close else "; run `ganforge presets --keys` to list valid keys"
     return UserError(f"unknown config key {key!r}{hint}")
