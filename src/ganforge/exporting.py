@@ -1,12 +1,28 @@
 """`ganforge export`: a run's generator alone, as a TorchScript or ONNX file that loads without ganforge.
 
-The exported module is the family's sampling path (`Family.decode`) with the sampling network's weights (the
-EMA average when the run kept one, as `runs.load_family` loads it). It takes the tensors `Family.noise(n, g)`
-draws, as positional inputs in that order (z first; a conditional generator's condition vector second), and
-returns what the run's Generator returns for the same inputs: N samples in the data's range.
+The exported module is the run's Generator (`runs.load_generator`) as its `export_module()` gives it, with the
+weights it samples with (the EMA average when the run kept one) and no other network's. It takes positional
+inputs and returns what the Generator returns for them; each family says which (`export_inputs`,
+`export_description`), and the file's metadata repeats it:
+
+- GAN (conditional too), ProGAN, VAE-GAN, AAE: the code z (and the condition c) -> samples. The AAE's z is a
+  draw from its prior, described in the metadata.
+- StyleGAN: z and psi (one per sample: 1 leaves it as drawn) -> images; psi is the truncation toward w's
+  running average.
+- pix2pix, SRGAN, CycleGAN: an input image alone -> its translation, at any height and width the network
+  divides (the metadata names the multiple). A CycleGAN file holds one of its two generators: A -> B, or with
+  `--direction BA` B -> A (one file each: the two take different images, and a user wants one at a time).
+- text2image: z and a caption's token ids -> images: the text encoder is inside; the metadata holds the
+  vocabulary and how to make the ids.
+- video: the last `context` frames of clips (N x context x H x W in [-1, 1]) -> the next n frames, n the run's
+  own count unless `--frames N`.
 
     m = torch.jit.load("RUN/generator.pt")          # no ganforge needed
     x = m(torch.randn(16, 100))                     # 16 x 1 x 28 x 28 in [-1, 1]
+
+The file is checked before it is written: the trace (or the ONNX model, in onnxruntime) must reproduce the
+Generator's module on inputs other than the ones it was traced on (another batch size; another image size or
+caption length where those are free); a mismatch is refused and nothing is written.
 
 Metadata (inputs, output, dataset, class names, step, versions) travels inside the file as JSON: the
 TorchScript file's extra file `ganforge.json` (`torch.jit.load(path, _extra_files={"ganforge.json": ""})`),
@@ -28,24 +44,25 @@ import torch
 from torch import nn
 
 from ganforge import runs
-from ganforge.data import priors
 from ganforge.errors import UserError
-from ganforge.families import Family
 from ganforge.files import atomic_write
+from ganforge.generator import Generator, PredictsFrames, Translates, eval_mode, require
 from ganforge.version import __version__
 
 HELP = "write a run's generator as a TorchScript or ONNX file that loads without ganforge"
 DESCRIPTION = ("Write the generator of a run (its EMA weights when the run kept them) as a file that loads with "
-               "torch alone (TorchScript, torch.jit.load) or with onnxruntime (ONNX). It takes the inputs "
-               "`ganforge sample` draws, as positional inputs: z, and for a conditional run the condition c; it "
-               "returns the samples. Inputs, output, classes and step are stored in the file as JSON.")
+               "torch alone (TorchScript, torch.jit.load) or with onnxruntime (ONNX). It takes positional inputs "
+               "and returns the samples: z (and the condition c) for sampling runs, an image for image-to-image "
+               "runs, z and a caption's token ids for text-to-image runs, past frames for video runs. Inputs, "
+               "output, classes and step are stored in the file as JSON.")
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 METADATA_KEY = "ganforge.json"  # TorchScript extra file; ONNX metadata_props uses "ganforge"
 ONNX_METADATA_KEY = "ganforge"
 ONNX_PACKAGES = ("onnx", "onnxruntime", "onnxscript")  # onnxscript: torch's (dynamo) ONNX exporter needs it
 LOAD_HINT = {"torchscript": f"torch.jit.load(path, _extra_files={{'{METADATA_KEY}': ''}})",
              "onnx": f"the model's metadata_props['{ONNX_METADATA_KEY}']"}
-TRACE_N, CHECK_N = 4, 3  # batch sizes of the trace and of the check: different, so a baked-in batch size shows
+TRACE_N = 4  # the trace's batch size; the Generator's checks use others, so a baked-in batch size shows
+RTOL, ATOL = 1e-4, 1e-5
 
 
 def add_arguments(p) -> None:
@@ -56,13 +73,17 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="FILE", help="output file (default: RUN_DIR/generator.pt or RUN_DIR/generator.onnx)")
     p.add_argument("--checkpoint", metavar="DIR|best",
                    help="a checkpoint folder, or 'best' (the best evaluation score; default: the latest)")
+    p.add_argument("--direction", metavar="AB|BA",
+                   help="image-to-image runs: the translation the file holds (default AB; CycleGAN also BA)")
+    p.add_argument("--frames", type=int, metavar="N",
+                   help="video runs: frames the file predicts (default: as many as the run predicts)")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
 
 
 def main(args) -> int:
     """`ganforge export ARGS`: write the file, print where and its input signature."""
     path = export_generator(args.run_dir, format=args.format, out=args.out, checkpoint=args.checkpoint,
-                            force=args.force)
+                            force=args.force, direction=args.direction, frames=args.frames)
     meta = read_metadata(path)  # read back from the file: what is printed is what it holds
     weights = "the EMA of G's weights" if meta["ema"] else "G's weights"
     print(f"wrote {path}: the generator of {args.run_dir} at step {meta['step']} ({weights}), {meta['format']}")
@@ -78,7 +99,8 @@ def default_out(run_dir: Path | str, format: str = "torchscript") -> Path:
 
 
 def export_generator(run_dir: Path | str, format: str = "torchscript", out: Path | str | None = None,
-                     checkpoint: Path | str | None = None, force: bool = False) -> Path:
+                     checkpoint: Path | str | None = None, force: bool = False, direction: str | None = None,
+                     frames: int | None = None) -> Path:
     """Write the run's generator to `out` (default RUN/generator.pt or .onnx) and return its path. Refuses an
     existing file unless `force`; the file appears whole or not at all."""
     if format not in FORMATS:
@@ -93,106 +115,83 @@ def export_generator(run_dir: Path | str, format: str = "torchscript", out: Path
         _check_onnx_available()
 
     # On the CPU: the file then loads anywhere (a TorchScript trace keeps the device it was traced on).
-    family, data, step = runs.load_family(run_dir, checkpoint, device="cpu")
-    family.requires_grad_(False)  # the loaded module then needs no autograd bookkeeping
-    example = family.noise(TRACE_N, torch.Generator().manual_seed(0))
-    check = family.noise(CHECK_N, torch.Generator().manual_seed(1))
-    expected = family.generator()(check)
-    module = SamplingModule(family, list(example)).eval()
-    meta = metadata(family, data, step, example, expected, format)
-
-    if format == "torchscript":
-        with torch.no_grad(), _quiet():
-            traced = torch.jit.trace(module, tuple(example.values()), check_trace=False)
-            _check_same(traced(*check.values()), expected, "the TorchScript trace")
+    g = runs.load_generator(run_dir, checkpoint, device="cpu")
+    options = export_options(g, direction, frames)
+    module = g.export_module(**options)
+    module.requires_grad_(False)  # the exported module then needs no autograd bookkeeping
+    example = g.export_inputs(TRACE_N, **options)
+    checks = g.export_checks(**options)
+    with eval_mode(module), torch.no_grad():
+        expected = [module(*check.values()) for check in checks]
+        meta = metadata(g, g.export_description(**options), example, module(*example.values()), format)
+        if format == "torchscript":
+            with _quiet():
+                traced = torch.jit.trace(module, tuple(example.values()), check_trace=False)
+            for check, want in zip(checks, expected, strict=True):
+                _check_same(lambda c=check: traced(*c.values()), want, check, "the TorchScript trace")
             with atomic_write(out) as f:
                 torch.jit.save(traced, f, _extra_files={METADATA_KEY: json.dumps(meta)})
-    else:
-        proto = _onnx_model(module, example, meta)
-        _check_onnx(proto, check, expected)
-        with atomic_write(out) as f:
-            f.write(proto.SerializeToString())
+        else:
+            proto = _onnx_model(module, example, meta)
+            _check_onnx(proto, checks, expected)
+            with atomic_write(out) as f:
+                f.write(proto.SerializeToString())
     return out
 
 
-class SamplingModule(nn.Module):
-    """Family.decode over positional inputs. The sampling network is the only submodule, so the export holds
-    the generator's weights alone (not D's or an encoder's); decode itself is the family's, so the export
-    returns exactly what sampling returns (the AAE's tanh of half the decoder's logits, for one)."""
-
-    def __init__(self, family: Family, names: list[str]):
-        super().__init__()
-        if family.sampler() is not family.networks[family.SAMPLER]:
-            raise ValueError("export needs a family loaded by runs.load_family (no live EMA attached)")
-        self.generator = family.networks[family.SAMPLER]  # the same module decode calls
-        self.names = names
-        self.decode = family.decode  # a bound method, not a submodule: the family's other networks stay out
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.decode(dict(zip(self.names, inputs)))
+def export_options(g: Generator, direction: str | None, frames: int | None) -> dict:
+    """The Generator's export options from the command line's, each refused where the run has no use for it."""
+    options = {}
+    if direction is not None:
+        require(g, Translates, "--direction picks an image-to-image run's translation", "leave --direction out")
+        if direction not in g.directions:
+            raise UserError(f"--direction {direction}: the {g.name} family translates {' and '.join(g.directions)}")
+        options["direction"] = direction
+    if frames is not None:
+        require(g, PredictsFrames, "--frames sets how many frames a video run's file predicts", "leave --frames out")
+        options["frames"] = frames
+    return options
 
 
 # -- metadata ------------------------------------------------------------------------------------------------------
 
 
-def metadata(family: Family, data: dict, step: int, example: dict[str, torch.Tensor], output: torch.Tensor,
+def metadata(g: Generator, description: dict, example: dict[str, torch.Tensor], output: torch.Tensor,
              format: str) -> dict:
-    """What a user of the file needs to know, as JSON-ready values."""
-    cfg = family.cfg
-    notes = input_notes(family)
-    inputs = [{"name": name, "shape": ["N", *t.shape[1:]], "dtype": _dtype(t),
-               **notes.get(name, {"kind": "", "about": "as the family's noise() draws it"})}
-              for name, t in example.items()]
-    image = data["kind"] == "image"
+    """What a user of the file needs to know, as JSON-ready values: the Generator's description of inputs and
+    output (their dtypes added, their shapes checked against the example), and where the weights came from."""
+    inputs = description["inputs"]
+    if [i["name"] for i in inputs] != list(example):
+        raise ValueError(f"export_description names {[i['name'] for i in inputs]}, export_inputs {list(example)}")
+    for i, t in zip(inputs, example.values(), strict=True):
+        _check_shape(i["shape"], t, f"input {i['name']}")
+        i["dtype"] = _dtype(t)
+    _check_shape(description["output"]["shape"], output, "the output")
     return {
         "format": format,
-        "inputs": inputs,
-        "output": {"name": "x", "shape": ["N", *output.shape[1:]], "dtype": _dtype(output),
-                   "range": [-1.0, 1.0] if image else None,
-                   "about": ("images N x C x H x W in [-1, 1]: pixel value = (x + 1) * 127.5" if image
-                             else "points in the data's own coordinates")},
-        "family": cfg.model.family,
-        "arch": cfg.family.get("arch"),  # the gan family's network
-        "condition": cfg.family.get("condition") if family.conditional else None,
-        "dataset": data["name"],
-        "class_names": data.get("class_names"),
-        "attr_names": data.get("attr_names") or None,
-        "step": step,
-        "ema": cfg.train.ema > 0,  # checkpoints of such runs hold the average, and load_family loads it
+        **description,
+        "output": {**description["output"], "dtype": _dtype(output)},
+        "family": g.name,
+        "dataset": g.data.get("name"),
+        "class_names": g.data.get("class_names"),
+        "attr_names": g.data.get("attr_names") or None,
+        "step": g.step,
+        "ema": g.cfg.train.ema > 0,  # checkpoints of such runs hold the average, and load_generator loads it
         "ganforge_version": __version__,
         "torch_version": torch.__version__.split("+")[0],
     }
 
 
+def _check_shape(shape: list, t: torch.Tensor, what: str) -> None:
+    """A described shape (named free dimensions, numbers for fixed ones) fits the tensor the module takes or
+    gives: a family's description that does not is a bug."""
+    fits = len(shape) == t.dim() and all(isinstance(d, str) or d == n for d, n in zip(shape, t.shape, strict=True))
+    if not fits:
+        raise ValueError(f"{what}: described as {shape}, the module's is {list(t.shape)}")
+
+
 def _dtype(t: torch.Tensor) -> str:
     return str(t.dtype).removeprefix("torch.")
-
-
-def input_notes(family: Family) -> dict[str, dict]:
-    """Input name -> {"kind": a few words, "about": how to draw it} for the families ganforge has, so a user
-    without ganforge can feed the file; the sampling options (--class, --attr) become what goes into c or z."""
-    cfg = family.cfg
-    if cfg.model.family == "aae":
-        o = family.options
-        if o.prior == "gaussian":
-            return {"z": {"kind": "standard normal", "about": "the code: N(0, I), the prior the encoder matched"}}
-        k = getattr(family, "n_classes", 0)
-        prior = {"name": o.prior, "components": max(k, 10)}  # sample_prior's component count
-        if o.prior == "mixture":
-            prior.update(radius=priors.MIXTURE_RADIUS, std_radial=priors.MIXTURE_STD_RADIAL,
-                         std_tangential=priors.MIXTURE_STD_TANGENTIAL)
-        else:
-            prior.update(radius=priors.SWISS_RADIUS, turns=priors.SWISS_TURNS, noise=priors.SWISS_NOISE)
-        which = ("component k makes class k (class_names order)" if k else "any component")
-        return {"z": {"kind": f"{o.prior} prior", "prior": prior,
-                      "about": f"the code: a draw from the 2-D {o.prior} prior as ganforge.data.priors.sample_prior "
-                               f"draws it; {which}"}}
-    notes = {"z": {"kind": "standard normal", "about": "noise: N(0, I)"}}
-    if family.conditional and family.attributes:
-        notes["c"] = {"kind": "0/1 attributes", "about": "the condition: one 0/1 value per attribute, attr_names order"}
-    elif family.conditional:
-        notes["c"] = {"kind": "one-hot", "about": "the condition: one-hot of the class, class_names order"}
-    return notes
 
 
 def signature(meta: dict) -> str:
@@ -224,22 +223,41 @@ def read_metadata(path: Path | str) -> dict:
 # -- checks and ONNX ----------------------------------------------------------------------------------------------
 
 
-def _check_same(got: torch.Tensor, expected: torch.Tensor, what: str) -> None:
-    """The export must reproduce sampling; a trace can silently bake in a Python value (a batch size)."""
-    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=1e-4, atol=1e-5):
-        raise RuntimeError(f"{what} does not reproduce the family's samples (shape {tuple(got.shape)} vs "
-                           f"{tuple(expected.shape)}); this network cannot be exported this way")
+def _check_same(run, expected: torch.Tensor, inputs: dict[str, torch.Tensor], what: str) -> None:
+    """The export must reproduce the Generator's module: a trace can silently bake in a Python value (a batch
+    size, an image size) or a branch. `run()` gives the export's output on `inputs`; a failure is one line."""
+    sizes = ", ".join(f"{k} {' x '.join(map(str, v.shape))}" for k, v in inputs.items())
+    refuse = f"{what} does not reproduce the generator on inputs of other sizes ({sizes}): "
+    try:
+        got = run()
+    except RuntimeError as e:  # a size baked into a reshape, or an ONNX Runtime failure
+        raise UserError(f"{refuse}it fails ({_last_line(e)}); nothing was written") from None
+    if got.shape != expected.shape:
+        raise UserError(f"{refuse}shape {list(got.shape)}, expected {list(expected.shape)}; nothing was written")
+    if not torch.allclose(got, expected, rtol=RTOL, atol=ATOL):
+        worst = (got.double() - expected.double()).abs().max().item()
+        raise UserError(f"{refuse}values differ by up to {worst:.3g}; nothing was written")
+
+
+def _last_line(e: Exception) -> str:
+    """The line of an error that says what went wrong: the ONNX exporter's summary, else the last line
+    (TorchScript puts its traceback first)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if "## Exception summary" in lines[:-1]:
+        return lines[lines.index("## Exception summary") + 1][:200]
+    return (lines[-1].removeprefix("RuntimeError: ") if lines else type(e).__name__)[:200]
 
 
 @contextlib.contextmanager
 def _quiet():
     """Silence what torch says while exporting that is no news to a user: torch.jit's deprecation notes (torch
     >= 2.10; the TorchScript format still loads everywhere), the ONNX exporter's notes on torchvision operators
-    it skips and on the batch dimension shared by z and c."""
+    it skips and on the batch dimension shared by several inputs."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", module=r"torch\.onnx")
         warnings.filterwarnings("ignore", category=FutureWarning, message=r".*LeafSpec")
         logger.setLevel(logging.ERROR)
@@ -265,25 +283,40 @@ def _check_onnx_available() -> None:
 
 
 def _onnx_model(module: nn.Module, example: dict[str, torch.Tensor], meta: dict):
-    """The ONNX ModelProto of `module` (torch's torch.export-based exporter), batch size left free, metadata set."""
+    """The ONNX ModelProto of `module` (torch's torch.export-based exporter), the dimensions the metadata names
+    left free, metadata set."""
     import onnx
 
-    batch = torch.export.Dim("N", min=1)
-    with torch.no_grad(), _quiet():
-        program = torch.onnx.export(module, tuple(example.values()), dynamo=True, verbose=False,
-                                    input_names=list(example), output_names=["x"],
-                                    dynamic_shapes=(tuple({0: batch} for _ in example),))  # one entry: *inputs
+    dims = tuple({k: torch.export.Dim.AUTO for k, d in enumerate(i["shape"]) if isinstance(d, str)}
+                 for i in meta["inputs"])
+    with _quiet():
+        try:
+            program = torch.onnx.export(module, tuple(example.values()), dynamo=True, verbose=False,
+                                        input_names=list(example), output_names=[meta["output"]["name"]],
+                                        dynamic_shapes=(dims,))  # one entry: forward's *inputs
+        except torch.onnx.OnnxExporterError as e:  # long; one line says what it met
+            raise UserError(f"the ONNX exporter cannot export this run's generator ({_last_line(e)}); export "
+                            "--format torchscript instead") from None
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     return proto
 
 
-def _check_onnx(proto, inputs: dict[str, torch.Tensor], expected: torch.Tensor) -> None:
+def _check_onnx(proto, checks: list[dict[str, torch.Tensor]], expected: list[torch.Tensor]) -> None:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {k: v.numpy() for k, v in inputs.items()})
-    _check_same(torch.from_numpy(got), expected, "the ONNX model")
+    state = onnxruntime.capi.onnxruntime_pybind11_state  # onnxruntime's own exception types
+    errors = (state.Fail, state.InvalidArgument, state.RuntimeException)
+
+    def run(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        try:
+            return torch.from_numpy(session.run(None, {k: v.numpy() for k, v in inputs.items()})[0])
+        except errors as e:  # a shape it was not exported for
+            raise RuntimeError(str(e)) from None
+
+    for check, want in zip(checks, expected, strict=True):
+        _check_same(lambda c=check: run(c), want, check, "the ONNX model")
 
 
 __all__ = ["DESCRIPTION", "FORMATS", "HELP", "add_arguments", "export_generator", "main", "read_metadata", "signature"]

@@ -152,31 +152,62 @@ class Generator:
         return self.family.picture(inputs, samples, columns)
 
     # -- export ----------------------------------------------------------------------------------------------
+    # `ganforge export` traces export_module() on export_inputs() and checks the trace on export_checks();
+    # export_description() becomes the file's metadata. `options` are export options a subclass takes (a
+    # translation's direction, a prediction's frame count); the base takes none.
 
-    def export_module(self) -> nn.Module:
-        """A module whose forward takes `export_inputs()` positionally and returns what `__call__` returns
-        for them: what `ganforge export` traces."""
-        return _Decoder(self)
+    def export_module(self, **options: Any) -> nn.Module:
+        """A module whose forward takes `export_inputs()` positionally and returns what this Generator returns
+        for them. It holds the sampling network alone, so an export carries no other network's weights."""
+        return ExportModule({"generator": self.network()}, self.family.decode, tuple(self.export_inputs(1)))
 
-    def export_inputs(self, n: int = 2) -> dict[str, torch.Tensor]:
+    def export_inputs(self, n: int = 2, seed: int = 0, **options: Any) -> dict[str, torch.Tensor]:
         """Example inputs of the exported module, by name, in the order it takes them."""
-        return self.noise(n, torch.Generator(device=self.device).manual_seed(0))
+        return self.noise(n, torch.Generator(device=self.device).manual_seed(seed))
 
-    def export_description(self) -> dict[str, str]:
-        """Each exported input's meaning, by name, for the file's metadata."""
-        return {name: "input drawn as `ganforge.load(run).noise` draws it" for name in self.export_inputs()}
+    def export_checks(self, **options: Any) -> list[dict[str, torch.Tensor]]:
+        """Inputs a trace must reproduce the module on: a batch size other than the trace's, and other sizes
+        where the module takes any (an image's, a caption's length)."""
+        return [self.export_inputs(3, seed=1, **options)]
+
+    def export_description(self, **options: Any) -> dict:
+        """The exported file's signature for its metadata: {"inputs": [{name, shape, kind, about, ...}],
+        "output": {name, shape, range, about}} and whatever else a user of the file needs. Shapes name their
+        free dimensions ("N": the batch; "H", "W": any size the network takes)."""
+        inputs = []
+        for name, t in self.export_inputs(1).items():
+            if name == "z":
+                kind, about = "standard normal", "noise: N(0, I)"
+            elif name == "c" and self.attributes:
+                kind, about = "0/1 attributes", "the condition: one 0/1 value per attribute, attr_names order"
+            elif name == "c":
+                kind, about = "one-hot", "the condition: one-hot of the class, class_names order"
+            else:
+                kind, about = "", "as `ganforge.load(run).noise` draws it"
+            inputs.append({"name": name, "shape": ["N", *t.shape[1:]], "kind": kind, "about": about})
+        return {"inputs": inputs, "output": self.export_output()}
+
+    def export_output(self) -> dict:
+        """The exported module's output: the data's samples."""
+        if self.spec.is_image:
+            return {"name": "x", "shape": ["N", *self.spec.shape], "range": [-1.0, 1.0],
+                    "about": "images N x C x H x W in [-1, 1]: pixel value = (x + 1) * 127.5"}
+        return {"name": "x", "shape": ["N", *self.spec.shape], "range": None,
+                "about": "points in the data's own coordinates"}
 
 
-class _Decoder(nn.Module):
-    """The sampling path as a plain module over positional tensors (names as the Generator's inputs)."""
+class ExportModule(nn.Module):
+    """`fn(inputs by name)` over positional tensors, holding `networks` (the weights fn reads) and nothing else:
+    fn is a function, not a submodule, so the family's other networks stay out of a trace."""
 
-    def __init__(self, g: Generator):
+    def __init__(self, networks: dict[str, nn.Module], fn, names: tuple[str, ...]):
         super().__init__()
-        self.family = g.family
-        self.names = tuple(g.export_inputs())
+        self.networks = nn.ModuleDict(networks)
+        self.fn = fn
+        self.names = names
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        return self.family.decode(dict(zip(self.names, tensors, strict=True)))
+        return self.fn(dict(zip(self.names, tensors, strict=True)))
 
 
 # -- abilities -------------------------------------------------------------------------------------------------

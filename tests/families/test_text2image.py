@@ -16,7 +16,7 @@ from ganforge.data.registry import load_dataset
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families import Step, build_family
-from ganforge.families.text2image import caption_true_of, multi_positive_nll
+from ganforge.families.text_encoder import caption_true_of, multi_positive_nll
 
 SPEC = DataSpec((1, 28, 28), True, n_classes=10)
 SMALL = ["family.g_width=8", "family.d_width=8", "family.z_dim=8", "log.tensorboard=false"]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge import losses
+from ganforge.data import priors
 from ganforge.data.priors import PRIORS, component_of, mixture_centres, sample_prior, share_in_component
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
@@ -51,6 +52,25 @@ class AAEGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         with eval_mode(self.family):
             return self.family.reconstruct(images)
+
+    def export_description(self, **options) -> dict:
+        """z as a draw from the prior the encoder was matched to (the decoder's input)."""
+        meta = super().export_description()
+        o, k = self.family.options, self.family.n_classes
+        if o.prior == "gaussian":
+            meta["inputs"][0].update(kind="standard normal", about="the code: N(0, I), the prior the encoder matched")
+            return meta
+        prior = {"name": o.prior, "components": max(k, 10)}  # sample_prior's component count
+        if o.prior == "mixture":
+            prior.update(radius=priors.MIXTURE_RADIUS, std_radial=priors.MIXTURE_STD_RADIAL,
+                         std_tangential=priors.MIXTURE_STD_TANGENTIAL)
+        else:
+            prior.update(radius=priors.SWISS_RADIUS, turns=priors.SWISS_TURNS, noise=priors.SWISS_NOISE)
+        which = "component k makes class k (class_names order)" if k else "any component"
+        meta["inputs"][0].update(kind=f"{o.prior} prior", prior=prior,
+                                 about=f"the code: a draw from the 2-D {o.prior} prior as "
+                                       f"ganforge.data.priors.sample_prior draws it; {which}")
+        return meta
 
 
 class AAE(Family):

@@ -25,7 +25,7 @@ from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Phase, Stats, Step
 from ganforge.families.pix2pix import OBJECTIVES, check_translation, d_loss, discriminator_score, g_loss
-from ganforge.families.translation import TranslationFamily, as_picture, to_unit_range
+from ganforge.families.translation import TranslationFamily, TranslationGenerator, as_picture, to_unit_range
 from ganforge.generator import SHOWCASE, eval_mode
 from ganforge.nets.patchgan import PatchDiscriminator
 from ganforge.nets.resnet import ResnetGenerator
@@ -58,7 +58,15 @@ def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     raise UserError(f"cannot convert {images.shape[1]}-channel images to {channels} channels")
 
 
+class CycleGANGenerator(TranslationGenerator):
+    """G_AB and G_BA; `ganforge export` writes one of them (A -> B unless --direction BA)."""
+
+    def export_network(self, direction: str = "AB") -> nn.Module:
+        return self.family.G_AB if direction == "AB" else self.family.G_BA
+
+
 class CycleGAN(TranslationFamily):
+    GENERATOR = CycleGANGenerator
     Options = CycleGANOptions
     GROUPS = ("G", "D")
     SAMPLER = "G_AB"

@@ -14,12 +14,13 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
-from ganforge.generator import Generator, SamplesCodes
+from ganforge.generator import ExportModule, Generator, SamplesCodes
 from ganforge.nets.progan import ProDiscriminator, ProGenerator, resize_real
 from ganforge.options import at_least, setting
 
@@ -39,6 +40,12 @@ class ProGANOptions:
 
 class ProGANGenerator(Generator, SamplesCodes):
     """The grown G at its last level, from z."""
+
+    def export_module(self, **options) -> nn.Module:
+        """The level and fade-in reached, read from G's buffer here: fixed in the file, not read at run time."""
+        net = self.network()
+        level, alpha = int(net.growth[0]), float(net.growth[1])
+        return ExportModule({"generator": net}, lambda inputs: net(inputs["z"], level, alpha).clamp(-1, 1), ("z",))
 
 
 class ProGAN(Family):

@@ -59,6 +59,19 @@ class StyleGANGenerator(Generator, SamplesCodes, MixesStyles):
         with eval_mode(self.family):
             return self.family.sampler().synthesis(styles)
 
+    # -- export: z and psi in; psi is the truncation, one per sample (1: none) --------------------------------
+
+    def export_inputs(self, n: int = 2, seed: int = 0, **options) -> dict[str, torch.Tensor]:
+        z = self.noise(n, torch.Generator(device=self.device).manual_seed(seed))["z"]
+        return {"z": z, "psi": torch.linspace(0.5, 1.0, n, device=z.device)}  # truncated and not, so both trace
+
+    def export_description(self, **options) -> dict:
+        meta = super().export_description()
+        meta["inputs"][1].update(kind="truncation", about="one per sample: w = w_avg + psi (w - w_avg); 1 leaves "
+                                                          "the sample as drawn, 0 gives the average image")
+        meta["truncation"] = "input psi (N): 1 for untruncated samples, as `ganforge sample` draws them"
+        return meta
+
 
 class StyleGAN(Family):
     GENERATOR = StyleGANGenerator

@@ -3,10 +3,9 @@ caption, on fashion-captions (data/captions.py) or on an image folder with its o
 .txt file per image: data/caption_files.py).
 
 Before the GAN (begin_training), a word-level text encoder T and a small image encoder E are trained on the
-matching objective: each image scores its true captions (fashion-captions: same class, every named attribute
-as measured; own captions: the image's own) above the other captions of the batch. T is then fixed; G and D
-read its embedding e through their own projections (nets/text.py). Algorithm 1 of the paper, per iteration,
-with captions drawn per image:
+matching objective (families/text_encoder.py): each image scores its true captions above the other captions
+of the batch. T is then fixed; G and D read its embedding e through their own projections (nets/text.py).
+Algorithm 1 of the paper, per iteration, with captions drawn per image:
   D  real image, right caption -> real;  fake, right caption -> fake;  real image, wrong caption -> fake
      weights 1, 0.5, 0.5 (the matching-aware discriminator, CLS); the wrong caption names another class
      (own captions: any caption that is not one of the image's)
@@ -19,18 +18,18 @@ family.d_steps and train.ema apply as in the gan family.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import torch
-from tqdm import tqdm
+from torch import nn
 
-from ganforge import losses, seeds
+from ganforge import losses
 from ganforge.data import captions as cap
 from ganforge.errors import UserError
 from ganforge.families.base import Batch, DataSpec, Family, Phase, Stats, Step, check_options
 from ganforge.families.gan_options import check_objective
-from ganforge.generator import Generator, SamplesCodes, TakesText, eval_mode
+from ganforge.families.text_encoder import TextEncoders, pick_caption, requested_captions
+from ganforge.generator import ExportModule, Generator, SamplesCodes, TakesText, eval_mode
 from ganforge.nets.text import ImageEncoder, TextD, TextEncoder, TextG
 from ganforge.options import choice, setting
 
@@ -95,8 +94,36 @@ class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
         """fashion-captions: the per-class attribute thresholds measured on the training data (data.captions)."""
         return self.family.thresholds
 
+    # -- export: z and the caption's token ids in (T inside), images out -----------------------------------
 
-class Text2Image(Family):
+    def export_module(self, **options) -> nn.Module:
+        f = self.family
+        return ExportModule({"generator": self.network(), "text_encoder": f.T},
+                            lambda inputs: f.decode({"z": inputs["z"], "e": f.T(inputs["tokens"])}), ("z", "tokens"))
+
+    def export_inputs(self, n: int = 2, seed: int = 0, **options) -> dict[str, torch.Tensor]:
+        """z, and the token ids of captions G draws from (at random)."""
+        g = torch.Generator(device=self.device).manual_seed(seed)
+        z = self.noise(n, g)["z"]
+        rows = torch.randint(len(self.family.tokens), (n,), generator=g, device=g.device)
+        return {"z": z, "tokens": self.family.tokens[rows.to(self.family.tokens.device)]}
+
+    def export_checks(self, **options) -> list[dict[str, torch.Tensor]]:
+        """Another batch size, and captions padded longer: the length is free."""
+        longer = self.export_inputs(2, seed=2)
+        longer["tokens"] = torch.nn.functional.pad(longer["tokens"], (0, 3))
+        return [self.export_inputs(3, seed=1), longer]
+
+    def export_description(self, **options) -> dict:
+        meta = super().export_description()
+        meta["inputs"][1].update(shape=["N", "L"], kind="token ids",
+                                 about="each caption's words as ids in `text.vocabulary`, padded with 0 to the "
+                                       "longest caption (see `text`)")
+        meta["text"] = self.family.token_description()
+        return meta
+
+
+class Text2Image(TextEncoders, Family):
     GENERATOR = Text2ImageGenerator
     Options = Text2ImageOptions
     FIXED_SIZE = 28  # the 28x28 DCGAN's networks
@@ -149,90 +176,6 @@ class Text2Image(Family):
         self.d_steps_done = 0
         self._table: torch.Tensor | None = None  # T's embedding of every caption of the grammar
         self._right: torch.Tensor | None = None  # the latest real batch's caption embeddings, for G's step
-
-    # -- the encoders --------------------------------------------------------------------------------------
-
-    def begin_training(self, dataset) -> None:
-        """fashion-captions: measure the training data's class thresholds. Then train T and E on the matching
-        objective."""
-        if self.own_captions:
-            self.pretrain(dataset.x, captions=dataset.captions)
-            return
-        values = cap.measure(dataset.x)
-        self.thresholds = cap.class_thresholds(dataset.x, dataset.y, values=values)
-        self.pretrain(dataset.x, dataset.y, attrs=cap.attributes(dataset.x, dataset.y, self.thresholds, values))
-
-    def pretrain(self, x: torch.Tensor, y: torch.Tensor | None = None, progress: bool | None = None,
-                 attrs: torch.Tensor | None = None, captions: torch.Tensor | None = None) -> list[float]:
-        """The matching objective on uint8 images x: for each image, the softmax over the batch's captions puts
-        its mass on the captions true of it, and for each caption on the images it is true of. fashion-captions:
-        classes y (and `attrs`, the images' attributes when already measured); own captions: `captions`, each
-        image's caption indices (N x K, -1 padded). Returns the loss per step. `progress`: a bar (None: on a
-        terminal only)."""
-        o: Text2ImageOptions = self.options
-        device = next(self.G.parameters()).device
-        g = torch.Generator().manual_seed(self.cfg.train.seed + seeds.PRETRAIN)
-        if captions is None:
-            attrs = cap.attributes(x, y, self.thresholds) if attrs is None else attrs
-
-        def draw(pick: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """Caption rows for the images at `pick`, and [image i, caption j]: caption j is true of image i."""
-            if captions is not None:
-                own = captions[pick]
-                rows = pick_caption(own, g)
-                return rows, (own[:, :, None] == rows[None, None, :]).any(1)
-            yb, ab = y[pick], attrs[pick]
-            states = cap.draw_states(ab, o.mention, g)
-            rows = cap.caption_rows(yb, states, torch.randint(cap.SEEN, (len(pick),), generator=g))
-            return rows, caption_true_of(yb, ab, yb, states)
-
-        self.T.requires_grad_(True)
-        self.E.requires_grad_(True)
-        self.T.train()
-        self.E.train()
-        params = [*self.T.parameters(), *self.E.parameters()]
-        opt = torch.optim.Adam(params, lr=o.pretrain_lr)
-        history = []
-        for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=None if progress is None else not progress,
-                      leave=False):
-            pick = torch.randint(len(x), (o.pretrain_batch,), generator=g)
-            rows, true = draw(pick)
-            images = x[pick].to(device).float().div(127.5).sub(1)
-            logits = self.E(images) @ self.T(self.tokens[rows.to(device)]).T / o.temperature
-            true = true.to(device)  # [image i, caption j]
-            loss = 0.5 * (multi_positive_nll(logits, true) + multi_positive_nll(logits.T, true.T))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            history.append(float(loss.detach()))
-        self.T.requires_grad_(False)
-        self.E.requires_grad_(False)
-        self._table = None
-        return history
-
-    def table(self) -> torch.Tensor:
-        """T's embedding of every caption of the grammar (T is fixed during the GAN: computed once)."""
-        if self._table is None:
-            with torch.no_grad():
-                was = self.T.training
-                self.T.eval()
-                self._table = self.T(self.tokens)
-                self.T.train(was)
-        return self._table
-
-    def embed(self, texts: list[str]) -> torch.Tensor:
-        """T's embeddings of captions (a UserError names a word outside the vocabulary)."""
-        tokens = cap.tokenize(texts, self.vocab).to(self.tokens.device)
-        with torch.no_grad():
-            was = self.T.training
-            self.T.eval()
-            out = self.T(tokens)
-            self.T.train(was)
-        return out
-
-    def measure(self, images: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """0/1 attributes of images in [-1, 1] (N x 1 x 28 x 28) against the thresholds of their classes y."""
-        return cap.attributes(cap.to_uint8(images), y, self.thresholds.to(images.device))
 
     # -- training ------------------------------------------------------------------------------------------
 
@@ -393,13 +336,8 @@ class Text2Image(Family):
         device = next(self.G.parameters()).device
         e = self.embed(texts).repeat_interleave(n, 0)
         z = torch.randn(len(e), self.z_dim, generator=torch.Generator().manual_seed(seed))
-        was = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return self.decode({"z": z.to(device), "e": e.to(device)})
-        finally:
-            self.train(was)
+        with torch.no_grad(), eval_mode(self):
+            return self.decode({"z": z.to(device), "e": e.to(device)})
 
 
 def randint(high: int, shape, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -408,47 +346,4 @@ def randint(high: int, shape, generator: torch.Generator, device: torch.device) 
     return torch.randint(high, shape, generator=generator, device=generator.device).to(device)
 
 
-def pick_caption(own: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One caption index per row of `own` (N x K, each row's indices first, then -1 padding), uniformly."""
-    count = (own >= 0).sum(1)
-    u = torch.rand(len(own), generator=generator, device=generator.device).to(own.device)
-    k = (u * count).long().clamp(max=count - 1)
-    return own.gather(1, k[:, None])[:, 0]
-
-
-def caption_true_of(y: torch.Tensor, attrs: torch.Tensor, caption_y: torch.Tensor,
-                    caption_states: torch.Tensor) -> torch.Tensor:
-    """[i, j]: caption j (class caption_y[j], states caption_states[j]) is true of image i (class y[i], 0/1
-    attributes attrs[i]): the same class, and each attribute it names as the image has it."""
-    same_class = y[:, None] == caption_y[None, :]
-    named = caption_states[None, :, :] > 0
-    agrees = (caption_states[None, :, :] - 1) == attrs[:, None, :]
-    return same_class & (agrees | ~named).all(-1)
-
-
-def multi_positive_nll(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-    """-log of the softmax mass on the positive columns, averaged over rows that have one."""
-    total = torch.logsumexp(logits, 1)
-    on_positive = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), 1)
-    has = positive.any(1)
-    return (total - on_positive)[has].mean()
-
-
-def requested_captions(text: str | None, text_file: str | None) -> list[str] | None:
-    """The captions of `--text` or `--text-file` (one a line, blank lines skipped); None without either."""
-    if text is not None and text_file is not None:
-        raise UserError("give --text or --text-file, not both")
-    if text is not None:
-        return [text]
-    if text_file is None:
-        return None
-    path = Path(text_file).expanduser()
-    if not path.is_file():
-        raise UserError(f"--text-file {path}: no such file; give a text file with one caption a line")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        raise UserError(f"--text-file {path}: holds no caption; write one caption a line")
-    return lines
-
-
-__all__ = ["Text2Image", "Text2ImageOptions", "caption_true_of", "multi_positive_nll", "pick_caption"]
+__all__ = ["Text2Image", "Text2ImageOptions"]

@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ganforge.data.spec import DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, check_options
-from ganforge.generator import SHOWCASE, Generator, Translates, eval_mode
+from ganforge.generator import SHOWCASE, ExportModule, Generator, Translates, eval_mode
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:
@@ -43,6 +44,75 @@ class TranslationGenerator(Generator, Translates):
 
     def input_channels(self, direction: str = "AB") -> int:
         return self.family.input_channels(direction)
+
+    # -- export: the input image alone in, its translation out, at any size the network divides -------------
+
+    def export_network(self, direction: str = "AB") -> nn.Module:
+        """The network that translates along `direction`."""
+        return self.network()
+
+    def export_module(self, direction: str = "AB") -> nn.Module:
+        self.check_direction(direction)
+        return ExportModule({"generator": self.export_network(direction)},
+                            lambda inputs: self.family.translate(inputs["image"], direction), ("image",))
+
+    def export_inputs(self, n: int = 2, seed: int = 0, direction: str = "AB",
+                      size: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+        """Showcase inputs (n from the seed-th on; direction BA: its targets, or noise where the run has
+        none), resized to `size` when given."""
+        self.check_direction(direction)
+        k = (torch.arange(n) + seed) % SHOWCASE
+        if direction == "AB":
+            images = self.family.showcase_a[k]
+        elif bool(self.family.showcase_has_b):
+            images = self.family.showcase_b[k]
+        else:
+            g = torch.Generator().manual_seed(seed)
+            images = torch.rand(n, *self.family.spec.shape, generator=g).mul(2).sub(1).to(self.device)
+        if size is not None:
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+        return {"image": images}
+
+    def export_checks(self, direction: str = "AB") -> list[dict[str, torch.Tensor]]:
+        """Another batch size, and another image size (a multiple more on each side, more on the width)."""
+        m = self.size_multiple(direction)
+        h, w = self.export_inputs(1, direction=direction)["image"].shape[-2:]
+        return [self.export_inputs(3, seed=1, direction=direction),
+                self.export_inputs(1, seed=2, direction=direction, size=(h + m, w + 2 * m))]
+
+    def export_description(self, direction: str = "AB") -> dict:
+        m = self.size_multiple(direction)
+        (c_in, h_in, w_in), (c_out, h_out, w_out) = self._shapes(direction)
+        scale = h_out // h_in
+
+        def side(name: str) -> str:
+            return name if scale == 1 else f"{scale}*{name}"
+
+        source, target = direction
+        sides = "any height H and width W" + (f" that are multiples of {m}" if m > 1 else "")
+        return {
+            "inputs": [{"name": "image", "shape": ["N", c_in, "H", "W"],
+                        "kind": f"domain {source} images",
+                        "about": f"images of domain {source} in [-1, 1] (pixel / 127.5 - 1), {sides}; trained at "
+                                 f"{h_in} x {w_in}"}],
+            "output": {"name": "translated", "shape": ["N", c_out, side("H"), side("W")],
+                       "range": [-1.0, 1.0], "about": f"the images translated to domain {target}, in [-1, 1]: "
+                                                      f"pixel value = (x + 1) * 127.5; trained at {h_out} x {w_out}"},
+            "direction": direction,
+            "directions": {d: f"domain {d[0]} -> {d[1]}" + (" (this file)" if d == direction else
+                                                             f": ganforge export RUN --direction {d}")
+                           for d in self.directions},
+        }
+
+    def _shapes(self, direction: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(input, output) C x H x W as trained."""
+        a, b = tuple(self.spec.input_shape), tuple(self.spec.shape)
+        return (a, b) if direction == "AB" else (b, a)
+
+    def check_direction(self, direction: str) -> None:
+        if direction not in self.directions:
+            raise UserError(f"--direction {direction}: the {self.name} family translates "
+                            f"{' and '.join(self.directions)}")
 
 
 class TranslationFamily(Family):

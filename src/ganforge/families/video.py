@@ -21,13 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
 from ganforge.files import atomic_write
-from ganforge.generator import SHOWCASE, Generator, PredictsFrames, eval_mode
+from ganforge.generator import SHOWCASE, ExportModule, Generator, PredictsFrames, eval_mode
 from ganforge.nets.video import ClipDiscriminator, FramePredictor, rollout
 from ganforge.options import choice
 
@@ -68,6 +69,37 @@ class VideoGenerator(Generator, PredictsFrames):
     def predict(self, frames: torch.Tensor, n: int) -> torch.Tensor:
         with eval_mode(self.family):
             return self.family.predict(frames, n)
+
+    # -- export: the last `context` frames in, `frames` predicted frames out (the run's own count unless given) --
+
+    def export_module(self, frames: int | None = None) -> nn.Module:
+        n = self._frames(frames)
+        return ExportModule({"generator": self.network()}, lambda inputs: self.family.predict(inputs["frames"], n),
+                            ("frames",))
+
+    def export_inputs(self, n: int = 2, seed: int = 0, frames: int | None = None) -> dict[str, torch.Tensor]:
+        """The last `context` input frames of showcase clips (n from the seed-th on)."""
+        k = (torch.arange(n) + seed) % SHOWCASE
+        return {"frames": self.family.showcase[k, INPUT_FRAMES - self.context : INPUT_FRAMES]}
+
+    def export_description(self, frames: int | None = None) -> dict:
+        n, (h, w) = self._frames(frames), self.spec.shape[1:]
+        return {
+            "inputs": [{"name": "frames", "shape": ["N", self.context, h, w], "kind": "past frames",
+                        "about": f"the last {self.context} frames of each clip, oldest first, gray, in [-1, 1] "
+                                 "(pixel / 127.5 - 1)"}],
+            "output": {"name": "predicted", "shape": ["N", n, h, w], "range": [-1.0, 1.0],
+                       "about": f"the next {n} frames of each clip, in order, in [-1, 1]: pixel value = "
+                                "(x + 1) * 127.5; each predicted from the frames before it, its own included"},
+            "frames": {"context": self.context, "predicted": n,
+                       "about": f"{self.context} frames in, {n} out (fixed in this file: ganforge export RUN "
+                                "--frames N for another count)"},
+        }
+
+    def _frames(self, frames: int | None) -> int:
+        if frames is not None and frames < 1:
+            raise UserError(f"--frames must be at least 1, got {frames}")
+        return self.family.predicted if frames is None else frames
 
 
 class Video(Family):

@@ -37,7 +37,8 @@ class ProGenerator(nn.Module):
 
     def features(self, z: torch.Tensor, level: int) -> list[torch.Tensor]:
         """The feature maps of levels 0..level."""
-        x = self.norm(act(self.input(self.norm(z))).view(len(z), self.ch0, self.first, self.first))
+        # -1, not len(z): a trace (ganforge export) then takes any batch size
+        x = self.norm(act(self.input(self.norm(z))).view(-1, self.ch0, self.first, self.first))
         out = []
         for i in range(level + 1):
             if i:

@@ -132,7 +132,7 @@ class StyleGenerator(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))  # the running mean of w: truncation's centre
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
-        x = self.const.expand(len(ws), -1, -1, -1)
+        x = self.const.expand(ws.shape[0], -1, -1, -1)  # shape, not len: a trace takes any batch size
         x = self.layers[0](x, ws[:, 0])
         image = self.to_image[0](x, ws[:, 1])
         for i in range(1, len(self.to_image)):
