@@ -170,8 +170,10 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, for
 
 
 def export(run_dir: str | os.PathLike, format: str = "torchscript", out: str | os.PathLike | None = None,
-           checkpoint: str | None = None, force: bool = False) -> Path:
-    """`ganforge export`: the generator alone as TorchScript (or ONNX), loadable without ganforge."""
+           checkpoint: str | None = None, force: bool = False, direction: str | None = None,
+           frames: int | None = None) -> Path:
+    """`ganforge export`: the generator alone as TorchScript (or ONNX), loadable without ganforge. direction:
+    "BA" for a CycleGAN run's B->A generator; frames: the frames a video run's export predicts."""
     from ganforge.exporting import export_generator
 
-    return export_generator(run_dir, format, out, checkpoint, force)
+    return export_generator(run_dir, format, out, checkpoint, force, direction, frames)

@@ -100,6 +100,11 @@ class Generator:
         samples come from images or clips)."""
         return self.family.latent_kind()
 
+    def for_labels(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`inputs` with sample i drawn for labels[i] (a class index, or a row of 0/1 attributes): what a
+        conditional generator overrides; the others take no condition."""
+        raise UserError(f"the {self.name} family's samples take no class or attribute condition")
+
     def network(self) -> nn.Module:
         """The sampling network (the averaged one when the run kept an average)."""
         return self.family.sampler()
@@ -282,6 +287,18 @@ class TakesText(ABC):
     @abstractmethod
     def generate_for(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
         """n samples per caption, in caption order."""
+
+    @abstractmethod
+    def caption_table(self) -> torch.Tensor:
+        """The embedding of every caption the run draws from, row i for caption i (caption metrics)."""
+
+    @abstractmethod
+    def match(self, images: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """The trained image-caption matching score of each image against each of its candidate embeddings."""
+
+    @abstractmethod
+    def draw(self, embeddings: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One sample per embedding, z drawn from `generator`."""
 
 
 class PredictsFrames(ABC):
