@@ -1,9 +1,11 @@
+import hashlib
 import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import settings
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -44,3 +46,71 @@ def load_bench(name: str):
 def bench():
     """load_bench: a bench script by name (bench("translation").row_run)."""
     return load_bench
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data beside the checkout
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture(scope="session")
+def shared():
+    """shared("mnist"): the folder of a dataset's four original IDX files in ../shared/data; the test skips
+    where they are not there."""
+    def folder(name: str) -> Path:
+        path = SHARED_DATA / name
+        if not all((path / f).is_file() for f in IDX_FILES):
+            pytest.skip(f"the original {name} IDX files are not in {path}")
+        return path
+
+    return folder
+
+
+def arithmetic_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of plain torch convolutions, forward and backward, at the DCGAN's shapes: how
+    a machine's kernels round, which decides a weights digest as much as ganforge does."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 64, 14, 14, generator=g, requires_grad=True)
+    w = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
+    wt = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
+    y = torch.nn.functional.conv2d(x, w, stride=2, padding=1)
+    z = torch.nn.functional.conv_transpose2d(y, wt, stride=2, padding=1)
+    m = torch.randn(64, 128, generator=g, requires_grad=True)
+    lin = torch.nn.functional.linear(torch.tanh(m), torch.randn(256, 128, generator=g))
+    (z.square().mean() + lin.square().mean()).backward()
+    h = hashlib.sha256()
+    for t in (y, z, lin, x.grad, w.grad, wt.grad, m.grad):
+        h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture
+def weights_digest():
+    """weights_digest(checkpoint folder): the sha256 of its model.safetensors' tensors, key by key."""
+    from safetensors.torch import load_file
+
+    def digest(path) -> str:
+        tensors = load_file(str(Path(path) / "model.safetensors"))
+        h = hashlib.sha256()
+        for key in sorted(tensors):
+            h.update(key.encode())
+            h.update(tensors[key].contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    return digest
+
+
+@pytest.fixture
+def require_digest():
+    """require_digest(digest, known): pass when `digest` is one recorded; fail when this machine's arithmetic was
+    recorded with another; else skip, printing what to record."""
+    def check(digest: str, known: dict[str, str | None]) -> None:
+        if digest in known:
+            return
+        fingerprint = arithmetic_fingerprint()
+        if fingerprint not in known.values():
+            pytest.skip(f"no digest recorded for this CPU's arithmetic (fingerprint {fingerprint}): record the one "
+                        "the code before the family contract (commit 5ffed12) gives here")
+        raise AssertionError(f"weights digest {digest} is not the one recorded for this machine's arithmetic")
+
+    return check

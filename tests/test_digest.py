@@ -6,11 +6,8 @@ that rounds differently), so a digest is kept per machine, each recorded with th
 A machine is known by the digest of a few plain torch convolutions (no ganforge code): on a machine whose
 arithmetic was never recorded the test skips and prints what to record."""
 
-import hashlib
-
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from ganforge.checkpoint import latest_checkpoint
 from ganforge.config import load_config
@@ -24,32 +21,6 @@ DIGESTS_20_STEPS = {
 }
 
 
-def arithmetic_fingerprint() -> str:
-    """sha256 (first 16 hex digits) of plain torch convolutions, forward and backward, at the DCGAN's shapes."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 64, 14, 14, generator=g, requires_grad=True)
-    w = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
-    wt = torch.randn(128, 64, 4, 4, generator=g, requires_grad=True)
-    y = torch.nn.functional.conv2d(x, w, stride=2, padding=1)
-    z = torch.nn.functional.conv_transpose2d(y, wt, stride=2, padding=1)
-    m = torch.randn(64, 128, generator=g, requires_grad=True)
-    lin = torch.nn.functional.linear(torch.tanh(m), torch.randn(256, 128, generator=g))
-    (z.square().mean() + lin.square().mean()).backward()
-    h = hashlib.sha256()
-    for t in (y, z, lin, x.grad, w.grad, wt.grad, m.grad):
-        h.update(t.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def weights_digest(path) -> str:
-    tensors = load_file(str(path / "model.safetensors"))
-    h = hashlib.sha256()
-    for key in sorted(tensors):
-        h.update(key.encode())
-        h.update(tensors[key].contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 @pytest.fixture
 def one_thread():
     before = torch.get_num_threads()
@@ -59,19 +30,8 @@ def one_thread():
 
 
 @pytest.mark.skipif(not torch.__version__.startswith("2.13.0"), reason="the digest was recorded with torch 2.13.0")
-def test_reference_recipe_trains_bit_for_bit_as_before(tmp_path, one_thread):
+def test_reference_recipe_trains_bit_for_bit_as_before(tmp_path, one_thread, weights_digest, require_digest):
     cfg = load_config("dcgan-fashion-10k", ["train.steps=20", "eval.every=0", "log.checkpoint_every=20",
                                             "log.sample_every=10", "log.every=5"])
     train(cfg, tmp_path / "run", quiet=True)
     require_digest(weights_digest(latest_checkpoint(tmp_path / "run")), DIGESTS_20_STEPS)
-
-
-def require_digest(digest: str, known: dict[str, str | None]) -> None:
-    """Pass when `digest` is one recorded; fail when this machine's arithmetic was recorded with another; else skip."""
-    if digest in known:
-        return
-    fingerprint = arithmetic_fingerprint()
-    if fingerprint not in known.values():
-        pytest.skip(f"no digest recorded for this CPU's arithmetic (fingerprint {fingerprint}): record the one the "
-                    f"code before the family contract (commit 5ffed12) gives here")
-    raise AssertionError(f"weights digest {digest} is not the one recorded for this machine's arithmetic")

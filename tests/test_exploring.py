@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tests.data.test_registry import shared
 
 import ganforge
 from ganforge import exploring, viz
@@ -166,7 +165,7 @@ def test_truncation_sweep_table(gan_run):
     assert Image.open(gan_run / "explore" / "truncation.png").size[0] > 300
 
 
-def test_translation_runs_have_no_latent_space(tmp_path, capsys, monkeypatch):
+def test_translation_runs_have_no_latent_space(shared, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "p2p"
     assert main(["train", "--config", "pix2pix-fashion-edges", "--out", str(run), "--quiet", "--steps", "1",

@@ -15,7 +15,6 @@ from ganforge.cli import main
 from ganforge.evaluating import evaluate_run
 from ganforge.runs import continue_config, load_generator, read_config
 from ganforge.training.loop import train
-from test_digest import require_digest, weights_digest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-0.1-toy"
 GAN_KEYS = Path(__file__).parent / "fixtures" / "run-0.1-gan-keys"
@@ -35,7 +34,7 @@ def old_run(tmp_path):
 
 
 @pytest.mark.skipif(not torch.__version__.startswith("2.13.0"), reason="the digest was recorded with torch 2.13.0")
-def test_an_old_run_resumes_to_the_same_weights_as_before(old_run):
+def test_an_old_run_resumes_to_the_same_weights_as_before(weights_digest, require_digest, old_run):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -89,7 +88,7 @@ def test_an_old_gan_run_samples_as_it_did(gan_keys):
     assert Image.open(gan_keys / "s.png").size[0] > 100
 
 
-def test_an_old_gan_run_resumes_and_rewrites_its_config_the_new_way(gan_keys):
+def test_an_old_gan_run_resumes_and_rewrites_its_config_the_new_way(weights_digest, require_digest, gan_keys):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageSequence
-from tests.data.test_registry import shared
 
 import ganforge
 from ganforge import viz
@@ -17,7 +16,7 @@ SMALL = ["family.width=8", "family.d_width=8", "log.tensorboard=false", "train.b
 
 
 @pytest.fixture(scope="module")
-def video_run(tmp_path_factory):
+def video_run(shared, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("GANFORGE_DATA", str(shared("mnist").parent))
     mp.setattr(mm, "N_TRAIN", 64)

@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tests.data.test_registry import shared
 
 from ganforge import api, viz
 from ganforge.cli import main
@@ -15,7 +14,7 @@ from ganforge.generator import Translates
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(shared, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     out = tmp_path_factory.mktemp("p2p") / "run"

@@ -7,12 +7,23 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.data.test_folder import gray, save
+from PIL import Image
 
 from ganforge.data import load_dataset
 from ganforge.data.attributes import find_attribute_file, read_attribute_file, select_attributes
 from ganforge.data.folder import load_image_folder
 from ganforge.errors import UserError
+
+
+def save(path, img):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def gray(value, size=(8, 8)):
+    return Image.new("L", size, value)
+
 
 # Each image's pixel value and its attributes (glasses, male, smiling): alignment is checked through them.
 IMAGES = {"001.png": (10, [1, 0, 1]), "002.png": (20, [0, 0, 0]), "sub/003.png": (30, [1, 1, 0]),

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from tests.data.test_registry import shared
 
 from ganforge.data import load_dataset
 from ganforge.data import moving_mnist as mm
@@ -51,7 +50,7 @@ def test_digits_move_by_the_step_between_frames():
     assert moves.mean() > 2.0
 
 
-def test_the_test_set_ignores_the_seed_and_the_dataset_is_video(monkeypatch):
+def test_the_test_set_ignores_the_seed_and_the_dataset_is_video(shared, monkeypatch):
     digits = torch.randint(0, 256, (30, 1, 28, 28), dtype=torch.uint8)
     test_a, test_b = mm.sequences(digits, "test", seed=0, n=3), mm.sequences(digits, "test", seed=9, n=3)
     train = mm.sequences(digits, "train", seed=0, n=3)

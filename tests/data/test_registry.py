@@ -31,13 +31,6 @@ PUBLISHED_MD5 = {
 }
 
 
-def shared(name: str) -> Path:
-    folder = SHARED / name
-    if not all((folder / f).is_file() for f in PUBLISHED_MD5[name]):
-        pytest.skip(f"the original {name} IDX files are not in {folder}")
-    return folder
-
-
 def decode(path: Path, offset: int) -> np.ndarray:
     """An independent decoder: gunzip, skip the header."""
     return np.frombuffer(gzip.decompress(path.read_bytes()), dtype=np.uint8, offset=offset)
@@ -91,7 +84,7 @@ def test_embedded_loads_fast():
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
-def test_real_data_and_md5(name):
+def test_real_data_and_md5(shared, name):
     folder = shared(name)
     for file, md5 in PUBLISHED_MD5[name].items():
         assert hashlib.md5((folder / file).read_bytes()).hexdigest() == md5
@@ -105,7 +98,7 @@ def test_real_data_and_md5(name):
     assert test.x[77, 0, 10, 10].item() == pixels[77 * 784 + 10 * 28 + 10]
 
 
-def test_repacked_and_unpacked_copies_load(tmp_path):
+def test_repacked_and_unpacked_copies_load(shared, tmp_path):
     """Same data with another gzip header (as Debian ships it), or not compressed at all."""
     folder = shared("mnist")
     images = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
@@ -119,7 +112,7 @@ def test_repacked_and_unpacked_copies_load(tmp_path):
     np.testing.assert_array_equal(ds.x.flatten().numpy(), np.frombuffer(images, np.uint8, offset=16))
 
 
-def test_corrupt_copy_is_refused(tmp_path):
+def test_corrupt_copy_is_refused(shared, tmp_path):
     folder = shared("mnist")
     images = bytearray(gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes()))
     images[16 + 5000] ^= 0xFF  # one pixel
@@ -130,7 +123,7 @@ def test_corrupt_copy_is_refused(tmp_path):
     assert str(tmp_path / "t10k-images-idx3-ubyte") in str(info.value)
 
 
-def test_wrong_dataset_is_refused():
+def test_wrong_dataset_is_refused(shared):
     folder = shared("mnist")
     with pytest.raises(UserError, match="corrupt or not the fashion-mnist"):
         load_dataset("fashion-mnist", root=str(folder), split="test")
@@ -152,7 +145,7 @@ def test_missing_named_dataset_says_where_it_looked(tmp_path, monkeypatch):
     assert f"{tmp_path / 'mine'}, {tmp_path / 'mine' / 'fashion-mnist'};" in str(info.value)
 
 
-def test_ganforge_data_folder_is_searched(tmp_path, monkeypatch):
+def test_ganforge_data_folder_is_searched(shared, tmp_path, monkeypatch):
     folder = shared("mnist")
     (tmp_path / "mnist").mkdir()
     for file in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):

@@ -41,8 +41,7 @@ def test_colour_digits_are_light_strokes_on_a_dark_textured_ground_seeded_per_im
     assert not torch.equal(colour_digits(digits, seed=6), out)
 
 
-def test_named_tasks_are_built_from_the_idx_files():
-    from tests.data.test_registry import shared
+def test_named_tasks_are_built_from_the_idx_files(shared):
 
     from ganforge.data import load_dataset
 

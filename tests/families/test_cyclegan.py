@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 from PIL import Image
-from tests.data.test_registry import shared
 
 from ganforge import losses
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
@@ -87,7 +86,7 @@ def test_refuses_what_it_cannot_train(sets, spec, message):
         cyclegan(*sets, spec=spec)
 
 
-def test_a_subset_of_unpaired_data_takes_each_domain_apart(monkeypatch):
+def test_a_subset_of_unpaired_data_takes_each_domain_apart(shared, monkeypatch):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("mnist").parent))
     data = load_data(load_config("cyclegan-mnist-colour", ["data.subset=50"]))
     assert not data.paired and data.x.shape == (50, 3, 28, 28) and data.inputs.shape == (50, 1, 28, 28)
@@ -95,7 +94,7 @@ def test_a_subset_of_unpaired_data_takes_each_domain_apart(monkeypatch):
                                                                                  torch.full((10,), 5))
 
 
-def test_resume_is_exact_with_two_data_streams_and_the_pools(monkeypatch, tmp_path):
+def test_resume_is_exact_with_two_data_streams_and_the_pools(shared, monkeypatch, tmp_path):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("mnist").parent))
     cfg = load_config("cyclegan-mnist-colour", [*SMALL, "data.subset=40", "train.batch_size=4", "family.pool=6",
                                                 "train.steps=6", "log.checkpoint_every=3", "log.sample_every=100",
@@ -111,7 +110,7 @@ def test_resume_is_exact_with_two_data_streams_and_the_pools(monkeypatch, tmp_pa
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_short_run_learns_both_ways_and_is_measured_both_ways(tmp_path, monkeypatch, capsys):
+def test_a_short_run_learns_both_ways_and_is_measured_both_ways(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("mnist").parent))
     common = ["--set", "data.subset=1000", "--set", "family.g_width=8", "--set", "family.d_width=16",
               "--set", "family.blocks=2", "--set", "log.tensorboard=false", "--set", "log.sample_every=1000",

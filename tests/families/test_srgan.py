@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tests.data.test_registry import shared
 
 from ganforge import api
 from ganforge.cli import main
@@ -74,7 +73,7 @@ def test_refuses_what_it_cannot_train(sets, spec, message):
         srgan(*sets, spec=spec)
 
 
-def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image(tmp_path, monkeypatch, capsys):
+def test_a_short_run_learns_is_measured_beside_bicubic_and_enlarges_a_user_image(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     common = ["--set", "data.subset=512", "--set", "family.g_width=16", "--set", "family.blocks=2",
               "--set", "log.tensorboard=false", "--set", "log.sample_every=1000", "--quiet"]

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tests.data.test_registry import shared
 
 from ganforge.cli import main
 from ganforge.config import load_config
@@ -141,7 +140,7 @@ def test_sample_inputs_from_captions(tmp_path):
     assert f.generate_for(["a bag", "a coat"], n=3).shape == (6, 1, 28, 28) and not f.training
 
 
-def test_training_resumes_exactly(tmp_path, monkeypatch):
+def test_training_resumes_exactly(shared, tmp_path, monkeypatch):
     from ganforge.checkpoint import latest_checkpoint, load_checkpoint
     from ganforge.training.loop import train
 
@@ -162,7 +161,7 @@ def test_training_resumes_exactly(tmp_path, monkeypatch):
     assert int(state_a["family.d_steps_done"]) == 6 == int(state_b["family.d_steps_done"])
 
 
-def test_a_short_run_samples_from_text_and_is_measured(tmp_path, monkeypatch, capsys):
+def test_a_short_run_samples_from_text_and_is_measured(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "run"
     assert main(["train", "--config", "text2image-fashion", "--steps", "400", "--out", str(run),

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageSequence
-from tests.data.test_registry import shared
 from torch import nn
 
 from ganforge.cli import main
@@ -103,7 +102,7 @@ def test_refuses(sets, spec, message):
         video(*sets, spec=spec)
 
 
-def test_a_short_run_learns_draws_clips_is_measured_and_predicts(tmp_path, monkeypatch, capsys):
+def test_a_short_run_learns_draws_clips_is_measured_and_predicts(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("mnist").parent))
     monkeypatch.setattr(mm, "N_TRAIN", 64)
     run = tmp_path / "run"
