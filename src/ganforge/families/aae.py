@@ -25,8 +25,15 @@ from ganforge.data import priors
 from ganforge.data.priors import PRIORS, component_of, mixture_centres, sample_prior, share_in_component
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
-from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
+from ganforge.families.base import (
+    AutoencoderGenerator,
+    Family,
+    Phase,
+    Stats,
+    Step,
+    check_options,
+    encode_images,
+)
 from ganforge.nets.autoencoder import build
 from ganforge.options import choice
 
@@ -42,16 +49,8 @@ class AAEOptions:
     reconstruction: str = choice("bce", "bce", "mse")  # bce: pixels in [0, 1] as Bernoulli means; mse: squared error
 
 
-class AAEGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
+class AAEGenerator(AutoencoderGenerator):
     """The decoder of an adversarial autoencoder: samples from prior codes; its encoder maps images to codes."""
-
-    def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-        return self.family.encode(images, batch)
-
-    @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        with eval_mode(self.family):
-            return self.family.reconstruct(images)
 
     def export_description(self, **options) -> dict:
         """z as a draw from the prior the encoder was matched to (the decoder's input)."""

@@ -22,7 +22,7 @@ from torch import nn
 from ganforge.augment import Augmenter
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.generator import DEFAULT_SAMPLES, Generator, eval_mode
+from ganforge.generator import DEFAULT_SAMPLES, Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
 from ganforge.options import build_options
 
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
@@ -288,6 +288,19 @@ class Family(nn.Module):
         from ganforge.latent import truncate_normal
 
         return {**inputs, "z": truncate_normal(inputs["z"], psi, generator)}
+
+
+class AutoencoderGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
+    """The decoder of a family with an encoder (aae, vaegan): samples from codes; `encode` and `reconstruct`
+    are the family's own."""
+
+    def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+        return self.family.encode(images, batch)
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.family):
+            return self.family.reconstruct(images)
 
 
 @torch.no_grad()

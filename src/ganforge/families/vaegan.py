@@ -21,8 +21,15 @@ from torch import nn
 from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.families.base import Family, Phase, Stats, Step, check_options, encode_images
-from ganforge.generator import Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
+from ganforge.families.base import (
+    AutoencoderGenerator,
+    Family,
+    Phase,
+    Stats,
+    Step,
+    check_options,
+    encode_images,
+)
 from ganforge.nets.vaegan import build
 from ganforge.options import at_least, choice, setting
 
@@ -37,20 +44,8 @@ class VAEGANOptions:
     d_width: int = setting(64, was="model.d_width")  # base channel count of the encoder E and of D
 
 
-class VAEGANGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
-    """The decoder of a VAE-GAN: samples from z ~ N(0, I); its encoder gives posterior means."""
-
-    def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-        return self.family.encode(images, batch)
-
-    @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        with eval_mode(self.family):
-            return self.family.reconstruct(images)
-
-
 class VAEGAN(Family):
-    GENERATOR = VAEGANGenerator
+    GENERATOR = AutoencoderGenerator  # samples from z ~ N(0, I); its encoder gives posterior means
     Options = VAEGANOptions
     GROUPS = ("E", "G", "D")
     SAMPLER = "G"  # the decoder
