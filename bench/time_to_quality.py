@@ -38,7 +38,7 @@ from ganforge import runs, viz
 from ganforge.config import load_config
 from ganforge.metrics.features import build_extractor
 from ganforge.metrics.scoring import score_images
-from ganforge.throughput import _epochs, textbook_loader, textbook_networks, textbook_step
+from ganforge.textbook import epochs, textbook_loader, textbook_networks, textbook_step
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 
@@ -91,7 +91,7 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, folder: Path,
         torch.manual_seed(cfg.train.seed)
         device = torch.device("cpu")
         netG, netD, optG, optD = textbook_networks(cfg, tuple(dataset.x.shape[1:]), device)
-        batches = _epochs(loader := textbook_loader(dataset, cfg.train.batch_size, 2, device), iter(loader))
+        batches = epochs(loader := textbook_loader(dataset, cfg.train.batch_size, 2, device), iter(loader))
 
         def step() -> None:
             real, _ = next(batches)
