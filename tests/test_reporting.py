@@ -1,6 +1,7 @@
 """`ganforge report`: one self-contained HTML page per run, checked as text and in a real headless browser."""
 
 import base64
+import html
 import html.parser
 import io
 import json
@@ -29,12 +30,46 @@ FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-0.1-toy"  # config.yaml,
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
-    """A tiny DCGAN: frames at steps 0, 2, 4, reals.png, curves.png, and an eval.json."""
+    """A tiny DCGAN: frames at steps 0, 2, 4, reals.png, curves.png, the classifier FD of 50 samples at steps 2
+    and 4, and an eval.json."""
     run = tmp_path_factory.mktemp("runs") / "img"
     assert cli(["train", "--out", str(run), *FAST, "--steps", "4", "--set", "family.g_width=8",
-                "--set", "family.d_width=8", "--set", "train.batch_size=8", "--set", "log.sample_every=2"]) == 0
+                "--set", "family.d_width=8", "--set", "train.batch_size=8", "--set", "log.sample_every=2",
+                "--set", "eval.every=2", "--set", "eval.n=50"]) == 0
     assert cli(["eval", str(run), "--n", "100"]) == 0
     return run
+
+
+def own_folder(root: Path, n: int, captions: bool = False) -> Path:
+    """n images of 48x32 (width x height) as a user has them: RGB and grayscale, PNG and JPEG, and one file
+    that is not an image; `captions`: a captions.csv naming each one's colour."""
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    rows = ["file,caption"]
+    for i in range(n):
+        img = np.full((32, 48, 3), 30, np.uint8)
+        colour = rng.integers(0, 256, 3)
+        img[8:24, 10 + i % 20:26 + i % 20] = colour
+        im = Image.fromarray(img).convert("L") if i % 3 == 0 and not captions else Image.fromarray(img)
+        name = f"{i:03d}." + ("jpg" if i % 2 else "png")
+        im.save(root / name)
+        rows.append(f"{name},a {'red' if colour[0] > 127 else 'dark'} square")
+    if captions:
+        (root / "captions.csv").write_text("\n".join(rows) + "\n")
+    else:
+        (root / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """The default preset on a user's folder of 24 non-square images (one unreadable file skipped), 3 steps:
+    (the run, the folder)."""
+    folder = own_folder(tmp_path_factory.mktemp("data") / "mine", 24)
+    run = tmp_path_factory.mktemp("runs") / "mine"
+    assert cli(["train", "--data", str(folder), "--out", str(run), *FAST, "--steps", "3", "--set", "family.g_width=8",
+                "--set", "family.d_width=8", "--set", "train.batch_size=8", "--set", "data.on_bad_file=skip"]) == 0
+    return run, folder
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +128,23 @@ class Page(html.parser.HTMLParser):
         return json.loads(self.scripts["frames"])
 
 
+def _subtitle(page: Path) -> list[str]:
+    """The lines under the run's name, as the browser shows them."""
+    found = re.search(r'<p class="sub">(.*?)</p>', page.read_text(), re.DOTALL)
+    return [html.unescape(line) for line in found.group(1).split("<br>")]
+
+
+def _timing(run: Path) -> str:
+    """summary.json's wall time and images/s, as the subtitle writes them for a run under 100 s."""
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["seconds"] < 100
+    return f"{summary['seconds']:.3g} s at {summary['images_per_s']:,.1f} images/s"
+
+
+# what the default preset's description claims, none of it true of a short run on other data
+PRESET_CLAIMS = ("Fashion-MNIST", "28x28", "12,000", "~8 min", "2 CPU cores", "every 500", "classifier FD")
+
+
 def _decode(uri: str) -> Image.Image:
     assert uri.startswith("data:image/png;base64,")
     return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
@@ -136,9 +188,54 @@ def test_image_run_page_shows_reals_curves_metrics_and_protocol(image_run):
     result = json.loads((image_run / "eval.json").read_text())
     for key, value in result["values"].items():  # whatever the metrics are called
         assert key in text and f"{value:.4g}" in text
-    for key, value in result["protocol"].items():
-        assert key in text and str(value) in text
+    for key, value in result["protocol"].items():  # a list of sentences (warnings) one to a line
+        assert key in text and all(str(line) in page.text for line in (value if isinstance(value, list) else []))
+        assert isinstance(value, list) or str(value) in text
     assert re.search(r"\bsteps\s+4\b", text)  # summary.json, an integer shown as one
+
+
+def test_the_subtitle_describes_a_run_on_the_users_own_folder(folder_run):
+    """A short run on a folder of 48x32 images: the subtitle names the folder, the images trained on, their size
+    as trained, the steps reached and what was (not) evaluated, none of the preset's own claims."""
+    run, folder = folder_run
+    page = write_report(run)
+    assert _subtitle(page) == [
+        (f"gan/dcgan on folder {folder} (24 images, 3x32x32, 1 unreadable file skipped), 3 steps of batch 8, "
+        f"non-saturating loss, Adam 5e-4, EMA of G; {_timing(run)}; no evaluation during training")]
+    # the preset's description is nowhere on the page but in config.yaml itself, shown as the file it is
+    text = re.sub(r"<pre>.*?</pre>", "", page.read_text(), flags=re.DOTALL)
+    assert not [claim for claim in PRESET_CLAIMS if claim in text]
+
+
+def test_the_subtitle_names_what_was_evaluated_during_training(image_run):
+    best = json.loads((image_run / "summary.json").read_text())["best"]
+    line = (f"gan/dcgan28 on fashion-mnist-10k (10,000 images, 1x28x28, 10 classes), 4 steps of batch 8, "
+            f"non-saturating loss, Adam 5e-4, EMA of G; {_timing(image_run)}; evaluated during training: "
+            f"fd_classifier on 50 samples (fashion-mnist-classifier features) every 2 steps (2 evaluations), "
+            f"best {best['value']:.4g} at step {best['step']}")
+    # 4 of the default preset's 12,000 steps: its description (another length) is left out
+    assert _subtitle(write_report(image_run, out=image_run / "sub.html")) == [line]
+    assert best["step"] in (2, 4)
+
+
+def test_the_subtitle_of_a_text_to_image_run_on_a_captions_folder(tmp_path):
+    folder = own_folder(tmp_path / "captioned", 40, captions=True)
+    run = tmp_path / "t2i"
+    assert cli(["train", "--config", "text2image-fashion", "--data", str(folder), "--out", str(run), *FAST,
+                "--steps", "2", "--set", "family.g_width=8", "--set", "family.d_width=8", "--set", "family.z_dim=8",
+                "--set", "family.pretrain_steps=2", "--set", "family.pretrain_batch=8",
+                "--set", "train.batch_size=8"]) == 0
+    (line,) = _subtitle(write_report(run))
+    assert line.startswith(f"text2image on folder {folder} (40 images, 3x28x28, 2 distinct captions), 2 steps of "
+                           "batch 8, Adam 2e-4, EMA of G; ")
+    assert line.endswith("; no evaluation during training")
+    assert not [claim for claim in ("fashion-captions", "60k", "data.root", "Fashion-MNIST") if claim in line]
+
+
+def test_the_subtitle_of_a_run_of_an_older_version(bare_run):
+    assert _subtitle(write_report(bare_run)) == [
+        ("gan/mlp on toy-ring (200 points in 2-D), 4 steps of batch 256, non-saturating loss, Adam 1e-3, EMA of G; "
+        "no evaluation during training")]
 
 
 def test_numbers_tables_last_eval_and_other_figures(bare_run):
@@ -181,6 +278,16 @@ def test_family_series_and_frames_beyond_the_limit(bare_run):
     assert samples["title"].startswith("Samples") and len(samples["frames"]) == MAX_FRAMES
     assert recon["steps"] == [10 * (n - 1)] and "recon.png" not in " ".join(page.text)
     assert len(page.all("img")) == 2  # one picture per series, moved by one slider
+
+
+def test_frames_of_an_image_to_image_run_are_outputs_for_fixed_inputs(bare_run):
+    described = json.loads((bare_run / "run.json").read_text())
+    described["data"].update(kind="image", shape=[1, 32, 32], input_shape=[1, 32, 32], paired=True)
+    (bare_run / "run.json").write_text(json.dumps(described))
+    _png(bare_run / "samples" / "step_000004.png")
+    page = write_report(bare_run)
+    assert "Outputs for fixed inputs, step 4" in Page(page).text  # held-out inputs, not noise
+    assert _subtitle(page)[0].startswith("gan/mlp on toy-ring (200 pairs, 1x32x32 -> 1x32x32), 4 steps")
 
 
 def test_refuses_to_overwrite_without_force(image_run, tmp_path):

@@ -2,9 +2,10 @@
 
 The page needs no network and no other file: every picture is inlined as a data: URI, the CSS and the few
 lines of JS (the slider through the sample frames) are in the page. It shows what the run folder holds and
-skips what it does not: the config, the training curves, the sample frames over training (samples/) beside
-the real images, eval.json's values and protocol, the last evaluation during training (metrics.jsonl), the
-nearest-neighbour panel and any other figure, and summary.json.
+skips what it does not: what the run trained and did, read from its own files (run_description; the preset's
+description only where the run is that preset), the config, the training curves, the sample frames over
+training (samples/) beside the real images, eval.json's values and protocol, the last evaluation during
+training (metrics.jsonl), the nearest-neighbour panel and any other figure, and summary.json.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from ganforge.errors import UserError
 from ganforge.files import write_text_atomic
+from ganforge.run_description import describe_run
 from ganforge.runs import require_run
 from ganforge.version import __version__
 
@@ -28,7 +28,7 @@ MAX_FRAMES = 100  # slider positions kept (evenly spaced, first and last include
 # (samples.png is the last frame, progress.png a strip of frames); any other PNG goes under "Other figures"
 NOT_OTHER_FIGURES = {"curves.png", "reals.png", "nearest.png", "samples.png", "progress.png"}
 MAIN_SERIES = "step"  # samples/step_NNNNNN.png (training/samples.py); a family adds e.g. recon_NNNNNN.png
-SERIES_TITLES = {MAIN_SERIES: "Samples (fixed noise)", "recon": "Reconstructions", "codes": "Code space"}
+SERIES_TITLES = {"recon": "Reconstructions", "codes": "Code space"}
 
 CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 1.5em;color:#222}
@@ -86,16 +86,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, force: bool
 def render(run: Path) -> str:
     """The page for run folder `run`, as one string."""
     config_text = (run / "config.yaml").read_text()
-    try:
-        config = yaml.safe_load(config_text)
-    except yaml.YAMLError:
-        config = None
-    config = config if isinstance(config, dict) else {}
     name = run.resolve().name
-    body = [f"<h1>{_e(name)}</h1>", _subtitle(config)]
+    body = [f"<h1>{_e(name)}</h1>", _subtitle(run)]
     body += _summary(_read_json(run / "summary.json"))
     series = _frame_series(run / "samples")
-    body += _frames(series, run / "reals.png")
+    data = (_read_json(run / "run.json") or {}).get("data")
+    body += _frames(series, run / "reals.png", _main_title(data if isinstance(data, dict) else {}))
     if (run / "curves.png").is_file():
         body += ["<h2>Training curves</h2>", _figure(run / "curves.png", "curves.png")]
     body += _evaluation(_read_json(run / "eval.json"))
@@ -117,14 +113,9 @@ def render(run: Path) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def _subtitle(config: dict) -> str:
-    """The config's description and its family, architecture and data, under the run's name."""
-    model, data = config.get("model") or {}, config.get("data") or {}
-    facts = [f"{k} {v}" for k, v in (("family", model.get("family")), ("arch", model.get("arch")),
-                                       ("data", data.get("name"))) if v]
-    lines = [str(config["description"])] if config.get("description") else []
-    lines += [" · ".join(facts)] if facts else []
-    return f'<p class="sub">{"<br>".join(map(_e, lines))}</p>' if lines else ""
+def _subtitle(run: Path) -> str:
+    """What the run trained and did, from its own files (run_description), under the run's name."""
+    return f'<p class="sub">{"<br>".join(map(_e, describe_run(run)))}</p>'
 
 
 def _summary(summary: dict | None) -> list[str]:
@@ -154,7 +145,14 @@ def _frame_series(samples: Path) -> dict[str, dict[int, Path]]:
     return series
 
 
-def _frames(series: dict[str, dict[int, Path]], reals: Path) -> list[str]:
+def _main_title(data: dict) -> str:
+    """What the frames of samples/step_*.png show: samples of fixed noise, or the outputs for fixed held-out
+    inputs where the run translates images or continues clips (run.json's data description)."""
+    held_out = data.get("input_shape") or data.get("kind") == "video"
+    return "Outputs for fixed inputs" if held_out else "Samples (fixed noise)"
+
+
+def _frames(series: dict[str, dict[int, Path]], reals: Path, main_title: str) -> list[str]:
     """The slider through the sample frames, one picture per series, and the real images beside them."""
     reals_figure = _figure(reals, "real training images", pixels=True) if reals.is_file() else None
     if not series:
@@ -167,7 +165,7 @@ def _frames(series: dict[str, dict[int, Path]], reals: Path) -> list[str]:
         frames = {s: p for s, p in sorted(series[name].items()) if s in kept}
         if not frames:
             continue
-        title = SERIES_TITLES.get(name, name)
+        title = main_title if name == MAIN_SERIES else SERIES_TITLES.get(name, name)
         uris = [_data_uri(p) for p in frames.values()]
         data["series"].append({"index": index, "title": title, "steps": list(frames), "frames": uris})
         last = list(frames)[-1]
@@ -264,8 +262,15 @@ def _table(rows: list[tuple], header: tuple[str, str] | None = None, right: bool
     head = f"<tr><th>{_e(header[0])}</th><th>{_e(header[1])}</th></tr>" if header else ""
     cells = "".join(
         f'<tr><td>{_e(str(k))}</td><td{" class=num" if right and isinstance(v, (int, float)) else ""}>'
-        f"{_e(_fmt(v))}</td></tr>" for k, v in rows)
+        f"{_cell(v)}</td></tr>" for k, v in rows)
     return f"<table>{head}{cells}</table>"
+
+
+def _cell(value) -> str:
+    """A value as a table shows it: a list of sentences (eval's protocol warnings) one to a line."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "<br>".join(map(_e, value))
+    return _e(_fmt(value))
 
 
 def _figure(path: Path, caption: str, pixels: bool = False) -> str:

@@ -182,7 +182,13 @@ class Family(nn.Module):
 
     def describe(self) -> str:
         """The family as the training header names it: its name (a family with variants adds the variant)."""
-        return self.cfg.model.family
+        return self.describe_settings(self.options, self.cfg)[0]
+
+    @classmethod
+    def describe_settings(cls, options, cfg) -> list[str]:
+        """A few words each: the family's name as describe() gives it, then its own settings worth naming in a
+        run's one-line description (the report's subtitle), read from the config alone. Default: the name."""
+        return [cfg.model.family]
 
     def begin_training(self, dataset) -> None:
         """Called once when a run starts from step 0 (not on resume), before anything is written, with the

@@ -37,6 +37,9 @@ from ganforge.nets.stabilisers import pack
 from ganforge.replay import ReplayBuffer
 
 GRID_COLUMNS = 8  # conditional grids: samples per label
+# a run's description names the objective (objective gan: G's loss)
+OBJECTIVE_WORDS = {"wgan": "WGAN loss", "hinge": "hinge loss", "lsgan": "least-squares loss",
+                   "nonsaturating": "non-saturating loss", "minimax": "minimax loss"}
 
 
 class GANGenerator(Generator, SamplesCodes, ScoresPoints):
@@ -109,8 +112,24 @@ class GAN(Family):
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, G(z)) of the latest D step
         self._labels: torch.Tensor | None = None  # condition vectors of the latest real batch
 
-    def describe(self) -> str:
-        return f"gan/{self.options.arch}"
+    @classmethod
+    def describe_settings(cls, o: GANOptions, cfg) -> list[str]:
+        """The architecture, then the conditioning, the objective and the stabilisers that are on."""
+        words = [f"gan/{o.arch}"]
+        if o.condition != "none":
+            words.append(f"{o.condition} conditioning")
+        words.append(OBJECTIVE_WORDS.get(o.objective) or OBJECTIVE_WORDS[o.g_loss])
+        if o.d_steps > 1:
+            words.append(f"{o.d_steps} D steps per G step")
+        penalties = (("gradient penalty", o.gp), ("R1", o.r1), ("DRAGAN", o.dragan), ("weight clipping", o.clip),
+                     ("label smoothing", o.label_smoothing), ("orthogonal regularisation", o.ortho))
+        words += [f"{name} {value:g}" + (f" every {o.r1_every} D steps" if name == "R1" and o.r1_every > 1 else "")
+                  for name, value in penalties if value]
+        if o.spectral_norm != "off":
+            words.append("spectral norm in " + {"d": "D", "g": "G", "both": "G and D"}[o.spectral_norm])
+        if o.pack > 1:
+            words.append(f"PacGAN packing {o.pack}")
+        return words
 
     def phases(self) -> list[Phase]:
         """k D steps, each on a fresh real batch, then one G step with D's weights frozen (it needs D's input
