@@ -40,10 +40,17 @@ def style_run(tmp_path_factory):
     return run
 
 
+def grid_part(png, rows: int, columns: int, size: int = 28, padding: int = 2, upscale: int = 2) -> np.ndarray:
+    """The grid of a labelled gray picture: its bottom-right corner, bands of captions left of it and above."""
+    a = np.asarray(Image.open(png))
+    h, w = (upscale * (k * (size + padding) + padding) for k in (rows, columns))
+    assert a.ndim == 2 and a.shape[0] >= h and a.shape[1] >= w
+    return a[-h:, -w:]
+
+
 def cells(png, rows: int, columns: int, size: int = 28, padding: int = 2, upscale: int = 2) -> np.ndarray:
     """The uint8 images of a saved gray grid, rows x columns x size x size (the upscaling undone)."""
-    a = np.asarray(Image.open(png))[::upscale, ::upscale]
-    assert a.shape == (rows * (size + padding) + padding, columns * (size + padding) + padding)
+    a = grid_part(png, rows, columns, size, padding, upscale)[::upscale, ::upscale]
     step = size + padding
     return np.stack([np.stack([a[padding + r * step : r * step + step, padding + c * step : c * step + step]
                                for c in range(columns)]) for r in range(rows)])
@@ -61,6 +68,25 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 
 def seed_z(g, seed: int, n: int = 1) -> torch.Tensor:
     return g.noise(n, torch.Generator().manual_seed(seed))["z"]
+
+
+def ink(a: np.ndarray) -> int:
+    """Pixels of caption ink (darker than mid-grey) in a white band of a labelled picture."""
+    return int((a < 128).sum())
+
+
+def captioned(png, rows: int, columns: int, column_captions: bool = True, titled: bool = True) -> tuple[int, int]:
+    """Checks that a labelled picture's bands hold a caption beside each grid row, just above each column (where
+    it has column captions) and over the row captions (where it has a title); returns the bands' (width, height)."""
+    a = np.asarray(Image.open(png))
+    grid = grid_part(png, rows, columns)
+    left, top = a.shape[1] - grid.shape[1], a.shape[0] - grid.shape[0]
+    for r in range(rows):
+        assert ink(a[top + 4 + 60 * r : top + 60 * (r + 1), :left]) > 10, f"row {r} has no caption"
+    for c in range(columns if column_captions else 0):
+        assert ink(a[top - 22 : top, left + 4 + 60 * c : left + 60 * (c + 1)]) > 5, f"column {c} has no caption"
+    assert (ink(a[:top, :left]) > 10) == titled
+    return left, top
 
 
 def test_lerp_and_slerp_by_hand():
@@ -129,7 +155,11 @@ def test_truncated_samples_come_from_truncated_codes(gan_run):
 def test_explore_commands_write_pictures_and_refuse_to_overwrite(gan_run, capsys):
     assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2", "3", "--steps", "6"]) == 0
     png = gan_run / "explore" / "interpolate_seeds0-3.png"
-    assert Image.open(png).size == (2 * (6 * 30 + 2), 2 * (2 * 30 + 2))  # 2 rows of 6
+    assert capsys.readouterr().out.splitlines() == [
+        (f"{png}: 2 rows, each from its first seed (left, t=0) to its second (right, t=1) in 6 lerp steps: "
+         "0 -> 1, 2 -> 3; interpolate_seeds0-3.gif walks them"), f"wrote {png}", f"wrote {png.with_suffix('.gif')}"]
+    left, top = captioned(png, 2, 6)  # 2 rows of 6, each row and column captioned, a title over them
+    assert Image.open(png).size == (left + 2 * (6 * 30 + 2), top + 2 * (2 * 30 + 2)) and left > 40
     gif = Image.open(png.with_suffix(".gif"))
     assert gif.n_frames >= 6
     assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2", "3", "--steps", "6"]) == 2
@@ -139,9 +169,18 @@ def test_explore_commands_write_pictures_and_refuse_to_overwrite(gan_run, capsys
     assert main(["explore", "interpolate", str(gan_run), "--images", "a.png", "b.png"]) == 2
     err = capsys.readouterr().err
     assert "--images needs an encoder" in err and "gan family" in err and err.strip().endswith("use --seeds")
-    assert main(["explore", "arithmetic", str(gan_run), "--a", "0,1", "--b", "2", "--c", "3,4,5", "--n", "8"]) == 0
-    arith = Image.open(gan_run / "explore" / "arithmetic_seed0.png")
-    assert arith.size == (2 * (9 * 30 + 2), 2 * (4 * 30 + 2))  # 8 neighbours + the result; 3 operands + result
+    assert main(["explore", "arithmetic", str(gan_run), "--a", "0,1", "--b", "2,3", "--c", "4,5", "--n", "8"]) == 0
+    arith = gan_run / "explore" / "arithmetic_seed0.png"
+    assert capsys.readouterr().out.splitlines() == [
+        (f"{arith}: rows a (0,1), b (2,3), c (4,5): their samples, then the sample of their mean code; right of "
+         "'=': a - b + c (middle) and 8 codes within ±0.25 of it; arithmetic_seed0.gif moves from c (t=0) to "
+         "a - b + c (t=1)"), f"wrote {arith}", f"wrote {arith.with_suffix('.gif')}"]
+    a = np.asarray(Image.open(arith))
+    assert a.shape[0] < 2 * (4 * 30 + 2) + 80  # three rows of images tall, not four, with a caption band
+    grid = a[-2 * (3 * 30 + 2) :]  # the rows of images: operands (2 samples and a mean each), =, the result's 3
+    blank = [(r, x) for r in range(3) for x in range(a.shape[1] - 56)
+             if (grid[4 + 60 * r : 60 + 60 * r, x : x + 56] == 0).all()]
+    assert not blank  # no empty cell anywhere
     assert main(["explore", "arithmetic", str(gan_run), "--a", "0,99", "--b", "2", "--c", "3", "--n", "8",
                  "--force"]) == 2
     assert "0..7" in capsys.readouterr().err
@@ -154,7 +193,7 @@ def test_arithmetic_operands_are_the_numbered_samples(gan_run):
     assert torch.equal(z, grid[[3, 5]])
 
 
-def test_truncation_sweep_table(gan_run):
+def test_truncation_sweep_table(gan_run, capsys):
     result = exploring.truncation_sweep(gan_run, psis=[1.0, 0.5], n=100, progress=False)
     rows = result["rows"]
     assert [r["psi"] for r in rows] == [None, 1.0, 0.5]
@@ -163,6 +202,14 @@ def test_truncation_sweep_table(gan_run):
     assert table["rows"] == rows
     assert table["protocol"]["truncation"] == "z redrawn where |z| > psi"
     assert Image.open(gan_run / "explore" / "truncation.png").size[0] > 300
+    samples = gan_run / "explore" / "truncation_samples.png"
+    captioned(samples, 3, 10, column_captions=False)  # a row per psi (none, 1, 0.5), each captioned
+    g = ganforge.load(gan_run)
+    inputs, _ = g.inputs(100, torch.Generator().manual_seed(0), truncation=0.5)
+    assert same(cells(samples, 3, 10)[2], drawn(g, {"z": inputs["z"][:10]}))
+    assert capsys.readouterr().out.strip() == (
+        f"{samples}: the same 10 samples (seed 0) with no truncation (top row), then at psi 1, 0.5, a row each; "
+        "truncation.png: precision, recall and FD against psi")
 
 
 def test_translation_runs_have_no_latent_space(shared, tmp_path, capsys, monkeypatch):
@@ -182,7 +229,7 @@ def test_python_api_matches_the_command(gan_run, tmp_path):
 
     written = ganforge.explore("interpolate", gan_run, seeds=[4, 5], steps=3, out=tmp_path / "i.png")
     assert written == [tmp_path / "i.png", tmp_path / "i.gif"]
-    assert Image.open(written[0]).size == (2 * (3 * 30 + 2), 2 * 32)
+    captioned(written[0], 1, 3)
     with pytest.raises(ganforge.api.UserError, match="actions: interpolate"):
         ganforge.explore("walk", gan_run)
     path = ganforge.sample(gan_run, out=tmp_path / "s.png", n=4, truncation=1.0, numbered=True)
@@ -241,25 +288,69 @@ def test_interpolation_cells_are_the_samples_along_each_line(gan_run, tmp_path):
     assert gif.is_file()
 
 
-def test_arithmetic_cells_are_the_samples_of_the_mean_codes_and_the_result(gan_run, tmp_path):
+def test_arithmetic_picture_holds_the_operands_their_means_and_the_result_amid_its_neighbours(gan_run, tmp_path):
     g = ganforge.load(gan_run)
-    [png] = exploring.arithmetic(gan_run, "0,1", "2", "3,4,5", seed=7, n=8, out=tmp_path / "a.png")
-    got = cells(png, 4, 9)  # 3 operand rows and the result's; 9 columns: the result and its 8 neighbours
+    png, gif = exploring.arithmetic(gan_run, "0,1", "2", "3,4,5", seed=7, n=8, out=tmp_path / "a.png")
     z = seed_z(g, 7, 8)
     a, b, c = z[[0, 1]].mean(0, keepdim=True), z[[2]], z[[3, 4, 5]].mean(0, keepdim=True)
-    assert same(got[0, [0, 1, 8]], drawn(g, {"z": torch.cat([z[[0, 1]], a])}))  # the samples, then their mean's
-    assert (got[0, 2:8] == 0).all()  # the gap between is left black
-    assert same(got[2, [0, 1, 2, 8]], drawn(g, {"z": torch.cat([z[[3, 4, 5]], c])}))
-    assert same(got[3, 0], drawn(g, {"z": a - b + c})[0])  # the result, then draws around it
-    assert not same(got[3, 0], got[0, 8]) and not same(got[3, 0], got[2, 8])
+    # right of "=": the result in the middle of 8 codes near it (Radford et al.'s uniform noise of +-0.25)
+    near = (2 * torch.rand(8, z.shape[1], generator=torch.Generator().manual_seed(7)) - 1) * 0.25
+    result = a - b + c + torch.cat([near[:4], torch.zeros(1, z.shape[1]), near[4:]])
+    got = cells(png, 3, 3)
+    assert same(got.reshape(9, 28, 28), drawn(g, {"z": result}))
+    assert same(got[1, 1], drawn(g, {"z": a - b + c})[0])
+    # left of it: a row per operand, its samples, then its mean code's (a gap where an operand has fewer)
+    operands = [drawn(g, {"z": torch.cat([z[i], z[i].mean(0, keepdim=True)])}) for i in ([0, 1], [2], [3, 4, 5])]
+    gap = np.zeros((1, 28, 28), np.uint8)
+    rows = [np.concatenate([o[:-1], *[gap] * (4 - len(o)), o[-1:]]) for o in operands]
+    expected = viz.grid_image(torch.from_numpy(np.concatenate(rows)[:, None]), nrow=4, upscale=2)
+    picture = np.asarray(Image.open(png))
+    h, w = expected.height, expected.width
+    found = [x for x in range(picture.shape[1] - w) if same(picture[-h:, x : x + w], np.asarray(expected))]
+    assert len(found) == 1 and h == 2 * (3 * 30 + 2)  # as tall as the result's block: one band of images
+    left = found[0]
+    for r in range(3):  # a, - b, + c beside the rows; "mean" above the last column; "=" between the blocks
+        assert ink(picture[-h + 60 * r + 4 : -h + 60 * r + 60, :left]) > 10
+    band = picture[-h - 22 : -h]  # the column captions' line, under the title
+    assert ink(band[:, left + 3 * 60 : left + w]) > 5 and ink(band[:, left : left + 3 * 60]) == 0
+    between = picture[-h:, left + w : picture.shape[1] - 2 * (3 * 30 + 2)]
+    assert between.shape[1] > 10 and ink(between) > 10
+    # the GIF moves c (t=0) to the result (t=1), the same 8 codes around
+    frames = Image.open(gif)
+    first = np.asarray(frames.convert("L"))[-2 * (3 * 30 + 2) :, -2 * (3 * 30 + 2) :]
+    start = viz.grid_image(torch.from_numpy(drawn(g, {"z": result - a + b})[:, None]), nrow=3, upscale=2)
+    assert same(first, np.asarray(start))
+    frames.seek(9)
+    last = np.asarray(frames.convert("L"))[-2 * (3 * 30 + 2) :, -2 * (3 * 30 + 2) :]
+    assert same(last, grid_part(png, 3, 3))
 
 
-def test_style_mixing_cells_take_each_band_from_the_column_source(style_run, tmp_path):
+def test_attribute_picture_moves_each_row_along_the_vector_by_each_column(gan_run, tmp_path, capsys, monkeypatch):
+    g = ganforge.load(gan_run)
+    vector = torch.linspace(-1, 1, seed_z(g, 0).shape[1])  # the vector's own reckoning is tested above and per family
+    monkeypatch.setattr(exploring, "attribute_vector", lambda ex, attr: vector)
+    png, gif = exploring.attribute(gan_run, "trouser", seeds=[3, 5], strengths=[-1, 0, 2], out=tmp_path / "t.png")
+    assert capsys.readouterr().out.strip() == (
+        f"{png}: 2 rows (seed 3, seed 5), each moved along the 'trouser' vector by -1, 0, +2 (columns; 0: as "
+        "drawn); t.gif sweeps the multiple")
+    got = cells(png, 2, 3)
+    for row, seed in enumerate((3, 5)):
+        z = seed_z(g, seed)
+        assert same(got[row], drawn(g, {"z": torch.cat([z - vector, z, z + 2 * vector])})), seed
+    captioned(png, 2, 3)
+    assert Image.open(gif).n_frames >= 3
+
+
+def test_style_mixing_cells_take_each_band_from_the_column_source(style_run, tmp_path, capsys):
     g = ganforge.load(style_run)
     assert isinstance(g, MixesStyles)
     [png] = exploring.style_mix(style_run, rows=[0, 1], columns=[2, 3, 4], out=tmp_path / "m.png")
     bands = list(g.style_ranges().values())
     got = cells(png, 1 + len(bands) * 2, 4)
+    captioned(png, 1 + len(bands) * 2, 4)  # column sources, then each row seed in each band; the seeds above
+    assert capsys.readouterr().out.strip() == (
+        f"{png}: top row the column sources (seeds 2, 3, 4), left column the row sources (seeds 0, 1); each other "
+        f"cell its row's sample with the {', '.join(g.style_ranges())} styles (a block of rows each) of its column's")
     assert (got[0, 0] == 0).all()  # the corner is empty
     columns = torch.cat([seed_z(g, s) for s in (2, 3, 4)])
     assert same(got[0, 1:], drawn(g, {"z": columns}))  # the column sources along the top

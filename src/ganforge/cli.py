@@ -107,8 +107,8 @@ def _add_explore(sub) -> None:
                                    "--force.")
     esub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def common(q):  # each option's dest is its keyword in ganforge.exploring
-        run_options(q, "FILE.png", "the PNG (a GIF of the same name goes beside it)")
+    def common(q, beside: str | None = "a GIF of the same name goes"):  # each dest: a keyword of ganforge.exploring
+        run_options(q, "FILE.png", "the PNG" + (f" ({beside} beside it)" if beside else ""))
 
     q = esub.add_parser("interpolate", help="rows of images between pairs of seeds or of encoded images")
     common(q)
@@ -140,14 +140,14 @@ def _add_explore(sub) -> None:
                         description="Karras et al.'s style-mixing grid: column sources on top, row sources on the "
                                     "left, each cell its row's sample with one band of styles (coarse, middle, "
                                     "fine: a block of rows each) from its column's.")
-    common(q)
+    common(q, beside=None)
     q.add_argument("--rows", type=int, nargs="+", metavar="S", help="row source seeds (default 0 1 2)")
     q.add_argument("--columns", type=int, nargs="+", metavar="S", help="column source seeds (default 3 4 5 6 7)")
     q = esub.add_parser("truncation", help="precision, recall and FD against the truncation psi",
                         description="Samples truncated at each psi (values of z beyond it drawn again; stylegan "
                                     "runs: w pulled toward its average) against the test split: a plot, the "
                                     "samples of each psi, and truncation.json.")
-    common(q)
+    common(q, beside="FILE_samples.png, the samples at each psi, and FILE.json, the table, go")
     q.add_argument("--psi", dest="psis", type=float, nargs="+",
                    help="values to sweep (default 2 1.5 1 0.75 0.5 0.25; stylegan runs 1 0.9 0.8 0.7 0.5 0.3)")
     q.add_argument("--n", type=int, default=2000, help="samples and real images per point (default 2000)")

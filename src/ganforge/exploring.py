@@ -2,8 +2,9 @@
 attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN,
 StyleGAN), and style mixing for style-based generators.
 
-Everything here goes through the run's Generator (`runs.load_generator`) and asks it for abilities
-(SamplesCodes, Encodes, MixesStyles), never for its family. Seed S means the noise that g.noise draws from a
+Everything here goes through the run's Generator (ganforge.explorer.Explorer) and asks it for abilities
+(SamplesCodes, Encodes, MixesStyles), never for its family. Every picture says what it shows: captions beside
+its rows and above its columns, and one printed line. Seed S means the noise that g.noise draws from a
 generator seeded S, so every picture here can be redrawn; sample i of `ganforge sample --seed S --n N
 --numbered` is row i of g.noise(N, seeded S).
 """
@@ -11,15 +12,14 @@ generator seeded S, so every picture here can be redrawn; sample i of `ganforge 
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
-from ganforge.generator import Encodes, Generator, MixesStyles, SamplesCodes, require
+from ganforge.explorer import Explorer, fractions, output_paths, save_frames_gif, tell
+from ganforge.generator import Encodes, MixesStyles, require
 from ganforge.latent import lerp, slerp
 
 NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
@@ -27,93 +27,6 @@ NEIGHBOUR_NOISE = 0.25  # their uniform noise of +-0.25 added to the result's co
 CLASS_POOL = 2000  # samples drawn and classified to pick an operand or attribute by class
 DEFAULT_PSIS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25)  # z-space truncation: the threshold on |z|
 W_PSIS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)  # style-based generators: the pull towards w_avg
-
-
-@dataclass
-class Explorer:
-    """A run's Generator loaded for exploring: codes in, images out."""
-
-    g: Generator
-    run_dir: Path
-
-    @classmethod
-    def load(cls, run_dir: Path | str, checkpoint: str | None = None, device: str = "auto") -> Explorer:
-        run_dir = runs.require_run(run_dir)
-        g = runs.load_generator(run_dir, checkpoint, device)
-        require(g, SamplesCodes, f"{run_dir} has no latent space to explore",
-                "translate or predict with it (`ganforge translate`, `ganforge predict`)")
-        if g.data["kind"] != "image":
-            raise UserError("ganforge explore draws pictures of image runs; this run's data are points")
-        return cls(g, run_dir)
-
-    @property
-    def step(self) -> int:
-        return self.g.step
-
-    @property
-    def data(self) -> dict:
-        return self.g.data
-
-    @property
-    def device(self) -> torch.device:
-        return self.g.device
-
-    def codes(self, seed: int, n: int) -> dict[str, torch.Tensor]:
-        """g.noise(n) from a generator seeded `seed`, on the generator's device."""
-        return {k: v.to(self.device) for k, v in self.g.noise(n, torch.Generator().manual_seed(seed)).items()}
-
-    def seed_codes(self, seeds: list[int]) -> dict[str, torch.Tensor]:
-        """One sample per seed: row 0 of the noise each seed draws."""
-        return self.g.codes(seeds)
-
-    def decode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.g(inputs).cpu()
-
-    def encode_files(self, paths: list[str]) -> torch.Tensor:
-        """The codes of image files (of the run's size and channels) through the generator's encoder."""
-        require(self.g, Encodes, "--images needs an encoder", "use --seeds")
-        from ganforge.translating import read_image
-
-        shape = tuple(self.g.spec.shape)
-        x = torch.stack([read_image(Path(p), shape[0]) for p in paths])
-        if tuple(x.shape[1:]) != shape:
-            raise UserError(f"--images must be {shape[1]}x{shape[2]} like the run's data, got "
-                            f"{x.shape[2]}x{x.shape[3]}")
-        return self.g.encode(x).to(self.device)
-
-    def classifier(self):
-        from ganforge.metrics.classifier import SHIPPED
-        from ganforge.metrics.features import build_extractor, classifier_for
-
-        if classifier_for(self.data["name"]) is None:
-            raise UserError(f"this picks samples by what a domain classifier reads in them, and there is none for "
-                            f"{self.data['name']} (have: {', '.join(SHIPPED)}); give a run trained on one of those")
-        return build_extractor("classifier", self.data["name"], device=str(self.device))
-
-
-# -- output files ------------------------------------------------------------------------------------------
-
-
-def output_paths(ex: Explorer, out: Path | str | None, default_stem: str, gif: bool, force: bool) -> tuple[Path, Path | None]:
-    """(PNG, GIF or None): `out` names the PNG (the GIF sits beside it); default RUN/explore/<stem>.png.
-    Refuses to replace either without `force`, before anything is computed."""
-    png = Path(out) if out is not None else ex.run_dir / "explore" / f"{default_stem}.png"
-    if png.suffix.lower() != ".png":
-        raise UserError(f"--out {png}: give a .png path (a .gif of the same name is written beside it)")
-    animation = png.with_suffix(".gif") if gif else None
-    for path in (png, animation):
-        if path is not None and path.exists() and not force:
-            raise UserError(f"{path} exists; add --force to overwrite it, or give another --out")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    return png, animation
-
-
-def save_frames_gif(frames: list[torch.Tensor], nrow: int, path: Path, duration_ms: int = 120) -> Path:
-    """An animated GIF of grids, one per frame, played forward and back."""
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [viz.save_grid(f, Path(tmp) / f"{i:04d}.png", nrow=nrow, upscale=2) for i, f in enumerate(frames)]
-        paths = paths + paths[-2:0:-1]
-        return viz.save_animation(paths, path, duration_ms=duration_ms, max_frames=len(paths))
 
 
 # -- interpolation ---------------------------------------------------------------------------------------
@@ -144,21 +57,29 @@ def interpolate(run_dir: Path | str, seeds: list[int] | None = None, images: lis
         if len(images) < 2 or len(images) % 2:
             raise UserError(f"--images takes pairs of images (start end ...), got {len(images)}")
         z = ex.encode_files(images)
-        ends = ({"z": z[0::2]}, {"z": z[1::2]})
+        pair_ends = ({"z": z[0::2]}, {"z": z[1::2]})
+        names, unit = [Path(p).name for p in images], "image"
         stem = "interpolate_images"
     else:
         seeds = list(range(16)) if seeds is None else seeds
         if len(seeds) < 2 or len(seeds) % 2:
             raise UserError(f"--seeds takes pairs (start end ...), got {len(seeds)} seeds")
         codes = ex.seed_codes(seeds)
-        ends = ({k: v[0::2] for k, v in codes.items()}, {k: v[1::2] for k, v in codes.items()})
+        pair_ends = ({k: v[0::2] for k, v in codes.items()}, {k: v[1::2] for k, v in codes.items()})
+        names, unit = [str(s) for s in seeds], "seed"
         stem = f"interpolate_seeds{seeds[0]}-{seeds[-1]}" + ("_slerp" if spherical else "")
     png, gif = output_paths(ex, out, stem, gif=True, force=force)
-    images_out = ex.decode(path_codes(*ends, steps, spherical))
-    rows = len(ends[0]["z"])
-    viz.save_grid(images_out, png, nrow=steps, upscale=2)
+    images_out = ex.decode(path_codes(*pair_ends, steps, spherical))
+    rows = len(pair_ends[0]["z"])
+    pairs = [f"{a} -> {b}" for a, b in zip(names[0::2], names[1::2])]
+    t = [i / (steps - 1) for i in range(steps)]
+    how, line = ("slerp", "great circle") if spherical else ("lerp", "straight line")
+    viz.save_labelled_grid(images_out, png, nrow=steps, rows=[f"{unit}s {p}" for p in pairs], columns=fractions(t),
+                           title=f"z along a {line} from each row's first {unit} (t=0) to its second (t=1)")
     frames = [images_out.view(rows, steps, *images_out.shape[1:])[:, i] for i in range(steps)]
-    save_frames_gif(frames, nrow=min(rows, 8), path=gif)
+    save_frames_gif(frames, gif, [f"{how}, t = {x:.2f}" for x in t], pairs)
+    tell(png, f"{rows} rows, each from its first {unit} (left, t=0) to its second (right, t=1) in {steps} {how} "
+              f"steps: {', '.join(pairs)}; {gif.name} walks them")
     return [png, gif]
 
 
@@ -214,27 +135,41 @@ def class_index(name: str, names: list[str]) -> int:
 def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: int = 64, k: int = 3,
                out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
                device: str = "auto") -> list[Path]:
-    """mean(a) - mean(b) + mean(c) in code space (Radford et al. 2016, Fig. 7): one row per operand (its
-    samples, then the sample of its mean code), and a last row with the result and NEIGHBOURS draws around it."""
+    """mean(a) - mean(b) + mean(c) in code space (Radford et al. 2016, Fig. 7): a row per operand (its samples,
+    then the sample of its mean code) = the result amid NEIGHBOURS draws around it (3 x 3, as tall as the
+    operands); a GIF moves from c to the result (c + t (a - b))."""
     ex = Explorer.load(run_dir, checkpoint, device)
     if ex.g.conditional:
         raise UserError("vector arithmetic works on the codes of an unconditional run; this run is conditional")
-    png, _ = output_paths(ex, out, f"arithmetic_seed{seed}", gif=False, force=force)
+    png, gif = output_paths(ex, out, f"arithmetic_seed{seed}", gif=True, force=force)
     operands = [operand_codes(ex, spec, seed, n, k) for spec in (a, b, c)]
     means = [z.mean(0, keepdim=True) for z, _ in operands]
-    result = means[0] - means[1] + means[2]
-    noise = torch.rand(NEIGHBOURS, result.shape[1], generator=torch.Generator().manual_seed(seed))
-    around = result + (2 * noise.to(result.device) - 1) * NEIGHBOUR_NOISE
-    width = max(max(len(z) for z, _ in operands) + 1, NEIGHBOURS + 1)
+    noise = torch.rand(NEIGHBOURS, means[0].shape[1], generator=torch.Generator().manual_seed(seed))
+    around = (2 * noise.to(means[0].device) - 1) * NEIGHBOUR_NOISE
+    offsets = torch.cat([around[:4], torch.zeros_like(means[0]), around[4:]])  # the result in the middle
+    width = max(len(z) for z, _ in operands) + 1
     rows = []
     for z, _ in operands:
         row = ex.decode({"z": torch.cat([z, z.mean(0, keepdim=True)])})
-        pad = torch.full((width - len(row), *row.shape[1:]), -1.0)
-        rows.append(torch.cat([row[:-1], pad, row[-1:]]))  # the mean's sample in the last column
-    last = ex.decode({"z": torch.cat([result, around])})
-    rows.append(torch.cat([torch.full((width - len(last), *last.shape[1:]), -1.0), last]))
-    viz.save_grid(torch.cat(rows), png, nrow=width, upscale=2)
-    return [png]
+        gap = torch.full((width - len(row), *row.shape[1:]), -1.0)  # operands of fewer samples than others
+        rows.append(torch.cat([row[:-1], gap, row[-1:]]))  # the mean's sample in the last column
+    operand_grid = viz.Grid.of(torch.cat(rows), nrow=width)
+    names = [f"{sign}{letter}: {name}" for sign, letter, (_, name) in zip(("", "- ", "+ "), "abc", operands)]
+    left = viz.labelled(operand_grid, rows=names, columns=[""] * (width - 1) + ["mean"],
+                        title="samples, then their mean code's")
+
+    def result(t: float) -> torch.Tensor:
+        return ex.decode({"z": means[2] + t * (means[0] - means[1]) + offsets})
+
+    right = viz.labelled(viz.Grid.of(result(1.0), nrow=3),
+                         title=f"a - b + c (middle), {NEIGHBOURS} codes within ±{NEIGHBOUR_NOISE:g} of it")
+    viz.save_picture(viz.beside([left, right], ["="], operand_grid.image.height), png)
+    t = [i / 9 for i in range(10)]
+    save_frames_gif([result(x) for x in t], gif, [f"c + {x:.2f} (a - b)" for x in t], duration_ms=150, nrow=3)
+    tell(png, f"rows a ({a}), b ({b}), c ({c}): their samples, then the sample of their mean code; right of '=': "
+              f"a - b + c (middle) and {NEIGHBOURS} codes within ±{NEIGHBOUR_NOISE:g} of it; {gif.name} moves "
+              "from c (t=0) to a - b + c (t=1)")
+    return [png, gif]
 
 
 # -- attribute vectors -------------------------------------------------------------------------------------------
@@ -286,11 +221,18 @@ def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, s
         z = ex.encode_files(images)
     else:
         z = ex.seed_codes(list(range(8)) if seeds is None else seeds)["z"]
+    names = [Path(p).name for p in images] if images else [f"seed {s}" for s in (range(8) if seeds is None else seeds)]
     vector = attribute_vector(ex, attr)
     pictures = ex.decode({"z": apply_attribute(z, vector, strengths)})
-    viz.save_grid(pictures, png, nrow=len(strengths), upscale=2)
+    steps = [f"{x:+g}" if x else "0" for x in strengths]
+    source = "encoded training images" if isinstance(ex.g, Encodes) else "samples the domain classifier labels"
+    viz.save_labelled_grid(pictures, png, nrow=len(strengths), rows=names, columns=steps,
+                           title=f"moved by a multiple (column) of the {attr!r} vector: the mean code with it "
+                                 f"minus without ({source})")
     frames = [pictures.view(len(z), len(strengths), *pictures.shape[1:])[:, i] for i in range(len(strengths))]
-    save_frames_gif(frames, nrow=min(len(z), 8), path=gif, duration_ms=250)
+    save_frames_gif(frames, gif, [f"{attr} vector x {x:g}" for x in strengths], names, duration_ms=250)
+    tell(png, f"{len(z)} rows ({', '.join(names)}), each moved along the {attr!r} vector by {', '.join(steps)} "
+              f"(columns; 0: as drawn); {gif.name} sweeps the multiple")
     return [png, gif]
 
 
@@ -317,7 +259,14 @@ def style_mix(run_dir: Path | str, rows: list[int] | None = None, columns: list[
             mixed = row_ws[i : i + 1].repeat(len(columns), 1, 1)
             mixed[:, start:stop] = col_ws[:, start:stop]
             cells += [g.synthesize(row_ws[i : i + 1]), g.synthesize(mixed)]
-    viz.save_grid(torch.cat(cells).cpu(), png, nrow=len(columns) + 1, upscale=2)
+    bands = list(g.style_ranges())
+    viz.save_labelled_grid(torch.cat(cells).cpu(), png, nrow=len(columns) + 1,
+                           rows=["column sources", *(f"seed {r}, {band}" for band in bands for r in rows)],
+                           columns=["row sources", *(f"seed {s}" for s in columns)],
+                           title="each cell: its row's seed with one band of styles from its column's seed")
+    tell(png, f"top row the column sources (seeds {', '.join(map(str, columns))}), left column the row sources "
+              f"(seeds {', '.join(map(str, rows))}); each other cell its row's sample with the {', '.join(bands)} "
+              "styles (a block of rows each) of its column's")
     return [png]
 
 
@@ -371,9 +320,14 @@ def truncation_sweep(run_dir: Path | str, psis: list[float] | None = None, n: in
                                          "truncation": ex.g.truncation_note()}}
     viz.plot_truncation(rows, png, features)
     grid = png.with_name(png.stem + "_samples.png")
-    viz.save_grid(torch.cat(strip), grid, nrow=10, upscale=2)
+    shown = len(strip[0])
+    levels = ["no truncation", *(f"psi {p:g}" for p in psis)]
+    viz.save_labelled_grid(torch.cat(strip), grid, nrow=shown, rows=levels,
+                           title=f"the same {shown} samples (seed {seed}) at each truncation")
     table = png.with_suffix(".json")
     from ganforge.files import write_text_atomic
 
     write_text_atomic(table, json.dumps(result, indent=2) + "\n")
+    tell(grid, f"the same {shown} samples (seed {seed}) with no truncation (top row), then at psi "
+               f"{', '.join(f'{p:g}' for p in psis)}, a row each; {png.name}: precision, recall and FD against psi")
     return {**result, "written": [str(png), str(grid), str(table)]}

@@ -156,6 +156,11 @@ class Generator:
         explains them: input | output | target)."""
         return self.family.picture(inputs, samples, columns)
 
+    def row_labels(self, inputs: dict[str, torch.Tensor], columns: int | None, **options: Any) -> list[str] | None:
+        """A caption for each row of a picture of `inputs` (`columns` to a row, drawn with the sampling
+        `options`) where the rows differ by something worth naming; None: nothing to name."""
+        return None
+
     # -- export ----------------------------------------------------------------------------------------------
     # `ganforge export` traces export_module() on export_inputs() and checks the trace on export_checks();
     # export_description() becomes the file's metadata. `options` are export options a subclass takes (a

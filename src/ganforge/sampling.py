@@ -152,6 +152,10 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
         return out
     if is_image:
         images, columns = g.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
+        rows = g.row_labels(inputs, columns, **options)  # text-to-image: each row's caption beside it
+        if rows:
+            return viz.save_labelled_grid(images, out, nrow=columns, rows=rows, upscale=2 if not numbered else 3,
+                                          numbered=numbered)
         return viz.save_grid(images, out, nrow=columns, upscale=2 if not numbered else 3, numbered=numbered)
     title = f"{data['name']}, step {step}, {len(fake)} samples"
     if fake.shape[1] == 2:

@@ -143,6 +143,7 @@ def test_train_sample_explore_end_to_end(tmp_path, capsys):
     import numpy as np
     assert a == b == 0 and np.array_equal(np.load(tmp_path / "a.npz")["x"], np.load(tmp_path / "b.npz")["x"])
     assert main(["explore", "interpolate", str(run), "--seeds", "0", "1", "--steps", "4"]) == 0
-    assert Image.open(run / "explore" / "interpolate_seeds0-1.png").size == (2 * (4 * 30 + 2), 2 * 32)
+    width, height = Image.open(run / "explore" / "interpolate_seeds0-1.png").size  # a row of 4, and captions
+    assert width > 2 * (4 * 30 + 2) and height > 2 * 32
     assert main(["explore", "mix", str(run), "--rows", "0", "1", "--columns", "2", "3", "4"]) == 0
     assert Image.open(run / "explore" / "mix.png").size[0] > 100

@@ -3,11 +3,14 @@ what it refuses, sampling from captions, and a short run that is sampled from te
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+import ganforge
+from ganforge import viz
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import captions as cap
@@ -140,6 +143,22 @@ def test_sample_inputs_from_captions(tmp_path):
     assert f.generate_for(["a bag", "a coat"], n=3).shape == (6, 1, 28, 28) and not f.training
 
 
+def test_each_row_of_a_picture_is_named_by_its_caption(tmp_path):
+    g = text2image().eval().generator()
+    inputs, columns = g.inputs(24, torch.Generator().manual_seed(0), picture=True)
+    names = g.row_labels(inputs, columns)
+    assert columns == 8 and len(names) == 3
+    for r, text in enumerate(names):  # classes in turn, and the caption each row's embedding is T's of
+        assert cap.CLASS_NOUNS[r] in cap.words_of(text)
+        assert torch.allclose(g.embed([text])[0], inputs["e"][8 * r], atol=1e-5)
+        assert not torch.allclose(g.embed([text])[0], inputs["e"][8 * ((r + 1) % 3)], atol=1e-3)
+    lines = tmp_path / "captions.txt"
+    lines.write_text("a bag\n\nthe coat is light\n")
+    inputs, columns = g.inputs(3, torch.Generator().manual_seed(0), picture=True, text_file=str(lines))
+    assert g.row_labels(inputs, columns, text_file=str(lines)) == ["a bag", "the coat is light"]
+    assert g.row_labels(inputs, None) is None  # no grid, no rows
+
+
 def test_training_resumes_exactly(shared, tmp_path, monkeypatch):
     from ganforge.checkpoint import latest_checkpoint, load_checkpoint
     from ganforge.training.loop import train
@@ -169,12 +188,15 @@ def test_a_short_run_samples_from_text_and_is_measured(shared, tmp_path, monkeyp
                  "--set", "family.pretrain_steps=80", "--set", "family.pretrain_batch=128",
                  "--set", "optim.g.lr=5e-4", "--set", "optim.d.lr=5e-4",
                  "--set", "log.sample_every=200", "--set", "train.batch_size=32", "--quiet"]) == 0
-    with Image.open(run / "samples.png") as img:  # one caption per row of 8
-        assert img.size[0] == 2 * (8 * 30 + 2)
+    with Image.open(run / "samples.png") as img:  # one caption per row of 8, written beside it
+        width, height = img.size
+        assert width > 2 * (8 * 30 + 2) + 60 and (height - 4) % 60 == 0
     assert main(["sample", str(run), "--text", "a dark sneaker", "--n", "6"]) == 0
     path = capsys.readouterr().out.split("wrote ")[1].strip()
-    with Image.open(path) as img:  # one row of 6
-        assert img.size == (2 * (6 * 30 + 2), 2 * (30 + 2))
+    g = ganforge.load(run)
+    inputs, _ = g.inputs(6, torch.Generator().manual_seed(0), picture=True, text="a dark sneaker")
+    expected = viz.labelled(viz.Grid.of(g(inputs), nrow=6), rows=["a dark sneaker"])  # one row of 6, captioned
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(expected))
     lines = tmp_path / "lines.txt"
     lines.write_text("a bag\nthe trousers are dark\n")
     assert main(["sample", str(run), "--text-file", str(lines)]) != 0
@@ -241,6 +263,18 @@ def test_a_run_on_an_image_folder_with_its_own_captions(tmp_path, capsys):
                                                                                  "a photo of a ankle boot"]
     assert main(["sample", str(run), "--text", "a photo of a bag", "--n", "4"]) == 0
     assert (run / "sample_step000300_seed0_text-a-photo-of-a-bag.png").is_file()
+    # a grid of the run's own captions names each row's: the caption whose embedding its samples were drawn for
+    assert main(["sample", str(run), "--n", "24", "--out", str(tmp_path / "grid.png")]) == 0
+    g = ganforge.load(run)
+    inputs, _ = g.inputs(24, torch.Generator().manual_seed(0), picture=True)
+    texts = json.loads((run / "run.json").read_text())["data"]["captions"]
+    table = g.embed(texts)
+    names = [texts[int((table - inputs["e"][8 * r]).abs().sum(1).argmin())] for r in range(3)]
+    assert all(torch.allclose(g.embed([t])[0], inputs["e"][8 * r], atol=1e-5) for r, t in enumerate(names))
+    expected = viz.labelled(viz.Grid.of(g(inputs), nrow=8), rows=names)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "grid.png")), np.asarray(expected))
+    with Image.open(run / "samples.png") as img:  # training's grid: captioned rows of 8 too
+        assert img.size[0] > 2 * (8 * 30 + 2) + 60
     assert main(["sample", str(run), "--text", "a dark bag"]) != 0
     assert "the word 'dark' is not in this run's vocabulary" in capsys.readouterr().err
     assert main(["eval", str(run), "--n", "300"]) == 0

@@ -70,6 +70,16 @@ class Text2ImageGenerator(Generator, SamplesCodes, TakesText):
     def generate_for(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
         return self.family.generate_for(captions, n, seed)
 
+    def row_labels(self, inputs: dict[str, torch.Tensor], columns: int | None, **options) -> list[str] | None:
+        """The caption of each row: those of --text / --text-file, else the caption whose embedding each row's
+        first sample was drawn for (noise draws from the run's captions)."""
+        texts = requested_captions(options.get("text"), options.get("text_file"))
+        if texts is not None or columns is None:
+            return texts
+        table = self.family.table()
+        e = inputs["e"][::columns].to(table.device)
+        return [self.family.caption_texts()[i] for i in torch.cdist(e, table).argmin(1).tolist()]
+
     # -- what its evaluation reads (metrics/text.py): the run's caption table and encoders -------------------
 
     def caption_table(self) -> torch.Tensor:
@@ -305,6 +315,10 @@ class Text2Image(TextEncoders, Family):
 
     def grid(self, inputs: dict[str, torch.Tensor], n: int | None = None) -> tuple[dict[str, torch.Tensor], int | None]:
         return inputs, GRID_COLUMNS
+
+    def caption_texts(self) -> list[str]:
+        """The text of each row of the caption table."""
+        return list(self.spec.captions) if self.own_captions else cap.all_captions()
 
     def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
         check_options(self, options, allowed=())

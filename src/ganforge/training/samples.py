@@ -50,7 +50,11 @@ class SampleWriter:
         fake = g(inputs)
         if ds.kind in ("image", "video"):  # video: the family lays frames out as images
             images, columns = g.picture(inputs, fake, columns)
-            viz.save_grid(images, path, nrow=columns, upscale=GRID_UPSCALE)
+            rows = g.row_labels(inputs, columns)  # text-to-image: each row's caption beside it
+            if rows:
+                viz.save_labelled_grid(images, path, nrow=columns, rows=rows, upscale=GRID_UPSCALE)
+            else:
+                viz.save_grid(images, path, nrow=columns, upscale=GRID_UPSCALE)
         elif fake.shape[1] == 2:
             viz.plot_samples_2d(fake.cpu().numpy(), path, modes=_np(ds.modes), sigma=ds.sigma,
                                 real=ds.x[:2000].numpy(), title=f"{ds.name}, step {step}")

@@ -1,5 +1,6 @@
 """Pictures of GANs, by job: `images` (uint8 quantisation, sample grids, numbered cells, reconstructions),
-`animation` (GIFs and strips of frames over training), `plots` (matplotlib: toy samples, codes, curves,
+`animation` (GIFs and strips of frames over training), `labels` (grids with captions beside rows and above
+columns), `plots` (matplotlib: toy samples, codes, curves,
 the truncation sweep). Every public name is here too: `from ganforge import viz; viz.save_grid(...)`.
 
 Every file is written atomically (to a hidden temporary file in the target directory, then `os.replace`), so
@@ -8,7 +9,8 @@ stray hidden `.tmp-*` file).
 """
 
 from ganforge.viz.animation import save_animation, save_strip
-from ganforge.viz.images import make_grid, save_grid, save_reconstructions, to_uint8
+from ganforge.viz.images import grid_image, make_grid, save_grid, save_reconstructions, to_uint8
+from ganforge.viz.labels import Grid, beside, labelled, save_labelled_grid, save_picture
 from ganforge.viz.plots import (
     CODE_VIEW,
     SPARSE_SERIES,
@@ -19,6 +21,6 @@ from ganforge.viz.plots import (
     plot_truncation,
 )
 
-__all__ = ["CODE_VIEW", "SPARSE_SERIES", "make_grid", "plot_codes", "plot_curves", "plot_samples_1d",
-           "plot_samples_2d", "plot_truncation", "save_animation", "save_grid", "save_reconstructions",
-           "save_strip", "to_uint8"]
+__all__ = ["CODE_VIEW", "SPARSE_SERIES", "Grid", "beside", "grid_image", "labelled", "make_grid", "plot_codes",
+           "plot_curves", "plot_samples_1d", "plot_samples_2d", "plot_truncation", "save_animation", "save_grid",
+           "save_labelled_grid", "save_picture", "save_reconstructions", "save_strip", "to_uint8"]

@@ -107,6 +107,15 @@ def save_grid(
     `numbered` writes each image's index in its top-left corner (to pick samples by number)."""
     path = Path(path)
     _check_suffix(path, (".png",), "a sample grid")
+    img = grid_image(images, nrow, padding, upscale, numbered)
+    with atomic_write(path) as f:
+        img.save(f, format="PNG")
+    return path
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2, upscale: int = 1,
+               numbered: bool = False) -> Image.Image:
+    """The picture save_grid writes, as a PIL image (mode L for grey images, RGB for colour)."""
     if upscale < 1:
         raise UserError(f"upscale must be an integer >= 1, got {upscale}")
     img = Image.fromarray(make_grid(images, nrow=nrow, padding=padding))
@@ -116,9 +125,7 @@ def save_grid(
     if numbered:
         _number_cells(img, len(images), nrow or math.ceil(math.sqrt(len(images))), images.shape[-2:], padding,
                       upscale)
-    with atomic_write(path) as f:
-        img.save(f, format="PNG")
-    return path
+    return img
 
 
 def _number_cells(img: Image.Image, n: int, nrow: int, size, padding: int, upscale: int) -> None:
