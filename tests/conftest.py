@@ -114,3 +114,28 @@ def require_digest():
         raise AssertionError(f"weights digest {digest} is not the one recorded for this machine's arithmetic")
 
     return check
+
+
+def write_user_folder(folder: Path, n: int = 24) -> Path:
+    """A folder like a user's own: n images 48 wide and 32 high, every third gray, every second JPEG (the rest
+    PNG), a coloured disc on a dark ground in each, and one corrupt file (broken.png)."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:48]
+    for i in range(n):
+        cx, cy, r = rng.uniform(10, 38), rng.uniform(8, 24), rng.uniform(4, 10)
+        img = np.zeros((32, 48, 3)) + 30
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = rng.uniform(0, 255, 3)
+        im = Image.fromarray(img.astype(np.uint8))
+        (im.convert("L") if i % 3 == 0 else im).save(folder / f"{i:03d}.{'jpg' if i % 2 else 'png'}")
+    (folder / "broken.png").write_bytes(b"not an image")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def user_folder():
+    """user_folder(folder, n=24): write_user_folder, a user's own small folder of non-square mixed images."""
+    return write_user_folder

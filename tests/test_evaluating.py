@@ -33,10 +33,16 @@ def test_eval_writes_values_with_their_protocol(fashion_run, capsys):
                                      "recall", "density", "coverage"}
     p = result["protocol"]
     assert p["extractor"] == "fashion-mnist-classifier" and len(p["extractor_sha1"]) == 40
-    assert p["n_real"] == 200 and p["n_fake"] == 200 and p["split"] == "test" and p["checkpoint_step"] == 2
+    assert p["n_real"] == 200 and p["n_fake"] == 200 and p["checkpoint_step"] == 2
+    # the embedded Fashion-MNIST 10k is one split: the run trained on the very images it is compared with
+    assert p["split"] == "the whole dataset (no test split; the training images)"
+    assert p["n"] == "--n 200: 200 generated against 200 real (the first 200, or all there are)"
     assert result["values"]["fd_classifier"] > 0
     out = capsys.readouterr().out
     assert "fd_classifier" in out and "fid" not in out and f"wrote {fashion_run / 'eval.json'}" in out
+    assert out.startswith(f"200 samples of {fashion_run} at step 2 vs 200 images of fashion-mnist-10k, the whole "
+                          "dataset (no test split; the training images); features: fashion-mnist-classifier (sha1 ")
+    assert "note: pr (k=3) and dc (k=5) on 200 images per set, below the 1,000 where their estimates steady" in out
 
 
 def test_eval_merges_into_eval_json_and_names_each_protocol(fashion_run, capsys):
@@ -89,16 +95,106 @@ def test_eval_errors(fashion_run, tmp_path, capsys):
     assert "score class-conditional runs" in capsys.readouterr().err
     with pytest.raises(UserError, match="--ref must be train or test"):
         evaluate_run(fashion_run, ref="val", progress=False)
+    assert main(["eval", str(fashion_run), "--n", "5", "--metrics", "fd,dc"]) == 2  # k-NN balls of 5 need 6 images
+    assert capsys.readouterr().err == ("ganforge eval: error: dc needs more than k=5 images in each set (each image's 5 "
+                                       "nearest neighbours), got 5 real and 5 fake: use a larger --n or drop dc from "
+                                       "--metrics\n")
 
 
-def test_inception_eval_on_a_few_samples(fashion_run):
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory, user_folder):
+    """2 steps of a tiny GAN on a user's own folder: 24 images 48x32, gray and RGB, JPEG and PNG, one corrupt."""
+    base = tmp_path_factory.mktemp("own")
+    folder = user_folder(base / "mine", 24)
+    run = base / "run"
+    assert main(["train", "--data", str(folder), "--out", str(run), "--steps", "2", "--quiet",
+                 *[f"--set={s}" for s in ("data.on_bad_file=skip", "family.g_width=8", "family.d_width=8",
+                                          "train.batch_size=8", "log.tensorboard=false")]]) == 0
+    return run, folder
+
+
+@pytest.fixture
+def nowhere(monkeypatch, tmp_path):
+    """No FID Inception file anywhere it is looked for: $GANFORGE_DATA, ~/.cache/ganforge/data and the cache."""
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_plain_eval_of_a_folder_run_without_any_extractor_measures_pixels_and_says_what_it_skipped(
+        folder_run, nowhere, capsys):
+    run, folder = folder_run
+    (run / "eval.json").unlink(missing_ok=True)
+    assert main(["eval", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # n follows the real set: its 24 images, not 10,000 samples against 24
+    assert lines[0] == (f"24 samples of {run} at step 2 vs 24 images of folder:{folder}, the whole folder (no test "
+                        "split; the training images); features: none (pixel metrics only)")
+    looked = (f"no domain classifier for folder:{folder} and no FID Inception: --inception not given, "
+              f"GANFORGE_INCEPTION not set, no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
+              f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception")
+    assert lines[1] == (f"note: fid, kid, pr, dc skipped: they need image features ({looked}); measured swd, nn in "
+                        "pixel space instead. For fid, kid, pr, dc: pass --inception PATH or put "
+                        "pt_inception_fid_torchscript.pt in $GANFORGE_DATA/fid-inception/")
+    assert lines[-2:] == [f"wrote {run / 'eval.json'}", f"wrote {run / 'nearest.png'}"]
+    result = json.loads((run / "eval.json").read_text())
+    assert {k for k in result["values"] if not k.startswith("swd_")} == {
+        "nn_pixel_nn_ratio", "nn_pixel_copy_rate", "nn_pixel_copy_threshold", "nn_pixel_copy_rate_expected"}
+    p = result["protocol"]
+    assert p["skipped"] == f"fid, kid, pr, dc: no feature extractor ({looked})"
+    assert p["n_real"] == p["n_fake"] == 24 and p["split"] == "the whole folder (no test split; the training images)"
+    assert p["n"] == "24 generated against 24 real: min(10,000, the 24 real images), the default; --n N to choose"
+    assert p["nn"].startswith("Euclidean nearest of 24 training images to each of 24 generated, in pixel space "
+                              "([0, 1]) only (no extractor); calibrated by the leave-one-out distances of 24 "
+                              "training images")
+    assert p["swd"].endswith("24 images of each set")
+
+
+def test_feature_metrics_asked_for_without_an_extractor_fail_naming_every_place(folder_run, nowhere, capsys):
+    run, _ = folder_run
+    assert main(["eval", str(run), "--metrics", "fid"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"ganforge eval: error: FID Inception weights not found (--inception not given, GANFORGE_INCEPTION not set, "
+        f"no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
+        f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception); fetch it by hand")
+
+
+def test_the_reference_of_a_folder_with_held_out_images_is_those_images(folder_run, tmp_path):
+    import shutil
+
+    import yaml
+
+    run = shutil.copytree(folder_run[0], tmp_path / "held")
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["data"]["holdout"] = 4
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    p = evaluate_run(run, ("swd", "nn"), progress=False)["protocol"]
+    assert p["split"] == "the last 4 images of the folder, which data.holdout kept out of training (it has no test split)"
+    assert p["n_real"] == p["n_fake"] == 4
+    assert p["nn"].startswith("Euclidean nearest of 20 training images to each of 4 generated")
+    assert "the leave-one-out distances of 20 training images" in p["nn"]
+
+
+def test_a_folder_run_finds_the_inception_in_ganforge_data(folder_run, monkeypatch, capsys):
     if not INCEPTION.is_file():
         pytest.skip(f"FID Inception file not found at {INCEPTION}")
-    result = evaluate_run(fashion_run, ("fid", "pr"), n=6, extractor_name="inception",
-                          inception_path=str(INCEPTION), progress=False)
-    assert result["protocol"]["extractor"] == "inception-v3-fid"
-    assert result["protocol"]["extractor_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
-    assert result["values"]["fid"] > 0
+    run, folder = folder_run
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.setenv("GANFORGE_DATA", str(INCEPTION.parent.parent))
+    assert main(["eval", str(run), "--n", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"6 samples of {run} at step 2 vs 6 images of folder:{folder}, the whole folder (no test split; "
+                        "the training images); features: inception-v3-fid (sha1 a16e4d89c0ec)")
+    assert lines[1].startswith("note: pr (k=3) and dc (k=5) on 6 images per set, below the 1,000")
+    result = json.loads((run / "eval.json").read_text())
+    v, p = result["values"], result["protocol"]
+    assert p["extractor_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562" and "skipped" not in p
+    assert v["fid"] > 0 and v["kid_std"] > 0 and 0 <= v["precision"] <= 1
+    assert p["kid"].endswith("over 100 random subset pairs of 3 images each, from 6 real and 6 generated")
+    assert p["warnings"] == [lines[1].removeprefix("note: ")]
 
 
 def test_toy_runs_are_scored_by_their_modes(tmp_path, capsys):

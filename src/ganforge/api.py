@@ -151,11 +151,12 @@ def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Pat
     return [Path(p) for p in result["written"]] if isinstance(result, dict) else result
 
 
-def evaluate(run_dir: str | os.PathLike, metrics: str = "fid,kid,pr,dc", n: int | None = None, *,
+def evaluate(run_dir: str | os.PathLike, metrics: str | None = None, n: int | None = None, *,
              ref: str = "test", extractor: str = "auto", inception: str | None = None, seed: int = 0,
              checkpoint: str | None = None, device: str = "auto", progress: bool = False) -> dict:
     """`ganforge eval`: score a run's samples against real images (see docs/evaluation.md). Returns
-    {"values": {name: value}, "protocol": {...}, ...} and merges the values into RUN/eval.json. In a domain
+    {"values": {name: value}, "protocol": {...}, "notes": [...], ...} and merges the values into RUN/eval.json.
+    metrics None: fid,kid,pr,dc, or swd,nn where no feature extractor can be had (a note says so). In a domain
     classifier's features the Frechet distance is named fd_classifier; FID is the Inception's."""
     from ganforge.evaluating import evaluate_run
 

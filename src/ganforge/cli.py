@@ -182,19 +182,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real", metavar="NAME|PATH", help="instead of a run: a dataset name, image/IDX folder or .npz")
     p.add_argument("--fake", metavar="PATH", help="with --real: an image folder or .npz (`ganforge sample --out X.npz`)")
-    p.add_argument("--metrics", default="fid,kid,pr,dc",
+    p.add_argument("--metrics",
                    help="comma-separated: fid, kid (named fd_classifier, kd_classifier in a domain classifier's "
                         "features), pr, dc, is (classifier score), swd (sliced Wasserstein), nn (nearest training "
                         "images and memorisation score); class-conditional runs also acc, intra_fid (added by "
                         "default), cas (a classifier trained on the samples, tested on real images: minutes) and "
                         "aug (the same classifier on 1,000 real training images, with and without the samples); "
-                        "default fid,kid,pr,dc")
-    p.add_argument("--n", type=int, help="samples and real images (default 10000; toy runs 2500)")
+                        "default fid,kid,pr,dc, or swd,nn where neither a domain classifier nor the FID Inception "
+                        "is there (said in a note)")
+    p.add_argument("--n", type=int, help="samples and real images (default: as many as the real images, up to "
+                                         "10000; toy runs 2500)")
     p.add_argument("--ref", default="test", choices=["test", "train"], help="real split to compare with")
     p.add_argument("--extractor", default="auto", choices=["auto", "classifier", "inception"],
                    help="classifier: the shipped MNIST/Fashion-MNIST classifier (fast); inception: standard FID; "
                         "auto (default): the classifier where there is one")
-    p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file")
+    p.add_argument("--inception", metavar="PATH", help="the FID Inception TorchScript file (default: "
+                                                        "$GANFORGE_INCEPTION, else $GANFORGE_DATA/fid-inception/, "
+                                                        "else ~/.cache/ganforge)")
     p = sub.add_parser("classifier", help="train a domain classifier (MNIST, Fashion-MNIST, coloured MNIST) for "
                                           "fast metrics",
                        description="Train the seeded domain-classifier recipe on a dataset's train split and "
@@ -278,7 +282,8 @@ def cmd_eval(args) -> int:
     elif "extractor" in p:
         what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']:,}" if args.run_dir
                 else f"{p['n_fake']:,} images of {p['fake']}")
-        real = p["real"] if "real" in p else f"{p['dataset']} {p['split']}"
+        real = p["real"] if "real" in p else p["dataset"]
+        real += f" {p['split']}" if p["split"] in ("train", "test") else f", {p['split']}"
         sha = f" (sha1 {p['extractor_sha1'][:12]})" if "extractor_sha1" in p else ""
         print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']}{sha}")
     elif "n_clips" in p:
@@ -293,6 +298,8 @@ def cmd_eval(args) -> int:
     else:
         print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']:,} vs the {p['modes']} "
               f"modes of {p['dataset']} (high quality: within 3 sigma)")
+    for note in result.get("notes", []):
+        print(f"note: {note}")
     print(format_values(result["values"]))
     for path in result.get("written", []):
         print(f"wrote {path}")

@@ -31,44 +31,49 @@ from ganforge.metrics.scoring import (
     DEFAULT_METRICS,
     RECONSTRUCTION_PROTOCOL,
     TOY_POINTS,
+    choose_metrics,
+    default_n,
     extractor_for,
     merge_json,
+    n_protocol,
     parse_metrics,
     reconstruction_scores,
     score_images,
 )
 
 
-def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: int | None = None,
+def evaluate_run(run_dir: Path, metrics: str | tuple[str, ...] | None = None, n: int | None = None,
                  ref: str = "test", extractor_name: str = "auto", inception_path: str | None = None,
                  seed: int = 0, device: str = "auto", checkpoint: Path | None = None,
                  progress: bool = True) -> dict:
-    """Sample a run and compare the samples with real data; write RUN_DIR/eval.json and return it.
+    """Sample a run and compare the samples with real data; write RUN_DIR/eval.json and return it, with
+    "notes": lines for the user (what was skipped, what is rough at this size).
 
-    Image runs: `n` samples (default 10,000) against the first `n` images of the `ref` split. Toy runs:
-    the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
+    Image runs: `n` samples (default: as many as the reference images, up to 10,000) against the first `n`
+    reference images (`reference_data`). `metrics` None: fid, kid, pr, dc (and acc, intra_fid for a
+    class-conditional run), or swd and nn where no feature extractor can be had. Toy runs: the mode metrics
+    of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
     """
-    metrics = parse_metrics(metrics)
+    requested = None if metrics is None else parse_metrics(metrics)
     if ref not in ("train", "test"):
         raise UserError(f"--ref must be train or test, got '{ref}'")
     g = runs.load_generator(run_dir, checkpoint, device)
     by_class = g.conditional and not g.attributes
-    if by_class and metrics == DEFAULT_METRICS:
-        metrics = (*metrics, *CONDITIONAL_DEFAULTS)
-    if not by_class and any(m in CONDITIONAL_METRICS for m in metrics):
+    if not by_class and any(m in CONDITIONAL_METRICS for m in requested or ()):
         raise UserError("acc, intra_fid, cas and aug score class-conditional runs (family.condition with class labels); "
                         "drop them from --metrics")
+    notes: list[str] = []
     if isinstance(g, PredictsFrames):  # rollouts against the true frames of generated test clips
         from ganforge.metrics.video import score_video_run
 
-        only(metrics, "video runs are measured by per-frame mse, ssim and sharpness")
+        only(requested, "video runs are measured by per-frame mse, ssim and sharpness")
         values, protocol = score_video_run(g, n, progress)
     elif g.data["kind"] != "image":
         values, protocol = score_toy(g, n or TOY_POINTS, seed)
     elif isinstance(g, TakesText):  # samples drawn for captions, measured against what they say
         from ganforge.metrics.text import own_caption_matching, score_text_run
 
-        only(metrics, "text-to-image runs are measured by class and attribute accuracy and caption matching")
+        only(requested, "text-to-image runs are measured by class and attribute accuracy and caption matching")
         real = reference(g, ref)
         if g.spec.captions:  # an image folder's own captions: matching alone
             values, protocol = own_caption_matching(g, real, n, seed, progress=progress)
@@ -77,22 +82,22 @@ def evaluate_run(run_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS, n: i
     elif isinstance(g, Translates):  # translations of held-out inputs against their true targets
         from ganforge.metrics.translation_eval import score_translation
 
-        only(metrics, "image-to-image runs are measured by l1, psnr, ssim and the domain classifier")
+        only(requested, "image-to-image runs are measured by l1, psnr, ssim and the domain classifier")
         values, protocol = score_translation(g, reference(g, ref), n)
     else:
-        values, protocol = score_samples(g, metrics, n or 10_000, ref, extractor_name, inception_path, seed,
-                                         progress, by_class)
+        values, protocol, notes = score_samples(g, requested, n, ref, extractor_name, inception_path, seed,
+                                                progress, by_class)
     protocol.update(checkpoint_step=g.step, seed=seed)
     result = {"values": values, "protocol": protocol, "time": datetime.now().isoformat(timespec="seconds")}
     written = [merge_json(Path(run_dir) / "eval.json", result)]
-    if "nn" in metrics and g.data["kind"] == "image":
+    if "nn" in protocol and g.data["kind"] == "image":  # nn's picture beside eval.json
         written.append(Path(run_dir) / "nearest.png")
-    return {**result, "written": [str(p) for p in written]}
+    return {**result, "notes": notes, "written": [str(p) for p in written]}
 
 
-def only(metrics: tuple[str, ...], measured: str) -> None:
+def only(metrics: tuple[str, ...] | None, measured: str) -> None:
     """Refuse --metrics for a run measured by its own protocol."""
-    if metrics != DEFAULT_METRICS:
+    if metrics is not None:
         raise UserError(f"{measured}; drop --metrics")
 
 
@@ -101,13 +106,44 @@ def reference(g: Generator, split: str):
     return runs.load_data(runs.with_split(g.cfg, split))
 
 
-def score_samples(g: Generator, metrics: tuple[str, ...], n: int, ref: str, extractor_name: str,
-                  inception_path: str | None, seed: int, progress: bool, by_class: bool) -> tuple[dict, dict]:
-    """n samples against the first n images of the `ref` split; a class-conditional generator's samples are
-    drawn for the classes of those images, and an autoencoder's reconstructions of them are scored too."""
+def reference_data(g: Generator, ref: str):
+    """(the reference images for --ref `ref`, the words for what they are, the images the run trained on).
+
+    Data without a test split (an image folder, the embedded Fashion-MNIST 10k) gives the same images for
+    both splits: --ref test then means the examples data.holdout kept out of training where there are any,
+    else the training images themselves, and the words say so.
+    """
+    cfg = g.cfg
+    real = reference(g, ref)
+    # data.holdout and data.subset applied: exactly what the run saw
+    trained = real if ref == cfg.data.split and not cfg.data.holdout else runs.load_data(cfg)
+    kind = "folder" if real.name.startswith("folder:") else "dataset"
+    if ref == cfg.data.split:
+        held = f", {cfg.data.holdout:,} of them held out of training" if cfg.data.holdout else ""
+        return real, f"{ref} (the split the run trained on{held})", trained
+    whole = trained if not (cfg.data.holdout or cfg.data.subset) else reference(g, cfg.data.split)
+    if not (real.x.shape == whole.x.shape and torch.equal(real.x, whole.x)):
+        return real, ref, trained
+    if ref == "test" and cfg.data.holdout:
+        words = f"the last {cfg.data.holdout:,} images of the {kind}, which data.holdout kept out of training " \
+                "(it has no test split)"
+        return runs.heldout_data(cfg), words, trained
+    return real, f"the whole {kind} (no {ref} split; the training images)", trained
+
+
+def score_samples(g: Generator, metrics: tuple[str, ...] | None, n: int | None, ref: str, extractor_name: str,
+                  inception_path: str | None, seed: int, progress: bool,
+                  by_class: bool) -> tuple[dict, dict, list[str]]:
+    """n samples (default: as many as the reference images, up to 10,000) against the first n reference
+    images; a class-conditional generator's samples are drawn for the classes of those images, and an
+    autoencoder's reconstructions of them are scored too. Returns (values, protocol, notes)."""
     from ganforge.data.spec import training_labels
 
-    real = reference(g, ref)
+    real, split, trained = reference_data(g, ref)
+    defaults = (*DEFAULT_METRICS, *CONDITIONAL_DEFAULTS) if by_class else DEFAULT_METRICS
+    metrics, chosen, notes = choose_metrics(metrics, defaults, extractor_name, real.name, inception_path)
+    given, n = n, default_n(n, len(real.x))
+    n_real = min(n, len(real.x))
     device = str(g.device)
     extractor = extractor_for(metrics, extractor_name, real.name, inception_path, device)
     inputs = g.noise(n, torch.Generator().manual_seed(seed))
@@ -117,16 +153,13 @@ def score_samples(g: Generator, metrics: tuple[str, ...], n: int, ref: str, extr
         labels = labels[torch.arange(n) % len(labels)]
         inputs = g.for_labels(inputs, labels)
     fake = viz.to_uint8(g({k: v.to(device) for k, v in inputs.items()}).cpu())
-    train = None
-    if "nn" in metrics:  # the images the generator was trained on
-        cfg = g.cfg
-        train = runs.load_data(cfg).x if cfg.data.split != ref or cfg.data.holdout else real.x
-    values, protocol = score_images(real.x[:n], fake, metrics, extractor, train,
-                                    Path(g.run_dir) / "nearest.png", progress)
+    train = trained.x if "nn" in metrics else None  # the images the generator was trained on
+    values, protocol = score_images(real.x[:n], fake, metrics, extractor, train, Path(g.run_dir) / "nearest.png",
+                                    progress)
     if isinstance(g, Reconstructs):  # autoencoders: the reference images through E and G
         values.update(reconstruction_scores(g.reconstruct, real.x[:n]))
-        protocol["reconstruction"] = RECONSTRUCTION_PROTOCOL.format(n=min(n, len(real.x)))
-    if by_class:
+        protocol["reconstruction"] = RECONSTRUCTION_PROTOCOL.format(n=n_real)
+    if by_class and any(m in CONDITIONAL_METRICS for m in metrics):
         few_real = None
         if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
             pool = reference(g, "train")
@@ -136,10 +169,11 @@ def score_samples(g: Generator, metrics: tuple[str, ...], n: int, ref: str, extr
             few_real = runs.balanced_subset(pool, AUG_REAL, seed)
         values.update(conditional_scores(real, fake, labels, metrics, extractor, progress, few_real))
         protocol.update(conditional_protocol(metrics, extractor))
-    protocol = {**extractor_protocol(extractor), "n_real": min(n, len(real.x)), "n_fake": n,
-                "dataset": real.name, "split": ref,
-                "quantised": "samples rounded to uint8 as saved, before feature extraction", **protocol}
-    return values, protocol
+    notes += protocol.get("warnings", [])
+    protocol = {**extractor_protocol(extractor), "n_real": n_real, "n_fake": n, "n": n_protocol(given, n_real, n),
+                "dataset": real.name, "split": split,
+                "quantised": "samples rounded to uint8 as saved, before feature extraction", **chosen, **protocol}
+    return values, protocol, notes
 
 
 def score_toy(g: Generator, n: int, seed: int) -> tuple[dict, dict]:

@@ -51,3 +51,44 @@ def test_nn_flags_copies_of_training_images(tmp_path):
                            out=tmp_path / "e.json", progress=False)
     assert result["values"]["nn_pixel_copy_rate"] == 1.0 and result["values"]["nn_pixel_nn_ratio"] == 0.0
     assert (tmp_path / "nearest.png").is_file()
+
+
+def test_a_users_folder_against_samples_without_any_extractor(tmp_path, monkeypatch, capsys, user_folder):
+    for name, value in (("GANFORGE_DATA", "data"), ("HOME", "home"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(name, str(tmp_path / value))
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    folder = user_folder(tmp_path / "mine", 20)
+    real = load_dataset(str(folder), resolution=32, on_bad_file="skip").x  # as a run trained on it reads it
+    np.savez(tmp_path / "fake.npz", x=real.flip(-1)[:12].numpy())  # 12 mirrored images: fewer than the 20 real
+    out = tmp_path / "cmp.json"
+    argv = ["eval", "--real", str(folder), "--fake", str(tmp_path / "fake.npz"), "--out", str(out)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # by default as many of each as the smaller set holds; the 48x32 images read at the samples' 32x32
+    assert lines[0] == (f"12 images of npz:{tmp_path / 'fake.npz'} vs 12 images of folder:{folder}, the whole folder "
+                        "(no test split); features: none (pixel metrics only)")
+    assert lines[1] == f"note: skipped 1 unreadable files of {folder}"
+    assert lines[2].startswith(f"note: fid, kid, pr, dc skipped: they need image features (no domain classifier for "
+                               f"folder:{folder} and no FID Inception: --inception not given, GANFORGE_INCEPTION not "
+                               f"set, no pt_inception_fid_torchscript.pt in {tmp_path}/data/fid-inception, ")
+    p = json.loads(out.read_text())["protocol"]
+    assert p["n_real"] == p["n_fake"] == 12 and p["split"] == "the whole folder (no test split)"
+    assert p["n"] == "12 against 12: as many of each as the smaller set holds, up to 10,000 (the default; --n N to choose)"
+    assert p["skipped"].startswith("fid, kid, pr, dc: no feature extractor")
+    assert "leave-one-out distances of 12 training images" in p["nn"]
+    assert p["real_size"] == ("resized so the short side is 32 px and centre-cropped to 32x32, the generated "
+                              "images' size, as training does") and p["real_skipped"][0].startswith("broken.png: ")
+    values = json.loads(out.read_text())["values"]
+    assert values["swd_avg"] > 0 and values["nn_pixel_nn_ratio"] > 0  # mirrored: no sample is an exact copy
+    assert main([*argv, "--metrics", "kid"]) == 2  # asked for: refused, naming where the Inception was looked for
+    assert f"no pt_inception_fid_torchscript.pt in {tmp_path}/data/fid-inception" in capsys.readouterr().err
+
+
+def test_kid_subsets_and_counts_of_two_image_sets(tmp_path):
+    real = load_dataset("fashion-mnist-10k").x
+    np.savez(tmp_path / "other.npz", x=real[5000:5300].numpy())
+    result = evaluate_sets("fashion-mnist-10k", str(tmp_path / "other.npz"), ("kid", "pr"), progress=False)
+    p, v = result["protocol"], result["values"]
+    assert p["n_real"] == p["n_fake"] == 300 and p["split"] == "the whole dataset (no test split)"
+    assert p["kid"].endswith("100 random subset pairs of 150 images each, from 300 real and 300 generated")
+    assert v["kd_classifier_std"] > 0 and result["notes"] == p["warnings"] and len(p["warnings"]) == 1

@@ -36,8 +36,10 @@ def extractor():
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No $GANFORGE_INCEPTION, and an empty temporary user cache."""
+    """No $GANFORGE_INCEPTION or $GANFORGE_DATA, an empty home and an empty temporary user cache."""
     monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.delenv("GANFORGE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path
 
@@ -104,10 +106,16 @@ def test_preprocess_rejects_other_channel_counts():
 # --------------------------------------------------------------------------- finding and checking the file
 
 
-def test_resolve_order_explicit_then_env_then_cache(clean_env, monkeypatch):
+def test_resolve_order_explicit_then_env_then_data_root_then_cache(clean_env, monkeypatch):
     tmp = clean_env
     cached = put(tmp / "cache" / "ganforge" / "inception" / INCEPTION_FILE)
     assert resolve_inception_path() == cached
+    # the data root of the datasets: ~/.cache/ganforge/data, and $GANFORGE_DATA before it
+    home_data = put(tmp / "home" / ".cache" / "ganforge" / "data" / "fid-inception" / INCEPTION_FILE)
+    assert resolve_inception_path() == home_data
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp / "data"))
+    data = put(tmp / "data" / "fid-inception" / INCEPTION_FILE)
+    assert resolve_inception_path() == data
     env_file = put(tmp / "env" / "weights.pt")
     monkeypatch.setenv("GANFORGE_INCEPTION", str(env_file))
     assert resolve_inception_path() == env_file
@@ -117,19 +125,40 @@ def test_resolve_order_explicit_then_env_then_cache(clean_env, monkeypatch):
     assert resolve_inception_path(cached.parent) == cached
 
 
+def test_the_data_root_is_the_one_datasets_are_read_from(clean_env, monkeypatch):
+    from ganforge.data.registry import _search_folders, data_roots
+
+    monkeypatch.setenv("GANFORGE_DATA", str(clean_env / "data"))
+    assert [p.parent for p in _search_folders("mnist", None)] == data_roots()
+    assert [p.parent.parent for p in inception.inception_places()[:-1]] == data_roots()
+
+
 def test_cache_defaults_to_home_dot_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert inception.inception_cache_path() == tmp_path / ".cache" / "ganforge" / "inception" / INCEPTION_FILE
 
 
-def test_missing_everywhere_says_where_it_looked_and_what_to_do(clean_env):
+def test_missing_everywhere_says_every_place_it_looked_and_what_to_do(clean_env, monkeypatch):
     with pytest.raises(UserError) as e:
         resolve_inception_path()
     msg = str(e.value)
     assert "\n" not in msg
-    assert str(clean_env / "cache" / "ganforge" / "inception" / INCEPTION_FILE) in msg
-    assert "--inception PATH" in msg and "GANFORGE_INCEPTION" in msg
+    assert msg.startswith(
+        f"FID Inception weights not found (--inception not given, GANFORGE_INCEPTION not set, no {INCEPTION_FILE} "
+        f"in {clean_env}/home/.cache/ganforge/data/fid-inception, {clean_env}/cache/ganforge/inception "
+        "($GANFORGE_DATA is not set)); fetch it by hand")
+    assert "put it in $GANFORGE_DATA/fid-inception/" in msg and "--inception PATH" in msg
+    monkeypatch.setenv("GANFORGE_DATA", str(clean_env / "data"))
+    with pytest.raises(UserError, match=rf"no {INCEPTION_FILE} in {clean_env}/data/fid-inception, {clean_env}/home"):
+        resolve_inception_path()
+
+
+def test_a_file_found_in_the_data_root_is_checked_by_its_sha1(clean_env, monkeypatch):
+    monkeypatch.setenv("GANFORGE_DATA", str(clean_env / "data"))
+    found = put(clean_env / "data" / "fid-inception" / INCEPTION_FILE, b"a truncated download")
+    with pytest.raises(UserError, match=rf"'{found}' have sha1 {hashlib.sha1(b'a truncated download').hexdigest()}"):
+        InceptionExtractor()
 
 
 def test_missing_explicit_or_env_path_is_an_error_not_a_fall_through(clean_env, monkeypatch):

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganforge.errors import UserError
-from ganforge.metrics.kid import kernel_inception_distance, mmd2_unbiased
+from ganforge.metrics.kid import kernel_inception_distance, mmd2_unbiased, subset_plan
 
 
 def kernel(a, b):
@@ -86,3 +86,26 @@ def test_bad_inputs_raise_user_errors():
         kernel_inception_distance(x, x, subset_size=1)
     with pytest.raises(UserError, match="at least 2"):
         mmd2_unbiased(x[:1], x)
+
+
+def test_subsets_are_the_papers_on_large_sets_and_half_the_smaller_set_below_2000():
+    assert subset_plan(10_000, 10_000) == (1000, 100) and subset_plan(2000, 5000) == (1000, 100)
+    assert subset_plan(300, 300) == (150, 100) and subset_plan(1999, 300) == (150, 100)
+    assert subset_plan(4, 4) == (2, 100)
+    with pytest.raises(UserError, match=r"kid needs at least 4 images in each set .*got 3 real and 300 fake"):
+        subset_plan(3, 300)
+
+
+def test_kid_at_300_images_varies_over_its_subsets():
+    # subsets of min(1000, n) at n = 300 would all be the whole set: 100 equal estimates, std ~1e-16
+    from ganforge.metrics.scoring import compare, feature_protocol
+
+    real, fake = draws(300, 16, 11), draws(300, 16, 12)
+    whole = kernel_inception_distance(real, fake, subset_size=300)
+    assert whole["kid_std"] < 1e-12
+    kid = compare(real, fake, ("kid",))
+    assert kid == kernel_inception_distance(real, fake, n_subsets=100, subset_size=150)
+    assert kid["kid_std"] > 1e-4 and abs(kid["kid_mean"]) < 0.05
+    assert feature_protocol(("kid",), 300, 300)["kid"] == (
+        "cubic polynomial kernel, mean and std over 100 random subset pairs of 150 images each, from 300 real and "
+        "300 generated")

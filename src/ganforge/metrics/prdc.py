@@ -20,6 +20,28 @@ import torch
 from ganforge.errors import UserError
 
 CHUNK_SIZE = 1000
+PR_K, DC_K = 3, 5  # the papers' k: Kynkaanniemi et al.'s for precision/recall, Naeem et al.'s for density/coverage
+# Both papers measure 10,000 (Naeem et al.) to 50,000 (Kynkaanniemi et al.) images per set, and the density/coverage
+# authors name about 1,000 per set as the least for a steady density (github.com/clovaai/generative-evaluation-prdc,
+# issue 3). The values also drift with n, since the k-NN balls shrink as sets grow: density of the same two 64-d
+# Gaussians (N(0, 1) vs N(0.3, 0.8^2), three seeds) is 3.8 at 100 images per set, 4.8 at 300, 6.0 at 1,000 and
+# 7.2 at 3,000. So a warning below 1,000, and values of different n are not compared.
+RELIABLE_N = 1000
+
+
+def size_warning(metrics: tuple[str, ...], n_real: int, n_fake: int) -> str | None:
+    """Refuse pr or dc where a set holds no more than k images (a k-NN ball needs k other points); one line of
+    warning where a set holds fewer than RELIABLE_N; None otherwise."""
+    used = [(m, k) for m, k in (("pr", PR_K), ("dc", DC_K)) if m in metrics]
+    for m, k in used:
+        if min(n_real, n_fake) <= k:
+            raise UserError(f"{m} needs more than k={k} images in each set (each image's {k} nearest neighbours), "
+                            f"got {n_real} real and {n_fake} fake: use a larger --n or drop {m} from --metrics")
+    if not used or min(n_real, n_fake) >= RELIABLE_N:
+        return None
+    names = " and ".join(f"{m} (k={k})" for m, k in used)
+    return (f"{names} on {min(n_real, n_fake):,} images per set, below the {RELIABLE_N:,} where their estimates "
+            "steady: read them as rough, and compare them only between evaluations of the same n")
 
 
 def _check_sets(real: torch.Tensor, fake: torch.Tensor, k: int,

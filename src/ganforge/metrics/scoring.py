@@ -30,6 +30,9 @@ FEATURE_METRICS = ("fid", "kid", "pr", "dc", "is", "intra_fid")  # the ones that
 CLASSIFIER_PREFIXES = (("intra_fid", "intra_fd_classifier"), ("fid", "fd_classifier"), ("kid_", "kd_classifier_"),
                        ("is_", "classifier_score_"))
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
+NEEDS_EXTRACTOR = (*FEATURE_METRICS, "acc")  # acc: the domain classifier's labels
+PIXEL_METRICS = ("swd", "nn")  # what the defaults become where no extractor can be had
+DEFAULT_N = 10_000  # samples and real images, where the real set holds as many
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
 NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
 
@@ -56,6 +59,27 @@ def extractor_for(metrics: tuple[str, ...], name: str, dataset_name: str, incept
     return None
 
 
+def choose_metrics(requested: str | tuple[str, ...] | None, defaults: tuple[str, ...], name: str, dataset_name: str,
+                   inception_path: str | None) -> tuple[tuple[str, ...], dict, list[str]]:
+    """The metrics to measure: `requested` (checked) when given, else `defaults`; where the defaults need
+    features and none can be had (extractor "auto", no domain classifier for the data, no FID Inception
+    file anywhere), the ones that need no features instead. Returns (metrics, protocol entries, notes): what
+    was skipped and how to get it, for the protocol and as one line for the user."""
+    from ganforge.metrics.inception import INCEPTION_FILE, INCEPTION_FOLDER, find_inception_path, where_looked
+
+    if requested is not None:
+        return parse_metrics(requested), {}, []
+    if name != "auto" or inception_path or classifier_for(dataset_name) or find_inception_path() is not None:
+        return defaults, {}, []
+    skipped = [m for m in defaults if m in NEEDS_EXTRACTOR]
+    kept = tuple(m for m in defaults if m not in NEEDS_EXTRACTOR) + PIXEL_METRICS
+    why = f"no domain classifier for {dataset_name} and no FID Inception: {where_looked()}"
+    skip = ", ".join(skipped)
+    note = (f"{skip} skipped: they need image features ({why}); measured {', '.join(kept)} in pixel space instead. "
+            f"For {skip}: pass --inception PATH or put {INCEPTION_FILE} in $GANFORGE_DATA/{INCEPTION_FOLDER}/")
+    return kept, {"skipped": f"{skip}: no feature extractor ({why})"}, [note]
+
+
 def parse_metrics(text: str | tuple[str, ...]) -> tuple[str, ...]:
     """'fid,kid' -> ("fid", "kid"), each checked against METRICS ("fd" and "kd" stand for fid and kid)."""
     names = tuple(m.strip() for m in text.split(",") if m.strip()) if isinstance(text, str) else tuple(text)
@@ -67,6 +91,19 @@ def parse_metrics(text: str | tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def default_n(n: int | None, n_real: int) -> int:
+    """The number of samples: `n` where given, else as many as the real images, up to DEFAULT_N."""
+    return n if n is not None else min(DEFAULT_N, n_real)
+
+
+def n_protocol(n: int | None, n_real: int, n_fake: int) -> str:
+    """The protocol's words on how many images were compared, and why that many."""
+    if n is None:
+        return (f"{n_fake:,} generated against {n_real:,} real: min({DEFAULT_N:,}, the {n_real:,} real images), "
+                f"the default; --n N to choose")
+    return f"--n {n:,}: {n_fake:,} generated against {n_real:,} real (the first {n:,}, or all there are)"
+
+
 def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = DEFAULT_METRICS) -> dict[str, float]:
     """The feature metrics among `metrics` (fid, kid, pr, dc) between two feature sets."""
     out: dict[str, float] = {}
@@ -74,13 +111,36 @@ def compare(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...] = D
         if name == "fid":
             out["fid"] = frechet.fid_from_features(real, fake)
         elif name == "kid":
-            size = min(1000, len(real), len(fake))
-            out.update(kid.kernel_inception_distance(real, fake, subset_size=size))
+            size, count = kid.subset_plan(len(real), len(fake))
+            out.update(kid.kernel_inception_distance(real, fake, n_subsets=count, subset_size=size))
         elif name == "pr":
-            out.update(prdc.precision_recall(real, fake, k=3))
+            out.update(prdc.precision_recall(real, fake, k=prdc.PR_K))
         elif name == "dc":
-            out.update(prdc.density_coverage(real, fake, k=5))
+            out.update(prdc.density_coverage(real, fake, k=prdc.DC_K))
     return out
+
+
+def feature_protocol(metrics: tuple[str, ...], n_real: int, n_fake: int) -> dict:
+    """The protocol entries of `compare` for sets of n_real and n_fake, with the counts it uses; "warnings"
+    where the sets are too small for pr or dc to mean much (too small for them at all is a UserError)."""
+    protocol: dict = {}
+    if "fid" in metrics:
+        protocol["fid"] = (f"Frechet distance of {n_real:,} real and {n_fake:,} generated feature vectors (biased "
+                           "upwards at small n: compare only values of the same n)")
+    if "kid" in metrics:
+        size, count = kid.subset_plan(n_real, n_fake)
+        protocol["kid"] = (f"cubic polynomial kernel, mean and std over {count} random subset pairs of {size:,} "
+                           f"images each, from {n_real:,} real and {n_fake:,} generated")
+    if "pr" in metrics:
+        protocol.update(pr_k=prdc.PR_K, pr=f"k={prdc.PR_K} nearest neighbours among {n_real:,} real and "
+                                           f"{n_fake:,} generated")
+    if "dc" in metrics:
+        protocol.update(dc_k=prdc.DC_K, dc=f"k={prdc.DC_K} nearest neighbours of each of {n_real:,} real, "
+                                           f"{n_fake:,} generated")
+    warning = prdc.size_warning(metrics, n_real, n_fake)
+    if warning:
+        protocol["warnings"] = [warning]
+    return protocol
 
 
 def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...], extractor,
@@ -89,7 +149,8 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...
     """Every metric in `metrics` between uint8 image sets; returns (values, protocol entries).
 
     `train` is the set the nearest-neighbour check searches (the generator's training images; default
-    `real`); `panel` is where the nearest-neighbour picture goes.
+    `real`); `panel` is where the nearest-neighbour picture goes. Sets too small for a metric are refused and
+    sets small enough to make it rough are named in protocol["warnings"], before any features are computed.
     """
     if "is" in metrics and not has_logits(extractor):  # checked before minutes of feature extraction
         raise UserError("the FID Inception file has no logits, so it gives no Inception Score; "
@@ -97,30 +158,33 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...
     values: dict[str, float] = {}
     protocol: dict = {}
     if any(m in ("fid", "kid", "pr", "dc") for m in metrics):
+        protocol.update(feature_protocol(metrics, len(real), len(fake)))
         real_feats = cached_features(real, extractor, progress)
         fake_feats = cached_features(fake, extractor, progress, cache=cache_fake)
         values.update(compare(real_feats, fake_feats, metrics))
-        protocol.update(kid="cubic polynomial kernel, 100 subsets of min(1000, n)", pr_k=3, dc_k=5)
     if "is" in metrics:
         from ganforge.metrics.inception_score import inception_score
 
         values.update(inception_score(extractor.logits(fake)))
         values["is_real_mean"] = inception_score(extractor.logits(real))["is_mean"]  # the score's ceiling
-        protocol["is"] = f"{extractor.name} logits, 10 splits; is_real_mean: the same score of the real images"
+        protocol["is"] = (f"{extractor.name} logits of {len(fake):,} generated, 10 splits; is_real_mean: the same "
+                          f"score of the {len(real):,} real images")
     if "swd" in metrics:
         from ganforge.metrics.swd import sliced_wasserstein
 
         m = min(len(real), len(fake))
         values.update(sliced_wasserstein(real[:m], fake[:m]))
         protocol["swd"] = (f"x1e3, Laplacian pyramid down to 16 px, 128 7x7 patches per image, 4 x 128 random "
-                           f"directions, {m} images of each set")
+                           f"directions, {m:,} images of each set")
     if "nn" in metrics:
-        values.update(_nearest(fake, real if train is None else train, extractor, panel, progress))
+        train = real if train is None else train
+        values.update(_nearest(fake, train, extractor, panel, progress))
         spaces = f"and in {extractor.name} feature space" if extractor is not None else "only (no extractor)"
-        protocol["nn"] = (f"Euclidean nearest training image in pixel space ([0, 1]) {spaces}; calibrated by "
-                          f"the leave-one-out distances of {NN_LOO_POINTS} training images: nn_ratio = median "
-                          "sample distance / median leave-one-out distance, copy_rate = fraction of samples "
-                          "closer than the 5% closest training pairs (0.05 expected)")
+        protocol["nn"] = (f"Euclidean nearest of {len(train):,} training images to each of {len(fake):,} "
+                          f"generated, in pixel space ([0, 1]) {spaces}; calibrated by the leave-one-out distances "
+                          f"of {min(NN_LOO_POINTS, len(train)):,} training images: nn_ratio = median sample "
+                          "distance / median leave-one-out distance, copy_rate = fraction of samples closer than "
+                          "the 5% closest training pairs (0.05 expected)")
     return {value_name(k, extractor): v for k, v in values.items()}, protocol
 
 
