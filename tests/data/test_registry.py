@@ -154,12 +154,19 @@ def test_ganforge_data_folder_is_searched(shared, tmp_path, monkeypatch):
     assert load_dataset("mnist", split="test").source == str(tmp_path / "mnist")
 
 
-def test_unknown_names_and_paths(tmp_path):
+def test_unknown_names_and_paths(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="did you mean 'fashion-mnist'") as info:
         load_dataset("fashion-mnsit")
     for name in DATASET_NAMES:
         assert name in str(info.value)
     assert "path" in str(info.value)
+    # a bare word may be a name or a folder here: both are said
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as info:
+        load_dataset("nosuchdir")
+    assert str(info.value) == (f"'nosuchdir' is not a dataset name, and there is no file or folder "
+                               f"{tmp_path / 'nosuchdir'}; dataset names: {', '.join(DATASET_NAMES)}; or give the "
+                               "path of an image folder, an IDX folder or an IDX images file")
     with pytest.raises(UserError, match="no such file or folder") as info:
         load_dataset(str(tmp_path / "missing"))
     assert str(tmp_path / "missing") in str(info.value)
@@ -185,3 +192,18 @@ def test_dataset_names_are_described():
                                   "fashion-sr4", "fashion-sr2", "fashion-captions", "moving-mnist"}
     for text in DATASET_NAMES.values():
         assert text and "\n" not in text
+
+
+def test_the_kind_of_data_is_told_before_it_is_read(tmp_path):
+    from ganforge.data.registry import data_layout
+
+    for sub in ("plain", "pairs/A", "pairs/B", "unpaired/trainA", "unpaired/trainB"):
+        (tmp_path / sub).mkdir(parents=True)
+    assert [data_layout(str(tmp_path / name)) for name in ("plain", "pairs", "unpaired", "missing")] == [
+        "single", "paired", "unpaired", None]
+    assert data_layout(f"folder:{tmp_path / 'unpaired'}", split="test") is None  # matching test names pair up
+    assert data_layout(str(tmp_path / "plain"), layout="side_by_side") == "paired"
+    assert data_layout(str(tmp_path / "plain"), domain_b=str(tmp_path / "pairs")) == "unpaired"
+    assert [data_layout(name) for name in ("fashion-mnist-10k", "fashion-edges", "mnist-colour", "toy-ring")] == [
+        "single", "paired", "unpaired", "single"]
+    assert data_layout("mnist-colour", split="test") == "paired"

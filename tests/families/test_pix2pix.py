@@ -94,3 +94,31 @@ def test_a_short_run_learns_the_task_draws_triples_and_is_measured(shared, tmp_p
     test_edges = json.loads((run / "run.json").read_text())["data"]
     assert test_edges["input_shape"] == [1, 32, 32] and bool(family.showcase_has_b)
     assert family.showcase_a.abs().sum() > 0 and family.showcase_a.min() >= -1
+
+
+def test_a_shallow_u_net_note_suggests_a_size_that_halves_more():
+    notes = pix2pix(spec=DataSpec((1, 28, 28), True, input_shape=(1, 28, 28))).training_notes()
+    assert notes[1] == ("28x28 divides by 2 only 2 times, so G's U-Net is shallow (its narrowest level 7x7); "
+                        "data.resolution=32 gives 5 halvings")
+    assert len(pix2pix().training_notes()) == 1  # 32x32 halves 5 times: nothing to suggest
+    assert len(pix2pix("family.unet_depth=2").training_notes()) == 1  # a depth asked for is not questioned
+
+
+def test_data_that_is_not_pairs_is_named_before_the_size_of_its_images(tmp_path, capsys):
+    def error(data: str) -> str:
+        assert main(["train", "--config", "pix2pix-fashion-edges", "--data", data, "--out", str(tmp_path / "run"),
+                     "--quiet"]) == 2
+        return capsys.readouterr().err.strip()
+
+    wide = Image.new("RGB", (12, 8), (200, 10, 10))  # non-square: without data.resolution a size error
+    for name in ("plain/a.png", "plain/b.png", "unpaired/trainA/a.png", "unpaired/trainB/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        wide.save(tmp_path / name)
+    assert error(str(tmp_path / "plain")) == (
+        "ganforge train: error: the pix2pix family translates images and needs image-to-image data: data.name "
+        "fashion-edges, fashion-sr4 or mnist-colour, or a folder holding A/ and B/ (pairs: the same file names), "
+        "trainA/ and trainB/ (unpaired), or images with A and B side by side (data.layout=side_by_side)")
+    assert error(str(tmp_path / "unpaired")) == (
+        "ganforge train: error: pix2pix learns from pairs, and this data holds two unpaired domains: use "
+        "model.family=cyclegan, or paired data (A/ and B/ with matching names)")
+    assert not (tmp_path / "run").exists()

@@ -51,6 +51,14 @@ def read_caption_files(root: Path, paths: list[Path]) -> tuple[Path | None, list
     return None, captions
 
 
+def caption_source(root: Path, paths: list[Path]) -> str | None:
+    """Where the folder `root` (holding the images `paths`) keeps captions, as a note names it: "captions.csv",
+    ".txt files beside the images", or None; nothing is read or checked."""
+    if (root / CAPTIONS_CSV).is_file():
+        return CAPTIONS_CSV
+    return ".txt files beside the images" if any(p.with_suffix(".txt").is_file() for p in paths) else None
+
+
 def missing_caption(path: Path, root: Path, table: Path | None) -> UserError:
     """The message for an image without a caption."""
     if table is not None:

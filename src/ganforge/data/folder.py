@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,9 +83,32 @@ def _resize_crop(img: Image.Image, resolution: int) -> Image.Image:
     return img
 
 
-def decode_image(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
+def describe_crop(sizes: dict[tuple[int, int], int], resolution: int) -> str | None:
+    """One line on what _resize_crop does to the non-square images among `sizes` ((width, height) -> count):
+    the most common such size in pixels, the others counted; None where every image is square."""
+    oblong = {size: n for size, n in sizes.items() if size[0] != size[1]}
+    if not oblong:
+        return None
+    (w, h), n = max(oblong.items(), key=lambda item: (item[1], item[0]))
+    scale = resolution / min(w, h)
+    rw, rh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
+    long, sides = (rw, ("left", "right")) if rw > rh else (rh, ("top", "bottom"))
+    first = (long - resolution) // 2
+    cut = f"{first} px cut from its {sides[0]} and {long - resolution - first} from its {sides[1]}"
+    resized = f"resized to {rw}x{rh} and " if (rw, rh) != (w, h) else ""
+    others = sum(oblong.values()) - n
+    more = (f"; {others:,} more of {len(oblong) - 1} other non-square size{'s' * (len(oblong) > 2)} are cropped "
+            "likewise" if others else "")
+    every = "all " if n == sum(sizes.values()) and n > 1 else ""
+    return (f"{every}{n:,} image{'s are' if n > 1 else ' is'} {w}x{h}: each is {resized}centre-cropped to "
+            f"{resolution}x{resolution}, {cut}{more}; crop the files yourself to keep another part")
+
+
+def decode_image(path: Path, channels: int | None, resolution: int | None,
+                 sizes: Counter | None = None) -> np.ndarray:
     """One image as an H x W x C uint8 array (C = 1 or 3; C follows the file when channels is None).
-    With resolution None the image keeps its size. Raises the underlying error for a bad file."""
+    With resolution None the image keeps its size. Raises the underlying error for a bad file. `sizes`
+    counts the image's (width, height) as read, before any resizing (what the crop note describes)."""
     with warnings.catch_warnings():
         # Pillow only warns between 1x and 2x its pixel limit; treat that as too large as well.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -93,6 +117,8 @@ def decode_image(path: Path, channels: int | None, resolution: int | None) -> np
             img = ImageOps.exif_transpose(img)
             colour = img.mode in COLOUR_MODES if channels is None else channels == 3
             img = _normalise_mode(img, colour)
+            if sizes is not None:
+                sizes[img.size] += 1
             if resolution is not None:
                 img = _resize_crop(img, resolution)
             a = np.asarray(img)
@@ -135,6 +161,7 @@ class FolderImages:
     # N x K, -1 padded) into the distinct captions; None without captions
     captions: torch.Tensor | None = None
     caption_texts: list[str] | None = None
+    sizes: Counter = field(default_factory=Counter)  # (width, height) as read -> images, before resizing
 
 
 def _attribute_rows(root: Path, paths: list[Path], wanted: list[str] | None):
@@ -162,13 +189,14 @@ def _no_row(path: Path, root: Path, attr_file: Path) -> UserError:
 
 def load_image_folder(
     root: Path, resolution: int | None = None, channels: int | None = None, on_bad_file: str = "error", *,
-    attributes: list[str] | None = None,
+    attributes: list[str] | None = None, captions: bool = True,
 ) -> FolderImages:
     """Decode every image under root (see FolderImages for what comes back). Bad files raise a UserError
     unless on_bad_file == "skip". With channels None, the result is RGB if any image is colour, else gray.
     When the folder has an attribute file, every image kept needs a row in it (rows for other images are
     ignored); `attributes` names the columns kept, in that order (None or empty: all). A non-empty
-    `attributes` without an attribute file is a UserError."""
+    `attributes` without an attribute file is a UserError. `captions` False leaves the folder's captions unread
+    (a family that does not read them does not need one for every image)."""
     paths = find_images(root)
     if not paths:
         raise UserError(f"{root}: no IDX files or images found (looked for *-images-idx3-ubyte[.gz] and, "
@@ -185,18 +213,18 @@ def load_image_folder(
         missing = paths[attr_rows.index(None)]
         if _decodes(missing, channels, resolution):
             raise _no_row(missing, root, attr_file)
-    caption_table, caption_lists = read_caption_files(root, paths)
+    caption_table, caption_lists = read_caption_files(root, paths) if captions else (None, None)
     if caption_lists is not None and on_bad_file == "error" and None in caption_lists:
         missing = paths[caption_lists.index(None)]
         if _decodes(missing, channels, resolution):
             raise missing_caption(missing, root, caption_table)
 
-    arrays, labels, kept_rows, kept_captions, skipped, size = [], [], [], [], [], None
+    arrays, labels, kept_rows, kept_captions, skipped, size, sizes = [], [], [], [], [], None, Counter()
     bar = tqdm(paths, desc=f"reading {root.name or root}", unit="img", file=sys.stderr,
                disable=None if len(paths) > PROGRESS_ABOVE else True)
     for path, top, row, said in zip(bar, tops, attr_rows, caption_lists or [None] * len(paths)):
         try:
-            a = decode_image(path, channels, resolution)
+            a = decode_image(path, channels, resolution, sizes)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
                 skipped.append(f"{path.relative_to(root).as_posix()}: {_bad_file_reason(exc)}")
@@ -233,4 +261,5 @@ def load_image_folder(
     if attr_file is not None:
         attrs = torch.tensor(kept_rows, dtype=torch.float32).reshape(len(kept_rows), len(attr_names))
     texts, captions = index_captions(kept_captions) if kept_captions else (None, None)
-    return FolderImages(x, y, class_names, len(skipped), attrs, attr_names, attr_file, skipped, captions, texts)
+    return FolderImages(x, y, class_names, len(skipped), attrs, attr_names, attr_file, skipped, captions, texts,
+                        sizes)

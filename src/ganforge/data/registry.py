@@ -61,6 +61,8 @@ class Dataset:
     # into caption_texts, padded with -1
     captions: torch.Tensor | None = None
     caption_texts: list[str] | None = None
+    # an image folder: how many files had each (width, height) before resizing (the crop note reads it)
+    image_sizes: dict[tuple[int, int], int] | None = None
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -130,7 +132,7 @@ def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
                  channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
                  on_bad_file: str = "error", attributes: list[str] | None = None, layout: str = "auto",
-                 domain_b: str | None = None) -> Dataset:
+                 domain_b: str | None = None, captions: bool = True) -> Dataset:
     """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
     files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
     n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images. An image folder
@@ -138,7 +140,8 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     and a non-empty `attributes` for data without an attribute file is a UserError. A folder laid out for
     image-to-image translation (A/ and B/, trainA/ and trainB/, or layout="side_by_side": data/pairs.py) gives
     Dataset.inputs (domain A) beside x (domain B); so does `domain_b`, a second folder of unpaired images
-    beside the folder `spec` (domain A)."""
+    beside the folder `spec` (domain A). An image folder's captions (data/caption_files.py) are read unless
+    `captions` is False."""
     _check_options(split, resolution, channels, on_bad_file)
     if layout not in LAYOUTS:
         raise UserError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -170,13 +173,32 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     elif spec in KNOWN_MD5:
         ds = _load_known_idx(spec, root, split)
     else:
-        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes, layout)
+        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes, layout, captions)
         if ds.inputs is not None:
             return ds  # both sides sized and converted by data/pairs.py
     ds.x = _resize(ds.x, resolution)
     if channels == 3 and ds.x.shape[1] == 1:
         ds.x = ds.x.repeat(1, 3, 1, 1)
     return ds
+
+
+def data_layout(spec: str, split: str = "train", layout: str = "auto", domain_b: str | None = None) -> str | None:
+    """What `spec` holds, told without decoding an image: "paired" or "unpaired" image-to-image data, "single"
+    (images, points or clips, one kind), or None where only loading can tell (a path that does not exist).
+    A family refuses the wrong kind (Family.check_data) before a long load or a complaint about image sizes."""
+    if domain_b is not None:
+        return "unpaired"
+    if spec in TRANSLATION_TASKS:
+        return "unpaired" if spec == "mnist-colour" and split == "train" else "paired"
+    if spec in DATASET_NAMES:
+        return "single"
+    path = Path(spec.split(":", 1)[1] if spec.startswith(("folder:", "idx:")) else spec).expanduser()
+    if not path.exists():
+        return None
+    found = translation_layout(path, layout) if path.is_dir() else None
+    if found == "unpaired":
+        return None if split == "test" else "unpaired"  # test images with matching names are measured as pairs
+    return "single" if found is None else "paired"
 
 
 def _check_options(split: str, resolution: int | None, channels: int | None, on_bad_file: str) -> None:
@@ -272,11 +294,13 @@ def make_translation_task(name: str, root: str | None, split: str) -> Dataset:
                    base.source, inputs=base.x[:half], input_labels=base.y[:half], paired=False)
 
 
-def _unknown_name(spec: str) -> UserError:
+def _unknown_name(spec: str, path: Path) -> UserError:
+    """A bare word that is neither a dataset name nor a file or folder: say both, since either was meant."""
     close = difflib.get_close_matches(spec, list(DATASET_NAMES), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return UserError(f"unknown dataset {spec!r}{hint}; known names: {', '.join(DATASET_NAMES)}; "
-                     "or give the path of an image folder, an IDX folder or an IDX images file")
+    return UserError(f"{spec!r} is not a dataset name{hint}, and there is no file or folder {path.absolute()}; "
+                     f"dataset names: {', '.join(DATASET_NAMES)}; or give the path of an image folder, an IDX "
+                     "folder or an IDX images file")
 
 
 def _no_attribute_file(name: str) -> UserError:
@@ -285,14 +309,15 @@ def _no_attribute_file(name: str) -> UserError:
 
 
 def _load_path(spec: str, split: str, resolution: int | None, channels: int | None,
-               on_bad_file: str, attributes: list[str] | None = None, layout: str = "auto") -> Dataset:
+               on_bad_file: str, attributes: list[str] | None = None, layout: str = "auto",
+               captions: bool = True) -> Dataset:
     """A dataset from a path; "folder:" and "idx:" prefixes (as in Dataset.name) are accepted."""
     prefixed = spec.startswith(("folder:", "idx:"))
     text = spec.split(":", 1)[1] if prefixed else spec
     path = Path(text).expanduser()
     if not path.exists():
         if not prefixed and "/" not in text and os.sep not in text and not text.startswith((".", "~")):
-            raise _unknown_name(spec)  # looks like a name, not a path
+            raise _unknown_name(spec, path)  # a name, or a folder here?
         raise UserError(f"{path}: no such file or folder; check the path (or use a dataset name: "
                         f"{', '.join(DATASET_NAMES)})")
     found = translation_layout(path, layout) if path.is_dir() else None
@@ -314,10 +339,11 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
             raise UserError(f"{path}: cannot list the folder ({exc.strerror or exc}); "
                             "check its permissions") from exc
         if not idx_present:
-            got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes)
+            got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes, captions=captions)
             return Dataset(f"folder:{text}", "image", got.x, got.y, got.class_names, str(path.resolve()),
                            skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names,
-                           skipped_files=got.skipped_files, captions=got.captions, caption_texts=got.caption_texts)
+                           skipped_files=got.skipped_files, captions=got.captions, caption_texts=got.caption_texts,
+                           image_sizes=dict(got.sizes))
         images = find_images_file(path, split)
     if attributes:
         raise _no_attribute_file(str(path))

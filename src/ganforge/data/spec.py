@@ -62,6 +62,11 @@ class DataSpec:
         return bool(self.input_shape)
 
     @property
+    def layout(self) -> str:
+        """"single", "paired" or "unpaired", as data.registry.data_layout tells it before loading."""
+        return "single" if not self.translates else "paired" if self.paired else "unpaired"
+
+    @property
     def n_cond(self) -> int:
         """Length of the condition vector: one per attribute, else one per class."""
         return len(self.attr_names) or self.n_classes

@@ -85,6 +85,7 @@ class Family(nn.Module):
     conditional: bool = False  # the sampling network takes a condition vector (the gan's family.condition)
     attributes: bool = False  # the condition holds binary attributes, not a one-hot class
     n_cond: int = 0
+    progress: bool = True  # begin_training's long work shows a bar (the loop clears it for a quiet run)
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__()
@@ -122,6 +123,12 @@ class Family(nn.Module):
     def check_settings(cls, options, cfg) -> None:
         """Refuse option values out of range or at odds with the rest of the config; run when the config is
         loaded, before anything is trained or written."""
+
+    @classmethod
+    def check_data(cls, cfg, layout: str | None) -> None:
+        """Refuse data of the wrong kind: `layout` is "single" (images, points or clips), "paired" or "unpaired"
+        (image-to-image data), told before the data is read (data.registry.data_layout; None: not known), so
+        that this, the most basic mismatch, is named before any complaint about the files. Default: any."""
 
     @classmethod
     def image_size(cls, options) -> int | None:

@@ -26,6 +26,7 @@ from ganforge.nets.unet import UNet, unet_depth
 from ganforge.options import at_least, choice, setting
 
 OBJECTIVES = ("gan", "lsgan")
+SHALLOW = 4  # U-Net halvings below which the training note suggests a size that halves more
 
 
 @dataclass
@@ -65,12 +66,16 @@ class Pix2Pix(TranslationFamily):
     def check_settings(cls, options: Pix2PixOptions, cfg) -> None:
         check_translation(options)
 
+    @classmethod
+    def check_data(cls, cfg, layout: str | None) -> None:
+        super().check_data(cfg, layout)
+        if layout == "unpaired":
+            raise UserError("pix2pix learns from pairs, and this data holds two unpaired domains: use "
+                            "model.family=cyclegan, or paired data (A/ and B/ with matching names)")
+
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
         o: Pix2PixOptions = self.options
-        if not spec.paired:
-            raise UserError("pix2pix learns from pairs, and this data holds two unpaired domains: use "
-                            "model.family=cyclegan, or paired data (A/ and B/ with matching names)")
         if spec.input_shape[1:] != spec.shape[1:]:
             raise UserError(f"pix2pix maps an image to one of the same size, and the inputs are "
                             f"{'x'.join(map(str, spec.input_shape[1:]))} where the targets are "
@@ -121,9 +126,15 @@ class Pix2Pix(TranslationFamily):
         o: Pix2PixOptions = self.options
         field = {-1: "the whole image", 0: "1x1 pixels (PixelGAN)"}.get(o.patch_layers)
         field = field or f"{receptive_field(o.patch_layers)}x{receptive_field(o.patch_layers)} patches"
-        return [(f"pix2pix: G's loss = {o.gan:g} x GAN + {o.l1:g} x L1; D judges {field}; U-Net of "
-                f"{self.G.depth} halvings")]
-
+        notes = [(f"pix2pix: G's loss = {o.gan:g} x GAN + {o.l1:g} x L1; D judges {field}; U-Net of "
+                  f"{self.G.depth} halvings")]
+        h, w = self.spec.shape[1:]
+        if not o.unet_depth and self.G.depth < SHALLOW:
+            better = max(32, 32 * round(max(h, w) / 32))  # the nearest square a multiple of 32: 5 halvings
+            notes.append(f"{h}x{w} divides by 2 only {self.G.depth} times, so G's U-Net is shallow (its narrowest "
+                         f"level {h >> self.G.depth}x{w >> self.G.depth}); data.resolution={better} gives "
+                         f"{unet_depth(better, better)} halvings")
+        return notes
 
 def discriminator_score(objective: str, logits: torch.Tensor) -> torch.Tensor:
     """D's mean verdict: the probability of real (gan) or the raw output (lsgan, targets 0 and 1)."""

@@ -13,6 +13,7 @@ a caption's embedding.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -33,7 +34,7 @@ class TextEncoders:
     The family sets `T`, `E` and `G` (networks), `vocab` (the words, PAD first), `tokens` (every caption G
     draws from, tokenised: a buffer), `thresholds` (fashion-captions' per-class attribute thresholds) and
     `_table` (None), and has `options` with pretrain_steps, pretrain_batch, pretrain_lr, temperature and
-    mention.
+    mention, and `progress` (Family's: whether pre-training shows a bar).
     """
 
     def begin_training(self, dataset) -> None:
@@ -51,8 +52,8 @@ class TextEncoders:
         """The matching objective on uint8 images x: for each image, the softmax over the batch's captions puts
         its mass on the captions true of it, and for each caption on the images it is true of. fashion-captions:
         classes y (and `attrs`, the images' attributes when already measured); own captions: `captions`, each
-        image's caption indices (N x K, -1 padded). Returns the loss per step. `progress`: a bar (None: on a
-        terminal only)."""
+        image's caption indices (N x K, -1 padded). Returns the loss per step. `progress`: a bar on stderr, as
+        training's (None: unless the run is quiet, Family.progress)."""
         o = self.options
         device = next(self.G.parameters()).device
         g = torch.Generator().manual_seed(self.cfg.train.seed + seeds.PRETRAIN)
@@ -77,8 +78,9 @@ class TextEncoders:
         params = [*self.T.parameters(), *self.E.parameters()]
         opt = torch.optim.Adam(params, lr=o.pretrain_lr)
         history = []
-        for _ in tqdm(range(o.pretrain_steps), desc="text encoder", disable=None if progress is None else not progress,
-                      leave=False):
+        bar = tqdm(range(o.pretrain_steps), desc="text encoder pre-training", unit="step", dynamic_ncols=True,
+                   file=sys.stderr, disable=not (self.progress if progress is None else progress))
+        for i in bar:
             pick = torch.randint(len(x), (o.pretrain_batch,), generator=g)
             rows, true = draw(pick)
             images = x[pick].to(device).float().div(127.5).sub(1)
@@ -89,6 +91,8 @@ class TextEncoders:
             loss.backward()
             opt.step()
             history.append(float(loss.detach()))
+            if i % 50 == 0:
+                bar.set_postfix(loss=f"{history[-1]:.3f}")
         self.T.requires_grad_(False)
         self.E.requires_grad_(False)
         self._table = None

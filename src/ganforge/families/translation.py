@@ -120,11 +120,17 @@ class TranslationFamily(Family):
     DIRECTIONS: ClassVar[tuple[str, ...]] = ("AB",)  # AB: domain A (inputs) to B (images); CycleGAN adds BA
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}
 
+    @classmethod
+    def check_data(cls, cfg, layout: str | None) -> None:
+        if layout == "single":
+            raise UserError(f"the {cfg.model.family} family translates images and needs image-to-image data: "
+                            "data.name fashion-edges, fashion-sr4 or mnist-colour, or a folder holding A/ and B/ "
+                            "(pairs: the same file names), trainA/ and trainB/ (unpaired), or images with A and B "
+                            "side by side (data.layout=side_by_side)")
+
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
-        if not spec.translates:
-            raise UserError(f"the {cfg.model.family} family translates images and needs image-to-image data "
-                            "(data.name fashion-edges, fashion-sr4, mnist-colour, or a paired/unpaired folder)")
+        self.check_data(cfg, spec.layout)
         if cfg.train.ema:  # the average's BatchNorm statistics would be refreshed from noise, and there is none
             raise UserError(f"config key 'train.ema': the {cfg.model.family} family samples with the live G; "
                             "set train.ema=0")

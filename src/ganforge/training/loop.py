@@ -106,6 +106,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
                             f"{cfg.train.steps:,}: nothing to train; give the new total, e.g. --steps "
                             f"{trainer.step + cfg.train.steps}")
     if trainer.step == 0:
+        trainer.family.progress = not quiet
         trainer.family.begin_training(dataset)  # e.g. SRGAN's G from an SRResNet run
     if ranks.enabled:
         torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
@@ -133,8 +134,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         if not (run_dir / "reals.png").exists():
             sampler.write_reals(run_dir, cfg.train.seed)
     if not quiet:
-        if note:
-            print(f"note: {note}")
+        for line in ([note] if note else []) + runs.data_notes(cfg, dataset):
+            print(f"note: {line}")
         if dataset.skipped_files:
             print(f"note: skipped {len(dataset.skipped_files):,} unreadable files of {dataset.source} (data.on_bad_file="
                   f"skip); their names and reasons: {run_dir / 'skipped_files.txt'}")
