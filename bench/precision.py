@@ -36,6 +36,8 @@ def trained(out: Path, name: str, precision: str, seed: int, steps: int | None, 
         cfg = load_config(None, [*overrides, f"train.precision={precision}", f"train.seed={seed}",
                                  f"train.steps={target}"])
         train(cfg, run, resume=(run / "config.yaml").is_file())
+        if not finished(run, target):  # stopped part-way (Ctrl-C): the next call resumes it
+            raise SystemExit(f"{run} stopped before step {target:,}; run again to resume it")
     return run
 
 
