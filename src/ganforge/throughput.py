@@ -44,14 +44,13 @@ from ganforge.errors import UserError
 from ganforge.hardware import free_memory, gflop_per_image, peak_memory_mb, peak_memory_reset, timed
 from ganforge.nets import build_networks
 from ganforge.runs import load_data
-from ganforge.runtime import autocast_dtype, resolve_device
+from ganforge.runtime import autocast_dtype, precision_name, resolve_device
 from ganforge.textbook import textbook_rate
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
 from ganforge.version import __version__
 
 NETS = {"dcgan64": "dcgan-64", "dcgan28": "default"}  # net name -> preset
-DTYPE_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 # -- the ganforge path -------------------------------------------------------------------------------------
@@ -150,7 +149,7 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
             paths = [("ganforge", p) for p in precisions] + [("textbook", precisions[0])]
             for path, p in paths:
                 cfg = configs[(net, batch, p)]
-                dtype = DTYPE_NAMES[autocast_dtype(cfg.train.precision, dev)] if path == "ganforge" else "fp32"
+                dtype = precision_name(autocast_dtype(cfg.train.precision, dev)) if path == "ganforge" else "fp32"
                 progress.set_postfix_str(f"{net} batch {batch} {path} {dtype}")
                 free_memory(dev)
                 reset_ok &= peak_memory_reset(dev)

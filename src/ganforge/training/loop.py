@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ganforge import checkpoint as ckpt
-from ganforge import runs, seeds
+from ganforge import hardware, runs, seeds
 from ganforge.config import Config
 from ganforge.data import Dataset
 from ganforge.errors import TrainingDiverged, UserError
@@ -29,6 +29,7 @@ from ganforge.families import Family
 from ganforge.files import write_text_atomic
 from ganforge.generator import SHOWCASE
 from ganforge.runs import read_metrics
+from ganforge.runtime import precision_name
 from ganforge.training import distributed
 from ganforge.training.build import build_trainer
 from ganforge.training.distributed import SINGLE, Ranks
@@ -265,19 +266,28 @@ def _batches(trainer: Trainer) -> str:
     return str(now) if now == last else f"{now} ({last} at the end)"
 
 
+def _precision(trainer: Trainer) -> str:
+    """', bf16 autocast (AVX512-BF16)': the arithmetic the step runs in, where it is not plain fp32."""
+    if trainer.amp_dtype is None:
+        return ""
+    units = hardware.bf16_units() if trainer.device.type == "cpu" else trainer.device.type
+    return f", {precision_name(trainer.amp_dtype)} autocast ({units})"
+
+
 def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path, resume: bool,
                   eval_line: str | None) -> None:
     sizes = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}"
                       for name, net in trainer.family.networks.items())
     shape = "x".join(str(s) for s in dataset.x.shape[1:])
     what = f"resuming at step {trainer.step:,}" if resume else "training"
-    steps = (f"to step {cfg.train.steps:,} ({cfg.train.steps - trainer.step:,} more)" if resume
-             else f"for {cfg.train.steps:,} steps")
+    more = cfg.train.steps - trainer.step
+    steps = (f"to step {cfg.train.steps:,} ({more:,} more)" if resume
+             else f"for {cfg.train.steps:,} step{'s' if cfg.train.steps != 1 else ''}")
     phases = ", ".join(f"{p.name}" + (f" x{p.repeat}" if p.repeat > 1 else "") + (f" every {p.every}" if p.every > 1
                        else "") for p in trainer.phases)
     print(f"ganforge {what}: {trainer.family.describe()} (params: {sizes}) on {dataset.name} "
           f"({len(dataset.x):,} x {shape}, {dataset.source}) {steps} of batch "
-          f"{_batches(trainer)} (phases {phases}), device {trainer.device}")
+          f"{_batches(trainer)} (phases {phases}), device {trainer.device}{_precision(trainer)}")
     for note in trainer.family.training_notes():
         print(f"note: {note}")
     if eval_line:
