@@ -197,17 +197,6 @@ def test_a_folder_run_finds_the_inception_in_ganforge_data(folder_run, monkeypat
     assert p["warnings"] == [lines[1].removeprefix("note: ")]
 
 
-def test_toy_runs_are_scored_by_their_modes(tmp_path, capsys):
-    run = tmp_path / "ring"
-    assert main(["train", "--config", "toy-ring", "--out", str(run), "--steps", "2", "--quiet",
-                 "--set", "log.tensorboard=false", "--set", "data.n_toy=1000"]) == 0
-    assert main(["eval", str(run)]) == 0
-    result = json.loads((run / "eval.json").read_text())
-    assert set(result["values"]) == {"modes_captured", "high_quality", "reverse_kl", "n_samples"}
-    assert result["values"]["n_samples"] == 2500 and result["protocol"]["modes"] == 8
-    assert "8 modes" in capsys.readouterr().out
-
-
 def test_an_autoencoder_is_also_scored_by_its_reconstructions(tmp_path):
     run = tmp_path / "aae"
     assert main(["train", "--config", "aae-mnist", "--out", str(run), "--steps", "3", "--quiet",
@@ -243,3 +232,123 @@ def test_inception_has_no_classifier_score(fashion_run):
     with pytest.raises(UserError, match="no logits"):
         evaluate_run(fashion_run, ("is",), n=4, extractor_name="inception", inception_path=str(INCEPTION),
                      progress=False)
+
+
+@pytest.fixture(scope="module")
+def labelled_run(tmp_path_factory, user_folder):
+    """2 steps of a tiny class-conditional GAN on a user's labelled folder: day/ (6 images) and night/ (8), 48x32,
+    gray and RGB, JPEG and PNG, and a corrupt file in each."""
+    base = tmp_path_factory.mktemp("labelled")
+    folder = base / "mine"
+    user_folder(folder / "day", 6)
+    for path in sorted(user_folder(folder / "night", 14).glob("00[0-5].*")):  # other pictures than day's
+        path.unlink()
+    run = base / "run"
+    assert main(["train", "--data", str(folder), "--out", str(run), "--steps", "2", "--quiet",
+                 *[f"--set={s}" for s in ("family.condition=cgan", "data.on_bad_file=skip", "family.g_width=8",
+                                          "family.d_width=8", "train.batch_size=8", "log.tensorboard=false")]]) == 0
+    return run, folder
+
+
+def acc_note(folder, instead: str = "") -> str:
+    return (f"acc skipped: it needs a domain classifier to label the samples' classes, and ganforge has one for "
+            f"mnist, fashion-mnist, mnist-colour only, not for folder:{folder}; {instead}`ganforge sample RUN --class "
+            "NAME` shows one class's samples")
+
+
+def test_plain_eval_of_a_labelled_folder_run_without_any_extractor_skips_what_needs_one(labelled_run, nowhere,
+                                                                                        capsys):
+    run, folder = labelled_run
+    assert main(["eval", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"14 samples of {run} at step 2 vs 14 images of folder:{folder}, the whole folder (no test "
+                        "split; the training images); features: none (pixel metrics only)")
+    looked = (f"no domain classifier for folder:{folder} and no FID Inception: --inception not given, "
+              f"GANFORGE_INCEPTION not set, no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
+              f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception")
+    # one line per reason: intra_fid needs features as fid does; acc needs a classifier that an Inception is not
+    assert lines[1:3] == [(f"note: fid, kid, pr, dc, intra_fid skipped: they need image features ({looked}); "
+                           "measured swd, nn in pixel space instead. For fid, kid, pr, dc, intra_fid: pass --inception "
+                           "PATH or put pt_inception_fid_torchscript.pt in $GANFORGE_DATA/fid-inception/"),
+                          f"note: {acc_note(folder)}"]
+    result = json.loads((run / "eval.json").read_text())
+    assert {k.split("_")[0] for k in result["values"]} == {"swd", "nn"}
+    assert result["protocol"]["skipped"] == (
+        f"fid, kid, pr, dc, intra_fid: no feature extractor ({looked}); acc: no domain classifier for "
+        f"folder:{folder} (ganforge has one for mnist, fashion-mnist, mnist-colour only)")
+    assert "conditional" not in result["protocol"]
+
+
+class QuarterMeans:
+    """A stand-in for the FID Inception: 4 features per image, the mean of each quarter (a cheap FD)."""
+
+    name, sha1, preprocess = "quarter-means", "0" * 40, "uint8, the mean of each quarter"
+
+    def features(self, images):
+        return torch.nn.functional.adaptive_avg_pool2d(images.float().mean(1, keepdim=True), 2).flatten(1)
+
+
+def test_plain_eval_of_a_labelled_folder_run_with_features_measures_intra_fid_and_skips_acc(
+        labelled_run, nowhere, monkeypatch, capsys):
+    from ganforge import evaluating
+    from ganforge.metrics.conditional import intra_fid
+
+    run, folder = labelled_run
+    found = nowhere / "data" / "fid-inception" / "pt_inception_fid_torchscript.pt"  # the Inception is there...
+    found.parent.mkdir(parents=True)
+    found.write_bytes(b"weights")
+    monkeypatch.setattr(evaluating, "extractor_for", lambda *a: QuarterMeans())  # ...and measured by a stand-in
+    seen = {}
+    original = evaluating.score_images
+    monkeypatch.setattr(evaluating, "score_images", lambda real, fake, *a, **k: seen.update(fake=fake) or
+                        original(real, fake, *a, **k))
+    assert main(["eval", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"note: {acc_note(folder, 'intra_fid measures each class instead, and ')}"
+    result = json.loads((run / "eval.json").read_text())
+    v, p = result["values"], result["protocol"]
+    real = load_data(read_config(run))
+    assert real.class_names == ["day", "night"] and real.y.bincount().tolist() == [6, 8]
+    extractor = QuarterMeans()
+    expected = intra_fid(extractor.features(real.x), real.y, extractor.features(seen["fake"]), real.y, 2)
+    assert {k: v[k.replace("intra_fid", "intra_fd_classifier")] for k in expected} == pytest.approx(expected)
+    assert not any(k.startswith("class_") for k in v)
+    assert p["skipped"] == f"acc: no domain classifier for folder:{folder} (ganforge has one for mnist, " \
+                          "fashion-mnist, mnist-colour only)"
+    assert p["conditional"] == "14 samples generated for the classes of the first 14 reference images"
+    assert p["intra_fid"] == ("mean over the 2 classes of the quarter-means FD within each class: 6-8 real and 6-8 "
+                              "generated images per class (biased upwards at small counts: compare only values of "
+                              "the same counts)")
+    assert "acc" not in p
+
+
+def test_acc_asked_for_without_a_domain_classifier_fails_before_any_sampling(labelled_run, monkeypatch, capsys):
+    from ganforge import evaluating
+
+    run, folder = labelled_run
+    (run / "eval.json").unlink(missing_ok=True)
+    monkeypatch.setattr(evaluating.Generator, "__call__", lambda *a, **k: pytest.fail("sampled"))
+    assert main(["eval", str(run), "--metrics", "swd,acc"]) == 2
+    assert capsys.readouterr().err == (f"ganforge eval: error: acc needs a domain classifier, and there is none for "
+                                       f"folder:{folder} (have: mnist, fashion-mnist, mnist-colour); drop acc from "
+                                       "--metrics\n")
+    assert not (run / "eval.json").exists()
+
+
+@pytest.mark.slow
+def test_plain_eval_of_a_labelled_folder_run_with_the_inception_measures_intra_fid(labelled_run, monkeypatch,
+                                                                                  capsys):
+    if not INCEPTION.is_file():
+        pytest.skip(f"FID Inception file not found at {INCEPTION}")
+    run, folder = labelled_run
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.setenv("GANFORGE_DATA", str(INCEPTION.parent.parent))
+    assert main(["eval", str(run), "--n", "12"]) == 0  # one 2048-d Frechet distance per class, beside fid's
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"note: {acc_note(folder, 'intra_fid measures each class instead, and ')}"
+    v, p = (json.loads((run / "eval.json").read_text())[k] for k in ("values", "protocol"))
+    assert v["fid"] > 0 and v["intra_fid"] == pytest.approx((v["intra_fid_0"] + v["intra_fid_1"]) / 2)
+    # the first 12 images of the folder: day's 6 and 6 of night's 8
+    assert p["conditional"] == "12 samples generated for the classes of the first 12 reference images"
+    assert p["intra_fid"].startswith("mean over the 2 classes of the inception-v3-fid FD within each class: 6 real "
+                                     "and 6 generated images per class")

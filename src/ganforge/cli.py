@@ -276,25 +276,27 @@ def cmd_eval(args) -> int:
     else:
         raise UserError("give a RUN_DIR to evaluate, or --real NAME|PATH and --fake PATH to compare two image sets")
     p = result["protocol"]
+    of = _reference(p.get("real", p.get("dataset")), p.get("split"))
+    named = p.get("split") in ("train", "test")  # else words for the data used in place of the split
     if "n_pairs" in p:
-        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['n_pairs']:,} translated {p['dataset']} "
-              f"{p['split']} inputs against their true targets ({p['region']})")
+        inputs = f"{p['dataset']} {p['split']} inputs" if named else f"inputs of {of},"
+        print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['n_pairs']:,} translated {inputs} against their "
+              f"true targets ({p['region']})")
     elif "extractor" in p:
         what = (f"{p['n_fake']:,} samples of {args.run_dir} at step {p['checkpoint_step']:,}" if args.run_dir
                 else f"{p['n_fake']:,} images of {p['fake']}")
-        real = p["real"] if "real" in p else p["dataset"]
-        real += f" {p['split']}" if p["split"] in ("train", "test") else f", {p['split']}"
         sha = f" (sha1 {p['extractor_sha1'][:12]})" if "extractor_sha1" in p else ""
-        print(f"{what} vs {p['n_real']:,} images of {real}; features: {p['extractor']}{sha}")
+        print(f"{what} vs {p['n_real']:,} images of {of}; features: {p['extractor']}{sha}")
     elif "n_clips" in p:
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: {p['frames']} on the first {p['n_clips']:,} "
               f"generated moving-mnist test clips; copy_last_*: the last input frame repeated")
     elif "n_captions" in p and "class_accuracy" not in p:  # an image folder's own captions
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: caption matching of the first {p['n_captions']:,} "
-              f"images of {p['dataset']} and of a sample drawn for each one's first caption")
+              f"images of {p['dataset'] if named else of}, and of a sample drawn for each one's first caption")
     elif "n_captions" in p:
+        images = f"{p['dataset']} images" if named else f"images of {of}"
         print(f"{args.run_dir} at step {p['checkpoint_step']:,}: samples for the captions of {p['n_captions']:,} "
-              f"{p['dataset']} images (seen and held-out templates), and caption matching on those images")
+              f"{images} (seen and held-out templates), and caption matching on those images")
     else:
         print(f"{p['n_fake']:,} points of {args.run_dir} at step {p['checkpoint_step']:,} vs the {p['modes']} "
               f"modes of {p['dataset']} (high quality: within 3 sigma)")
@@ -304,6 +306,12 @@ def cmd_eval(args) -> int:
     for path in result.get("written", []):
         print(f"wrote {path}")
     return 0
+
+
+def _reference(name: str | None, split: str | None) -> str:
+    """The reference data as eval's first line names it: a split by its name, data without that split by the
+    protocol's words for what was used instead (evaluating.reference_data)."""
+    return f"{name} {split}" if split in ("train", "test") else f"{name}, {split}"
 
 
 def format_values(values: dict) -> str:

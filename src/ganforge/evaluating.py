@@ -23,6 +23,7 @@ from ganforge.metrics.conditional_eval import (
     AUG_REAL,
     CONDITIONAL_DEFAULTS,
     CONDITIONAL_METRICS,
+    check_conditional,
     conditional_protocol,
     conditional_scores,
 )
@@ -51,8 +52,9 @@ def evaluate_run(run_dir: Path, metrics: str | tuple[str, ...] | None = None, n:
 
     Image runs: `n` samples (default: as many as the reference images, up to 10,000) against the first `n`
     reference images (`reference_data`). `metrics` None: fid, kid, pr, dc (and acc, intra_fid for a
-    class-conditional run), or swd and nn where no feature extractor can be had. Toy runs: the mode metrics
-    of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` does not apply.
+    class-conditional run), less what cannot be had here, each skipped with a note (scoring.choose_metrics):
+    swd and nn where no feature extractor can be had, no acc without a domain classifier for the data. Toy
+    runs: the mode metrics of VEEGAN / PacGAN on `n` points (default 2,500); `metrics` and `ref` do not apply.
     """
     requested = None if metrics is None else parse_metrics(metrics)
     if ref not in ("train", "test"):
@@ -67,23 +69,26 @@ def evaluate_run(run_dir: Path, metrics: str | tuple[str, ...] | None = None, n:
         from ganforge.metrics.video import score_video_run
 
         only(requested, "video runs are measured by per-frame mse, ssim and sharpness")
+        fixed(ref, "video runs are measured on generated moving-mnist test clips")
         values, protocol = score_video_run(g, n, progress)
     elif g.data["kind"] != "image":
+        fixed(ref, "toy runs are measured against their mixture's modes")
         values, protocol = score_toy(g, n or TOY_POINTS, seed)
     elif isinstance(g, TakesText):  # samples drawn for captions, measured against what they say
         from ganforge.metrics.text import own_caption_matching, score_text_run
 
         only(requested, "text-to-image runs are measured by class and attribute accuracy and caption matching")
-        real = reference(g, ref)
+        real, split, _ = reference_data(g, ref)
         if g.spec.captions:  # an image folder's own captions: matching alone
-            values, protocol = own_caption_matching(g, real, n, seed, progress=progress)
+            values, protocol = own_caption_matching(g, real, n, seed, split=split, progress=progress)
         else:
-            values, protocol = score_text_run(g, real, n, seed, progress)
+            values, protocol = score_text_run(g, real, n, seed, split=split, progress=progress)
     elif isinstance(g, Translates):  # translations of held-out inputs against their true targets
         from ganforge.metrics.translation_eval import score_translation
 
         only(requested, "image-to-image runs are measured by l1, psnr, ssim and the domain classifier")
-        values, protocol = score_translation(g, reference(g, ref), n)
+        real, split, _ = reference_data(g, ref, "pairs" if g.spec.paired else "images")
+        values, protocol = score_translation(g, real, n, split)
     else:
         values, protocol, notes = score_samples(g, requested, n, ref, extractor_name, inception_path, seed,
                                                 progress, by_class)
@@ -101,34 +106,64 @@ def only(metrics: tuple[str, ...] | None, measured: str) -> None:
         raise UserError(f"{measured}; drop --metrics")
 
 
+def fixed(ref: str, measured: str) -> None:
+    """Refuse --ref for a run whose reference is fixed by its protocol."""
+    if ref != "test":
+        raise UserError(f"{measured}; drop --ref")
+
+
 def reference(g: Generator, split: str):
     """The real data of the run's dataset, split `split`, whole."""
     return runs.load_data(runs.with_split(g.cfg, split))
 
 
-def reference_data(g: Generator, ref: str):
-    """(the reference images for --ref `ref`, the words for what they are, the images the run trained on).
+def reference_data(g: Generator, ref: str, unit: str = "images"):
+    """(the reference data for --ref `ref`, the words for what it is, the data the run trained on).
 
-    Data without a test split (an image folder, the embedded Fashion-MNIST 10k) gives the same images for
-    both splits: --ref test then means the examples data.holdout kept out of training where there are any,
-    else the training images themselves, and the words say so.
+    Data without a test split (an image folder, the embedded Fashion-MNIST 10k, an image-to-image folder
+    without test/) gives the training data for --ref test: the examples data.holdout kept out of training
+    where there are any, else the training data itself, and the words say so; `unit`: what one example is
+    called in them ("images", "pairs").
     """
     cfg = g.cfg
-    real = reference(g, ref)
-    # data.holdout and data.subset applied: exactly what the run saw
-    trained = real if ref == cfg.data.split and not cfg.data.holdout else runs.load_data(cfg)
-    kind = "folder" if real.name.startswith("folder:") else "dataset"
     if ref == cfg.data.split:
+        real = reference(g, ref)
+        # data.holdout and data.subset applied: exactly what the run saw
+        trained = real if not cfg.data.holdout else runs.load_data(cfg)
         held = f", {cfg.data.holdout:,} of them held out of training" if cfg.data.holdout else ""
         return real, f"{ref} (the split the run trained on{held})", trained
+    trained = runs.load_data(cfg)
     whole = trained if not (cfg.data.holdout or cfg.data.subset) else reference(g, cfg.data.split)
-    if not (real.x.shape == whole.x.shape and torch.equal(real.x, whole.x)):
-        return real, ref, trained
+    if has_split(cfg, ref):
+        real = reference(g, ref)
+        if not (real.x.shape == whole.x.shape and torch.equal(real.x, whole.x)):
+            return real, ref, trained
+    kind = "folder" if whole.name.startswith("folder:") else "dataset"
     if ref == "test" and cfg.data.holdout:
-        words = f"the last {cfg.data.holdout:,} images of the {kind}, which data.holdout kept out of training " \
+        words = f"the last {cfg.data.holdout:,} {unit} of the {kind}, which data.holdout kept out of training " \
                 "(it has no test split)"
         return runs.heldout_data(cfg), words, trained
-    return real, f"the whole {kind} (no {ref} split; the training images)", trained
+    return whole, f"the whole {kind} (no {ref} split; the training {unit})", trained
+
+
+def has_split(cfg, split: str) -> bool:
+    """Whether the run's data has a `split` of its own to read. An image-to-image folder has one only where
+    data/pairs.py reads it (test/ beside A/ and B/ or side-by-side images, testA/ and testB/; two folders
+    named by data.domain_b have none); other data reads any split (an image folder gives the same images)."""
+    from ganforge.data.pairs import translation_layout
+
+    d = cfg.data
+    if split == d.split:
+        return True
+    if d.domain_b is not None:
+        return False
+    path = Path(d.name.removeprefix("folder:")).expanduser()
+    layout = translation_layout(path, d.layout) if path.is_dir() else None
+    if layout == "unpaired":
+        return (path / f"{split}A").is_dir() or (path / f"{split}B").is_dir()  # one alone: loading says which is missing
+    if layout is not None:  # paired or side by side: train/ or the top for training, test/ for testing
+        return split == "train" or (path / split).is_dir()
+    return True
 
 
 def score_samples(g: Generator, metrics: tuple[str, ...] | None, n: int | None, ref: str, extractor_name: str,
@@ -144,6 +179,15 @@ def score_samples(g: Generator, metrics: tuple[str, ...] | None, n: int | None, 
     metrics, chosen, notes = choose_metrics(metrics, defaults, extractor_name, real.name, inception_path)
     given, n = n, default_n(n, len(real.x))
     n_real = min(n, len(real.x))
+    few_real = None
+    if by_class:  # what cannot be measured is refused before minutes of sampling and features
+        check_conditional(metrics, real, tuple(real.x.shape[1:]))
+        if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
+            pool = reference(g, "train")
+            if pool.x.shape == real.x.shape and torch.equal(pool.x, real.x):
+                raise UserError(f"aug adds samples to real training images, and {real.name} has no split "
+                                f"apart from the reference images; drop aug from --metrics")
+            few_real = runs.balanced_subset(pool, AUG_REAL, seed)
     device = str(g.device)
     extractor = extractor_for(metrics, extractor_name, real.name, inception_path, device)
     inputs = g.noise(n, torch.Generator().manual_seed(seed))
@@ -160,15 +204,8 @@ def score_samples(g: Generator, metrics: tuple[str, ...] | None, n: int | None, 
         values.update(reconstruction_scores(g.reconstruct, real.x[:n]))
         protocol["reconstruction"] = RECONSTRUCTION_PROTOCOL.format(n=n_real)
     if by_class and any(m in CONDITIONAL_METRICS for m in metrics):
-        few_real = None
-        if "aug" in metrics:  # a seeded, class-balanced few of the training split, never the reference images
-            pool = reference(g, "train")
-            if pool.x.shape == real.x.shape and torch.equal(pool.x, real.x):
-                raise UserError(f"aug adds samples to real training images, and {real.name} has no split "
-                                f"apart from the reference images; drop aug from --metrics")
-            few_real = runs.balanced_subset(pool, AUG_REAL, seed)
         values.update(conditional_scores(real, fake, labels, metrics, extractor, progress, few_real))
-        protocol.update(conditional_protocol(metrics, extractor))
+        protocol.update(conditional_protocol(metrics, extractor, real, labels))
     notes += protocol.get("warnings", [])
     protocol = {**extractor_protocol(extractor), "n_real": n_real, "n_fake": n, "n": n_protocol(given, n_real, n),
                 "dataset": real.name, "split": split,

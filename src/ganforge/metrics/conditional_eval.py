@@ -24,26 +24,56 @@ REAL_TRAIN_IMAGES = 60_000  # the train split the shipped domain classifiers lea
 
 CAS_PROTOCOL = ("Classification Accuracy Score (Ravuri and Vinyals 2019): ganforge's domain-classifier recipe "
                 "(the shipped weights' shifts and optimiser steps: their epochs over the 60k train split) trained "
-                "on the n generated samples and their requested classes only, accuracy on the whole real "
-                "reference split")
+                "on the {n:,} generated samples and their requested classes only, accuracy on all {n_ref:,} "
+                "reference images")
 
-AUG_PROTOCOL = (f"dataset augmentation: ganforge's domain-classifier recipe trained on {AUG_REAL:,} real training "
-                "images (seeded, class-balanced), and on those plus the n generated samples with their requested "
-                "classes, the same number of optimiser steps each; accuracy on the whole real reference split; "
+AUG_PROTOCOL = ("dataset augmentation: ganforge's domain-classifier recipe trained on {aug_real:,} real training "
+                "images (seeded, class-balanced), and on those plus the {n:,} generated samples with their requested "
+                "classes, the same number of optimiser steps each; accuracy on all {n_ref:,} reference images; "
                 "aug_gain = aug_with_samples - aug_real_only, in points")
 
 
-def conditional_protocol(metrics: tuple[str, ...], extractor) -> dict[str, str]:
-    """The protocol entries of conditional_scores for `metrics`."""
-    features = extractor.name if extractor is not None else "extractor"
-    protocol = {"conditional": ("samples generated for the classes of the first n reference images; acc: the "
-                                "domain classifier's label equals the requested class; class_coverage: classes "
-                                "given >= 1/(2K) of the samples; intra_fid: mean over classes of the "
-                                f"{features} FD within each class")}
+def check_conditional(metrics: tuple[str, ...], real, shape: tuple[int, ...]) -> None:
+    """Refuse the conditional metrics among `metrics` that cannot be had for the reference data `real` and
+    samples of `shape` (C x H x W), before anything is sampled or extracted."""
+    if "acc" in metrics and classifier_for(real.name) is None:
+        raise UserError(f"acc needs a domain classifier, and there is none for {real.name} "
+                        f"(have: {', '.join(SHIPPED)}); drop acc from --metrics")
+    for metric in ("cas", "aug"):
+        if metric in metrics:
+            _recipe_for(real, shape, metric, 0)
+
+
+def _span(counts: torch.Tensor) -> str:
+    lo, hi = int(counts.min()), int(counts.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
+def conditional_protocol(metrics: tuple[str, ...], extractor, real, labels: torch.Tensor) -> dict[str, str]:
+    """The protocol entries of conditional_scores for `metrics`, samples drawn for the classes `labels`
+    against the reference data `real`, with the counts used."""
+    n, n_ref, k = len(labels), len(real.x), len(real.class_names)
+    drawn = f"the first {n:,} reference images" if n <= n_ref else f"the {n_ref:,} reference images in turn"
+    protocol = {"conditional": f"{n:,} samples generated for the classes of {drawn}"}
+    if "acc" in metrics:
+        judge = getattr(extractor, "name", None) if has_logits(extractor) else SHIPPED[classifier_for(real.name)]
+        protocol["acc"] = (f"class_accuracy: the {judge}'s label equals the requested class, over the {n:,} samples; "
+                           f"class_coverage: the share of the {k} classes given >= 1/(2 x {k}) of the samples")
+    if "intra_fid" in metrics:
+        real_k = torch.bincount(real.y[:n], minlength=k)
+        fake_k = torch.bincount(labels, minlength=k)
+        used = (real_k >= 2) & (fake_k >= 2)
+        which = f"the {k} classes" if bool(used.all()) else \
+            f"{int(used.sum())} of the {k} classes (those with 2 or more images on each side)"
+        features = extractor.name if extractor is not None else "extractor"
+        per_class = (f"{_span(real_k[used])} real and {_span(fake_k[used])} generated images per class"
+                     if bool(used.any()) else "no class has 2 images on each side")
+        protocol["intra_fid"] = (f"mean over {which} of the {features} FD within each class: {per_class} (biased "
+                                 "upwards at small counts: compare only values of the same counts)")
     if "cas" in metrics:
-        protocol["cas"] = CAS_PROTOCOL
+        protocol["cas"] = CAS_PROTOCOL.format(n=n, n_ref=n_ref)
     if "aug" in metrics:
-        protocol["aug"] = AUG_PROTOCOL
+        protocol["aug"] = AUG_PROTOCOL.format(aug_real=AUG_REAL, n=n, n_ref=n_ref)
     return protocol
 
 
@@ -99,13 +129,9 @@ def conditional_scores(real, fake: torch.Tensor, labels: torch.Tensor, metrics: 
     out: dict[str, float] = {}
     k = len(real.class_names)
     if "acc" in metrics:
-        judge = extractor if has_logits(extractor) else None
-        if judge is None:
-            family = classifier_for(real.name)
-            if family is None:
-                raise UserError(f"acc needs a domain classifier, and there is none for {real.name} "
-                                f"(have: {', '.join(SHIPPED)}); drop acc from --metrics")
-            judge = ClassifierExtractor(family, device=getattr(extractor, "device", "cpu"))
+        check_conditional(("acc",), real, tuple(fake.shape[1:]))
+        judge = extractor if has_logits(extractor) else \
+            ClassifierExtractor(classifier_for(real.name), device=getattr(extractor, "device", "cpu"))
         out.update(conditional.class_agreement(judge.logits(fake).argmax(1), labels, k))
     if "cas" in metrics:
         out["cas"] = classification_accuracy_score(fake, labels, real, progress=progress)

@@ -61,23 +61,35 @@ def extractor_for(metrics: tuple[str, ...], name: str, dataset_name: str, incept
 
 def choose_metrics(requested: str | tuple[str, ...] | None, defaults: tuple[str, ...], name: str, dataset_name: str,
                    inception_path: str | None) -> tuple[tuple[str, ...], dict, list[str]]:
-    """The metrics to measure: `requested` (checked) when given, else `defaults`; where the defaults need
-    features and none can be had (extractor "auto", no domain classifier for the data, no FID Inception
-    file anywhere), the ones that need no features instead. Returns (metrics, protocol entries, notes): what
-    was skipped and how to get it, for the protocol and as one line for the user."""
+    """The metrics to measure: `requested` (checked) when given, else `defaults` less those that cannot be had
+    here: where no features can be had (extractor "auto", no domain classifier for the data, no FID Inception
+    file anywhere), the ones that need no features instead; acc without a domain classifier for the data (the
+    FID Inception gives features, not class labels). Returns (metrics, protocol entries, notes): what was
+    skipped and how to get it, for the protocol ("skipped") and as one line per reason for the user."""
+    from ganforge.metrics.classifier import SHIPPED
     from ganforge.metrics.inception import INCEPTION_FILE, INCEPTION_FOLDER, find_inception_path, where_looked
 
     if requested is not None:
         return parse_metrics(requested), {}, []
-    if name != "auto" or inception_path or classifier_for(dataset_name) or find_inception_path() is not None:
-        return defaults, {}, []
-    skipped = [m for m in defaults if m in NEEDS_EXTRACTOR]
-    kept = tuple(m for m in defaults if m not in NEEDS_EXTRACTOR) + PIXEL_METRICS
-    why = f"no domain classifier for {dataset_name} and no FID Inception: {where_looked()}"
-    skip = ", ".join(skipped)
-    note = (f"{skip} skipped: they need image features ({why}); measured {', '.join(kept)} in pixel space instead. "
-            f"For {skip}: pass --inception PATH or put {INCEPTION_FILE} in $GANFORGE_DATA/{INCEPTION_FOLDER}/")
-    return kept, {"skipped": f"{skip}: no feature extractor ({why})"}, [note]
+    kept, skipped, notes = defaults, [], []
+    judge = classifier_for(dataset_name)
+    if not (name != "auto" or inception_path or judge or find_inception_path() is not None):
+        features = [m for m in kept if m in NEEDS_EXTRACTOR and m != "acc"]
+        kept = tuple(dict.fromkeys((*(m for m in kept if m not in features), *PIXEL_METRICS)))
+        pixels = ", ".join(m for m in kept if m not in NEEDS_EXTRACTOR)
+        why = f"no domain classifier for {dataset_name} and no FID Inception: {where_looked()}"
+        skip = ", ".join(features)
+        skipped.append(f"{skip}: no feature extractor ({why})")
+        notes.append(f"{skip} skipped: they need image features ({why}); measured {pixels} in pixel space instead. "
+                     f"For {skip}: pass --inception PATH or put {INCEPTION_FILE} in $GANFORGE_DATA/{INCEPTION_FOLDER}/")
+    if "acc" in kept and not judge:
+        kept = tuple(m for m in kept if m != "acc")
+        have = f"ganforge has one for {', '.join(SHIPPED)} only"
+        skipped.append(f"acc: no domain classifier for {dataset_name} ({have})")
+        instead = "intra_fid measures each class instead, and " if "intra_fid" in kept else ""
+        notes.append(f"acc skipped: it needs a domain classifier to label the samples' classes, and {have}, not for "
+                     f"{dataset_name}; {instead}`ganforge sample RUN --class NAME` shows one class's samples")
+    return kept, ({"skipped": "; ".join(skipped)} if skipped else {}), notes
 
 
 def parse_metrics(text: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -116,11 +116,11 @@ def own_distractors(own: torch.Tensor, count: int, generator: torch.Generator, k
 
 
 @torch.no_grad()
-def own_caption_matching(g, real, n: int | None, seed: int = 0, batch: int = 500,
+def own_caption_matching(g, real, n: int | None, seed: int = 0, batch: int = 500, *, split: str,
                          progress: bool = True) -> tuple[dict, dict]:
     """(values, protocol) of a text-to-image run (its Generator `g`) on an image folder with its own captions
-    (`real`: that folder): caption matching top-1 of the first n images and of one sample drawn for each
-    image's first caption."""
+    (`real`: that folder's reference images, which `split` describes for the protocol): caption matching top-1
+    of the first n images and of one sample drawn for each image's first caption."""
 
     n = min(n or 10_000, len(real.x))
     if real.captions is None:
@@ -152,7 +152,7 @@ def own_caption_matching(g, real, n: int | None, seed: int = 0, batch: int = 500
     values = {"matching_top1": matching_top1(torch.cat(real_scores)),
               "sample_matching_top1": matching_top1(torch.cat(sample_scores)), "chance": 1 / (k + 1)}
     protocol = {
-        "dataset": real.name, "n_captions": n,
+        "dataset": real.name, "split": split, "n_captions": n,
         "matching_top1": (f"each reference image's first caption among {k + 1}, the distractors other captions of "
                           "the folder, none of them the image's; scored by the pre-trained image and text encoders' "
                           "inner product"),
@@ -161,11 +161,11 @@ def own_caption_matching(g, real, n: int | None, seed: int = 0, batch: int = 500
     return values, protocol
 
 
-def score_text_run(g, real, n: int | None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
-    """(values, protocol) of a text-to-image run (its Generator `g`) against `real` (fashion-captions, the
-    reference split): class
-    and attribute accuracy on seen and held-out templates for the classes and measured attributes of the first
-    n images, and caption matching top-1 on those images."""
+def score_text_run(g, real, n: int | None, seed: int = 0, *, split: str, progress: bool = True) -> tuple[dict, dict]:
+    """(values, protocol) of a text-to-image run (its Generator `g`) against `real` (fashion-captions' reference
+    images, which `split` describes for the protocol): class and attribute accuracy on seen and held-out
+    templates for the classes and measured attributes of the first n images, and caption matching top-1 on
+    those images."""
     from ganforge.metrics.classifier import load_classifier
 
     n = min(n or 10_000, len(real.x))
@@ -183,7 +183,7 @@ def score_text_run(g, real, n: int | None, seed: int = 0, progress: bool = True)
     values["matching_top1_heldout"] = caption_matching(g, x, y, seed, (cap.SEEN, len(cap.TEMPLATES)))
     values["real_attribute_rate"] = float(attrs.float().mean())
     protocol = {
-        "dataset": real.name, "n_captions": n,
+        "dataset": real.name, "split": split, "n_captions": n,
         "captions": (f"one sample per reference image, its caption naming the image's class and its three measured "
                      f"attributes; seen: templates 0-{cap.SEEN - 1}, heldout: templates {cap.SEEN}-"
                      f"{len(cap.TEMPLATES) - 1} (never trained on)"),

@@ -65,12 +65,14 @@ def class_scores(outputs: torch.Tensor, targets: torch.Tensor, labels: torch.Ten
     return out
 
 
-def score_translation(g, test, n: int | None) -> tuple[dict[str, float], dict]:
+def score_translation(g, test, n: int | None, split: str) -> tuple[dict[str, float], dict]:
     """Every translation metric of a translator `g` (Translates) on the first `n` pairs of the paired dataset
-    `test` (all when None); one that translates both ways (CycleGAN) is measured both ways (names ending _ba
-    for B -> A), with the round trips' cycle L1 and the share of outputs with inverted colours."""
+    `test` (all when None), which `split` describes for the protocol (evaluating.reference_data's words); one
+    that translates both ways (CycleGAN) is measured both ways (names ending _ba for B -> A), with the round
+    trips' cycle L1 and the share of outputs with inverted colours."""
     if test.inputs is None or not test.paired:
-        raise UserError(f"{test.name} has no paired test split to measure translations against; give test pairs "
+        where = f"its {split} split" if split in ("train", "test") else split
+        raise UserError(f"{test.name}: no pairs to measure translations against in {where}; give test pairs "
                         "(test/A/ and test/B/, or testA/ and testB/, with matching file names)")
     n = min(n or len(test.x), len(test.x))
     device = str(g.device)
@@ -99,7 +101,7 @@ def score_translation(g, test, n: int | None) -> tuple[dict[str, float], dict]:
                 scores.update(class_scores(baseline, targets, test.input_labels[:n], classifier, device))
             values.update({f"{name}_bicubic": value for name, value in scores.items() if name != "class_accuracy_real"})
     size = "x".join(map(str, centre(test.x[:1], test.crop).shape[-2:]))
-    protocol = {"n_pairs": n, "dataset": test.name, "split": "test", "region": f"the centre {size}",
+    protocol = {"n_pairs": n, "dataset": test.name, "split": split, "region": f"the centre {size}",
                 "translation": "l1: mean |output - target| per pixel in [0, 1]; psnr: dB per image, data range 1, "
                                f"capped at {tm.PSNR_CAP:g}; ssim: Wang et al. 2004, 11x11 Gaussian window (sigma "
                                "1.5), per image; outputs rounded to uint8 as saved"}
