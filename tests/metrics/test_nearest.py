@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from ganforge.metrics.nearest import (
+    CAPTION_BAND,
     leave_one_out_distances,
     memorisation_score,
     nearest_neighbours,
@@ -158,7 +159,7 @@ def cell(panel, block, row, col, h, w, k):
     """The pixels of one cell; col 0 is the sample, 1 the pixel NN, 2 the feature NN."""
     block_w = k * (w + 2) + 6
     left = block * (block_w + 10) + 2 + col * (w + 2) + (4 if col else 0)
-    top = 2 + row * (h + 2)
+    top = CAPTION_BAND + 2 + row * (h + 2)
     return panel[top : top + h, left : left + w]
 
 
@@ -179,7 +180,8 @@ def test_panel_layout_and_content(tmp_path, c, n, with_features):
     shown = min(n, 16)
     k = 3 if with_features else 2
     blocks = math.ceil(shown / 8)
-    assert panel.shape[:2] == (min(shown, 8) * (h + 2) + 2, blocks * (k * (w + 2) + 6) + (blocks - 1) * 10)
+    assert panel.shape[:2] == (CAPTION_BAND + min(shown, 8) * (h + 2) + 2,
+                               blocks * (k * (w + 2) + 6) + (blocks - 1) * 10)
     if c == 3:
         assert panel.shape[2] == 3
 
@@ -194,8 +196,26 @@ def test_panel_layout_and_content(tmp_path, c, n, with_features):
         if with_features:
             assert np.array_equal(cell(panel, block, row, 2, h, w, k), image(train[feature_idx[i]]))
     # the gap after the sample column is white, the one between the NN columns black
-    assert (panel[:, 2 + w : 8 + w] == 255).all()
-    assert (panel[2 : 2 + h, 8 + 2 * w : 10 + 2 * w] == 0).all()
+    assert (panel[CAPTION_BAND:, 2 + w : 8 + w] == 255).all()
+    assert (panel[CAPTION_BAND + 2 : CAPTION_BAND + 2 + h, 8 + 2 * w : 10 + 2 * w] == 0).all()
+    # the band above names every column of every block: ink there, and the band is otherwise white
+    band = panel[:CAPTION_BAND] if c == 1 else panel[:CAPTION_BAND].min(axis=2)
+    assert band.max() == 255 and (band < 128).sum() > 0
+
+
+def test_panel_captions_sit_over_their_columns(tmp_path):
+    """At the size `ganforge eval` draws 28x28 images (upscale 2), each caption's ink lies over its column."""
+    h = w = 28
+    samples, train = images(3, 1, h, w, 0), images(5, 1, h, w, 1)
+    path = save_nearest_panel(samples, train, torch.tensor([0, 1, 2]), torch.tensor([2, 3, 4]),
+                              tmp_path / "nn.png", upscale=2)
+    band = np.asarray(Image.open(path))[:CAPTION_BAND]
+    for col in range(3):
+        left = 2 * (2 + col * (w + 2) + (4 if col else 0))
+        centre = left + w  # the column's middle at upscale 2
+        ink = np.nonzero((band < 128).any(axis=0))[0]
+        near = ink[(ink > centre - w) & (ink < centre + w)]
+        assert len(near) > 0 and abs((near.min() + near.max()) / 2 - centre) < 4  # centred over the column
 
 
 def test_panel_rejects_bad_input(tmp_path):
@@ -216,5 +236,5 @@ def test_panel_upscale_enlarges_every_pixel(tmp_path):
     idx = torch.tensor([0, 1, 2])
     small = np.asarray(Image.open(save_nearest_panel(samples, train, idx, None, tmp_path / "a.png")))
     big = np.asarray(Image.open(save_nearest_panel(samples, train, idx, None, tmp_path / "b.png", upscale=3)))
-    assert big.shape == (3 * small.shape[0], 3 * small.shape[1])
-    assert np.array_equal(big[::3, ::3], small)
+    assert big.shape == (3 * (small.shape[0] - CAPTION_BAND) + CAPTION_BAND, 3 * small.shape[1])
+    assert np.array_equal(big[CAPTION_BAND::3, ::3], small[CAPTION_BAND:])

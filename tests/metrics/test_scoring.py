@@ -127,3 +127,15 @@ def test_sets_too_small_for_a_metric_are_refused_before_any_features(no_inceptio
         score_images(images, images, ("dc",), never)
     with pytest.raises(UserError, match="kid needs at least 4 images in each set"):
         score_images(images[:3], images, ("kid",), never)
+
+
+def test_nn_on_a_folder_of_duplicates_is_one_line(tmp_path):
+    """Training images mostly present twice (the same pictures under two class folders): the leave-one-out
+    distances have median 0, so nn says why it cannot judge copies instead of failing inside the metric."""
+    g = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (20, 1, 8, 8), dtype=torch.uint8, generator=g).repeat(2, 1, 1, 1)
+    fake = torch.randint(0, 256, (10, 1, 8, 8), dtype=torch.uint8, generator=g)
+    with pytest.raises(UserError, match="exact duplicate") as caught:
+        score_images(train, fake, ("nn",), None, train, tmp_path / "nearest.png")
+    assert "\n" not in str(caught.value) and "drop nn from --metrics" in str(caught.value)
+    assert not (tmp_path / "nearest.png").exists()

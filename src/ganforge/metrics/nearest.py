@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ganforge.viz import make_grid
+from ganforge.viz.labels import LABEL_SIZE, MARGIN, label_font
 
 
 def _as_rows(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -136,6 +137,9 @@ _ROWS_PER_BLOCK = 8
 _GAP = 2  # black, between cells and around each block (make_grid's padding)
 _SAMPLE_GAP = 6  # white, after the sample column
 _BLOCK_GAP = 10  # white, between blocks
+# each column's caption, drawn in a white band above the blocks (after enlarging, so the text stays crisp)
+COLUMN_CAPTIONS = ("sample", "nearest\nin pixels", "nearest\nin features")
+CAPTION_BAND = 2 * (LABEL_SIZE + 3) + 2 * MARGIN  # two lines of text
 
 
 def save_nearest_panel(
@@ -200,8 +204,26 @@ def save_nearest_panel(
             image = Image.fromarray(canvas)
             if upscale > 1:
                 image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
-            image.save(f, format="PNG")
+            captioned(image, len(blocks), block_w + _BLOCK_GAP, w, k, upscale).save(f, format="PNG")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def captioned(panel: Image.Image, blocks: int, block_step: int, w: int, k: int, upscale: int) -> Image.Image:
+    """`panel` below a white band naming each column of each block, centred over it."""
+    out = Image.new(panel.mode, (panel.width, panel.height + CAPTION_BAND), 255 if panel.mode == "L" else
+                    (255, 255, 255))
+    out.paste(panel, (0, CAPTION_BAND))
+    draw, font = ImageDraw.Draw(out), label_font()
+    ink = 0 if panel.mode == "L" else (0, 0, 0)
+    for b in range(blocks):
+        for c in range(k):
+            # the column's left edge: the block's start, the grid padding, the cells before it (and the white
+            # gap after the sample column)
+            left = b * block_step + _GAP + c * (w + _GAP) + (_SAMPLE_GAP - _GAP if c else 0)
+            centre = (left + w / 2) * upscale
+            draw.multiline_text((centre, CAPTION_BAND - MARGIN), COLUMN_CAPTIONS[c], fill=ink, font=font,
+                                anchor="md", align="center", spacing=2)
+    return out

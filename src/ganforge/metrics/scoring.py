@@ -212,6 +212,9 @@ def _nearest(fake: torch.Tensor, train: torch.Tensor, extractor, panel: Path | N
     for space, (a, b) in spaces.items():
         dist, found[space] = nearest.nearest_neighbours(a, b)
         loo = nearest.leave_one_out_distances(b, n=NN_LOO_POINTS)
+        if torch.quantile(loo.double(), 0.5) == 0:  # no scale to measure copies by
+            raise UserError("nn: most training images have an exact duplicate among them, so their distances give "
+                            "no scale to judge copies by; remove the duplicates, or drop nn from --metrics")
         out.update({f"nn_{space}_{k}": v for k, v in nearest.memorisation_score(dist, loo).items()})
     if panel is not None:
         nearest.save_nearest_panel(fake, train, found["pixel"], found.get("feature"), panel, n_show=24,
