@@ -221,9 +221,12 @@ def test_eval_classifier_score_swd_and_nearest_neighbours(fashion_run):
     assert "leave-one-out" in p["nn"] and "10 splits" in p["is"]
     from PIL import Image
 
+    from ganforge.metrics.nearest import CAPTION_BAND
+
     with Image.open(fashion_run / "nearest.png") as im:
         im.load()
-        assert im.size[1] == 2 * (8 * 30 + 2)  # 8 rows of 28 px cells with 2 px gaps, shown twice as large
+        # the column captions' band, then 8 rows of 28 px cells with 2 px gaps, shown twice as large
+        assert im.size[1] == CAPTION_BAND + 2 * (8 * 30 + 2)
 
 
 def test_inception_has_no_classifier_score(fashion_run):
