@@ -142,7 +142,7 @@ def test_an_image_folder_run_fits_the_images_lists_skipped_files_and_resumes_fro
          "top and 4 from its bottom; crop the files yourself to keep another part"),
         (f"note: {folder.resolve()} has captions (captions.csv); the gan family ignores them: --config "
          f"text2image-fashion --data {folder.resolve()} trains on them")]
-    assert "skipped 1 unreadable files" in out and "eval.every is set" not in out
+    assert "skipped 1 unreadable file of" in out and "eval.every is set" not in out
     run = tmp_path / "work" / "run"
     assert (run / "skipped_files.txt").read_text().startswith("broken.png: ")
     assert Image.open(run / "reals.png").size[0] > 64 * 3  # a grid of the real training images

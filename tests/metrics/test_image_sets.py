@@ -67,7 +67,7 @@ def test_a_users_folder_against_samples_without_any_extractor(tmp_path, monkeypa
     # by default as many of each as the smaller set holds; the 48x32 images read at the samples' 32x32
     assert lines[0] == (f"12 images of npz:{tmp_path / 'fake.npz'} vs 12 images of folder:{folder}, the whole folder "
                         "(no test split); features: none (pixel metrics only)")
-    assert lines[1] == f"note: skipped 1 unreadable files of {folder}"
+    assert lines[1] == f"note: skipped 1 unreadable file of {folder}"
     assert lines[2].startswith(f"note: fid, kid, pr, dc skipped: they need image features (no domain classifier for "
                                f"folder:{folder} and no FID Inception: --inception not given, GANFORGE_INCEPTION not "
                                f"set, no pt_inception_fid_torchscript.pt in {tmp_path}/data/fid-inception, ")

@@ -22,6 +22,7 @@ from ganforge.metrics.scoring import (
     parse_metrics,
     score_images,
 )
+from ganforge.wording import plural
 
 
 @dataclass
@@ -70,7 +71,7 @@ def load_image_set(spec: str, n: int | None, split: str | None = "test", fit: in
             got.protocol["real_size"] = (f"resized so the short side is {fit} px and centre-cropped to {fit}x{fit}, "
                                          "the generated images' size, as training does")
         if ds.skipped:
-            got.notes.append(f"skipped {ds.skipped:,} unreadable files of {spec}")
+            got.notes.append(f"skipped {plural(ds.skipped, 'unreadable file')} of {spec}")
             got.protocol["real_skipped"] = [*ds.skipped_files]
     if len(got.images) < 2:
         raise UserError(f"{spec}: holds {len(got.images)} image(s); at least 2 are needed")

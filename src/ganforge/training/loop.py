@@ -37,6 +37,7 @@ from ganforge.training.log import MetricsLog, NullLog, RunningStats
 from ganforge.training.monitor import TrainingEval, affordable_extractor
 from ganforge.training.samples import SampleWriter
 from ganforge.training.trainer import Trainer
+from ganforge.wording import plural
 
 __all__ = ["StopRequest", "build_trainer", "fixed_inputs", "train"]
 
@@ -138,7 +139,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         for line in ([note] if note else []) + runs.data_notes(cfg, dataset):
             print(f"note: {line}")
         if dataset.skipped_files:
-            print(f"note: skipped {len(dataset.skipped_files):,} unreadable files of {dataset.source} (data.on_bad_file="
+            print(f"note: skipped {plural(len(dataset.skipped_files), 'unreadable file')} of {dataset.source} (data.on_bad_file="
                   f"skip); their names and reasons: {run_dir / 'skipped_files.txt'}")
         _print_header(cfg, dataset, trainer, run_dir, resume, eval_line)
 
