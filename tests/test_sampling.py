@@ -2,6 +2,7 @@
 conditional runs, end to end."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 import ganforge
 from ganforge import viz
 from ganforge.cli import main
+from ganforge.viz.labels import MARGIN, label_font
 
 QUIET = ["--quiet", "--set", "log.tensorboard=false"]
 FAST = [*QUIET, "--steps", "2", "--set", "eval.every=0", "--set", "train.batch_size=8"]
@@ -61,13 +63,28 @@ def _error(capsys, argv) -> str:
     return err
 
 
+def labelled_rows(path, columns: int, rows: int, cell: int) -> np.ndarray:
+    """The caption band left of a grid of rows x columns cells (2-pixel padding, upscaled 2x) at the picture's
+    right edge; asserts the grid fills the picture's height and each row's caption has ink beside its row."""
+    with Image.open(path) as image:
+        picture = np.asarray(image.convert("L"))
+    grid_w, grid_h = (columns * (cell + 2) + 2) * 2, (rows * (cell + 2) + 2) * 2
+    assert picture.shape[0] == grid_h and picture.shape[1] > grid_w
+    band = picture[:, : picture.shape[1] - grid_w]
+    for r in range(rows):
+        top = (2 + r * (cell + 2)) * 2
+        assert (band[top : top + cell * 2] < 128).any(), f"row {r} has no caption"
+    return band
+
+
 def test_default_sample_of_a_conditional_run_is_one_row_per_class(cgan_run, tmp_path):
     out = tmp_path / "grid.png"
     assert main(["sample", str(cgan_run), "--out", str(out)]) == 0
-    image = Image.open(out)
-    image.load()
-    # 10 classes x 8 samples, 28-pixel tiles with 2-pixel padding, upscaled 2x
-    assert image.size == ((8 * 30 + 2) * 2, (10 * 30 + 2) * 2)
+    # 10 classes x 8 samples, 28-pixel tiles with 2-pixel padding, upscaled 2x, each row's class beside it
+    band = labelled_rows(out, columns=8, rows=10, cell=28)
+    classes = json.loads((cgan_run / "run.json").read_text())["data"]["class_names"]
+    font = label_font()  # the band is as wide as the widest class name and its margins
+    assert band.shape[1] == max(math.ceil(font.getlength(name)) for name in classes) + 2 * MARGIN
 
 
 def test_sample_class_by_index_or_name(cgan_run, tmp_path):
@@ -107,7 +124,7 @@ def test_sample_attributes(attr_run, tmp_path, capsys):
     assert np.load(out)["c"].tolist() == [[0, 1]] * 4
     grid = tmp_path / "g.png"
     assert main(["sample", str(attr_run), "--out", str(grid)]) == 0  # rows: the 4 combinations
-    assert Image.open(grid).size == ((8 * 10 + 2) * 2, (4 * 10 + 2) * 2)
+    labelled_rows(grid, columns=8, rows=4, cell=8)  # captions: none, glasses, smiling, glasses, smiling
     assert "unknown attribute 'hat'" in _error(capsys, ["sample", str(attr_run), "--attr", "hat=1", "--out", str(out)])
     assert "name=0 or name=1" in _error(capsys, ["sample", str(attr_run), "--attr", "glasses", "--out", str(out)])
     assert "--attr name=1" in _error(capsys, ["sample", str(attr_run), "--class", "1", "--out", str(out)])

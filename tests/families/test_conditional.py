@@ -121,3 +121,20 @@ def test_every_condition_trains_with_every_objective(mode, objective):
     assert all(torch.isfinite(v) for v in stats.values())
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in f.G.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, f.G.parameters()))  # only D stepped
+
+
+def test_a_conditional_grid_names_each_row():
+    """The sample grid's rows are the classes in turn (or attribute combinations): each row's caption is the
+    condition its samples were drawn for; rows that mix conditions get none."""
+    spec = DataSpec((1, 28, 28), is_image=True, n_classes=3, class_names=("shirt", "shoe", "bag"))
+    g = family("family.condition=cgan", spec=spec).generator()
+    inputs, columns = g.grid(g.noise(4, torch.Generator().manual_seed(0)))
+    assert columns == 4 and g.row_labels(inputs, columns) == ["shirt", "shoe", "bag"]
+    mixed = g.for_labels(g.noise(6, torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 0, 1, 2]))
+    assert g.row_labels(mixed, 3) is None  # each row holds three classes: nothing one caption can say
+    attrs = DataSpec((1, 28, 28), is_image=True, attr_names=("smiling", "glasses"))
+    g = family("family.condition=cgan", spec=attrs).generator()
+    inputs, columns = g.grid(g.noise(2, torch.Generator().manual_seed(0)))
+    assert g.row_labels(inputs, columns) == ["none", "smiling", "glasses", "smiling, glasses"]
+    unconditional = family().generator()
+    assert unconditional.row_labels(*unconditional.grid(unconditional.noise(4, torch.Generator()))) is None

@@ -29,7 +29,7 @@ from torch import nn
 from ganforge import losses, seeds
 from ganforge.errors import UserError
 from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
-from ganforge.families.gan_options import GANOptions, check_gan
+from ganforge.families.gan_options import GANOptions, check_gan, describe_gan
 from ganforge.generator import Generator, SamplesCodes, ScoresPoints, eval_mode
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
@@ -37,9 +37,6 @@ from ganforge.nets.stabilisers import pack
 from ganforge.replay import ReplayBuffer
 
 GRID_COLUMNS = 8  # conditional grids: samples per label
-# a run's description names the objective (objective gan: G's loss)
-OBJECTIVE_WORDS = {"wgan": "WGAN loss", "hinge": "hinge loss", "lsgan": "least-squares loss",
-                   "nonsaturating": "non-saturating loss", "minimax": "minimax loss"}
 
 
 class GANGenerator(Generator, SamplesCodes, ScoresPoints):
@@ -49,6 +46,22 @@ class GANGenerator(Generator, SamplesCodes, ScoresPoints):
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
         with eval_mode(self.family):
             return self.family.d_prob(x)
+
+    def row_labels(self, inputs: dict[str, torch.Tensor], columns: int | None, **options) -> list[str] | None:
+        """A conditional grid's rows (a row per class, or per attribute combination): each row's class name, or
+        the attributes it turns on; None where the rows are not one condition each."""
+        if "c" not in inputs or not columns or len(inputs["c"]) % columns:
+            return None
+        c = inputs["c"].cpu()
+        rows = c[::columns]
+        if not torch.equal(c, rows.repeat_interleave(columns, 0)):
+            return None
+        spec = self.spec
+        if spec.attr_names:
+            return [", ".join(n for n, on in zip(spec.attr_names, row.tolist()) if on > 0.5) or "none"
+                    for row in rows]
+        names = spec.class_names or tuple(str(k) for k in range(spec.n_classes))
+        return [names[int(k)] for k in rows.argmax(1)]
 
     def for_labels(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """`inputs` (as `noise` draws them) with sample i drawn for labels[i]: a class index, or a row of 0/1
@@ -114,22 +127,7 @@ class GAN(Family):
 
     @classmethod
     def describe_settings(cls, o: GANOptions, cfg) -> list[str]:
-        """The architecture, then the conditioning, the objective and the stabilisers that are on."""
-        words = [f"gan/{o.arch}"]
-        if o.condition != "none":
-            words.append(f"{o.condition} conditioning")
-        words.append(OBJECTIVE_WORDS.get(o.objective) or OBJECTIVE_WORDS[o.g_loss])
-        if o.d_steps > 1:
-            words.append(f"{o.d_steps} D steps per G step")
-        penalties = (("gradient penalty", o.gp), ("R1", o.r1), ("DRAGAN", o.dragan), ("weight clipping", o.clip),
-                     ("label smoothing", o.label_smoothing), ("orthogonal regularisation", o.ortho))
-        words += [f"{name} {value:g}" + (f" every {o.r1_every} D steps" if name == "R1" and o.r1_every > 1 else "")
-                  for name, value in penalties if value]
-        if o.spectral_norm != "off":
-            words.append("spectral norm in " + {"d": "D", "g": "G", "both": "G and D"}[o.spectral_norm])
-        if o.pack > 1:
-            words.append(f"PacGAN packing {o.pack}")
-        return words
+        return describe_gan(o)
 
     def phases(self) -> list[Phase]:
         """k D steps, each on a fresh real batch, then one G step with D's weights frozen (it needs D's input

@@ -126,3 +126,27 @@ def check_gan(o: GANOptions, batch_size: int) -> None:
     if o.replay and o.condition != "none":
         raise UserError("family.replay works with family.condition=none only (the buffer keeps no labels); "
                         "set family.replay=0")
+
+
+# a run's description names the objective (objective gan: G's loss)
+OBJECTIVE_WORDS = {"wgan": "WGAN loss", "hinge": "hinge loss", "lsgan": "least-squares loss",
+                   "nonsaturating": "non-saturating loss", "minimax": "minimax loss"}
+
+
+def describe_gan(o: GANOptions) -> list[str]:
+    """The architecture, then the conditioning, the objective and the stabilisers that are on."""
+    words = [f"gan/{o.arch}"]
+    if o.condition != "none":
+        words.append(f"{o.condition} conditioning")
+    words.append(OBJECTIVE_WORDS.get(o.objective) or OBJECTIVE_WORDS[o.g_loss])
+    if o.d_steps > 1:
+        words.append(f"{o.d_steps} D steps per G step")
+    penalties = (("gradient penalty", o.gp), ("R1", o.r1), ("DRAGAN", o.dragan), ("weight clipping", o.clip),
+                 ("label smoothing", o.label_smoothing), ("orthogonal regularisation", o.ortho))
+    words += [f"{name} {value:g}" + (f" every {o.r1_every} D steps" if name == "R1" and o.r1_every > 1 else "")
+              for name, value in penalties if value]
+    if o.spectral_norm != "off":
+        words.append("spectral norm in " + {"d": "D", "g": "G", "both": "G and D"}[o.spectral_norm])
+    if o.pack > 1:
+        words.append(f"PacGAN packing {o.pack}")
+    return words
