@@ -4,13 +4,15 @@ import warnings
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from ganforge import hardware
 from ganforge.checkpoint import latest_checkpoint
 from ganforge.config import load_config
 from ganforge.runs import load_data
 from ganforge.runtime import autocast_dtype
 from ganforge.training.log import RunningStats
-from ganforge.training.loop import build_trainer
+from ganforge.training.loop import build_trainer, train
 
 TINY = ["family.g_width=8", "family.d_width=8", "train.batch_size=16", "log.tensorboard=false", "eval.every=0"]
 
@@ -32,11 +34,35 @@ def test_precision_names_map_to_autocast_dtypes():
     assert autocast_dtype("fp16", cpu) is torch.float16
 
 
+def test_bf16_run_resumes_bit_for_bit(tmp_path):
+    """N + N steps in bf16 equal 2N: weights, optimiser state and EMA stay fp32, the noise and data streams
+    resume where they stopped, and autocast rounds the same way each time."""
+    cfg = load_config("default", [*TINY, "train.precision=bf16", "train.steps=6", "train.ema=0.9",
+                                  "log.checkpoint_every=3", "log.sample_every=3", "log.every=3"])
+    train(cfg, tmp_path / "straight", quiet=True)
+    half = load_config("default", [*TINY, "train.precision=bf16", "train.steps=3", "train.ema=0.9",
+                                   "log.checkpoint_every=3", "log.sample_every=3", "log.every=3"])
+    train(half, tmp_path / "resumed", quiet=True)
+    train(cfg, tmp_path / "resumed", resume=True, quiet=True)
+    a = load_file(latest_checkpoint(tmp_path / "straight") / "model.safetensors")
+    b = load_file(latest_checkpoint(tmp_path / "resumed") / "model.safetensors")
+    assert a.keys() == b.keys() and all(v.dtype == torch.float32 for v in a.values() if v.is_floating_point())
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_header_names_the_arithmetic(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_capabilities", lambda: {"avx512_bf16": True})
+    cfg = load_config("default", [*TINY, "train.precision=bf16", "train.steps=1"])
+    train(cfg, tmp_path / "run")
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ganforge training"))
+    assert header.endswith("for 1 step of batch 16 (phases D, G), device cpu, bf16 autocast (AVX512-BF16)")
+
+
 def test_bf16_autocast_trains_with_fp32_weights():
     trainer, stats = trained(3, "train.precision=bf16")
     assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
     assert all(p.dtype == torch.float32 for p in trainer.family.parameters())
-    eager, _ = trained(3)
+    eager, _ = trained(3, "train.precision=fp32")
     g_bf16, g_fp32 = trainer.family.G[0].weight, eager.family.G[0].weight
     assert not torch.equal(g_bf16, g_fp32) and torch.allclose(g_bf16, g_fp32, atol=1e-2)  # close, not equal
 
@@ -53,8 +79,8 @@ def test_fp16_loss_scale_is_saved_and_restored(tmp_path):
 
 
 def test_compile_matches_eager():
-    compiled, _ = trained(2, "train.compile=on")
-    eager, _ = trained(2)
+    compiled, _ = trained(2, "train.compile=on", "train.precision=fp32")
+    eager, _ = trained(2, "train.precision=fp32")
     for a, b in zip(compiled.family.parameters(), eager.family.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-4)
 
