@@ -139,3 +139,50 @@ def write_user_folder(folder: Path, n: int = 24) -> Path:
 def user_folder():
     """user_folder(folder, n=24): write_user_folder, a user's own small folder of non-square mixed images."""
     return write_user_folder
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: a weights digest depends on how convolutions split their sums over
+    threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def no_inception(monkeypatch, tmp_path):
+    """No FID Inception file in any place it is looked for ($GANFORGE_DATA, ~/.cache/ganforge/data, the
+    cache); returns the folder those places lie under."""
+    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_dcgan():
+    """tiny_dcgan(batch=8, extra=()): the default recipe's DCGAN at width 8 on the CPU, no evaluation or
+    tensorboard: the bench paths' config at test size."""
+    from ganforge.config import load_config
+
+    def make(batch: int = 8, extra=()):
+        return load_config("default", [f"train.batch_size={batch}", "train.device=cpu", "log.tensorboard=false",
+                                       "eval.every=0", "family.g_width=8", "family.d_width=8", *extra])
+
+    return make
+
+
+@pytest.fixture
+def random_digits():
+    """random_digits(n=20): n seeded random 1x28x28 uint8 images labelled 0..9 in turn, as a Dataset."""
+    from ganforge.data import Dataset
+
+    def make(n: int = 20):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+        return Dataset("tiny", "image", x, torch.arange(n) % 10, [str(k) for k in range(10)], "generated")
+
+    return make

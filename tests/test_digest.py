@@ -21,14 +21,6 @@ DIGESTS_20_STEPS = {
 }
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the digest depends on how the convolutions split their sums over threads
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.skipif(not torch.__version__.startswith("2.13.0"), reason="the digest was recorded with torch 2.13.0")
 def test_reference_recipe_trains_bit_for_bit_as_before(tmp_path, one_thread, weights_digest, require_digest):
     cfg = load_config("dcgan-fashion-10k", ["train.precision=fp32", "train.steps=20", "eval.every=0",

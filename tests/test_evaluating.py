@@ -113,18 +113,15 @@ def folder_run(tmp_path_factory, user_folder):
     return run, folder
 
 
-@pytest.fixture
-def nowhere(monkeypatch, tmp_path):
-    """No FID Inception file anywhere it is looked for: $GANFORGE_DATA, ~/.cache/ganforge/data and the cache."""
-    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
-    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path
+def looked_for(folder, root) -> str:
+    """Why a folder run under the no_inception fixture (rooted at `root`) has no feature extractor."""
+    return (f"no domain classifier for folder:{folder} and no FID Inception: --inception not given, "
+            f"GANFORGE_INCEPTION not set, no pt_inception_fid_torchscript.pt in {root}/data/fid-inception, "
+            f"{root}/home/.cache/ganforge/data/fid-inception, {root}/cache/ganforge/inception")
 
 
 def test_plain_eval_of_a_folder_run_without_any_extractor_measures_pixels_and_says_what_it_skipped(
-        folder_run, nowhere, capsys):
+        folder_run, no_inception, capsys):
     run, folder = folder_run
     (run / "eval.json").unlink(missing_ok=True)
     assert main(["eval", str(run)]) == 0
@@ -132,9 +129,7 @@ def test_plain_eval_of_a_folder_run_without_any_extractor_measures_pixels_and_sa
     # n follows the real set: its 24 images, not 10,000 samples against 24
     assert lines[0] == (f"24 samples of {run} at step 2 vs 24 images of folder:{folder}, the whole folder (no test "
                         "split; the training images); features: none (pixel metrics only)")
-    looked = (f"no domain classifier for folder:{folder} and no FID Inception: --inception not given, "
-              f"GANFORGE_INCEPTION not set, no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
-              f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception")
+    looked = looked_for(folder, no_inception)
     assert lines[1] == (f"note: fid, kid, pr, dc skipped: they need image features ({looked}); measured swd, nn in "
                         "pixel space instead. For fid, kid, pr, dc: pass --inception PATH or put "
                         "pt_inception_fid_torchscript.pt in $GANFORGE_DATA/fid-inception/")
@@ -152,14 +147,14 @@ def test_plain_eval_of_a_folder_run_without_any_extractor_measures_pixels_and_sa
     assert p["swd"].endswith("24 images of each set")
 
 
-def test_feature_metrics_asked_for_without_an_extractor_fail_naming_every_place(folder_run, nowhere, capsys):
+def test_feature_metrics_asked_for_without_an_extractor_fail_naming_every_place(folder_run, no_inception, capsys):
     run, _ = folder_run
     assert main(["eval", str(run), "--metrics", "fid"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         f"ganforge eval: error: FID Inception weights not found (--inception not given, GANFORGE_INCEPTION not set, "
-        f"no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
-        f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception); fetch it by hand")
+        f"no pt_inception_fid_torchscript.pt in {no_inception}/data/fid-inception, "
+        f"{no_inception}/home/.cache/ganforge/data/fid-inception, {no_inception}/cache/ganforge/inception); fetch it by hand")
 
 
 def test_the_reference_of_a_folder_with_held_out_images_is_those_images(folder_run, tmp_path):
@@ -259,16 +254,14 @@ def acc_note(folder, instead: str = "") -> str:
             "NAME` shows one class's samples")
 
 
-def test_plain_eval_of_a_labelled_folder_run_without_any_extractor_skips_what_needs_one(labelled_run, nowhere,
+def test_plain_eval_of_a_labelled_folder_run_without_any_extractor_skips_what_needs_one(labelled_run, no_inception,
                                                                                         capsys):
     run, folder = labelled_run
     assert main(["eval", str(run)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (f"14 samples of {run} at step 2 vs 14 images of folder:{folder}, the whole folder (no test "
                         "split; the training images); features: none (pixel metrics only)")
-    looked = (f"no domain classifier for folder:{folder} and no FID Inception: --inception not given, "
-              f"GANFORGE_INCEPTION not set, no pt_inception_fid_torchscript.pt in {nowhere}/data/fid-inception, "
-              f"{nowhere}/home/.cache/ganforge/data/fid-inception, {nowhere}/cache/ganforge/inception")
+    looked = looked_for(folder, no_inception)
     # one line per reason: intra_fid needs features as fid does; acc needs a classifier that an Inception is not
     assert lines[1:3] == [(f"note: fid, kid, pr, dc, intra_fid skipped: they need image features ({looked}); "
                            "measured swd, nn in pixel space instead. For fid, kid, pr, dc, intra_fid: pass --inception "
@@ -292,12 +285,12 @@ class QuarterMeans:
 
 
 def test_plain_eval_of_a_labelled_folder_run_with_features_measures_intra_fid_and_skips_acc(
-        labelled_run, nowhere, monkeypatch, capsys):
+        labelled_run, no_inception, monkeypatch, capsys):
     from ganforge import evaluating
     from ganforge.metrics.conditional import intra_fid
 
     run, folder = labelled_run
-    found = nowhere / "data" / "fid-inception" / "pt_inception_fid_torchscript.pt"  # the Inception is there...
+    found = no_inception / "data" / "fid-inception" / "pt_inception_fid_torchscript.pt"  # the Inception is there...
     found.parent.mkdir(parents=True)
     found.write_bytes(b"weights")
     monkeypatch.setattr(evaluating, "extractor_for", lambda *a: QuarterMeans())  # ...and measured by a stand-in

@@ -34,13 +34,8 @@ def old_run(tmp_path):
 
 
 @pytest.mark.skipif(not torch.__version__.startswith("2.13.0"), reason="the digest was recorded with torch 2.13.0")
-def test_an_old_run_resumes_to_the_same_weights_as_before(weights_digest, require_digest, old_run):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(continue_config(old_run, ["train.steps=8"]), old_run, resume=True, quiet=True)
-    finally:
-        torch.set_num_threads(before)
+def test_an_old_run_resumes_to_the_same_weights_as_before(weights_digest, require_digest, old_run, one_thread):
+    train(continue_config(old_run, ["train.steps=8"]), old_run, resume=True, quiet=True)
     require_digest(weights_digest(old_run / "checkpoints" / "step_000008"), DIGESTS_AT_8)
 
 
@@ -88,13 +83,9 @@ def test_an_old_gan_run_samples_as_it_did(gan_keys):
     assert Image.open(gan_keys / "s.png").size[0] > 100
 
 
-def test_an_old_gan_run_resumes_and_rewrites_its_config_the_new_way(weights_digest, require_digest, gan_keys):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(continue_config(gan_keys, ["train.steps=8"]), gan_keys, resume=True, quiet=True)
-    finally:
-        torch.set_num_threads(before)
+def test_an_old_gan_run_resumes_and_rewrites_its_config_the_new_way(weights_digest, require_digest, gan_keys,
+                                                                    one_thread):
+    train(continue_config(gan_keys, ["train.steps=8"]), gan_keys, resume=True, quiet=True)
     written = yaml.safe_load((gan_keys / "config.yaml").read_text())
     assert "loss" not in written and written["model"] == {"family": "gan"}
     assert written["family"]["objective"] == "hinge" and written["family"]["d_steps"] == 2

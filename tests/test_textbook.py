@@ -5,21 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from ganforge import textbook
-from ganforge.config import load_config
-from ganforge.data import Dataset
-
-TINY = ["family.g_width=8", "family.d_width=8"]
-
-
-def tiny_cfg(batch=8, extra=()):
-    return load_config("default", [f"train.batch_size={batch}", "train.device=cpu", "log.tensorboard=false",
-                                   "eval.every=0", *TINY, *extra])
-
-
-def tiny_dataset(n=20):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
-    return Dataset("tiny", "image", x, torch.arange(n) % 10, [str(k) for k in range(10)], "generated")
 
 
 def test_dataset_item_is_totensor_then_normalize():
@@ -38,8 +23,8 @@ def adam_first_step(params, grads, lr):
             p -= lr * g / (g.abs() + 1e-8)
 
 
-def test_textbook_step_equals_a_hand_written_dcgan_step():
-    cfg = tiny_cfg(extra=["optim.g.lr=2e-4", "optim.d.lr=2e-4"])  # the example's learning rate, written out below
+def test_textbook_step_equals_a_hand_written_dcgan_step(tiny_dcgan):
+    cfg = tiny_dcgan(extra=["optim.g.lr=2e-4", "optim.d.lr=2e-4"])  # the example's learning rate, written out below
     torch.manual_seed(0)
     netG, netD, optG, optD = textbook.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))
     G, D = copy.deepcopy(netG), copy.deepcopy(netD)
@@ -74,7 +59,7 @@ def test_textbook_step_equals_a_hand_written_dcgan_step():
     assert all(torch.isfinite(torch.tensor(v)) for v in (errD, errG, d_x, d_gz1, d_gz2))
 
 
-def test_textbook_rate_runs_across_epochs():
+def test_textbook_rate_runs_across_epochs(tiny_dcgan, random_digits):
     # 20 images, batch 8, drop_last: 2 batches an epoch, so 1 + 5 steps start three more epochs
-    rate, peak, gflop = textbook.textbook_rate(tiny_cfg(), tiny_dataset(20), steps=5, warmup=1, workers=0)
+    rate, peak, gflop = textbook.textbook_rate(tiny_dcgan(), random_digits(20), steps=5, warmup=1, workers=0)
     assert rate > 0 and peak > 0 and gflop > 0

@@ -6,8 +6,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge import hardware, textbook, throughput
 from ganforge.cli import main
-from ganforge.config import load_config
-from ganforge.data import Dataset
 
 TINY = ["family.g_width=8", "family.d_width=8"]
 TINY_SET = [arg for key in TINY for arg in ("--set", key)]
@@ -27,27 +25,16 @@ def _one_thread(monkeypatch):
     torch.set_num_threads(threads)
 
 
-def tiny_cfg(batch=8, extra=()):
-    return load_config("default", [f"train.batch_size={batch}", "train.device=cpu", "log.tensorboard=false",
-                                   "eval.every=0", *TINY, *extra])
-
-
-def tiny_dataset(n=20):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
-    return Dataset("tiny", "image", x, torch.arange(n) % 10, [str(k) for k in range(10)], "generated")
-
-
-def test_ganforge_rate_is_positive():
-    rate, peak, gflop = throughput.ganforge_rate(tiny_cfg(), tiny_dataset(20), steps=3, warmup=1)
+def test_ganforge_rate_is_positive(tiny_dcgan, random_digits):
+    rate, peak, gflop = throughput.ganforge_rate(tiny_dcgan(), random_digits(20), steps=3, warmup=1)
     assert rate > 0 and peak > 0 and gflop > 0
 
 
-def test_ganforge_step_saves_exactly_the_weight_gradients_of_d_in_g_step():
+def test_ganforge_step_saves_exactly_the_weight_gradients_of_d_in_g_step(tiny_dcgan, random_digits):
     """The textbook step computes D's weight gradients in G's step and throws them away; ganforge does not. A
     weight gradient of a convolution or matmul costs what its forward costs, so the FLOPs per image differ by one
     forward of D (BatchNorm's arithmetic is not counted by FlopCounterMode on either side)."""
-    cfg, data = tiny_cfg(), tiny_dataset(20)
+    cfg, data = tiny_dcgan(), random_digits(20)
     *_, ganforge_gflop = throughput.ganforge_rate(cfg, data, steps=1, warmup=0)
     *_, textbook_gflop = textbook.textbook_rate(cfg, data, steps=1, warmup=0, workers=0)
     _, netD, _, _ = textbook.textbook_networks(cfg, (1, 28, 28), torch.device("cpu"))

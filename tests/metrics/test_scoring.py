@@ -78,16 +78,6 @@ def test_results_file_keeps_the_latest_value_of_every_metric(tmp_path):
     assert json.loads(path.read_text())["values"] == {"fid": 1.0}
 
 
-@pytest.fixture
-def no_inception(monkeypatch, tmp_path):
-    """No FID Inception file in any place it is looked for."""
-    monkeypatch.delenv("GANFORGE_INCEPTION", raising=False)
-    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path
-
-
 def test_without_any_extractor_the_defaults_become_the_pixel_metrics_and_say_so(no_inception):
     defaults = ("fid", "kid", "pr", "dc")
     metrics, protocol, notes = choose_metrics(None, defaults, "auto", "folder:mine", None)
