@@ -20,6 +20,7 @@ from ganforge.config import Config, from_dict, load_config, preset_names, to_dic
 from ganforge.errors import UserError
 from ganforge.families import family_class
 from ganforge.runs import resolved
+from ganforge.wording import plural
 
 OPTIMISERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 AUGMENTS = {"diffaugment": "DiffAugment", "ada": "ADA"}
@@ -85,7 +86,7 @@ def describe_data(data: dict, skipped: int = 0) -> str:
     if data.get("captions"):
         facts.append(f"{len(data['captions']):,} distinct captions")
     if skipped:
-        facts.append(f"{skipped} unreadable file{'s' if skipped > 1 else ''} skipped")
+        facts.append(f"{plural(skipped, 'unreadable file')} skipped")
     return f"{where} ({', '.join(facts)})"
 
 

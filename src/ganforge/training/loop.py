@@ -283,7 +283,7 @@ def _print_header(cfg: Config, dataset: Dataset, trainer: Trainer, run_dir: Path
     what = f"resuming at step {trainer.step:,}" if resume else "training"
     more = cfg.train.steps - trainer.step
     steps = (f"to step {cfg.train.steps:,} ({more:,} more)" if resume
-             else f"for {cfg.train.steps:,} step{'s' if cfg.train.steps != 1 else ''}")
+             else f"for {plural(cfg.train.steps, 'step')}")
     phases = ", ".join(f"{p.name}" + (f" x{p.repeat}" if p.repeat > 1 else "") + (f" every {p.every}" if p.every > 1
                        else "") for p in trainer.phases)
     print(f"ganforge {what}: {trainer.family.describe()} (params: {sizes}) on {dataset.name} "
