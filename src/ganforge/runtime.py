@@ -7,6 +7,7 @@ import random
 import numpy as np
 import torch
 
+from ganforge import hardware
 from ganforge.errors import UserError
 
 
@@ -24,8 +25,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def chosen_precision(precision: str, device: torch.device, data_kind: str) -> str:
+    """What train.precision=auto means for a new run on `device`: bf16 autocast where the device computes in
+    bf16 natively (a CUDA GPU that has it; a CPU with AMX or AVX512-BF16, read from its feature flags) and the
+    data are images or clips, else fp32. Toy points stay in fp32: bf16 keeps 8 bits of mantissa, a blur of
+    ~0.4% on the coordinates whose modes the toy metrics count, and their small MLPs gain nothing from it.
+    Any other value is returned as it is. A new run records the answer in its config.yaml, so that a resume
+    on another machine keeps the run's arithmetic."""
+    if precision != "auto":
+        return precision
+    return "bf16" if hardware.native_bf16(device) and data_kind in ("image", "video") else "fp32"
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of train.precision: auto is bf16 on a CUDA device that has it, else fp32 (None)."""
+    """The autocast dtype of train.precision. `auto` here is a run folder's config.yaml of before auto was
+    resolved when a run starts (chosen_precision); its rule then is kept for an exact resume: bf16 on a CUDA
+    device that has it, else fp32 (None)."""
     if precision == "auto":
         cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
         return torch.bfloat16 if cuda_bf16 else None

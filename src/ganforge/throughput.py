@@ -43,8 +43,8 @@ from ganforge.data import Dataset
 from ganforge.errors import UserError
 from ganforge.hardware import free_memory, gflop_per_image, peak_memory_mb, peak_memory_reset, timed
 from ganforge.nets import build_networks
-from ganforge.runs import load_data
-from ganforge.runtime import autocast_dtype, precision_name, resolve_device
+from ganforge.runs import load_data, with_precision
+from ganforge.runtime import autocast_dtype, chosen_precision, precision_name, resolve_device
 from ganforge.textbook import textbook_rate
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
@@ -149,6 +149,8 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
             paths = [("ganforge", p) for p in precisions] + [("textbook", precisions[0])]
             for path, p in paths:
                 cfg = configs[(net, batch, p)]
+                # auto as a new run would choose it here
+                cfg = with_precision(cfg, chosen_precision(cfg.train.precision, dev, dataset.kind))
                 dtype = precision_name(autocast_dtype(cfg.train.precision, dev)) if path == "ganforge" else "fp32"
                 progress.set_postfix_str(f"{net} batch {batch} {path} {dtype}")
                 free_memory(dev)

@@ -7,10 +7,11 @@ import torch
 from safetensors.torch import load_file
 
 from ganforge import hardware
-from ganforge.checkpoint import latest_checkpoint
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
-from ganforge.runs import load_data
-from ganforge.runtime import autocast_dtype
+from ganforge.families.gan import GAN
+from ganforge.runs import continue_config, load_data, read_metrics
+from ganforge.runtime import autocast_dtype, chosen_precision
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer, train
 
@@ -26,9 +27,51 @@ def trained(steps, *overrides):
     return trainer, stats.read_and_reset()
 
 
+def bf16_units(monkeypatch, flags):
+    """Pretend the CPU's feature flags are `flags` (a dict as torch.backends.cpu reads them)."""
+    monkeypatch.setattr(hardware, "cpu_capabilities", lambda: flags)
+
+
+@pytest.mark.parametrize(("flags", "kind", "expected"), [
+    ({"amx_bf16": True, "avx512_bf16": True}, "image", "bf16"),
+    ({"avx512_bf16": True}, "image", "bf16"),
+    ({"avx512_bf16": True}, "video", "bf16"),
+    ({"avx512_bf16": True}, "points", "fp32"),  # toy MLPs keep fp32
+    ({"avx512": True}, "image", "fp32"),  # no bf16 units: nothing changes
+    ({}, "image", "fp32"),
+])
+def test_auto_picks_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, flags, kind, expected):
+    bf16_units(monkeypatch, flags)
+    assert chosen_precision("auto", torch.device("cpu"), kind) == expected
+
+
+def test_an_explicit_precision_is_kept_whatever_the_cpu(monkeypatch):
+    bf16_units(monkeypatch, {})
+    assert chosen_precision("bf16", torch.device("cpu"), "image") == "bf16"
+    bf16_units(monkeypatch, {"amx_bf16": True})
+    assert chosen_precision("fp32", torch.device("cpu"), "image") == "fp32"
+
+
+def test_a_new_run_records_what_auto_chose_and_a_resume_elsewhere_keeps_it(tmp_path, monkeypatch):
+    bf16_units(monkeypatch, {"avx512_bf16": True})
+    cfg = load_config("default", [*TINY, "train.steps=2", "log.checkpoint_every=2"])
+    assert cfg.train.precision == "auto"
+    train(cfg, tmp_path / "run", quiet=True)
+    assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
+    bf16_units(monkeypatch, {})  # the same run resumed on a CPU without bf16 units
+    resumed = continue_config(tmp_path / "run", ["train.steps=3"])
+    assert resumed.train.precision == "bf16"
+    assert build_trainer(resumed, load_data(resumed)).amp_dtype is torch.bfloat16
+    train(load_config("default", [*TINY, "train.steps=3"]), tmp_path / "run", resume=True, quiet=True)  # auto
+    assert "precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
+    train(cfg, tmp_path / "plain", quiet=True)
+    assert "precision: fp32" in (tmp_path / "plain" / "config.yaml").read_text()
+
+
 def test_precision_names_map_to_autocast_dtypes():
     cpu = torch.device("cpu")
-    assert autocast_dtype("auto", cpu) is None  # fp32 on a CPU
+    # auto in a config.yaml of before it was recorded: that time's rule, fp32 on a CPU, for an exact resume
+    assert autocast_dtype("auto", cpu) is None
     assert autocast_dtype("fp32", cpu) is None
     assert autocast_dtype("bf16", cpu) is torch.bfloat16
     assert autocast_dtype("fp16", cpu) is torch.float16
@@ -51,8 +94,8 @@ def test_bf16_run_resumes_bit_for_bit(tmp_path):
 
 
 def test_header_names_the_arithmetic(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(hardware, "cpu_capabilities", lambda: {"avx512_bf16": True})
-    cfg = load_config("default", [*TINY, "train.precision=bf16", "train.steps=1"])
+    bf16_units(monkeypatch, {"avx512_bf16": True})
+    cfg = load_config("default", [*TINY, "train.steps=1"])  # auto
     train(cfg, tmp_path / "run")
     header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ganforge training"))
     assert header.endswith("for 1 step of batch 16 (phases D, G), device cpu, bf16 autocast (AVX512-BF16)")
@@ -104,3 +147,22 @@ def test_compile_that_cannot_work_here_falls_back_with_a_warning(monkeypatch):
 @pytest.mark.parametrize("value", ["on", "off"])
 def test_yaml_on_and_off_are_choices_not_booleans(value):
     assert load_config("default", [f"train.compile={value}"]).train.compile == value
+
+
+def test_a_nan_in_a_bf16_run_is_rolled_back_and_the_run_completes(tmp_path, monkeypatch):
+    original, calls = GAN.d_loss, {"n": 0}
+
+    def d_loss(self, real, z):  # step 5's D loss is NaN
+        loss, stats = original(self, real, z)
+        calls["n"] += 1
+        return (loss * float("nan"), {**stats, "loss_d": loss.detach() * float("nan")}) if calls["n"] == 5 \
+            else (loss, stats)
+
+    monkeypatch.setattr(GAN, "d_loss", d_loss)
+    cfg = load_config("default", [*TINY, "train.precision=bf16", "train.steps=6", "log.checkpoint_every=2",
+                                  "log.every=1", "log.sample_every=6"])
+    summary = train(cfg, tmp_path / "run", quiet=True)
+    events = [r for r in read_metrics(tmp_path / "run") if "event" in r]
+    assert summary["steps"] == 6 and [(e["event"], e["to"]) for e in events] == [("rollback", "step_000004")]
+    model, _, meta = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    assert meta["rollbacks"] == 1 and all(torch.isfinite(v).all() for v in model.values() if v.is_floating_point())

@@ -80,7 +80,7 @@ class TrainConfig:
     batch_size: int = 64  # examples per step (the global batch, split over the processes of a torchrun)
     seed: int = 0  # seeds the weights, the noise and the data order
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = choice("auto", "auto", "fp32", "bf16", "fp16")  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: str = choice("auto", "auto", "fp32", "bf16", "fp16")  # auto: bf16 on bf16 hardware (images); recorded
     compile: str = choice("off", "off", "on", "graphs")  # torch.compile the networks (graphs: with CUDA graphs)
     sync_bn: bool = False  # multi-GPU (torchrun): BatchNorm statistics over the global batch
     ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta

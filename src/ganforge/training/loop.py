@@ -29,7 +29,7 @@ from ganforge.families import Family
 from ganforge.files import write_text_atomic
 from ganforge.generator import SHOWCASE
 from ganforge.runs import read_metrics
-from ganforge.runtime import precision_name
+from ganforge.runtime import precision_name, resolve_device
 from ganforge.training import distributed
 from ganforge.training.build import build_trainer
 from ganforge.training.distributed import SINGLE, Ranks
@@ -100,6 +100,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     if not resume:
         cfg, note = runs.fit_to_folder(cfg)
     dataset = runs.load_data(cfg)
+    cfg = runs.settled_precision(cfg, run_dir, resume, device or resolve_device(cfg.train.device), dataset.kind)
     trainer = build_trainer(cfg, dataset, ranks, device)
     if resume and ckpt.list_checkpoints(run_dir):
         trainer.load(ckpt.latest_checkpoint(run_dir))
