@@ -25,7 +25,7 @@ from ganforge.families import Family, build_family, family_class
 from ganforge.files import write_text_atomic
 from ganforge.generator import SHOWCASE, Generator, TakesText
 from ganforge.options import as_dict
-from ganforge.runtime import chosen_precision, resolve_device
+from ganforge.runtime import auto_precision_before_recording, chosen_precision, resolve_device
 
 TEXT_PRESET = "text2image-fashion"  # the preset a note names for training on a folder's captions
 
@@ -223,11 +223,12 @@ def with_precision(cfg: Config, precision: str) -> Config:
 def settled_precision(cfg: Config, run_dir: Path, resume: bool, device: torch.device, data_kind: str) -> Config:
     """train.precision=auto made concrete, so that config.yaml records the arithmetic a run trains in: a
     resumed run keeps what its config.yaml says (there, auto is a run of before auto was recorded, resumed
-    under that time's rule: runtime.autocast_dtype), a new run takes chosen_precision's answer here."""
+    under that time's rule), a new run takes chosen_precision's answer here."""
     if cfg.train.precision != "auto":
         return cfg
     if resume and (Path(run_dir) / "config.yaml").is_file():
-        return with_precision(cfg, read_config(run_dir).train.precision)
+        recorded = read_config(run_dir).train.precision
+        return with_precision(cfg, auto_precision_before_recording(device) if recorded == "auto" else recorded)
     return with_precision(cfg, chosen_precision(cfg.train.precision, device, data_kind))
 
 

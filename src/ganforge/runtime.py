@@ -37,14 +37,16 @@ def chosen_precision(precision: str, device: torch.device, data_kind: str) -> st
     return "bf16" if hardware.native_bf16(device) and data_kind in ("image", "video") else "fp32"
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of train.precision. `auto` here is a run folder's config.yaml of before auto was
-    resolved when a run starts (chosen_precision); its rule then is kept for an exact resume: bf16 on a CUDA
-    device that has it, else fp32 (None)."""
-    if precision == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if cuda_bf16 else None
+def autocast_dtype(precision: str, device: torch.device, data_kind: str) -> torch.dtype | None:
+    """The autocast dtype of train.precision on `device` (auto: chosen_precision's answer for `data_kind`)."""
+    precision = chosen_precision(precision, device, data_kind)
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def auto_precision_before_recording(device: torch.device) -> str:
+    """What `auto` meant in a run folder's config.yaml of before a run recorded its choice: bf16 on a CUDA
+    device that has it, else fp32. A resume of such a run keeps that arithmetic, whatever this CPU has."""
+    return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

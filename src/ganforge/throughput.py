@@ -151,7 +151,7 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
                 cfg = configs[(net, batch, p)]
                 # auto as a new run would choose it here
                 cfg = with_precision(cfg, chosen_precision(cfg.train.precision, dev, dataset.kind))
-                dtype = precision_name(autocast_dtype(cfg.train.precision, dev)) if path == "ganforge" else "fp32"
+                dtype = precision_name(autocast_dtype(cfg.train.precision, dev, dataset.kind)) if path == "ganforge" else "fp32"
                 progress.set_postfix_str(f"{net} batch {batch} {path} {dtype}")
                 free_memory(dev)
                 reset_ok &= peak_memory_reset(dev)

@@ -10,7 +10,7 @@ from ganforge import hardware
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.families.gan import GAN
-from ganforge.runs import continue_config, load_data, read_metrics
+from ganforge.runs import continue_config, load_data, read_metrics, settled_precision
 from ganforge.runtime import autocast_dtype, chosen_precision
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer, train
@@ -68,13 +68,31 @@ def test_a_new_run_records_what_auto_chose_and_a_resume_elsewhere_keeps_it(tmp_p
     assert "precision: fp32" in (tmp_path / "plain" / "config.yaml").read_text()
 
 
-def test_precision_names_map_to_autocast_dtypes():
+def test_precision_names_map_to_autocast_dtypes(monkeypatch):
     cpu = torch.device("cpu")
-    # auto in a config.yaml of before it was recorded: that time's rule, fp32 on a CPU, for an exact resume
-    assert autocast_dtype("auto", cpu) is None
-    assert autocast_dtype("fp32", cpu) is None
-    assert autocast_dtype("bf16", cpu) is torch.bfloat16
-    assert autocast_dtype("fp16", cpu) is torch.float16
+    bf16_units(monkeypatch, {"avx512_bf16": True})
+    assert autocast_dtype("auto", cpu, "image") is torch.bfloat16  # auto as a new run chooses it
+    assert autocast_dtype("auto", cpu, "points") is None
+    assert autocast_dtype("fp32", cpu, "image") is None
+    assert autocast_dtype("fp16", cpu, "image") is torch.float16
+    bf16_units(monkeypatch, {})
+    assert autocast_dtype("auto", cpu, "image") is None
+    assert autocast_dtype("bf16", cpu, "image") is torch.bfloat16
+
+
+def test_a_run_that_recorded_auto_resumes_in_that_times_arithmetic(tmp_path, monkeypatch):
+    """A config.yaml of before a run recorded its choice says auto; it trained in fp32 on a CPU, and a resume
+    on a CPU with bf16 units keeps fp32."""
+    bf16_units(monkeypatch, {"avx512_bf16": True})
+    cfg = load_config("default", [*TINY, "train.steps=2", "train.precision=fp32"])
+    train(cfg, tmp_path / "run", quiet=True)
+    config_yaml = tmp_path / "run" / "config.yaml"
+    config_yaml.write_text(config_yaml.read_text().replace("precision: fp32", "precision: auto"))
+    resumed = settled_precision(continue_config(tmp_path / "run", ["train.steps=3"]), tmp_path / "run", True,
+                                torch.device("cpu"), "image")
+    assert resumed.train.precision == "fp32"
+    fresh = settled_precision(load_config("default", TINY), tmp_path / "new", False, torch.device("cpu"), "image")
+    assert fresh.train.precision == "bf16"  # a new run on the same CPU
 
 
 def test_bf16_run_resumes_bit_for_bit(tmp_path):

@@ -8,16 +8,22 @@ import torch
 from ganforge.config import Config, OptimizerConfig
 
 
-def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
+def make_optimizer(opt: OptimizerConfig, params, device: torch.device | None = None,
+                   amp_dtype: torch.dtype | None = None) -> torch.optim.Optimizer:
     if opt.name == "adam":
-        # fused on CUDA: one kernel for all parameters; elsewhere foreach: one call per operation for all of them,
-        # bit for bit the per-tensor result (the CPU's fused kernel is faster still but rounds differently)
-        fused = device is not None and device.type == "cuda"
+        fused = fused_adam(device, amp_dtype)
         return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas), fused=fused or None,
                                 foreach=None if fused else True)
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
     return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
+
+
+def fused_adam(device: torch.device | None, amp_dtype: torch.dtype | None) -> bool:
+    """Adam as one fused kernel for all parameters: on CUDA, and on a CPU under autocast. An fp32 CPU run keeps
+    foreach Adam (one call per operation for all parameters), bit for bit the per-tensor result its recorded
+    digests were made with; the CPU's fused kernel is faster but rounds differently."""
+    return device is not None and (device.type == "cuda" or amp_dtype is not None)
 
 
 def group_parameters(nets: list[torch.nn.Module]) -> list[torch.nn.Parameter]:
