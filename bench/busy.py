@@ -1,14 +1,16 @@
-"""ganforge on a shared machine: the default run's training time alone and beside a competing job, under each
-OpenMP thread count and wait policy.
+"""ganforge on a shared machine: the default run's training time alone and beside a competing job, with
+ganforge's own choice of threads and wait policy (`ganforge train`, train.threads=0: cpu_share.py) against
+OpenMP's defaults.
 
     python bench/busy.py [--steps 300] [--out runs/busy] [--competitor train|matmul]
 
-Each row trains `ganforge train --steps N` (the default recipe) in a fresh process and reads the training time
-from its summary.json (start-up and pictures excluded). "beside" rows first start the competitor, a second
-process that keeps every core busy for the whole row: another `ganforge train` (default) or a loop of fp32
-matrix products, both with torch's default threads, and stop it after. A fair share of a 2-core machine shared
-with one other job is half of it, so beside / alone = 2.0 is fair and more is lost to the contention itself
-(OpenMP threads that spin while they wait take the cores the other job's threads need). Measure on an
+Each row trains the default recipe for N steps in a fresh process and reads the training time from its
+summary.json (start-up and pictures excluded): through `ganforge train` (which looks at the machine before
+torch loads) or through the Python API (`ganforge.train`, which keeps torch's and OpenMP's defaults: every
+core, threads that spin while they wait). "beside" rows first start the competitor, a second process that
+keeps every core busy for the whole row: another `ganforge train` started on the idle machine (every core) or
+a loop of fp32 matrix products, and stop it after. A fair share of a 2-core machine shared with one other job
+is half of it, so beside / alone = 2.0 is fair and more is lost to the contention itself. Measure on an
 otherwise idle machine.
 """
 
@@ -23,15 +25,15 @@ import sys
 import time
 from pathlib import Path
 
-ROWS = (  # name, competitor running, environment
-    ("alone", False, {}),
-    ("alone, OMP_WAIT_POLICY=PASSIVE", False, {"OMP_WAIT_POLICY": "PASSIVE"}),
-    ("alone, 1 thread", False, {"OMP_NUM_THREADS": "1"}),
-    ("beside", True, {}),
-    ("beside, OMP_WAIT_POLICY=PASSIVE", True, {"OMP_WAIT_POLICY": "PASSIVE"}),
-    ("beside, 1 thread", True, {"OMP_NUM_THREADS": "1"}),
-    ("beside, 1 thread, PASSIVE", True, {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}),
+ROWS = (  # name, competitor running, through the command line (else the Python API), environment, --set
+    ("alone: ganforge train", False, True, {}, []),
+    ("alone: Python API (OpenMP defaults)", False, False, {}, []),
+    ("beside: Python API (OpenMP defaults)", True, False, {}, []),
+    ("beside: Python API, OMP_NUM_THREADS=1", True, False, {"OMP_NUM_THREADS": "1"}, []),
+    ("beside: ganforge train (auto)", True, True, {}, []),
+    ("beside: ganforge train, every core (passive wait)", True, True, {}, [f"train.threads={os.cpu_count()}"]),
 )
+API = "import sys\nfrom ganforge.api import train\ntrain(None, steps=int(sys.argv[1]), out=sys.argv[2], quiet=True)\n"
 MATMUL = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a = (a @ a).tanh_()\n"
 
 
@@ -47,11 +49,13 @@ def competitor(kind: str, out: Path) -> subprocess.Popen:
     return process
 
 
-def timed_run(steps: int, out: Path, env: dict[str, str], extra: list[str]) -> float:
+def timed_run(steps: int, out: Path, cli: bool, env: dict[str, str], extra: list[str]) -> float:
     run = out / "run"
     shutil.rmtree(run, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "ganforge", "train", "--steps", str(steps), "--quiet", "--out", str(run),
-                    *extra], check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    command = ([sys.executable, "-m", "ganforge", "train", "--steps", str(steps), "--quiet", "--out", str(run),
+                *[item for kv in extra for item in ("--set", kv)]] if cli else
+               [sys.executable, "-c", API, str(steps), str(run)])
+    subprocess.run(command, check=True, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
     return json.loads((run / "summary.json").read_text())["seconds"]
 
 
@@ -60,12 +64,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="default-recipe steps per row (default 300)")
     parser.add_argument("--out", default="runs/busy", help="scratch folder (default runs/busy)")
     parser.add_argument("--competitor", default="train", choices=("train", "matmul"))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config key for the measured runs, e.g. train.threads=auto")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    extra = [item for kv in args.set for item in ("--set", kv)]
     import torch
 
     from ganforge import hardware
@@ -73,16 +74,16 @@ def main() -> None:
     print(f"busy-machine study on {hardware.cpu_name()} ({os.cpu_count()} logical CPUs, torch "
           f"{torch.__version__}): {args.steps} default steps per row, competitor: {args.competitor}")
     times = {}
-    for name, busy, env in ROWS:
+    for name, busy, cli, env, extra in ROWS:
         other = competitor(args.competitor, out) if busy else None
         try:
-            times[name] = timed_run(args.steps, out, env, extra)
+            times[name] = timed_run(args.steps, out, cli, env, extra)
         finally:
             if other is not None:
                 other.kill()
                 other.wait()
         print(f"  {name}: {times[name]:.1f} s", flush=True)
-    alone = times["alone"]
+    alone = times[ROWS[0][0]]
     print(f"\n| {args.steps} default steps | training time | vs alone |\n|---|---:|---:|")
     for name, seconds in times.items():
         print(f"| {name} | {seconds:.1f} s | {seconds / alone:.2f}x |")

@@ -23,9 +23,11 @@ from ganforge import hardware
 from ganforge.config import load_config
 from ganforge.runs import load_data, with_precision
 from ganforge.runtime import chosen_precision
-from ganforge.throughput import NETS
+from ganforge.throughput import NETS as BENCH_NETS
 from ganforge.training import build, optim
 from ganforge.training.log import RunningStats
+
+NETS = {**BENCH_NETS, "stylegan28": "stylegan-fashion"}  # net name -> preset
 
 # (name, train.precision, channels-last on a CPU, fused Adam on a CPU); None: as ganforge decides
 VARIANTS = (
@@ -83,6 +85,26 @@ def ablation(net: str, batches: list[int], steps: int, repeats: int) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def style_against_dcgan(batches: list[int], steps: int, repeats: int) -> None:
+    """StyleGAN's step (its preset: mapping network, modulated convolutions, noise, skip outputs, residual D,
+    lazy R1 every 16 steps, style mixing) against the DCGAN step at the same 28x28 and batch."""
+    print("| StyleGAN step vs DCGAN step (28x28) | " + " | ".join(f"batch {b}: fp32 | bf16 (auto)" for b in batches) + " |")
+    print("|---|" + "---:|---:|" * len(batches))
+    rates: dict[tuple[str, int, str], float] = {}
+    trainers = {(net, b, p): trainer_for(net, b, p, None, None)
+                for net in ("dcgan28", "stylegan28") for b in batches for p in ("fp32", "auto")}
+    for trainer in trainers.values():
+        images_per_s(trainer, 5)
+    for _ in range(repeats):
+        for key, trainer in trainers.items():
+            rates[key] = max(rates.get(key, 0.0), images_per_s(trainer, steps))
+    for net in ("dcgan28", "stylegan28"):
+        cells = [f"{rates[(net, b, p)]:,.0f} images/s" for b in batches for p in ("fp32", "auto")]
+        print(f"| {net} | " + " | ".join(cells) + " |")
+    cells = [f"{rates[('dcgan28', b, p)] / rates[('stylegan28', b, p)]:.2f}x" for b in batches for p in ("fp32", "auto")]
+    print("| StyleGAN step / DCGAN step (time) | " + " | ".join(cells) + " |")
+
+
 def profile(net: str, batch: int, steps: int, top: int) -> None:
     trainer = trainer_for(net, batch, "auto", None, None)
     stats = RunningStats()
@@ -110,16 +132,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds, best kept (default 3)")
     parser.add_argument("--net", nargs="+", default=["dcgan28"], choices=tuple(NETS))
     parser.add_argument("--top", type=int, default=15, help="operators in the profiler table (default 15)")
-    parser.add_argument("--no-profile", action="store_true", help="the ablation table alone")
+    parser.add_argument("--no-profile", action="store_true", help="no profiler table")
+    parser.add_argument("--profile-net", choices=tuple(NETS), help="the net profiled (default: the first --net)")
+    parser.add_argument("--stylegan", action="store_true", help="StyleGAN's step against DCGAN's, not the ablation")
     args = parser.parse_args()
     machine = hardware.describe(torch.device("cpu"))
     print(f"{machine['device']} (bf16 units: {machine['bf16_units']}), {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}\n")
-    for net in args.net:
-        ablation(net, args.batch, args.steps, args.repeats)
-        print()
+    if args.stylegan:
+        style_against_dcgan(args.batch, args.steps, args.repeats)
+    else:
+        for net in args.net:
+            ablation(net, args.batch, args.steps, args.repeats)
+            print()
     if not args.no_profile:
-        profile(args.net[0], args.batch[0], 20, args.top)
+        profile(args.profile_net or args.net[0], args.batch[0], 20, args.top)
 
 
 if __name__ == "__main__":

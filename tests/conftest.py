@@ -18,6 +18,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _an_idle_machine():
+    """`ganforge train` in a test sees an idle machine (cpu_share: no thread choice, no note, no wait policy)
+    whatever else runs beside the suite; tests/test_cpu_share.py reads the real /proc/stat."""
+    from ganforge import cpu_share
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cpu_share, "other_busy_cores", lambda window_s=None: None)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _private_feature_cache(tmp_path_factory):
     """Tests never read or write the user's feature cache (~/.cache/ganforge)."""
     mp = pytest.MonkeyPatch()

@@ -229,14 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
-    from ganforge.api import train
-    from ganforge.training.log import SHORT
+    from ganforge import cpu_share
 
     if args.resume and (args.config or args.out):
         raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
+    cpu_share.prepare_process()  # before torch loads: OpenMP reads its wait policy once
+    from ganforge.api import train
+    from ganforge.training.log import SHORT
+
     settings = {"log.checkpoint_every": args.checkpoint_every} if args.checkpoint_every is not None else {}
-    run = train(args.config, steps=args.steps, data=args.data, out=args.resume or args.out, resume=bool(args.resume),
-                seed=args.seed, device=args.device, settings=settings, overrides=args.set, quiet=args.quiet)
+    try:
+        run = train(args.config, steps=args.steps, data=args.data, out=args.resume or args.out,
+                    resume=bool(args.resume), seed=args.seed, device=args.device, settings=settings,
+                    overrides=args.set, quiet=args.quiet)
+    finally:
+        cpu_share.busy_at_start = None  # this command's measurement: not for a later train() in the process
     summary = run.summary
     if not summary:  # a rank other than 0 of a multi-process run: rank 0 reports
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import typing
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,10 @@ def validate(cfg: Config) -> None:
     if cfg.train.max_rollbacks < 0 or not 0 < cfg.train.rollback_lr <= 1:
         raise UserError("config keys 'train.max_rollbacks' (>= 0) and 'train.rollback_lr' (in (0, 1]) are out "
                         f"of range: {cfg.train.max_rollbacks}, {cfg.train.rollback_lr}")
+    cores = os.cpu_count() or 1
+    if not 0 <= cfg.train.threads <= cores:
+        raise UserError(f"config key 'train.threads' must be 0 (auto) or 1..{cores} (this machine's cores), got "
+                        f"{cfg.train.threads}")
     if not 0 <= cfg.optim.decay_start < 1:
         raise UserError(f"config key 'optim.decay_start' must be in [0, 1), got {cfg.optim.decay_start}")
     if cfg.data.holdout < 0:

@@ -81,6 +81,9 @@ class TrainConfig:
     seed: int = 0  # seeds the weights, the noise and the data order
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = choice("auto", "auto", "fp32", "bf16", "fp16")  # auto: bf16 on bf16 hardware (images); recorded
+    # CPU threads; 0 (auto): every core, or from `ganforge train` on a machine other work keeps busy, the cores
+    # left free (and OpenMP waits passively: cpu_share.py); the Python API keeps the process's own setting
+    threads: int = 0
     compile: str = choice("off", "off", "on", "graphs")  # torch.compile the networks (graphs: with CUDA graphs)
     sync_bn: bool = False  # multi-GPU (torchrun): BatchNorm statistics over the global batch
     ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta

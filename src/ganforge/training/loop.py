@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ganforge import checkpoint as ckpt
-from ganforge import hardware, runs, seeds
+from ganforge import cpu_share, hardware, runs, seeds
 from ganforge.config import Config
 from ganforge.data import Dataset
 from ganforge.errors import TrainingDiverged, UserError
@@ -99,6 +99,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     note = None
     if not resume:
         cfg, note = runs.fit_to_folder(cfg)
+    threads, threads_note = cpu_share.threads_for(cfg.train.threads, torch.get_num_threads(), cpu_share.busy_at_start)
+    if threads is not None:
+        torch.set_num_threads(threads)
     dataset = runs.load_data(cfg)
     cfg = runs.settled_precision(cfg, run_dir, resume, device or resolve_device(cfg.train.device), dataset.kind)
     trainer = build_trainer(cfg, dataset, ranks, device)
@@ -137,7 +140,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         if not (run_dir / "reals.png").exists():
             sampler.write_reals(run_dir, cfg.train.seed)
     if not quiet:
-        for line in ([note] if note else []) + runs.data_notes(cfg, dataset):
+        for line in [n for n in (note, threads_note) if n] + runs.data_notes(cfg, dataset):
             print(f"note: {line}")
         if dataset.skipped_files:
             print(f"note: skipped {plural(len(dataset.skipped_files), 'unreadable file')} of {dataset.source} (data.on_bad_file="
