@@ -13,7 +13,8 @@ from ganforge.config import load_config
 from ganforge.data.spec import DataSpec
 from ganforge.errors import UserError
 from ganforge.families import build_family
-from ganforge.nets.stylegan import ModulatedConv2d, StyleGenerator, plan
+from ganforge.nets.equalized import act
+from ganforge.nets.stylegan import ModulatedConv2d, ResidualBlock, StyleGenerator, plan
 from ganforge.runs import load_data, load_family
 from ganforge.training.log import RunningStats
 from ganforge.training.loop import build_trainer
@@ -43,6 +44,16 @@ def test_modulated_convolution_equals_per_sample_weights(demodulate, up):
         xi = F.interpolate(x[i : i + 1], scale_factor=2, mode="bilinear", align_corners=False) if up else x[i : i + 1]
         assert torch.allclose(out[i : i + 1], F.conv2d(xi, weight, padding=1), atol=1e-5)
     assert out.shape == (2, 5, 12 if up else 6, 12 if up else 6)
+
+
+def test_residual_block_equals_its_definition():
+    """Both paths halved by average pooling and summed, scaled by 1/sqrt(2) (StyleGAN2's resnet D)."""
+    torch.manual_seed(0)
+    block = ResidualBlock(3, 5)
+    x = torch.randn(2, 3, 8, 8)
+    main_path = act(block.conv2(act(block.conv1(x))))
+    expected = (F.avg_pool2d(main_path, 2) + F.avg_pool2d(block.skip(x), 2)) / math.sqrt(2)
+    assert torch.allclose(block(x), expected, atol=1e-6) and block(x).shape == (2, 5, 4, 4)
 
 
 @pytest.mark.parametrize("size", [28, 32, 64])

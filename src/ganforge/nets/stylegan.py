@@ -166,7 +166,8 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = act(self.conv2(act(self.conv1(x))))
-        return (F.avg_pool2d(y, 2) + F.avg_pool2d(self.skip(x), 2)) / GAIN
+        # (pool(y) + pool(skip(x))) / sqrt(2) with one pooling: pooling is linear
+        return F.avg_pool2d(y + self.skip(x), 2) / GAIN
 
 
 class ResidualDiscriminator(nn.Module):
