@@ -17,6 +17,8 @@ import os
 import time
 from pathlib import Path
 
+from ganforge.wording import plural
+
 BUSY = 0.5  # cores of other work from which the machine counts as busy
 WINDOW_S = 0.25  # how long /proc/stat is watched
 
@@ -70,8 +72,7 @@ def threads_for(setting: int, cores: int, busy: float | None) -> tuple[int | Non
         return setting, None
     if busy is None or busy < BUSY:
         return None, None
-    free = max(1, round(cores - busy))
+    threads = min(max(1, round(cores - busy)), cores)
     wait = ", OpenMP threads wait passively" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else ""
-    return min(free, cores), (f"the machine is busy: other work keeps {busy:.1f} of its {cores} cores busy, so this "
-                              f"run trains on {min(free, cores)} thread{'s' if min(free, cores) > 1 else ''}{wait} "
-                              f"(train.threads={cores} asks for every core)")
+    return threads, (f"the machine is busy: other work keeps {busy:.1f} of its {plural(cores, 'core')} busy, so "
+                     f"this run trains on {plural(threads, 'thread')}{wait} (train.threads={cores} asks for every core)")
