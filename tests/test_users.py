@@ -85,15 +85,20 @@ def test_a_missing_run_folder_is_named_as_missing(tmp_path, capsys):
         assert "no such folder" in err or "does not exist" in err, command
 
 
-def test_resume_trains_to_the_target_and_refuses_one_already_reached(tmp_path, capsys):
+def test_resume_trains_to_the_target_and_says_when_it_is_already_there(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "--config", "toy-1d", "--steps", "4", "--out", str(run), "--quiet"]) == 0
     files = {p: p.read_bytes() for p in (run / "config.yaml", run / "metrics.jsonl", run / "summary.json")}
     capsys.readouterr()
-    for target in ("4", "3"):
-        err = _error(capsys, ["train", "--resume", str(run), "--steps", target])
-        assert "is at step 4" in err and f"train.steps is {target}" in err
+    err = _error(capsys, ["train", "--resume", str(run), "--steps", "3"])  # below where it is
+    assert "is at step 4" in err and "train.steps is 3" in err
+    for again in (["--steps", "4"], []):  # its own target again (a restarted job): complete, exit 0
+        assert main(["train", "--resume", str(run), *again]) == 0
+        assert f"{run} is complete: it reached its target, step 4; nothing to train" in capsys.readouterr().out
     assert all(p.read_bytes() == data for p, data in files.items())  # the run untouched
+    (run / "summary.json").unlink()  # stopped between its last checkpoint and its summary: resuming finishes it
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4 and "done: step 4" in capsys.readouterr().out
     assert main(["train", "--resume", str(run), "--steps", "7"]) == 0
     out = capsys.readouterr().out
     assert "resuming at step 4" in out and "to step 7 (3 more)" in out and "done: step 7" in out

@@ -247,6 +247,10 @@ def cmd_train(args) -> int:
     summary = run.summary
     if not summary:  # a rank other than 0 of a multi-process run: rank 0 reports
         return 0
+    if summary.get("complete"):  # e.g. a preemptible job restarted after it finished
+        print(f"{summary['run_dir']} is complete: it reached its target, step {summary['steps']:,}; nothing to "
+              f"train (a higher --steps continues it)")
+        return 0
     final = summary["final"]
     shown = ", ".join(f"{SHORT.get(k, k)} {final[k]:.3f}" for k in final if k.startswith(("loss", "d_real", "d_fake")))
     what = "done" if "stopped" not in summary else f"stopped ({summary['stopped']['signal']})"

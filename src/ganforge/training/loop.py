@@ -62,6 +62,16 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
         distributed.stop()
 
 
+def _finished_summary(run_dir: Path, step: int) -> dict | None:
+    """The summary a run wrote when it finished at `step`; None where it has none for that step (it stopped
+    between its last checkpoint and its summary: resuming then writes the pictures and the summary)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("steps") == step and "stopped" not in summary else None
+
+
 class StopRequest:
     """SIGINT (Ctrl-C) or SIGTERM during training: finish the step, write a checkpoint and the pictures, then
     stop. A second signal stops at once. Single-process runs only: under torchrun each rank would stop at its
@@ -107,10 +117,13 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     trainer = build_trainer(cfg, dataset, ranks, device)
     if resume and ckpt.list_checkpoints(run_dir):
         trainer.load(ckpt.latest_checkpoint(run_dir))
-        if trainer.step >= cfg.train.steps:  # refused before anything in the run folder changes
+        if trainer.step > cfg.train.steps:  # refused before anything in the run folder changes
             raise UserError(f"{run_dir} is at step {trainer.step:,}, and the target train.steps is "
                             f"{cfg.train.steps:,}: nothing to train; give the new total, e.g. --steps "
                             f"{trainer.step + cfg.train.steps}")
+        finished = _finished_summary(run_dir, trainer.step)
+        if trainer.step == cfg.train.steps and finished:  # a restarted job that had already finished: done
+            return {**finished, "complete": True}
     if trainer.step == 0:
         trainer.family.progress = not quiet
         trainer.family.begin_training(dataset)  # e.g. SRGAN's G from an SRResNet run
