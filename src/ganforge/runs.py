@@ -184,7 +184,8 @@ def default_run_dir(cfg_name: str) -> Path:
 
 
 def check_new(run_dir: Path) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()):
+    """Refuse a folder that holds anything but hidden files (a run's lock, .DS_Store)."""
+    if run_dir.exists() and any(not p.name.startswith(".") for p in run_dir.iterdir()):
         raise UserError(f"{run_dir} already exists and is not empty; use --resume {run_dir} or choose another --out")
 
 

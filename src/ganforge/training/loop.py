@@ -35,6 +35,7 @@ from ganforge.training.build import build_trainer
 from ganforge.training.distributed import SINGLE, Ranks
 from ganforge.training.log import MetricsLog, NullLog, RunningStats
 from ganforge.training.monitor import TrainingEval, affordable_extractor
+from ganforge.training.run_lock import RunLock
 from ganforge.training.samples import SampleWriter
 from ganforge.training.trainer import Trainer
 from ganforge.wording import plural
@@ -53,13 +54,14 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
     Launched by torchrun with several processes, each trains its share of every batch
     (see ganforge.training.distributed)."""
     ranks = distributed.ranks_from_env()
-    if not ranks.enabled:
-        return _train(cfg, Path(run_dir), resume, quiet, SINGLE, None)
-    try:
-        device = distributed.start(ranks, cfg.train.device)
-        return _train(cfg, Path(run_dir), resume, quiet or not ranks.main, ranks, device)
-    finally:
-        distributed.stop()
+    with RunLock(Path(run_dir), enabled=ranks.main) as lock:  # rank 0 holds the run's one lock
+        if not ranks.enabled:
+            return _train(cfg, Path(run_dir), resume, quiet, SINGLE, None, lock)
+        try:
+            device = distributed.start(ranks, cfg.train.device)
+            return _train(cfg, Path(run_dir), resume, quiet or not ranks.main, ranks, device, lock)
+        finally:
+            distributed.stop()
 
 
 def _finished_summary(run_dir: Path, step: int) -> dict | None:
@@ -100,8 +102,10 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, device: torch.device | None) -> dict:
+def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, device: torch.device | None,
+           lock: RunLock) -> dict:
     main = ranks.main  # rank 0 writes every file; the others train their share and stay silent
+    lock.check()  # another process training this folder is named before anything else is said
     if not resume:
         runs.check_new(run_dir)
     # everything a user can get wrong is checked before the run folder is touched
@@ -137,6 +141,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     elif main and cfg.eval.every:
         evaluator = TrainingEval(cfg, dataset, trainer.family, trainer.device)
         eval_line = f"{evaluator.describe()} every {cfg.eval.every:,} steps; the best weights kept"
+    lock.acquire()  # from here on the folder is written
     if resume:
         if ckpt.list_checkpoints(run_dir):
             if evaluator:
