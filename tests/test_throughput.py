@@ -78,7 +78,9 @@ def test_bench_cli_measures_each_precision_beside_the_roof(tmp_path, capsys):
         assert r["images_per_s"] > 0 and r["peak_mem_mb"] > 0 and r["gflop_per_image"] > 0
         # GFLOP/s is the FLOPs of one image times images/s, read against the roof of the row's own precision
         assert r["gflops"] == pytest.approx(r["images_per_s"] * r["gflop_per_image"], rel=0.01, abs=0.1)
-        assert r["share_of_roof"] == pytest.approx(r["gflops"] / roof[r["precision"]], rel=0.02, abs=1e-3)
+        # (gflops is kept to 0.1: on a slow or shared machine that rounding alone can move the share by 5%)
+        assert r["share_of_roof"] == pytest.approx(r["gflops"] / roof[r["precision"]], rel=0.02,
+                                                   abs=0.05 / roof[r["precision"]] + 1e-3)
     printed = capsys.readouterr().out
     assert printed.startswith("ganforge bench on ") and "torch " + torch.__version__ in printed
     assert f"bf16 units: {machine['bf16_units']}" in printed.splitlines()[0]
