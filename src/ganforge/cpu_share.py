@@ -1,8 +1,8 @@
 """ganforge's share of a CPU that other work already keeps busy: the threads a run trains on and how they wait.
 
 OpenMP threads that wait for one another spin by default; on a machine already loaded they spin on cores the
-other work needs and are descheduled mid-step, so a run beside another job took 4x its time alone where a fair
-share of two cores is 2x (docs/benchmarks.md, bench/busy.py). `ganforge train` therefore looks at the CPUs
+other work needs and are descheduled mid-step, so a run beside another job took 4x (fp32) to 10x (bf16) its time
+alone where a fair share of two cores is 2x (docs/benchmarks.md, bench/busy.py). `ganforge train` therefore looks at the CPUs
 it may run on for a quarter of a second before torch starts: where other work keeps at least half a core busy,
 OpenMP's threads wait passively (OMP_WAIT_POLICY=PASSIVE, read once when torch loads; unless the environment
 already sets it) and train.threads=0 (auto) trains on the cores left free, at least one. On an idle machine
