@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from ganforge.data.translation import area_downsample, centre_crop, colour_digits, pad_to, sobel_edges
+from ganforge.data.translation import (
+    SOBEL_X,
+    area_downsample,
+    centre_crop,
+    colour_digits,
+    pad_to,
+    sobel_edges,
+)
 from ganforge.metrics.translation import polarity, to_unit
 
 
@@ -15,6 +22,19 @@ def test_sobel_edges_of_a_step_by_hand():
     assert edges[0, 0, 2].tolist() == [0, 0, 255, 255, 0]
     assert (edges[..., [0, 1, 4]] == 0).all()
     assert (sobel_edges(torch.zeros(2, 1, 4, 4, dtype=torch.uint8)) == 0).all()  # blank: no edges
+
+
+def test_sobel_edges_match_a_float64_convolution_in_colour_and_across_blocks():
+    x = torch.randint(0, 256, (2100, 3, 9, 7), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    gray = x.double().mean(1, keepdim=True) / 255
+    kernels = torch.stack([SOBEL_X, SOBEL_X.T])[:, None].double()
+    grad = torch.nn.functional.conv2d(torch.nn.functional.pad(gray, [1, 1, 1, 1], mode="replicate"), kernels)
+    magnitude = grad.pow(2).sum(1, keepdim=True).sqrt()
+    reference = (magnitude / magnitude.flatten(1).amax(1)[:, None, None, None] * 255).round()
+    edges = sobel_edges(x)
+    assert edges.shape == (2100, 1, 9, 7) and edges.dtype == torch.uint8
+    assert (edges.double() - reference).abs().max() <= 1  # a tie at .5 may round either way
+    assert (edges.double() == reference).double().mean() > 0.999
 
 
 def test_pad_and_crop_are_inverse_and_area_downsample_averages_blocks():

@@ -21,10 +21,22 @@ SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 def sobel_edges(images: torch.Tensor) -> torch.Tensor:
     """uint8 edge images of uint8 images (channels averaged first), each scaled so its strongest edge is 255."""
-    gray = images.float().mean(1, keepdim=True) / 255.0
-    kernels = torch.stack([SOBEL_X, SOBEL_X.T])[:, None]  # d/dx, d/dy
-    grad = F.conv2d(F.pad(gray, [1, 1, 1, 1], mode="replicate"), kernels)
-    magnitude = grad.pow(2).sum(1, keepdim=True).sqrt()
+    # in blocks and in integers: exact, and some 10x faster than a 2-channel conv2d over 60k images at once
+    return torch.cat([_sobel_block(block) for block in images.split(2048)]) if len(images) else images[:, :1]
+
+
+def _sobel_block(images: torch.Tensor) -> torch.Tensor:
+    # the channels' sum, not their mean: each image is scaled by its own peak, so the scale cancels
+    gray = images.to(torch.int32).sum(1, keepdim=True)
+    p = F.pad(gray.float(), [1, 1, 1, 1], mode="replicate").to(torch.int32)
+    h, w = gray.shape[-2:]
+
+    def at(dy: int, dx: int) -> torch.Tensor:
+        return p[..., dy : dy + h, dx : dx + w]
+
+    gx = at(0, 2) - at(0, 0) + 2 * (at(1, 2) - at(1, 0)) + at(2, 2) - at(2, 0)  # SOBEL_X
+    gy = at(2, 0) - at(0, 0) + 2 * (at(2, 1) - at(0, 1)) + at(2, 2) - at(0, 2)  # its transpose
+    magnitude = (gx * gx + gy * gy).float().sqrt()
     peak = magnitude.flatten(1).amax(1).clamp_min(1e-12)[:, None, None, None]
     return (magnitude / peak * 255).round().to(torch.uint8)
 
@@ -52,12 +64,9 @@ def area_downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
     return F.avg_pool2d(images.float(), factor).round().to(torch.uint8)
 
 
-def _texture(n: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
-    """Smooth random grounds in [0, 1], n x 1 x h x w: coarse noise upsampled, plus stripes."""
-    coarse = torch.rand(n, 1, 4, 4, generator=generator)
+def _texture(coarse: torch.Tensor, angle: torch.Tensor, period: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Smooth random grounds in [0, 1], n x 1 x h x w: coarse noise (n x 1 x 4 x 4) upsampled, plus stripes."""
     smooth = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
-    angle = torch.rand(n, 1, 1, 1, generator=generator) * torch.pi
-    period = 4 + 6 * torch.rand(n, 1, 1, 1, generator=generator)
     rows, cols = torch.arange(h, dtype=torch.float32)[:, None], torch.arange(w, dtype=torch.float32)[None, :]
     stripes = 0.5 + 0.5 * torch.sin(2 * torch.pi * (cols * angle.cos() + rows * angle.sin()) / period)
     return 0.6 * smooth + 0.4 * stripes
@@ -68,9 +77,16 @@ def colour_digits(digits: torch.Tensor, seed: int) -> torch.Tensor:
     random colour over a dark, coloured, textured ground; the same digits and seed give the same images."""
     n, _, h, w = digits.shape
     g = torch.Generator().manual_seed(seed)
-    stroke = F.max_pool2d(digits.float() / 255.0, 3, stride=1, padding=1)  # dilation by a 3 x 3 square
     ground_colour = 0.15 + 0.35 * torch.rand(n, 3, 1, 1, generator=g)
     ink = 0.75 + 0.25 * torch.rand(n, 3, 1, 1, generator=g)
-    ground = ground_colour * (0.5 + 0.5 * _texture(n, h, w, g))
-    image = ground * (1 - stroke) + ink * stroke
-    return (image * 255).round().clamp(0, 255).to(torch.uint8)
+    coarse = torch.rand(n, 1, 4, 4, generator=g)
+    angle = torch.rand(n, 1, 1, 1, generator=g) * torch.pi
+    period = 4 + 6 * torch.rand(n, 1, 1, 1, generator=g)
+    out = torch.empty(n, 3, h, w, dtype=torch.uint8)
+    for i in range(0, n, 2048):  # in blocks that stay in cache: several times faster over 60k digits
+        b = slice(i, i + 2048)
+        stroke = F.max_pool2d(digits[b].float() / 255.0, 3, stride=1, padding=1)  # dilation by a 3 x 3 square
+        ground = ground_colour[b] * (0.5 + 0.5 * _texture(coarse[b], angle[b], period[b], h, w))
+        image = ground * (1 - stroke) + ink[b] * stroke
+        out[b] = (image * 255).round().clamp(0, 255).to(torch.uint8)
+    return out
