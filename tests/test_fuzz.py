@@ -104,3 +104,27 @@ def test_a_yaml_config_cannot_run_code(tmp_path):
     else:
         raise AssertionError("a Python tag was accepted")
     assert not (tmp_path / "ran").exists()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=60) | st.text(max_size=40).map(lambda t: t.encode("utf-16")))
+def test_any_bytes_as_a_yaml_file_are_a_config_or_a_user_error(tmp_path_factory, data):
+    path = tmp_path_factory.getbasetemp() / "fuzz-bytes.yaml"
+    path.write_bytes(data)
+    try:
+        load_config(str(path))
+    except UserError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+
+
+def test_a_yaml_file_in_another_encoding_is_named_and_one_in_utf16_is_read(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("train:\n  steps: 7  # café\n".encode("latin-1"))
+    try:
+        load_config(str(path))
+    except UserError as e:
+        assert str(e) == f"config file {path} is not UTF-8 text (byte 24); save it as UTF-8"
+    else:
+        raise AssertionError("a Latin-1 file was read as UTF-8")
+    path.write_bytes("train:\n  steps: 7\n".encode("utf-16"))  # with a BOM, as Windows editors save it
+    assert load_config(str(path)).train.steps == 7

@@ -3,6 +3,7 @@ PredictsFrames (a video run), written as a GIF of the input followed by the pred
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from ganforge import runs, viz
+from ganforge.data.folder import bad_file_reason
 from ganforge.errors import UserError
 from ganforge.families.video import save_clip_gif
 from ganforge.generator import PredictsFrames, require
@@ -41,23 +43,33 @@ def read_frames(source: Path) -> torch.Tensor:
     """uint8 T x H x W gray frames of a GIF (every frame) or a folder of images (in name order)."""
     if not source.exists():
         raise UserError(f"--input {source}: no such file or folder; give a GIF or a folder of frame images")
-    try:
-        if source.is_dir():
-            files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
-            if not files:
-                raise UserError(f"--input {source}/ holds no frame images (.png, .jpg, .bmp)")
-            frames = []
-            for p in files:
-                with Image.open(p) as im:
-                    frames.append(np.asarray(im.convert("L")))
-        else:
-            with Image.open(source) as im:
-                frames = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(im)]
-    except (OSError, ValueError) as e:
-        raise UserError(f"--input {source}: cannot read it as frames ({e})") from None
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+        if not files:
+            raise UserError(f"--input {source}/ holds no frame images (.png, .jpg, .bmp)")
+    else:
+        files = [source]
+    frames = []
+    for path in files:
+        try:
+            frames += _decode_frames(path, every=not source.is_dir())
+        except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on malformed files
+            bomb = isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning))
+            what = "" if bomb else "; give a GIF or a folder of frame images that open in an image viewer"
+            raise UserError(f"--input {path}: {bad_file_reason(exc)}{what}") from None
     if len({f.shape for f in frames}) > 1:
         raise UserError(f"--input {source}: frames differ in size ({sorted({f.shape for f in frames})})")
     return torch.from_numpy(np.stack(frames))
+
+
+def _decode_frames(path: Path, every: bool) -> list[np.ndarray]:
+    """The frames of one file as H x W uint8 arrays: every frame, or the first only. Sizes past Pillow's
+    decompression-bomb limit are refused from the header, before a frame is decoded (also between 1x and 2x
+    the limit, where Pillow only warns); a GIF frame that would grow the canvas past it is refused likewise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            return [np.asarray(f.convert("L")) for f in (ImageSequence.Iterator(im) if every else [im])]
 
 
 def predict_clip(run_dir: Path, source: str | Path, frames: int = 10, out: str | Path | None = None,

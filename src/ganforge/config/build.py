@@ -136,9 +136,14 @@ def preset_names() -> dict[str, str]:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_bytes())  # bytes: PyYAML decodes UTF-8, or UTF-16 after a BOM
     except OSError as e:
         raise UserError(f"cannot read config file {path}: {e.strerror}") from None
+    except yaml.reader.ReaderError as e:
+        if e.encoding != "unicode":  # bytes the codec could not decode: another encoding, or not text
+            raise UserError(f"config file {path} is not UTF-8 text (byte {e.position}); save it as UTF-8") from None
+        raise UserError(f"config file {path} is not valid YAML: it holds the control character "
+                        f"{chr(e.character)!r} (character {e.position}); delete it") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -201,7 +201,9 @@ def _read_csv(path: Path, text: str) -> tuple[list[str], dict[str, list[float]]]
             _add_row(path, line, rows, first_line, fields[0], fields[1:], names)
     except csv.Error as exc:
         raise UserError(f"{path} line {reader.line_num}: not valid CSV ({exc}); fix the row") from exc
-    assert names is not None  # the caller checked the file has a non-blank line
+    if names is None:  # non-blank lines, yet every field empty once parsed ('""' or ',,')
+        raise UserError(f"{path}: the attribute file has no header row, only empty fields; write a header row "
+                        "file,name1,name2,... and one row per image (file name, then 0 or 1 per attribute)")
     return names, rows
 
 

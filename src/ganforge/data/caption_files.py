@@ -95,7 +95,12 @@ def _check_words(text: str, where: Path, row: int | None = None) -> None:
 
 
 def _read_csv(path: Path) -> dict[str, list[str]]:
-    rows = list(csv.reader(io.StringIO(_read(path))))
+    # newline="": the csv module ends rows at \n, \r\n or a lone \r (old Mac files) and keeps quoted line breaks
+    reader = csv.reader(io.StringIO(_read(path), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a field over the csv module's size limit, a NUL in older Pythons
+        raise UserError(f"{path} (row {reader.line_num}): not valid CSV ({exc}); fix the row") from exc
     header = [c.strip().lower() for c in rows[0]] if rows else []
     if header[:2] != ["file", "caption"]:
         raise UserError(f"{path}: the first row must be the header file,caption (then one row per caption)")

@@ -134,7 +134,7 @@ def _decodes(path: Path, channels: int | None, resolution: int | None) -> bool:
     return True
 
 
-def _bad_file_reason(exc: Exception) -> str:
+def bad_file_reason(exc: Exception) -> str:
     """A one-line reason for a file that could not be decoded."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return (f"too large to decode safely (over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels); "
@@ -227,9 +227,9 @@ def load_image_folder(
             a = decode_image(path, channels, resolution, sizes)
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
-                skipped.append(f"{path.relative_to(root).as_posix()}: {_bad_file_reason(exc)}")
+                skipped.append(f"{path.relative_to(root).as_posix()}: {bad_file_reason(exc)}")
                 continue
-            raise UserError(f"{path}: {_bad_file_reason(exc)}; fix or delete it, or pass "
+            raise UserError(f"{path}: {bad_file_reason(exc)}; fix or delete it, or pass "
                             "--set data.on_bad_file=skip to skip bad files") from exc
         if resolution is None:
             # Without a resolution every image must already have the same square size.

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.folder import _bad_file_reason, _resize_crop, decode_image, find_images
+from ganforge.data.folder import _resize_crop, bad_file_reason, decode_image, find_images
 from ganforge.errors import UserError
 
 LAYOUTS = ("auto", "side_by_side")
@@ -57,22 +57,28 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
         return {"inputs": both[:, 0], "x": both[:, 1], "paired": True, "skipped_files": skipped}
     sides = [top / "A", top / "B"]
     _need_folders(sides, "paired data reads A/ and B/ with matching file names")
+    for side in sides:
+        _refuse_twins(side)
     a, a_keys, skipped_a, lost_a = _decode_side(sides[0], channels, resolution, on_bad_file)
     b, b_keys, skipped_b, lost_b = _decode_side(sides[1], channels, resolution, on_bad_file)
     skipped = skipped_a + skipped_b
     lost = set(lost_a) | set(lost_b)  # a pair goes with its bad half
-    keep_a, keep_b = [k not in lost for k in a_keys], [k not in lost for k in b_keys]
     skipped += [f"{side / k}: its counterpart was skipped" for side, keys in ((sides[0], a_keys), (sides[1], b_keys))
                 for k in keys if k in lost]
-    a_keys, b_keys = [k for k in a_keys if k not in lost], [k for k in b_keys if k not in lost]
-    if a_keys != b_keys:
-        alone = min(set(a_keys) ^ set(b_keys))
-        where, other = (sides[0], sides[1]) if alone in a_keys else (sides[1], sides[0])
+    # Pairs go by name, not by position: files sort by name with the extension, so x.png, x.pn.png on one side
+    # and x.jpg, x.pn.jpg on the other come in different orders.
+    a_at = {k: i for i, k in enumerate(a_keys) if k not in lost}
+    b_at = {k: i for i, k in enumerate(b_keys) if k not in lost}
+    if a_at.keys() != b_at.keys():
+        alone = min(a_at.keys() ^ b_at.keys())
+        where, other = (sides[0], sides[1]) if alone in a_at else (sides[1], sides[0])
         raise UserError(f"{where / alone}: has no counterpart in {other}; paired folders need the same file "
                         "names on both sides (or use trainA/ and trainB/ for unpaired data)")
-    if not a_keys:
+    if not a_at:
         raise UserError(f"{top}: no pair could be read; check the files")
-    return {"inputs": a[torch.tensor(keep_a)], "x": b[torch.tensor(keep_b)], "paired": True,
+    order = list(a_at)  # A's order
+    return {"inputs": a[torch.tensor([a_at[k] for k in order], dtype=torch.long)],
+            "x": b[torch.tensor([b_at[k] for k in order], dtype=torch.long)], "paired": True,
             "skipped_files": skipped}
 
 
@@ -86,6 +92,18 @@ def load_two_folders(a: Path, b: Path, split: str, resolution: int | None, chann
     inputs, _, skipped_a, _ = _decode_side(a, channels, resolution, on_bad_file)
     x, _, skipped_b, _ = _decode_side(b, channels, resolution, on_bad_file)
     return {"inputs": inputs, "x": x, "paired": False, "skipped_files": skipped_a + skipped_b}
+
+
+def _refuse_twins(side: Path) -> None:
+    """Paired images match by name without the extension, so x.png beside x.jpg pairs neither: say so before
+    decoding."""
+    seen: dict[str, Path] = {}
+    for path in find_images(side):
+        key = path.relative_to(side).with_suffix("").as_posix()
+        if key in seen:
+            raise UserError(f"{path}: {seen[key].name} beside it has the same name but another extension; paired "
+                            "folders match images by name, so keep one of them")
+        seen[key] = path
 
 
 def _need_folders(folders: list[Path], what: str) -> None:
@@ -113,10 +131,10 @@ def _decode_side(root: Path, channels: int | None, resolution: int | None, on_ba
             raise
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
             if on_bad_file == "skip":
-                skipped.append(f"{path}: {_bad_file_reason(exc)}")
+                skipped.append(f"{path}: {bad_file_reason(exc)}")
                 skipped_keys.append(rel.with_suffix("").as_posix())
                 continue
-            raise UserError(f"{path}: {_bad_file_reason(exc)}; fix or delete it, or pass "
+            raise UserError(f"{path}: {bad_file_reason(exc)}; fix or delete it, or pass "
                             "--set data.on_bad_file=skip to skip bad files") from exc
         if arrays and a.shape[:-1] != arrays[0].shape[:-1]:
             (h, w), (h0, w0) = a.shape[-3:-1], arrays[0].shape[-3:-1]
