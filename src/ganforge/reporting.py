@@ -101,7 +101,8 @@ def render(run: Path) -> str:
                  _figure(run / "nearest.png", "nearest.png: each sample, its nearest training image in pixel "
                                               "space and (when shown) in feature space", pixels=True)]
     # anything else a command drew into the run folder (a family's latest picture repeats its series)
-    others = [p for p in sorted(run.glob("*.png")) if p.name not in NOT_OTHER_FIGURES and p.stem not in series]
+    others = [p for p in sorted(run.glob("[!.]*.png"))  # not the .tmp-* file of a write killed midway
+              if p.name not in NOT_OTHER_FIGURES and p.stem not in series]
     if others:
         body += ["<h2>Other figures</h2>", '<div class="row">', *(_figure(p, p.name) for p in others), "</div>"]
     body += ["<h2>Config</h2>", "<details><summary>config.yaml (resolved)</summary>",
@@ -138,7 +139,8 @@ def _frame_series(samples: Path) -> dict[str, dict[int, Path]]:
     """The frames in samples/ by series and step: step_000500.png, a family's recon_000500.png; a bare
     000500.png counts as a sample frame."""
     series: dict[str, dict[int, Path]] = {}
-    for path in samples.glob("*.png") if samples.is_dir() else ():
+    # not hidden names: a write killed midway leaves its .tmp-* file (ganforge.files)
+    for path in samples.glob("[!.]*.png") if samples.is_dir() else ():
         name, _, step = path.stem.rpartition("_")
         if step.isdigit():
             series.setdefault(name or MAIN_SERIES, {})[int(step)] = path

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
+from ganforge.files import atomic_folder, atomic_write
 from ganforge.generator import Generator, ScoresPoints, TakesText
 
 HELP = "draw samples from a trained run"
@@ -149,10 +148,8 @@ def sample_to_file(run_dir: Path, out: Path | str | None = None, n: int | None =
     if out.suffix.lower() == ".npz":
         x = viz.to_uint8(fake).numpy() if is_image else fake.numpy()
         extra = {"c": inputs["c"].cpu().numpy()} if "c" in inputs else {}  # the condition vector of each sample
-        tmp = out.with_name(f".tmp-{out.name}")
-        with open(tmp, "wb") as f:
+        with atomic_write(out) as f:
             np.savez(f, x=x, step=step, seed=seed, **extra)
-        tmp.replace(out)
         return out
     if is_image:
         images, columns = g.picture({k: v.cpu() for k, v in inputs.items()}, fake, columns)
@@ -189,22 +186,12 @@ def _check_free(out: Path, folder: bool, force: bool) -> None:
 
 
 def _write_folder(images: torch.Tensor, out: Path) -> Path:
-    """One PNG per image, 000000.png, 000001.png, ..., into a new folder moved into place when complete (so
-    an interrupted run leaves no half-filled folder); samples of an earlier draw there are replaced."""
+    """One PNG per image, 000000.png, 000001.png, ..., into a new folder that takes the place of `out` whole
+    when complete (so an interrupted run leaves no half-filled folder); an earlier draw there is replaced."""
     from PIL import Image
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
-    try:
-        width = max(6, len(str(len(images) - 1)))
+    width = max(6, len(str(len(images) - 1)))
+    with atomic_folder(out) as tmp:  # only NNNNNN.png files were in `out` (checked before sampling)
         for i, img in enumerate(images.permute(0, 2, 3, 1).numpy()):
-            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(tmp / f"{i:0{width}d}.png")
-        if out.is_dir():
-            for old in out.iterdir():  # only NNNNNN.png files are here (checked before sampling)
-                old.unlink()
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+            viz.save_picture(Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img), tmp / f"{i:0{width}d}.png")
     return out

@@ -41,6 +41,7 @@ from ganforge import hardware
 from ganforge.config import Config, family_options, load_config
 from ganforge.data import Dataset
 from ganforge.errors import UserError
+from ganforge.files import write_text_atomic
 from ganforge.hardware import free_memory, gflop_per_image, peak_memory_mb, peak_memory_reset, timed
 from ganforge.nets import build_networks
 from ganforge.runs import load_data, with_precision
@@ -174,9 +175,8 @@ def run_bench(device: str = "auto", batches: list[int] = (128, 512), steps: int 
     if not reset_ok:
         print("note: /proc/self/clear_refs could not be written, so each CPU peak is the process's peak so far")
     if json_out:
-        Path(json_out).write_text(json.dumps({"machine": machine, "torch": torch.__version__,
-                                              "roof_gflops": roof, "convolutions": conv_rows, "rows": rows},
-                                             indent=1) + "\n")
+        write_text_atomic(json_out, json.dumps({"machine": machine, "torch": torch.__version__, "roof_gflops": roof,
+                                                "convolutions": conv_rows, "rows": rows}, indent=1) + "\n")
         print(f"wrote {json_out}")
     return rows
 

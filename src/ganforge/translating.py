@@ -20,7 +20,7 @@ from PIL import Image
 from ganforge import runs, viz
 from ganforge.data.folder import IMAGE_EXTENSIONS, decode_image, find_images
 from ganforge.errors import UserError
-from ganforge.files import atomic_write
+from ganforge.files import atomic_folder
 from ganforge.generator import Generator, Translates, require
 
 HELP = "translate images with an image-to-image run (pix2pix, cyclegan, srgan)"
@@ -102,9 +102,17 @@ def translate_files(run_dir: Path | str, source: Path | str, out: Path | str | N
         raise UserError(f"{taken[0]} exists ({len(taken)} of the outputs do); pass --force to replace them")
     channels = g.input_channels(direction)
     images = [translate_image(g, read_image(p, channels), direction) for p in files]  # all, then write
-    for image, target in zip(images, targets):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        array = image.permute(1, 2, 0).numpy()
-        with atomic_write(target) as f:
-            Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(f, format="PNG")
+    if not source.is_dir():
+        _save_png(images[0], out)
+        return targets
+    # a folder is filled beside `out` and moved in when complete: an interrupted run leaves none of it (an
+    # existing `out` keeps its other files and gets each new one in a rename)
+    with atomic_folder(out, replace=False) as tmp:
+        for image, target in zip(images, targets):
+            _save_png(image, tmp / target.relative_to(out))
     return targets
+
+
+def _save_png(image: torch.Tensor, path: Path) -> None:
+    array = image.permute(1, 2, 0).numpy()
+    viz.save_picture(Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array), path)

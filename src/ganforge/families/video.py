@@ -272,7 +272,8 @@ class Video(Family):
         frames = clip_panels(clip[:, :INPUT_FRAMES], [clip[:, INPUT_FRAMES:], predicted])
         folder.mkdir(parents=True, exist_ok=True)
         path = save_clip_gif(frames, folder / f"clips_{step:06d}.gif")
-        (folder.parent / "clips.gif").write_bytes(path.read_bytes())
+        with atomic_write(folder.parent / "clips.gif") as f:
+            f.write(path.read_bytes())
 
 
 # -- clip GIFs (the run folder's, `ganforge predict`'s and the benchmark's) -----------------------------------

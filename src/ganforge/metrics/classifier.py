@@ -20,12 +20,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 from tqdm import tqdm
 
 from ganforge import viz
 from ganforge.errors import UserError
+from ganforge.files import atomic_write, write_text_atomic
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED = {"mnist": "mnist-classifier", "fashion-mnist": "fashion-mnist-classifier",
@@ -137,11 +138,12 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, recipe: Recip
 
 
 def save_classifier(model: DomainClassifier, path: Path, meta: dict) -> None:
-    """Weights in safetensors, the recipe and test accuracy in a JSON file beside them."""
+    """Weights in safetensors, the recipe and test accuracy in a JSON file beside them (written last, so a
+    JSON file is only ever beside whole weights)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path.with_suffix(".safetensors")))
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    with atomic_write(path.with_suffix(".safetensors")) as f:
+        f.write(save({k: v.contiguous() for k, v in model.state_dict().items()}))
+    write_text_atomic(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
 
 
 def load_classifier(name_or_path: str) -> tuple[DomainClassifier, dict]:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ganforge.files import atomic_write
 from ganforge.viz import make_grid
 from ganforge.viz.labels import LABEL_SIZE, MARGIN, label_font
 
@@ -196,18 +196,11 @@ def save_nearest_panel(
         left = b * (block_w + _BLOCK_GAP)
         canvas[: block.shape[0], left : left + block_w] = block
 
-    # atomic: a temporary file in the same folder, renamed over the target only once it is complete
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")
-    try:
-        with open(tmp, "wb") as f:
-            image = Image.fromarray(canvas)
-            if upscale > 1:
-                image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
-            captioned(image, len(blocks), block_w + _BLOCK_GAP, w, k, upscale).save(f, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    image = Image.fromarray(canvas)
+    if upscale > 1:
+        image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
+    with atomic_write(path) as f:
+        captioned(image, len(blocks), block_w + _BLOCK_GAP, w, k, upscale).save(f, format="PNG")
     return path
 
 

@@ -101,7 +101,8 @@ class SampleWriter:
             out["strip"] = viz.save_strip(frames, run_dir / "progress.png", n=8,
                                           labels=[f"step {int(p.stem.split('_')[1])}" for p in frames],
                                           label=self.dataset.kind == "image")
-        for name in sorted({p.stem.rsplit("_", 1)[0] for p in self.dir.glob("*_*.png")} - {"step"}):
+        # not hidden names: a write killed midway leaves its .tmp-* file (ganforge.files)
+        for name in sorted({p.stem.rsplit("_", 1)[0] for p in self.dir.glob("[!.]*_*.png")} - {"step"}):
             series = sorted(self.dir.glob(f"{name}_[0-9]*.png"))  # a family's own pictures (Family.pictures)
             with atomic_write(run_dir / f"{name}.png") as f:
                 f.write(series[-1].read_bytes())
