@@ -159,27 +159,6 @@ def test_each_row_of_a_picture_is_named_by_its_caption(tmp_path):
     assert g.row_labels(inputs, None) is None  # no grid, no rows
 
 
-def test_training_resumes_exactly(shared, tmp_path, monkeypatch):
-    from ganforge.checkpoint import latest_checkpoint, load_checkpoint
-    from ganforge.training.loop import train
-
-    monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
-    cfg = load_config("text2image-fashion", [*SMALL, "family.pretrain_steps=5", "family.pretrain_batch=16",
-                                             "train.batch_size=8", "train.steps=6", "log.checkpoint_every=3",
-                                             "log.sample_every=3"])
-    train(cfg, tmp_path / "whole", quiet=True)
-    half = tmp_path / "half"
-    train(load_config("text2image-fashion", [*SMALL, "family.pretrain_steps=5", "family.pretrain_batch=16",
-                                             "train.batch_size=8", "train.steps=3", "log.checkpoint_every=3",
-                                             "log.sample_every=3"]), half, quiet=True)
-    train(cfg, half, resume=True, quiet=True)
-    a, state_a, meta = load_checkpoint(latest_checkpoint(tmp_path / "whole"))
-    b, state_b, _ = load_checkpoint(latest_checkpoint(half))
-    assert meta["step"] == 6 and {"T.words.weight", "E.net.0.weight", "extra.thresholds"} <= set(a)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert int(state_a["family.d_steps_done"]) == 6 == int(state_b["family.d_steps_done"])
-
-
 def test_a_short_run_samples_from_text_and_is_measured(shared, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANFORGE_DATA", str(shared("fashion-mnist").parent))
     run = tmp_path / "run"

@@ -101,7 +101,8 @@ class TextEncoders:
     def table(self) -> torch.Tensor:
         """T's embedding of every caption G draws from (T is fixed during the GAN: computed once)."""
         if self._table is None:
-            with torch.no_grad(), eval_mode(self.T):
+            # in fp32 whatever the caller's autocast: the cached table outlives the step that first asks for it
+            with torch.no_grad(), eval_mode(self.T), torch.autocast(self.tokens.device.type, enabled=False):
                 self._table = self.T(self.tokens)
         return self._table
 
