@@ -90,3 +90,50 @@ def test_rng_state_round_trip():
     ckpt.set_rng_state(tensors, plain)
     b = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(a[0], b[0]) and (a[1] == b[1]).all() and a[2] == b[2]
+
+
+@pytest.fixture(scope="module")
+def damaged_run(tmp_path_factory):
+    """A tiny DCGAN run with checkpoints at steps 2 and 4, a best one, and the newest (step 4) damaged."""
+    from ganforge.cli import main
+
+    run = tmp_path_factory.mktemp("runs") / "dcgan"
+    assert main(["train", "--out", str(run), "--steps", "4", "--quiet", "--checkpoint-every", "2", "--set",
+                 "log.tensorboard=false", "--set", "family.g_width=8", "--set", "family.d_width=8", "--set",
+                 "train.batch_size=8", "--set", "eval.every=2", "--set", "eval.n=200"]) == 0
+    assert [p.name for p in ckpt.list_checkpoints(run)] == ["step_000002", "step_000004"]
+    (run / "checkpoints" / "step_000004" / "model.safetensors").write_bytes(b"\0" * 64)  # a disk error
+    return run
+
+
+@pytest.mark.parametrize("command", [["sample", "--n", "4", "--out", "{out}/s.png"], ["eval", "--n", "200"],
+                                     ["export", "--out", "{out}/g.pt"],
+                                     ["explore", "interpolate", "--seeds", "0", "1", "--steps", "3", "--out",
+                                      "{out}/i.png"]])
+def test_every_command_passes_over_a_damaged_checkpoint_and_says_so(damaged_run, command, tmp_path, capsys):
+    from ganforge.cli import main
+
+    argv = [a.format(out=tmp_path) for a in command]
+    at = 2 if argv[0] == "explore" else 1  # the run folder follows the command (and explore's action)
+    assert main([*argv[:at], str(damaged_run), *argv[at:]]) == 0
+    out, err = capsys.readouterr()
+    assert (f"checkpoint {damaged_run / 'checkpoints' / 'step_000004'} is damaged (model.safetensors does not "
+            "match its sha256); using an earlier one") in err
+    if argv[0] == "eval":  # its values go to the run's eval.json, from step 2's weights
+        assert f"samples of {damaged_run} at step 2 " in out
+    else:
+        assert list(tmp_path.iterdir())
+
+
+def test_a_damaged_best_checkpoint_is_refused_by_name(damaged_run, tmp_path, capsys):
+    import shutil
+
+    from ganforge.cli import main
+
+    copy = tmp_path / "run"
+    shutil.copytree(damaged_run, copy)
+    (copy / "checkpoints" / "best" / "model.safetensors").write_bytes(b"\0" * 64)
+    assert main(["sample", str(copy), "--checkpoint", "best", "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "checkpoints/best is damaged" in err and "remove it" in err
+    assert not (tmp_path / "s.png").exists()
