@@ -109,13 +109,13 @@ def test_text2image_refuses_a_folder_without_captions_and_a_single_caption(tmp_p
     ({}, None),
 ])
 def test_a_family_that_reads_no_captions_needs_none_and_the_note_names_where_they_are(tmp_path, files, source):
+    from ganforge.data.archives import open_tree
     from ganforge.data.caption_files import caption_source
-    from ganforge.data.folder import find_images
 
     root = images(tmp_path / "cups", ["a.png", "b.png"])
     for name, text in files.items():
         (root / name).write_text(text)
-    assert caption_source(root, find_images(root)) == source
+    assert caption_source(open_tree(root)) == source
     # b.png has no caption: only a family that reads captions refuses the folder for it
     data = load_dataset(str(root), captions=False)
     assert data.captions is None and data.caption_texts is None and len(data.x) == 2

@@ -259,3 +259,79 @@ def test_dataset_name_loads_again(tmp_path):
     save(tmp_path / "a.png", gray(3))
     ds = load_dataset(str(tmp_path))
     assert torch.equal(load_dataset(ds.name).x, ds.x)
+
+
+def test_pad_centres_the_image_on_black_bands(tmp_path):
+    save(tmp_path / "wide.png", gray(200, (8, 4)))  # 8 wide, 4 high: no resize into 8x8
+    save(tmp_path / "tall.png", gray(100, (3, 8)))  # 3 wide: 2 px left of it, 3 right
+    x = load_dataset(str(tmp_path), resolution=8, aspect="pad").x[:, 0]
+    assert x.shape == (2, 8, 8)
+    # sorted: tall, then wide
+    assert x[0, :, :2].eq(0).all() and x[0, :, 2:5].eq(100).all() and x[0, :, 5:].eq(0).all()
+    assert x[1, :2].eq(0).all() and x[1, 2:6].eq(200).all() and x[1, 6:].eq(0).all()
+    # 16x8 fits 4x4 as 4x2 (a flat image stays flat under Lanczos): rows 0 and 3 black
+    save(tmp_path / "wide.png", gray(200, (16, 8)))
+    (tmp_path / "tall.png").unlink()
+    assert load_dataset(str(tmp_path), resolution=4, aspect="pad").x[0, 0].tolist() == [
+        [0, 0, 0, 0], [200, 200, 200, 200], [200, 200, 200, 200], [0, 0, 0, 0]]
+    # without a resolution each image pads to a square of its long side
+    assert load_dataset(str(tmp_path), aspect="pad").x.shape == (1, 1, 16, 16)
+
+
+def test_keep_trains_on_the_first_images_aspect_and_crops_the_others_to_it(tmp_path):
+    save(tmp_path / "a.png", gray(50, (16, 12)))  # 4:3 -> 32x24 at resolution 32
+    save(tmp_path / "b.png", white_centre(24, 24, 12))  # square: covered (32x32), then 4 px cut above and below
+    data = load_dataset(str(tmp_path), resolution=32, aspect="keep")
+    assert data.x.shape == (2, 1, 24, 32) and data.x[0].unique().tolist() == [50]
+    b = data.x[1, 0].float()
+    # the white centre (6..18 of 24) grew to 8..24 of 32, then 4 rows went: rows 4..20, columns 8..24
+    # (Lanczos rings a little at the edges)
+    assert (b[4:20, 8:24] > 200).all() and (b[:4] < 30).all() and (b[20:] < 30).all() and (b[:, :7] < 30).all()
+    from ganforge.data.fitting import describe_fit
+
+    assert describe_fit(data.image_sizes, (32, 24), "keep") == (
+        "1 image is 24x24: each is resized to 32x32 and centre-cropped to 32x24, 4 px cut from its top and 4 from "
+        "its bottom; crop the files yourself to keep another part")
+    with pytest.raises(UserError, match="all images must be the same size"):
+        load_dataset(str(tmp_path), aspect="keep")  # 16x12 and 24x24 kept as they are
+
+
+def stylegan_folder(root, labels, json_text=None):
+    for i in range(len(labels)):
+        save(root / "00000" / f"img{i:08d}.png", gray(10 * i))
+    pairs = ", ".join(f'["00000/img{i:08d}.png", {k}]' for i, k in enumerate(labels))
+    (root / "dataset.json").write_text(json_text or f'{{"labels": [{pairs}]}}')
+    return root
+
+
+def test_dataset_json_labels_a_folder_and_wins_over_its_subfolders(tmp_path):
+    root = stylegan_folder(tmp_path / "faces", [1, 0, 1])
+    save(root / "00001" / "img00000003.png", gray(30))
+    (root / "dataset.json").write_text(
+        '{"labels": [["00000/img00000000.png", 1], ["./00000/img00000001.png", 0], ["00000/img00000002.png", 1], '
+        '["00001/img00000003.png", 4], ["not/here.png", 2]]}')
+    data = load_dataset(str(root))
+    assert data.y.tolist() == [1, 0, 1, 4] and data.class_names == ["0", "1", "2", "3", "4"]
+    assert data.notes == [(f"{root / 'dataset.json'} labels the images (5 classes by index); the subfolders (00000, "
+                           "00001) are not read as classes: delete dataset.json to label them by subfolder")]
+    (root / "dataset.json").write_text('{"labels": null}')  # StyleGAN's unlabelled data: the subfolders label it
+    data = load_dataset(str(root))
+    assert data.class_names == ["00000", "00001"] and data.y.tolist() == [0, 0, 0, 1] and data.notes == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"labels": [["00000/img00000000.png", 1]', "not valid JSON (line 1, column 41"),
+    ('[["00000/img00000000.png", 1]]', 'has no "labels" key'),
+    ('{"labels": [["00000/img00000000.png", [0.5, 1.0]]]}', "(label 1): [0.5, 1.0] is a vector; ganforge reads"),
+    ('{"labels": [["00000/img00000000.png", true]]}', "must be a whole number from 0 to 99,999, got true"),
+    ('{"labels": [["00000/img00000000.png", -1]]}', "got -1"),
+    ('{"labels": [["00000/img00000000.png", 1], ["00000/img00000000.png", 1]]}', "labelled twice (labels 1 and 2)"),
+    ('{"labels": [["00000/img00000000.png"]]}', "is not a [path, class] pair"),
+    ('{"labels": [["00000/img00000000.png", 1]]}', "img00000001.png: no label for this image in"),
+])
+def test_dataset_json_mistakes_are_one_line_naming_the_file(tmp_path, text, message):
+    root = stylegan_folder(tmp_path / "faces", [0, 0], text)
+    with pytest.raises(UserError) as info:
+        load_dataset(str(root))
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert str(root / ("00000/img00000001.png" if "no label" in message else "dataset.json")) in str(info.value)

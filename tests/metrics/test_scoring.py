@@ -119,6 +119,16 @@ def test_sets_too_small_for_a_metric_are_refused_before_any_features(no_inceptio
         score_images(images[:3], images, ("kid",), never)
 
 
+def test_swd_refuses_images_below_its_smallest_level_and_measures_rectangles():
+    small = torch.randint(0, 256, (4, 3, 12, 16), dtype=torch.uint8)
+    with pytest.raises(UserError, match="swd compares Laplacian pyramids down to 16 px, and these images are 16x12: "
+                                        "measure nn instead"):
+        score_images(small, small, ("swd",), None)
+    wide = torch.randint(0, 256, (4, 3, 24, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    values, _ = score_images(wide, wide.flip(0), ("swd",), None)
+    assert set(values) == {"swd_24x32", "swd_avg"}
+
+
 def test_nn_on_a_folder_of_duplicates_is_one_line(tmp_path):
     """Training images mostly present twice (the same pictures under two class folders): the leave-one-out
     distances have median 0, so nn says why it cannot judge copies instead of failing inside the metric."""

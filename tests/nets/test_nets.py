@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -16,6 +18,25 @@ def test_dcgan_shapes_for_every_resolution_and_channel_count(res, channels):
     assert x.shape == (3, channels, res, res)
     assert x.abs().max() <= 1.0  # tanh output
     assert d(x).shape == (3,)
+
+
+@pytest.mark.parametrize(("shape", "base"), [((3, 48, 64), (3, 4)), ((1, 64, 32), (4, 2)), ((3, 12, 16), (3, 4)),
+                                             ((1, 16, 64), (1, 4))])
+@pytest.mark.parametrize("condition", ["none", "cgan", "projection"])
+def test_dcgan_builds_rectangles_on_a_rectangular_base(shape, base, condition):
+    """data.aspect=keep: G's first layer makes a 4x3 (4x2, 4x1) map that doubles up to the image, D's last reads
+    the same map back; a square's weights keep their shapes (a 4x4 base)."""
+    model = GANOptions(arch="dcgan", g_width=4, d_width=4, z_dim=8, condition=condition)
+    g, d = build_networks(model, shape, True, n_cond=0 if condition == "none" else 3)
+    first = next(m for m in g.modules() if isinstance(m, nn.ConvTranspose2d))
+    last = [m for m in d.modules() if isinstance(m, nn.Conv2d)][-1]
+    assert first.kernel_size == base and last.kernel_size == base
+    c = None if condition == "none" else torch.eye(3)[[0, 2]]
+    x = g(torch.randn(2, 8)) if c is None else g(torch.randn(2, 8), c)
+    assert x.shape == (2, *shape)
+    assert (d(x) if c is None else d(x, c)[0]).shape == (2,)
+    square = build_networks(dataclasses.replace(model, condition="none"), (3, 64, 64), True)[0]
+    assert next(m for m in square.modules() if isinstance(m, nn.ConvTranspose2d)).weight.shape == (8, 32, 4, 4)
 
 
 def test_dcgan_follows_the_paper_guidelines():
@@ -85,8 +106,10 @@ def test_maxout_discriminator():
     assert any(isinstance(x, Maxout) for x in d.modules()) and any(isinstance(x, nn.Dropout) for x in d.modules())
 
 
-@pytest.mark.parametrize("shape, message", [((1, 28, 28), "power-of-two"), ((1, 32, 16), "square"),
-                                            ((2, 32, 32), "1 or 3 image channels")])
+@pytest.mark.parametrize("shape, message", [
+    ((1, 28, 28), "power-of-two"), ((2, 32, 32), "1 or 3 image channels"),
+    ((1, 32, 12), r"square or with the short side a quarter, half or three quarters of the long one \(data.aspect=keep\)"),
+    ((1, 24, 18), "got 18x24")])
 def test_dcgan_rejects_unsupported_shapes(shape, message):
     with pytest.raises(UserError, match=message):
         build_networks(GANOptions(arch="dcgan"), shape, True)

@@ -45,13 +45,13 @@ def find_attribute_file(folder: Path) -> Path | None:
     return None
 
 
-def read_attribute_file(path: Path) -> tuple[list[str], dict[str, list[float]]]:
+def read_attribute_file(path: Path | str, data: bytes | None = None) -> tuple[list[str], dict[str, list[float]]]:
     """Attribute names, and a map from each image's path relative to the image folder (POSIX separators,
     "sub/001.png" or "001.png") to its values as 0.0/1.0 floats. The layout (CSV with a header, or
     CelebA's list_attr_celeba.txt) is detected from the first non-blank line. Raises UserError with one
-    line naming the file and line for any problem."""
-    path = Path(path)
-    text = _read_text(path)
+    line naming the file and line for any problem. `data`: the file's bytes, already read (from an archive:
+    `path` then only names it)."""
+    text = _read_text(Path(path)) if data is None else _decode(path, data)
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), None)
     if first is None:
@@ -102,6 +102,10 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise UserError(f"{path}: the attribute file cannot be read ({exc.strerror or exc}); check that it is "
                         "a readable file") from exc
+    return _decode(path, data)
+
+
+def _decode(path: Path | str, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")  # a BOM, as spreadsheet programs write, is dropped
     except UnicodeDecodeError as exc:

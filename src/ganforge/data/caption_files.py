@@ -7,7 +7,7 @@ Two layouts, looked for in this order:
   per line, blank lines skipped.
 Every image kept for training needs at least one caption; a row for an image that is not in the folder is
 ignored. A caption is read as lower-case words (data/captions.words_of): any language written in letters and
-digits works, punctuation separates words.
+digits works, punctuation separates words. An archive of images (data/archives.py) holds its captions the same way.
 
 The dataset keeps each distinct caption once (`caption_texts`, in order of first appearance) and, per image,
 the indices of its captions (int64 N x K, K the most captions of one image, padded with -1), so that batches
@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
 from pathlib import Path
 
 import torch
 
+from ganforge.data.archives import ImageTree
 from ganforge.data.attributes import image_key
 from ganforge.data.captions import words_of
 from ganforge.errors import UserError
@@ -29,43 +31,50 @@ from ganforge.errors import UserError
 CAPTIONS_CSV = "captions.csv"
 
 
-def read_caption_files(root: Path, paths: list[Path]) -> tuple[Path | None, list[list[str] | None] | None]:
-    """(the captions.csv read or None for .txt files, the captions of each path: None for an image without
-    any); (None, None) when the folder has neither layout."""
-    table = root / CAPTIONS_CSV
-    if table.is_file():
-        by_key = _read_csv(table)
-        return table, [by_key.get(image_key(p.relative_to(root).as_posix())) for p in paths]
-    beside = [p.with_suffix(".txt") for p in paths]
-    if not any(t.is_file() for t in beside):
+def read_caption_files(tree: ImageTree) -> tuple[Path | str | None, list[list[str] | None] | None]:
+    """(where the captions.csv read is, or None for .txt files; the captions of each of the tree's images, None
+    for an image without any); (None, None) when the folder has neither layout. `tree`: the folder or archive."""
+    data = tree.side(CAPTIONS_CSV)
+    if data is not None:
+        table = tree.where(CAPTIONS_CSV)
+        by_key = _read_csv(table, data)
+        return table, [by_key.get(image_key(name)) for name in tree.names]
+    beside = [_txt(name) for name in tree.names]
+    if not any(tree.has(t) for t in beside):
         return None, None
     captions = []
     for text_file in beside:
-        if not text_file.is_file():
+        data = tree.side(text_file)
+        if data is None:
             captions.append(None)
             continue
-        lines = [line.strip() for line in _read(text_file).splitlines() if line.strip()]
+        lines = [line.strip() for line in _text(tree.where(text_file), data).splitlines() if line.strip()]
         for line in lines:
-            _check_words(line, text_file)
+            _check_words(line, tree.where(text_file))
         captions.append(lines or None)
     return None, captions
 
 
-def caption_source(root: Path, paths: list[Path]) -> str | None:
-    """Where the folder `root` (holding the images `paths`) keeps captions, as a note names it: "captions.csv",
-    ".txt files beside the images", or None; nothing is read or checked."""
-    if (root / CAPTIONS_CSV).is_file():
+def caption_source(tree: ImageTree) -> str | None:
+    """Where the folder or archive `tree` keeps captions, as a note names it: "captions.csv", ".txt files beside the
+    images", or None; nothing is read or checked."""
+    if tree.has(CAPTIONS_CSV):
         return CAPTIONS_CSV
-    return ".txt files beside the images" if any(p.with_suffix(".txt").is_file() for p in paths) else None
+    return ".txt files beside the images" if any(tree.has(_txt(name)) for name in tree.names) else None
 
 
-def missing_caption(path: Path, root: Path, table: Path | None) -> UserError:
-    """The message for an image without a caption."""
+def missing_caption(tree: ImageTree, name: str, table: Path | str | None) -> UserError:
+    """The message for the image at `name` in `tree`, which has no caption."""
     if table is not None:
-        return UserError(f"{path}: no caption for this image in {table}; add a row "
-                         f"{path.relative_to(root).as_posix()},<caption> or move the image out of the folder")
-    return UserError(f"{path}: no caption for this image; write one in {path.with_suffix('.txt')} (one caption a "
-                     "line), as beside the other images, or move the image out of the folder")
+        return UserError(f"{tree.where(name)}: no caption for this image in {table}; add a row {name},<caption> or "
+                         f"{tree.remedy}")
+    return UserError(f"{tree.where(name)}: no caption for this image; write one in {tree.where(_txt(name))} (one "
+                     f"caption a line), as beside the other images, or {tree.remedy}")
+
+
+def _txt(name: str) -> str:
+    """The .txt file beside the image at relative path `name` (photo.png -> photo.txt)."""
+    return posixpath.splitext(name)[0] + ".txt"
 
 
 def index_captions(per_image: list[list[str]]) -> tuple[list[str], torch.Tensor]:
@@ -79,13 +88,11 @@ def index_captions(per_image: list[list[str]]) -> tuple[list[str], torch.Tensor]
     return list(position), torch.tensor(rows, dtype=torch.int64).reshape(len(per_image), width)
 
 
-def _read(path: Path) -> str:
+def _text(where: Path | str, data: bytes) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc}); check that it is a readable file") from exc
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: is not UTF-8 text; save it as UTF-8") from exc
+        raise UserError(f"{where}: is not UTF-8 text; save it as UTF-8") from exc
 
 
 def _check_words(text: str, where: Path, row: int | None = None) -> None:
@@ -94,9 +101,9 @@ def _check_words(text: str, where: Path, row: int | None = None) -> None:
         raise UserError(f"{where}{at}: the caption {text!r} has no words; write a caption or delete the line")
 
 
-def _read_csv(path: Path) -> dict[str, list[str]]:
+def _read_csv(path: Path | str, data: bytes) -> dict[str, list[str]]:
     # newline="": the csv module ends rows at \n, \r\n or a lone \r (old Mac files) and keeps quoted line breaks
-    reader = csv.reader(io.StringIO(_read(path), newline=""))
+    reader = csv.reader(io.StringIO(_text(path, data), newline=""))
     try:
         rows = list(reader)
     except csv.Error as exc:  # a field over the csv module's size limit, a NUL in older Pythons

@@ -8,8 +8,8 @@
   pairs where their names match; or any two folders (data.name: domain A, data.domain_b: domain B), which hold
   no test pairs.
 Domain A becomes Dataset.inputs, domain B Dataset.x, as in the built-in tasks. Images are decoded as in
-folder.py (bad files, EXIF, transparency, 16 bits); data.resolution resizes and crops each side to a square,
-and without it every image of a side must have that side's first size.
+folder.py (bad files, EXIF, transparency, 16 bits); data.resolution fits each side to a square (data.aspect:
+centre-cropped or padded), and without it every image of a side must have that side's first size.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.folder import _resize_crop, bad_file_reason, decode_image, find_images
+from ganforge.data.fitting import fit_image, target_size
+from ganforge.data.folder import bad_file_reason, decode_image, find_images
 from ganforge.errors import UserError
 
 LAYOUTS = ("auto", "side_by_side")
@@ -39,13 +40,13 @@ def translation_layout(path: Path, layout: str) -> str | None:
 
 
 def load_translation_folder(path: Path, layout: str, split: str, resolution: int | None, channels: int | None,
-                            on_bad_file: str) -> dict:
+                            on_bad_file: str, aspect: str = "crop") -> dict:
     """The fields of an image-to-image Dataset (inputs, x, paired, skipped_files) from a folder in `layout`."""
     if layout == "unpaired":
         sides = [path / f"{split}A", path / f"{split}B"]
         _need_folders(sides, f"unpaired data reads {split}A/ and {split}B/")
-        a, a_keys, skipped_a, _ = _decode_side(sides[0], channels, resolution, on_bad_file)
-        b, b_keys, skipped_b, _ = _decode_side(sides[1], channels, resolution, on_bad_file)
+        a, a_keys, skipped_a, _ = _decode_side(sides[0], channels, resolution, on_bad_file, aspect=aspect)
+        b, b_keys, skipped_b, _ = _decode_side(sides[1], channels, resolution, on_bad_file, aspect=aspect)
         paired = split == "test" and a_keys == b_keys  # test images with matching names are measured as pairs
         return {"inputs": a, "x": b, "paired": paired, "skipped_files": skipped_a + skipped_b}
     top = path / split if (path / split).is_dir() else path
@@ -53,14 +54,14 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
         raise UserError(f"{path}: no test/ folder; put test pairs in {path / 'test'} to measure the run "
                         f"({'test/A/ and test/B/' if layout == 'paired' else 'side-by-side images'})")
     if layout == "side_by_side":
-        both, _, skipped, _ = _decode_side(top, channels, resolution, on_bad_file, halves=True)
+        both, _, skipped, _ = _decode_side(top, channels, resolution, on_bad_file, halves=True, aspect=aspect)
         return {"inputs": both[:, 0], "x": both[:, 1], "paired": True, "skipped_files": skipped}
     sides = [top / "A", top / "B"]
     _need_folders(sides, "paired data reads A/ and B/ with matching file names")
     for side in sides:
         _refuse_twins(side)
-    a, a_keys, skipped_a, lost_a = _decode_side(sides[0], channels, resolution, on_bad_file)
-    b, b_keys, skipped_b, lost_b = _decode_side(sides[1], channels, resolution, on_bad_file)
+    a, a_keys, skipped_a, lost_a = _decode_side(sides[0], channels, resolution, on_bad_file, aspect=aspect)
+    b, b_keys, skipped_b, lost_b = _decode_side(sides[1], channels, resolution, on_bad_file, aspect=aspect)
     skipped = skipped_a + skipped_b
     lost = set(lost_a) | set(lost_b)  # a pair goes with its bad half
     skipped += [f"{side / k}: its counterpart was skipped" for side, keys in ((sides[0], a_keys), (sides[1], b_keys))
@@ -83,14 +84,14 @@ def load_translation_folder(path: Path, layout: str, split: str, resolution: int
 
 
 def load_two_folders(a: Path, b: Path, split: str, resolution: int | None, channels: int | None,
-                     on_bad_file: str) -> dict:
+                     on_bad_file: str, aspect: str = "crop") -> dict:
     """Unpaired domains from two folders: every image under `a` (domain A) and under `b` (domain B)."""
     _need_folders([a, b], "data.name and data.domain_b each name a folder of one domain's images")
     if split == "test":
         raise UserError(f"data.domain_b: the folders {a} and {b} hold no test pairs to measure against; lay the "
                         "data out as trainA/, trainB/, testA/ and testB/ (test images with matching names)")
-    inputs, _, skipped_a, _ = _decode_side(a, channels, resolution, on_bad_file)
-    x, _, skipped_b, _ = _decode_side(b, channels, resolution, on_bad_file)
+    inputs, _, skipped_a, _ = _decode_side(a, channels, resolution, on_bad_file, aspect=aspect)
+    x, _, skipped_b, _ = _decode_side(b, channels, resolution, on_bad_file, aspect=aspect)
     return {"inputs": inputs, "x": x, "paired": False, "skipped_files": skipped_a + skipped_b}
 
 
@@ -113,7 +114,7 @@ def _need_folders(folders: list[Path], what: str) -> None:
 
 
 def _decode_side(root: Path, channels: int | None, resolution: int | None, on_bad_file: str,
-                 halves: bool = False) -> tuple[torch.Tensor, list[str], list[str], list[str]]:
+                 halves: bool = False, aspect: str = "crop") -> tuple[torch.Tensor, list[str], list[str], list[str]]:
     """Every image under root as N x C x H x W uint8 (halves: N x 2 x C x H x W, each image's left and right
     half), the images' keys (relative paths without extension) in order, the skipped files' reasons and
     their keys."""
@@ -126,7 +127,8 @@ def _decode_side(root: Path, channels: int | None, resolution: int | None, on_ba
     for path in paths:
         rel = path.relative_to(root)
         try:
-            a = decode_halves(path, channels, resolution) if halves else decode_image(path, channels, resolution)
+            a = (decode_halves(path, channels, resolution, aspect) if halves else
+                 decode_image(path, channels, resolution, aspect=aspect))
         except UserError:
             raise
         except Exception as exc:  # Pillow's plugins raise many types on malformed files
@@ -150,17 +152,17 @@ def _decode_side(root: Path, channels: int | None, resolution: int | None, on_ba
     return x.movedim(-1, -3).contiguous(), keys, skipped, skipped_keys
 
 
-def decode_halves(path: Path, channels: int | None, resolution: int | None) -> np.ndarray:
-    """A side-by-side image as 2 x H x W x C: its left half (A) and right half (B), each resized and cropped
-    to `resolution` when given."""
+def decode_halves(path: Path, channels: int | None, resolution: int | None, aspect: str = "crop") -> np.ndarray:
+    """A side-by-side image as 2 x H x W x C: its left half (A) and right half (B), each fitted to `resolution`
+    as `aspect` says when given (padded to a square under pad when not)."""
     both = decode_image(path, channels, None)
     if both.shape[1] % 2:
         raise UserError(f"{path}: side-by-side images need an even width (A on the left half, B on the right), "
                         f"got {both.shape[1]} px")
     half = both.shape[1] // 2
     parts = [both[:, :half], both[:, half:]]
-    if resolution is not None:
-        parts = [np.asarray(_resize_crop(Image.fromarray(p.squeeze(-1) if p.shape[-1] == 1 else p), resolution))
-                 for p in parts]
+    if resolution is not None or aspect == "pad":
+        parts = [Image.fromarray(p.squeeze(-1) if p.shape[-1] == 1 else p) for p in parts]
+        parts = [np.asarray(fit_image(p, target_size(*p.size, resolution, aspect), aspect)) for p in parts]
         parts = [p[:, :, None] if p.ndim == 2 else p for p in parts]
     return np.stack(parts)

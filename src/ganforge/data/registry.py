@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from ganforge.data.archives import is_archive
+from ganforge.data.fitting import ASPECTS, describe_fitting, fit_tensor, target_size
 from ganforge.data.folder import load_image_folder
 from ganforge.data.idx import (
     find_images_file,
@@ -63,6 +64,9 @@ class Dataset:
     caption_texts: list[str] | None = None
     # an image folder: how many files had each (width, height) before resizing (the crop note reads it)
     image_sizes: dict[tuple[int, int], int] | None = None
+    # images: what was done to them to make them the training size, in a few words (reals.png's caption)
+    fitting: str | None = None
+    notes: list[str] = field(default_factory=list)  # what reading decided that the user may not expect
 
 
 EMBEDDED = Path(__file__).parent / "embedded"
@@ -132,7 +136,7 @@ def make_toy(name: str, n: int = 100_000, seed: int = 0) -> Dataset:
 def load_dataset(spec: str, *, root: str | None = None, split: str = "train", resolution: int | None = None,
                  channels: int | None = None, n_toy: int = 100_000, seed: int = 0,
                  on_bad_file: str = "error", attributes: list[str] | None = None, layout: str = "auto",
-                 domain_b: str | None = None, captions: bool = True) -> Dataset:
+                 domain_b: str | None = None, captions: bool = True, aspect: str = "crop") -> Dataset:
     """Load a dataset by name (see DATASET_NAMES) or from a path: a folder of images, a folder of IDX
     files, or one IDX images file. resolution/channels resize and convert images (None keeps them);
     n_toy/seed size and seed toy mixtures; on_bad_file="skip" skips unreadable images. An image folder
@@ -141,19 +145,22 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     image-to-image translation (A/ and B/, trainA/ and trainB/, or layout="side_by_side": data/pairs.py) gives
     Dataset.inputs (domain A) beside x (domain B); so does `domain_b`, a second folder of unpaired images
     beside the folder `spec` (domain A). An image folder's captions (data/caption_files.py) are read unless
-    `captions` is False."""
-    _check_options(split, resolution, channels, on_bad_file)
+    `captions` is False. `aspect` fits images of another shape to the resolution (data/fitting.py: crop, pad or
+    keep)."""
+    _check_options(split, resolution, channels, on_bad_file, aspect)
     if layout not in LAYOUTS:
         raise UserError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if domain_b is not None:
         got = load_two_folders(Path(spec).expanduser(), Path(domain_b).expanduser(), split, resolution, channels,
-                               on_bad_file)
+                               on_bad_file, aspect)
         return Dataset(f"folders:{spec}+{domain_b}", "image", got["x"], None, None, f"{spec} + {domain_b}",
                        skipped=len(got["skipped_files"]), skipped_files=got["skipped_files"], inputs=got["inputs"],
                        paired=False)
     if attributes and spec in DATASET_NAMES:
         raise _no_attribute_file(spec)
     if spec in TOY_SPECS:
+        if aspect != "crop":
+            raise UserError(f"data.aspect={aspect} fits images to data.resolution; {spec} is toy data (points): remove it")
         return make_toy(spec, n_toy, seed)
     if spec == "stacked-mnist":
         return stack_digits(_load_known_idx("mnist", root, split), seed)
@@ -173,10 +180,13 @@ def load_dataset(spec: str, *, root: str | None = None, split: str = "train", re
     elif spec in KNOWN_MD5:
         ds = _load_known_idx(spec, root, split)
     else:
-        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes, layout, captions)
+        ds = _load_path(spec, split, resolution, channels, on_bad_file, attributes, layout, captions, aspect)
         if ds.inputs is not None:
             return ds  # both sides sized and converted by data/pairs.py
-    ds.x = _resize(ds.x, resolution)
+    stored = {(ds.x.shape[-1], ds.x.shape[-2]): len(ds.x)}
+    ds.x = _resize(ds.x, resolution, aspect)
+    if ds.kind == "image":
+        ds.fitting = describe_fitting(ds.image_sizes or stored, (ds.x.shape[-1], ds.x.shape[-2]), aspect)
     if channels == 3 and ds.x.shape[1] == 1:
         ds.x = ds.x.repeat(1, 3, 1, 1)
     return ds
@@ -201,7 +211,8 @@ def data_layout(spec: str, split: str = "train", layout: str = "auto", domain_b:
     return "single" if found is None else "paired"
 
 
-def _check_options(split: str, resolution: int | None, channels: int | None, on_bad_file: str) -> None:
+def _check_options(split: str, resolution: int | None, channels: int | None, on_bad_file: str,
+                   aspect: str = "crop") -> None:
     if split not in ("train", "test"):
         raise UserError(f"data.split must be 'train' or 'test', got {split!r}")
     if resolution is not None and (not isinstance(resolution, int) or resolution < 1):
@@ -210,6 +221,8 @@ def _check_options(split: str, resolution: int | None, channels: int | None, on_
         raise UserError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels!r}")
     if on_bad_file not in ("error", "skip"):
         raise UserError(f"data.on_bad_file must be 'error' or 'skip', got {on_bad_file!r}")
+    if aspect not in ASPECTS:
+        raise UserError(f"data.aspect must be one of {', '.join(ASPECTS)}, got {aspect!r}")
 
 
 def data_roots() -> list[Path]:
@@ -310,8 +323,9 @@ def _no_attribute_file(name: str) -> UserError:
 
 def _load_path(spec: str, split: str, resolution: int | None, channels: int | None,
                on_bad_file: str, attributes: list[str] | None = None, layout: str = "auto",
-               captions: bool = True) -> Dataset:
-    """A dataset from a path; "folder:" and "idx:" prefixes (as in Dataset.name) are accepted."""
+               captions: bool = True, aspect: str = "crop") -> Dataset:
+    """A dataset from a path (an image folder or archive, IDX files); "folder:" and "idx:" prefixes (as in
+    Dataset.name) are accepted."""
     prefixed = spec.startswith(("folder:", "idx:"))
     text = spec.split(":", 1)[1] if prefixed else spec
     path = Path(text).expanduser()
@@ -326,24 +340,25 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
     if found is not None:
         if attributes:
             raise _no_attribute_file(str(path))
-        got = load_translation_folder(path, found, split, resolution, channels, on_bad_file)
+        got = load_translation_folder(path, found, split, resolution, channels, on_bad_file, aspect)
         return Dataset(f"folder:{text}", "image", got["x"], None, None, str(path.resolve()),
                        skipped=len(got["skipped_files"]), skipped_files=got["skipped_files"], inputs=got["inputs"],
                        paired=got["paired"])
-    if path.is_file():
+    if path.is_file() and not is_archive(path):
         images = path
     else:
         try:
-            idx_present = any(is_idx_images_name(p.name) for p in path.iterdir() if p.is_file())
+            idx_present = path.is_dir() and any(is_idx_images_name(p.name) for p in path.iterdir() if p.is_file())
         except OSError as exc:
             raise UserError(f"{path}: cannot list the folder ({exc.strerror or exc}); "
                             "check its permissions") from exc
-        if not idx_present:
-            got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes, captions=captions)
+        if not idx_present:  # a folder of images, or an archive of one
+            got = load_image_folder(path, resolution, channels, on_bad_file, attributes=attributes, captions=captions,
+                                    aspect=aspect)
             return Dataset(f"folder:{text}", "image", got.x, got.y, got.class_names, str(path.resolve()),
                            skipped=got.skipped, attributes=got.attributes, attr_names=got.attr_names,
                            skipped_files=got.skipped_files, captions=got.captions, caption_texts=got.caption_texts,
-                           image_sizes=dict(got.sizes))
+                           image_sizes=dict(got.sizes), notes=got.notes)
         images = find_images_file(path, split)
     if attributes:
         raise _no_attribute_file(str(path))
@@ -355,18 +370,8 @@ def _load_path(spec: str, split: str, resolution: int | None, channels: int | No
     return Dataset(f"idx:{text}", "image", x, y, class_names, str(images.resolve()))
 
 
-def _resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:
-    """Images resized so the short side is `resolution` (antialiased bilinear), then center-cropped."""
-    if resolution is None or tuple(x.shape[-2:]) == (resolution, resolution):
+def _resize(x: torch.Tensor, resolution: int | None, aspect: str = "crop") -> torch.Tensor:
+    """Images held as one tensor fitted to `resolution` as `aspect` says (data/fitting.py)."""
+    if resolution is None and aspect != "pad":
         return x
-    h, w = x.shape[-2:]
-    scale = resolution / min(h, w)
-    size = (max(resolution, round(h * scale)), max(resolution, round(w * scale)))
-    top, left = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-    out = torch.empty(len(x), x.shape[1], resolution, resolution, dtype=torch.uint8)
-    for i in range(0, len(x), 4096):  # in chunks, to keep the float copy small
-        f = F.interpolate(x[i:i + 4096].float(), size=size, mode="bilinear", antialias=True,
-                          align_corners=False)
-        f = f[:, :, top:top + resolution, left:left + resolution]
-        out[i:i + 4096] = f.round().clamp(0, 255).to(torch.uint8)
-    return out
+    return fit_tensor(x, target_size(x.shape[-1], x.shape[-2], resolution, aspect), aspect)

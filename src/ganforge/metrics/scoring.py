@@ -32,6 +32,7 @@ CLASSIFIER_PREFIXES = (("intra_fid", "intra_fd_classifier"), ("fid", "fd_classif
 DEFAULT_METRICS = ("fid", "kid", "pr", "dc")
 NEEDS_EXTRACTOR = (*FEATURE_METRICS, "acc")  # acc: the domain classifier's labels
 PIXEL_METRICS = ("swd", "nn")  # what the defaults become where no extractor can be had
+SWD_MIN = 16  # px: the smallest level of SWD's pyramid (its paper's), so the smallest images it measures
 DEFAULT_N = 10_000  # samples and real images, where the real set holds as many
 TOY_POINTS = 2500  # samples scored on toy mixtures, as in VEEGAN and PacGAN
 NN_LOO_POINTS = 2000  # training images whose leave-one-out distance calibrates the memorisation score
@@ -164,6 +165,10 @@ def score_images(real: torch.Tensor, fake: torch.Tensor, metrics: tuple[str, ...
     `real`); `panel` is where the nearest-neighbour picture goes. Sets too small for a metric are refused and
     sets small enough to make it rough are named in protocol["warnings"], before any features are computed.
     """
+    if "swd" in metrics and min(real.shape[-2:]) < SWD_MIN:
+        raise UserError(f"swd compares Laplacian pyramids down to {SWD_MIN} px, and these images are "
+                        f"{real.shape[-1]}x{real.shape[-2]}: measure nn instead (--metrics nn), or train on images of "
+                        f"{SWD_MIN} px or more on each side")
     if "is" in metrics and not has_logits(extractor):  # checked before minutes of feature extraction
         raise UserError("the FID Inception file has no logits, so it gives no Inception Score; "
                         "use --extractor classifier (MNIST, Fashion-MNIST) for the classifier score")

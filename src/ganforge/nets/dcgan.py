@@ -50,17 +50,31 @@ def _check_shape(shape: tuple[int, ...], ok_sizes: str, ok: bool) -> tuple[int, 
     return c, h
 
 
+def _base(shape: tuple[int, ...]) -> tuple[int, int, tuple[int, int]]:
+    """(channels, doublings, (base height, base width)) of a DCGAN for C x H x W images: the long side a power of
+    two >= 16, reached from 4 by doublings; the short side a quarter, half, three quarters of it or all of it, so
+    a rectangle doubles up from a 4x1, 4x2 or 4x3 base as a square does from 4x4 (data.aspect=keep)."""
+    c, h, w = shape
+    long, short = max(h, w), min(h, w)
+    if c in (1, 3) and h != w and not (long >= 16 and long & (long - 1) == 0 and (4 * short) % long == 0):
+        raise UserError(f"DCGAN needs power-of-two (16, 32, 64, ...) images, square or with the short side a "
+                        f"quarter, half or three quarters of the long one (data.aspect=keep), got {w}x{h}; set "
+                        "data.resolution")
+    _check_shape((c, long, long), "power-of-two (16, 32, 64, ...)", long >= 16 and long & (long - 1) == 0)
+    n_up = int(math.log2(long)) - 2
+    return c, n_up, (h >> n_up, w >> n_up)
+
+
 def build(options: Any, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0) -> tuple[nn.Module, nn.Module]:
-    """DCGAN for square images of a power-of-two size >= 16 (64 in the paper); D reads `pack` samples at once,
-    each with `extra_in` more channels (a cgan's label maps)."""
-    res = shape[1]
-    c, res = _check_shape(shape, "power-of-two (16, 32, 64, ...)", res >= 16 and res & (res - 1) == 0)
-    n_up = int(math.log2(res)) - 2  # 4x4 -> res
+    """DCGAN for square images of a power-of-two size >= 16 (64 in the paper), or rectangles of such a long side
+    built on a 4x1, 4x2 or 4x3 base (_base); D reads `pack` samples at once, each with `extra_in` more channels (a
+    cgan's label maps)."""
+    c, n_up, base = _base(shape)  # the base (4x4 for squares) doubled n_up times
     gw, dw = options.g_width, options.d_width
 
     g_layers: list[nn.Module] = [
         nn.Unflatten(1, (options.z_dim, 1, 1)),
-        nn.ConvTranspose2d(options.z_dim, gw * 2 ** (n_up - 1), 4, 1, 0, bias=False),
+        nn.ConvTranspose2d(options.z_dim, gw * 2 ** (n_up - 1), base, 1, 0, bias=False),
         nn.BatchNorm2d(gw * 2 ** (n_up - 1)),
         nn.ReLU(True),
     ]
@@ -71,7 +85,7 @@ def build(options: Any, shape: tuple[int, ...], pack: int = 1, extra_in: int = 0
     d_layers = down((c + extra_in) * pack, dw, norm=False)
     for i in range(n_up - 1):
         d_layers += down(dw * 2**i, dw * 2 ** (i + 1))
-    d_layers += [nn.Conv2d(dw * 2 ** (n_up - 1), 1, 4, 1, 0), nn.Flatten(0)]
+    d_layers += [nn.Conv2d(dw * 2 ** (n_up - 1), 1, base, 1, 0), nn.Flatten(0)]
 
     g, d = nn.Sequential(*g_layers), nn.Sequential(*d_layers)
     init_weights(g)
