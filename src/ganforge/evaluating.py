@@ -129,7 +129,7 @@ def reference_data(g: Generator, ref: str, unit: str = "images"):
     if ref == cfg.data.split:
         real = reference(g, ref)
         # data.holdout and data.subset applied: exactly what the run saw
-        trained = real if not cfg.data.holdout else runs.load_data(cfg)
+        trained = real if not (cfg.data.holdout or cfg.data.subset) else runs.load_data(cfg)
         held = f", {cfg.data.holdout:,} of them held out of training" if cfg.data.holdout else ""
         return real, f"{ref} (the split the run trained on{held})", trained
     trained = runs.load_data(cfg)

@@ -88,6 +88,7 @@ def render(run: Path) -> str:
     config_text = (run / "config.yaml").read_text()
     name = run.resolve().name
     body = [f"<h1>{_e(name)}</h1>", _subtitle(run)]
+    body += _origin((_read_json(run / "run.json") or {}).get("init"))
     body += _summary(_read_json(run / "summary.json"))
     series = _frame_series(run / "samples")
     data = (_read_json(run / "run.json") or {}).get("data")
@@ -117,6 +118,15 @@ def render(run: Path) -> str:
 def _subtitle(run: Path) -> str:
     """What the run trained and did, from its own files (run_description), under the run's name."""
     return f'<p class="sub">{"<br>".join(map(_e, describe_run(run)))}</p>'
+
+
+def _origin(init) -> list[str]:
+    """A fine-tuned run (train.init): the run and checkpoint its networks started from (run.json)."""
+    if not isinstance(init, dict) or "run" not in init:
+        return []
+    average = ", G's average from its average" if init.get("averaged") else ""
+    where = f'{_e(str(init["run"]))} at step {_e(_fmt(init.get("step")))} ({_e(str(init.get("checkpoint", "")))})'
+    return [f'<p class="sub">fine-tuned: every network started from {where}{average}; optimisers fresh</p>']
 
 
 def _summary(summary: dict | None) -> list[str]:

@@ -56,6 +56,9 @@ class SRGAN(TranslationFamily):
     @classmethod
     def check_settings(cls, options: SRGANOptions, cfg) -> None:
         check_translation(options)
+        if options.init and cfg.train.init:  # both would start G: one run's G would silently win
+            raise UserError(f"config keys 'family.init' ({options.init}) and 'train.init' ({cfg.train.init}) both "
+                            "start G; train.init starts every network: set family.init='' to fine-tune")
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)

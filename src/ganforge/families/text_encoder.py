@@ -39,13 +39,16 @@ class TextEncoders:
 
     def begin_training(self, dataset) -> None:
         """fashion-captions: measure the training data's class thresholds. Then train T and E on the matching
-        objective."""
+        objective. A fine-tuned run (train.init) takes T and E from its source, trained already."""
+        pretrain = not self.cfg.train.init
         if self.own_captions:
-            self.pretrain(dataset.x, captions=dataset.captions)
+            if pretrain:
+                self.pretrain(dataset.x, captions=dataset.captions)
             return
         values = cap.measure(dataset.x)
         self.thresholds = cap.class_thresholds(dataset.x, dataset.y, values=values)
-        self.pretrain(dataset.x, dataset.y, attrs=cap.attributes(dataset.x, dataset.y, self.thresholds, values))
+        if pretrain:
+            self.pretrain(dataset.x, dataset.y, attrs=cap.attributes(dataset.x, dataset.y, self.thresholds, values))
 
     def pretrain(self, x: torch.Tensor, y: torch.Tensor | None = None, progress: bool | None = None,
                  attrs: torch.Tensor | None = None, captions: torch.Tensor | None = None) -> list[float]:
