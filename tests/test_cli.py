@@ -90,7 +90,7 @@ def test_existing_run_folder_is_not_overwritten(image_run, capsys):
 def test_the_run_tools_share_their_run_options():
     parser = build_parser()
     tools = (["sample", "R"], ["translate", "R", "--input", "x"], ["predict", "R", "--input", "x"],
-             ["explore", "mix", "R"], ["eval", "R"], ["report", "R"])
+             ["project", "R", "--input", "x"], ["explore", "mix", "R"], ["eval", "R"], ["report", "R"])
     for argv in tools:
         args = parser.parse_args([*argv, "--out", "o", *(["--force"] if argv[0] != "eval" else [])])
         assert (args.run_dir, args.out, getattr(args, "force", True)) == ("R", "o", True), argv

@@ -15,6 +15,7 @@ from ganforge.generator import MixesStyles
 from ganforge.latent import lerp, slerp, truncate_normal
 from ganforge.metrics.classifier import ClassifierExtractor
 from ganforge.metrics.latent import path_jump_ratio, random_direction_like, share_changed_to
+from ganforge.projecting import load_code
 
 TINY = ["--quiet", "--steps", "2", "--set", "log.tensorboard=false", "--set", "family.g_width=8", "--set",
         "family.d_width=8", "--set", "train.batch_size=8", "--set", "eval.every=0"]
@@ -166,9 +167,11 @@ def test_explore_commands_write_pictures_and_refuse_to_overwrite(gan_run, capsys
     assert "--force" in capsys.readouterr().err
     assert main(["explore", "interpolate", str(gan_run), "--seeds", "0", "1", "2"]) == 2
     assert "pairs" in capsys.readouterr().err
-    assert main(["explore", "interpolate", str(gan_run), "--images", "a.png", "b.png"]) == 2
-    err = capsys.readouterr().err
-    assert "--images needs an encoder" in err and "gan family" in err and err.strip().endswith("use --seeds")
+    assert main(["explore", "interpolate", str(gan_run), "--images", "a.png", "b.png"]) == 2  # projected: read first
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("ganforge explore: error: a.png: not a readable image")
+    assert main(["explore", "attribute", str(gan_run), "--attr", "0", "--seeds", "1", "--codes", "x.npz"]) == 2
+    assert "give one of --seeds, --codes, not several" in capsys.readouterr().err
     assert main(["explore", "arithmetic", str(gan_run), "--a", "0,1", "--b", "2,3", "--c", "4,5", "--n", "8"]) == 0
     arith = gan_run / "explore" / "arithmetic_seed0.png"
     assert capsys.readouterr().out.splitlines() == [
@@ -371,3 +374,64 @@ def test_a_stylegan_truncation_sweep_says_w_is_pulled_to_its_average(style_run, 
     protocol = json.loads((tmp_path / "t.json").read_text())["protocol"]
     assert protocol["truncation"] == g.truncation_note()
     assert "w_avg" in protocol["truncation"] and "redrawn" not in protocol["truncation"]
+
+
+# -- real images: projected codes ---------------------------------------------------------------------------------
+
+
+def projected(run, tmp_path, names: list[str], steps: int = 5) -> list:
+    """`ganforge project`'s codes of some of the run's own samples (seed 11) saved as PNGs under `names`."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, x in zip(names, viz.to_uint8(ganforge.load(run).sample(len(names), seed=11))):
+        Image.fromarray(x[0].numpy()).save(folder / name)
+    ganforge.project(run, folder, out=tmp_path / "codes", steps=steps)
+    return [tmp_path / "codes" / name.replace(".png", ".npz") for name in names]
+
+
+def test_explore_edits_projected_codes_with_the_generators_own_pixels(gan_run, tmp_path, monkeypatch):
+    g = ganforge.load(gan_run)
+    files = projected(gan_run, tmp_path, ["a.png", "b.png", "c.png"])
+    z = torch.cat([load_code(f)[0]["z"] for f in files])
+    png, _ = exploring.interpolate(gan_run, codes=[str(f) for f in files[:2]], steps=5, out=tmp_path / "i.png")
+    line = torch.stack([z[0] + t * (z[1] - z[0]) for t in (0.0, 0.25, 0.5, 0.75, 1.0)])
+    got = cells(png, 1, 5)[0]
+    assert same(got, drawn(g, {"z": line}))
+    picture = np.asarray(Image.open(tmp_path / "codes" / "a.png"))[::2, ::2]  # the image | its reconstruction
+    assert np.array_equal(got[0], picture[2:30, 32:60])  # the path starts at the projection itself
+    vector = torch.linspace(-1, 1, z.shape[1])
+    monkeypatch.setattr(exploring, "attribute_vector", lambda ex, attr: vector)
+    png, _ = exploring.attribute(gan_run, "trouser", codes=[str(tmp_path / "codes")], strengths=[0, 1],
+                                 out=tmp_path / "t.png")
+    got = cells(png, 3, 2)  # a row per code of the folder, in name order
+    for row in range(3):
+        assert same(got[row], drawn(g, {"z": torch.stack([z[row], z[row] + vector])})), row
+    png, _ = exploring.arithmetic(gan_run, "0", "1", "2", codes=[str(f) for f in files], out=tmp_path / "a.png")
+    assert same(cells(png, 3, 3)[1, 1], drawn(g, {"z": (z[0] - z[1] + z[2])[None]})[0])  # the result, mid-block
+    with pytest.raises(ganforge.api.UserError, match="indices must lie in 0..2"):
+        exploring.arithmetic(gan_run, "0", "3", "2", codes=[str(f) for f in files], out=tmp_path / "b.png")
+    np.savez(tmp_path / "other.npz", z=np.zeros((1, 7), np.float32))
+    with pytest.raises(ganforge.api.UserError, match="do not fit this gan run's generator"):
+        exploring.interpolate(gan_run, codes=[str(files[0]), str(tmp_path / "other.npz")], out=tmp_path / "x.png")
+
+
+def test_images_are_projected_on_the_fly_where_there_is_no_encoder(gan_run, tmp_path):
+    g = ganforge.load(gan_run)
+    x = viz.to_uint8(g.sample(2, seed=4))
+    for name, image in zip("ab", x):
+        Image.fromarray(image[0].numpy()).save(tmp_path / f"{name}.png")
+    png, _ = exploring.interpolate(gan_run, images=[str(tmp_path / "a.png"), str(tmp_path / "b.png")], steps=3,
+                                   out=tmp_path / "i.png")
+    ends = cells(png, 1, 3)[0, [0, 2]].astype(int)
+    assert np.abs(ends - x[:, 0].numpy().astype(int)).max() <= 3  # the run's own samples, found again
+
+
+def test_stylegan_codes_are_explored_in_w_noise_maps_and_all(style_run, tmp_path):
+    g = ganforge.load(style_run)
+    files = projected(style_run, tmp_path, ["a.png", "b.png"])
+    codes = [load_code(f)[0] for f in files]
+    assert set(codes[0]) == {"w", *(f"noise{i}" for i in range(len(g.network().layers)))}
+    png, _ = exploring.interpolate(style_run, codes=[str(f) for f in files], steps=3, out=tmp_path / "i.png")
+    got = cells(png, 1, 3)[0]
+    middle = {k: codes[0][k] + 0.5 * (codes[1][k] - codes[0][k]) for k in codes[0]}
+    assert same(got, np.concatenate([drawn(g, codes[0]), drawn(g, middle), drawn(g, codes[1])]))

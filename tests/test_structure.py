@@ -88,7 +88,7 @@ def test_sampling_and_evaluation_never_load_the_training_loop():
 
 RUN_TOOLS = ("ganforge.runs", "ganforge.checkpoint", "ganforge.generator", "ganforge.sampling", "ganforge.exploring",
              "ganforge.exporting", "ganforge.translating", "ganforge.predicting", "ganforge.reporting",
-             "ganforge.evaluating")
+             "ganforge.evaluating", "ganforge.projecting", "ganforge.projection")
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:

@@ -1,12 +1,12 @@
 """ganforge: train, sample, evaluate and explore generative adversarial networks.
 
-The Python API (see ganforge.api): train, load, sample, translate, explore, evaluate, report,
-export; Run and Generator.
+The Python API (see ganforge.api): train, load, sample, translate, project, explore, evaluate,
+report, export; Run and Generator.
 """
 
 __version__ = "0.1.0"
 
-from ganforge.api import Run, evaluate, explore, export, load, report, sample, train, translate
+from ganforge.api import Run, evaluate, explore, export, load, project, report, sample, train, translate
 
 
 def __getattr__(name: str):
@@ -17,4 +17,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'ganforge' has no attribute {name!r}")
 
 
-__all__ = ["Generator", "Run", "__version__", "evaluate", "explore", "export", "load", "report", "sample", "train", "translate"]
+__all__ = ["Generator", "Run", "__version__", "evaluate", "explore", "export", "load", "project", "report", "sample",
+           "train", "translate"]

@@ -19,7 +19,8 @@ stays fast.
     g.spec, g.step, g.data, g.options, g.conditional, g.latent   # what it was trained on and takes
 
 and its abilities, which a caller asks with isinstance (from ganforge.generator import ...):
-SamplesCodes (g.codes(seeds)), Encodes (g.encode(images)), Reconstructs (g.reconstruct(images)), Translates
+SamplesCodes (g.codes(seeds)), Encodes (g.encode(images)), Reconstructs (g.reconstruct(images)), Projects
+(codes found by optimisation: ganforge.projection.project(g, images)), Translates
 (g.translate(images, direction)), MixesStyles (g.styles, g.synthesize, g.style_ranges), TakesText
 (g.embed(captions), g.generate_for(captions, n)), PredictsFrames (g.predict(frames, n)), ScoresPoints
 (g.d_prob(x)); `ganforge.generator.abilities(g)` lists them by name.
@@ -61,7 +62,7 @@ def _overrides(settings: dict[str, Any] | None, **keys: Any) -> list[str]:
 def train(config: str | None = None, *, steps: int | None = None, data: str | None = None,
           out: str | os.PathLike | None = None, resume: bool = False, seed: int | None = None,
           device: str | None = None, settings: dict[str, Any] | None = None, overrides: list[str] | tuple = (),
-          quiet: bool = True) -> Run:
+          quiet: bool = True, init: str | os.PathLike | None = None) -> Run:
     """Train a run, as `ganforge train` does, and return it.
 
     config: a preset name (`ganforge presets`) or a YAML file; default "default". steps: train to this step
@@ -69,18 +70,21 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
     resume: continue the run in `out` from its latest checkpoint, to `steps` (the new total) or its own
     train.steps. settings: any config keys, e.g. {"train.batch_size": 128, "family.objective": "hinge"};
     overrides: the same as `--set` items, "KEY=VALUE" with YAML values. quiet: no header or progress bar.
+    init: fine-tune: a trained run (or one of its checkpoint folders) of the same family and networks whose
+    weights start every network, optimisers fresh (train.init).
     """
     from ganforge import runs
     from ganforge.config import load_config
     from ganforge.training.loop import train as train_loop
 
     overrides = [*overrides, *_overrides(settings, **{"data.name": data, "train.steps": steps, "train.seed": seed,
-                                                      "train.device": device})]
+                                                      "train.device": device,
+                                                      "train.init": None if init is None else str(init)})]
     if resume:
         if out is None:
             raise UserError("resume=True continues the run in `out`; give out=RUN_DIR")
-        if config is not None:
-            raise UserError("resume=True continues a run with its own config; drop `config`")
+        if config is not None or init is not None:
+            raise UserError("resume=True continues a run with its own config and start; drop `config` and `init`")
         run_dir = runs.require_run(out)
         cfg = runs.continue_config(run_dir, overrides)
     else:
@@ -136,9 +140,28 @@ def predict(run_dir: str | os.PathLike, input: str | os.PathLike, frames: int = 
     return predict_clip(Path(run_dir), input, frames, out, checkpoint, force)
 
 
+def project(run_dir: str | os.PathLike, input: str | os.PathLike, out: str | os.PathLike | None = None, *,
+            steps: int | None = None, space: str | None = None, class_name: str | None = None,
+            distance: str | dict | None = None, gif: bool = False, seed: int = 0, precision: str = "auto",
+            checkpoint: str | None = None, device: str = "auto", force: bool = False) -> list[Path]:
+    """`ganforge project`: the code whose sample reproduces each image (a file, or a folder's, names kept), by
+    optimisation: NAME.npz (the code, for `explore(..., codes=[...])` and `g(codes)`), NAME.png (the image beside
+    its reconstruction), with `gif` NAME.gif; default RUN/projected/. space: "z", or a StyleGAN run's "w" or "w+";
+    class_name: a conditional run's class (default: found); distance: weights such as {"pixels": 1, "critic":
+    0.1, "classifier": 0.1}; precision: "auto" (bf16 where the device has it natively), "fp32" or "bf16". Returns
+    the files written. ganforge.projection.project does the same for tensors."""
+    from ganforge.projecting import project_files
+    from ganforge.projection import STEPS
+
+    return project_files(Path(run_dir), input, out, STEPS if steps is None else steps, space, class_name, distance,
+                         seed=seed, gif=gif, checkpoint=checkpoint, device=device, force=force, progress=False,
+                         precision=precision)
+
+
 def explore(action: str, run_dir: str | os.PathLike, **options: Any) -> list[Path]:
-    """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...] or images=[...], spherical,
-    steps), "arithmetic" (a, b, c, seed, n, k), "attribute" (attr, images or seeds, strengths), "truncation"
+    """`ganforge explore ACTION RUN`: action "interpolate" (seeds=[0, 1, ...], images=[...] or codes=[FILE.npz,
+    ...], spherical, steps), "arithmetic" (a, b, c, seed, n, k, codes), "attribute" (attr, images, codes or seeds,
+    strengths), "truncation"
     (psis, n, seed) or "mix" (rows, columns: seeds; generators that mix styles); each also takes out, force,
     checkpoint and device (see ganforge.exploring). Returns the files written."""
     from ganforge import exploring

@@ -36,7 +36,8 @@ def _add_train(sub) -> None:
                                    "Fashion-MNIST test split, about 8 minutes on 2 CPU cores.")
     p.add_argument("--config", metavar="PRESET|FILE.yaml", help="a preset name (see `ganforge presets`) or a YAML file")
     p.add_argument("--data", metavar="NAME|PATH", help="dataset name (fashion-mnist-10k, mnist, fashion-mnist, "
-                                                       "toy-ring, toy-grid, toy-1d) or a folder of IDX files or images")
+                                                       "toy-ring, toy-grid, toy-1d), a folder of IDX files or images, or a "
+                                                       ".zip or .tar(.gz) of images")
     p.add_argument("--steps", type=int, metavar="N",
                    help="train to step N (train.steps); with --resume the new total, so a run at step 1000 "
                         "given --steps 1500 trains 500 more")
@@ -49,6 +50,8 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run from its latest checkpoint, to its train.steps or to --steps N; Ctrl-C "
                         "during training stops after the current step with a checkpoint")
+    p.add_argument("--init", metavar="RUN_DIR", help="fine-tune: every network starts from this trained run's "
+                                                     "latest weights (train.init), optimisers fresh")
     p.add_argument("--quiet", action="store_true", help="no progress bar or header")
 
 
@@ -61,7 +64,7 @@ def _tool(sub, name: str, module, out: str, out_help: str, force: str = "replace
 
 
 def _add_tools(sub) -> None:
-    from ganforge import predicting, sampling, translating
+    from ganforge import predicting, projecting, sampling, translating
 
     _tool(sub, "sample", sampling, "FILE.png|FILE.npz|DIR/", "output: a PNG grid, an .npz, or a folder ending in "
           "/ for one PNG per sample (what FID tools and `ganforge eval --fake` read); default "
@@ -69,6 +72,8 @@ def _add_tools(sub) -> None:
     _tool(sub, "translate", translating, "IMAGE.png|FOLDER", "default RUN_DIR/translated/<input name>(.png)")
     _tool(sub, "predict", predicting, "OUT.gif", "default RUN_DIR/predicted/<input name>.gif",
           "replace an existing output")
+    _tool(sub, "project", projecting, "DIR", "default RUN_DIR/projected/ (a folder's images: "
+          "RUN_DIR/projected/<folder name>/)")
 
 
 def _add_bench(sub) -> None:
@@ -113,7 +118,9 @@ def _add_explore(sub) -> None:
     q = esub.add_parser("interpolate", help="rows of images between pairs of seeds or of encoded images")
     common(q)
     q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="pairs: start end start end ... (default 0..15)")
-    q.add_argument("--images", nargs="+", metavar="IMAGE", help="pairs of images to encode (aae, vaegan)")
+    q.add_argument("--images", nargs="+", metavar="IMAGE", help="pairs of images, encoded (aae, vaegan) or "
+                                                                "projected (other families)")
+    q.add_argument("--codes", nargs="+", metavar="FILE.npz|DIR", help="pairs of codes of `ganforge project`")
     q.add_argument("--slerp", dest="spherical", action="store_true", help="along great circles (keeps a Gaussian code's norm)")
     q.add_argument("--steps", type=int, default=10, help="images per row, ends included (default 10)")
     q = esub.add_parser("arithmetic", help="a - b + c on averaged codes (Radford et al. Fig. 7)",
@@ -126,13 +133,17 @@ def _add_explore(sub) -> None:
     q.add_argument("--seed", type=int, default=0, help="the numbered grid's seed (default 0)")
     q.add_argument("--n", type=int, default=64, help="the numbered grid's size (default 64)")
     q.add_argument("--k", type=int, default=3, help="class operands: samples averaged (default 3)")
+    q.add_argument("--codes", nargs="+", metavar="FILE.npz|DIR",
+                   help="codes of `ganforge project`: operands' indices pick them (0: the first given)")
     q = esub.add_parser("attribute", help="samples or encoded images moved along an attribute vector",
                         description="The vector is the mean code of examples with the attribute (a class name or "
                                     "index) minus the mean without: encoded training images for families with an "
                                     "encoder, else samples labelled by the domain classifier.")
     common(q)
     q.add_argument("--attr", required=True, metavar="NAME|CLASS")
-    q.add_argument("--images", nargs="+", metavar="IMAGE", help="images to encode and edit (aae, vaegan)")
+    q.add_argument("--images", nargs="+", metavar="IMAGE", help="images to edit, encoded (aae, vaegan) or "
+                                                                "projected (other families)")
+    q.add_argument("--codes", nargs="+", metavar="FILE.npz|DIR", help="codes of `ganforge project` to edit")
     q.add_argument("--seeds", type=int, nargs="+", metavar="S", help="samples to edit (default 0..7)")
     q.add_argument("--strength", dest="strengths", type=float, nargs="+", metavar="X",
                    help="multiples of the vector, one column each (default -1 -0.5 0 0.5 1 1.5 2)")
@@ -158,8 +169,9 @@ def cmd_explore(args) -> int:
     from ganforge.api import explore
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "action", "run_dir")}
-    if options.get("seeds") and options.get("images"):
-        raise UserError("give --seeds or --images, not both")
+    given = [f"--{k}" for k in ("seeds", "images", "codes") if options.get(k)]
+    if len(given) > 1:
+        raise UserError(f"give one of {', '.join(given)}, not several")
     for path in explore(args.action, args.run_dir, **options):
         print(f"wrote {path}")
     return 0
@@ -231,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from ganforge import cpu_share
 
-    if args.resume and (args.config or args.out):
-        raise UserError("--resume continues a run with its own config and folder; drop --config and --out")
+    if args.resume and (args.config or args.out or args.init):
+        raise UserError("--resume continues a run with its own config, folder and start; drop --config, --out "
+                        "and --init")
     cpu_share.prepare_process()  # before torch loads: OpenMP reads its wait policy once
     from ganforge.api import train
     from ganforge.training.log import SHORT
@@ -241,7 +254,7 @@ def cmd_train(args) -> int:
     try:
         run = train(args.config, steps=args.steps, data=args.data, out=args.resume or args.out,
                     resume=bool(args.resume), seed=args.seed, device=args.device, settings=settings,
-                    overrides=args.set, quiet=args.quiet)
+                    overrides=args.set, quiet=args.quiet, init=args.init)
     finally:
         cpu_share.busy_at_start = None  # this command's measurement: not for a later train() in the process
     summary = run.summary

@@ -12,15 +12,17 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.errors import UserError
-from ganforge.generator import Encodes, Generator, SamplesCodes, require
+from ganforge.generator import Encodes, Generator, Projects, SamplesCodes, require
 
 
 @dataclass
 class Explorer:
-    """A run's Generator loaded for exploring: codes in, images out."""
+    """A run's Generator loaded for exploring: codes in, images out. `space` is the code space of projected codes
+    being explored (StyleGAN's "w" or "w+"); the samples drawn beside them are given in it too."""
 
     g: Generator
     run_dir: Path
+    space: str = "z"
 
     @classmethod
     def load(cls, run_dir: Path | str, checkpoint: str | None = None, device: str = "auto") -> Explorer:
@@ -44,28 +46,72 @@ class Explorer:
     def device(self) -> torch.device:
         return self.g.device
 
+    @property
+    def key(self) -> str:
+        """The name of the code that paths, arithmetic and attribute vectors move ("z", or StyleGAN's "w")."""
+        return self.g.moved(self.space)[0] if self.space != "z" else "z"
+
+    def in_space(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return inputs if self.space == "z" else self.g.codes_in(inputs, self.space)
+
     def codes(self, seed: int, n: int) -> dict[str, torch.Tensor]:
-        """g.noise(n) from a generator seeded `seed`, on the generator's device."""
-        return {k: v.to(self.device) for k, v in self.g.noise(n, torch.Generator().manual_seed(seed)).items()}
+        """g.noise(n) from a generator seeded `seed`, on the generator's device (in the explored space)."""
+        noise = self.g.noise(n, torch.Generator().manual_seed(seed))
+        return self.in_space({k: v.to(self.device) for k, v in noise.items()})
 
     def seed_codes(self, seeds: list[int]) -> dict[str, torch.Tensor]:
         """One sample per seed: row 0 of the noise each seed draws."""
-        return self.g.codes(seeds)
+        return self.in_space(self.g.codes(seeds))
 
     def decode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.g(inputs).cpu()
 
-    def encode_files(self, paths: list[str]) -> torch.Tensor:
-        """The codes of image files (of the run's size and channels) through the generator's encoder."""
-        require(self.g, Encodes, "--images needs an encoder", "use --seeds")
+    def encode_files(self, paths: list[str]) -> dict[str, torch.Tensor]:
+        """The codes of image files (of the run's channels): through the generator's encoder where it has one
+        (files of the run's size), else projected (any size: ganforge.projection, its default settings)."""
         from ganforge.translating import read_image
 
+        if not isinstance(self.g, Encodes):
+            require(self.g, Projects, "--images needs an encoder or a generator that projects", "use --seeds")
+            from ganforge.projecting import read_inputs
+            from ganforge.projection import project
+
+            x, _ = read_inputs([Path(p) for p in paths], tuple(self.g.spec.shape))
+            result = project(self.g, x)
+            self.space = result.space
+            return {k: v.to(self.device) for k, v in result.codes.items()}
         shape = tuple(self.g.spec.shape)
         x = torch.stack([read_image(Path(p), shape[0]) for p in paths])
         if tuple(x.shape[1:]) != shape:
             raise UserError(f"--images must be {shape[1]}x{shape[2]} like the run's data, got "
                             f"{x.shape[2]}x{x.shape[3]}")
-        return self.g.encode(x).to(self.device)
+        return {"z": self.g.encode(x).to(self.device)}
+
+    def load_codes(self, paths: list[str]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """The codes of .npz files (`ganforge project`'s, or a folder of them), a row each, checked against the
+        run; and a name per row (the file's, numbered where a file holds several)."""
+        from ganforge.projecting import load_code
+
+        files = [f for p in map(Path, paths) for f in (sorted(p.rglob("*.npz")) if p.is_dir() else [p])]
+        if not files:
+            raise UserError(f"--codes {' '.join(paths)}: no .npz files there")
+        parts, names, spaces = [], [], set()
+        for f in files:
+            codes, about = load_code(f)
+            rows = len(next(iter(codes.values())))
+            spaces.add(about.get("space") or ("z" if "w" not in codes else "w+" if codes["w"].dim() == 3 else "w"))
+            parts.append(codes)
+            names += [f.stem] if rows == 1 else [f"{f.stem}[{i}]" for i in range(rows)]
+            try:
+                self.g({k: v[:1].to(self.device) for k, v in codes.items()})
+            except (RuntimeError, KeyError, ValueError, IndexError) as e:
+                raise UserError(f"{f}: its codes ({', '.join(codes)}) do not fit this {self.g.name} run's generator "
+                                f"({str(e).splitlines()[0][:120]}); project with this run") from None
+        if len(spaces) > 1 or len({tuple(sorted(c)) for c in parts}) > 1:
+            raise UserError(f"--codes: the files hold codes of different kinds ({', '.join(sorted(spaces))}); "
+                            "give codes projected the same way")
+        self.space = spaces.pop()
+        return {k: torch.cat([c[k] for c in parts]).to(self.device) for k in parts[0]}, names
 
     def classifier(self):
         from ganforge.metrics.classifier import SHIPPED

@@ -1,6 +1,7 @@
 """Exploring a trained generator's latent space (`ganforge explore`): interpolation, vector arithmetic,
 attribute vectors and the truncation sweep, for every family with codes (GAN, conditional GAN, AAE, VAE-GAN,
-StyleGAN), and style mixing for style-based generators.
+StyleGAN), and style mixing for style-based generators. Real images take part through their codes: encoded
+(AAE, VAE-GAN), or projected (`ganforge project`, or on the fly for --images), StyleGAN's in W or W+.
 
 Everything here goes through the run's Generator (ganforge.explorer.Explorer) and asks it for abilities
 (SamplesCodes, Encodes, MixesStyles), never for its family. Every picture says what it shows: captions beside
@@ -32,50 +33,56 @@ W_PSIS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)  # style-based generators: the pull towa
 # -- interpolation ---------------------------------------------------------------------------------------
 
 
-def path_codes(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], steps: int,
-               spherical: bool) -> dict[str, torch.Tensor]:
-    """Codes along the paths from each row of a to the same row of b: (rows * steps) codes, row-major. A
-    condition vector (conditional runs) is held at a's."""
+def path_codes(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], steps: int, spherical: bool,
+               key: str = "z", blend: bool = False) -> dict[str, torch.Tensor]:
+    """Codes along the paths from each row of a to the same row of b: (rows * steps) codes, row-major. The other
+    inputs (a condition, StyleGAN's noise maps) are held at a's, or with `blend` move in a straight line too."""
     if steps < 2:
         raise UserError(f"--steps must be at least 2 (the two ends), got {steps}")
-    t = torch.linspace(0, 1, steps, device=a["z"].device)
-    move = slerp if spherical else lerp
-    out = {"z": move(a["z"], b["z"], t).flatten(0, 1)}
-    for key in a.keys() - {"z"}:
-        out[key] = a[key].repeat_interleave(steps, 0)
+    t = torch.linspace(0, 1, steps, device=a[key].device)
+
+    def along(move, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # any code's shape, flattened to move
+        return move(x.flatten(1), y.flatten(1), t).reshape(len(x) * steps, *x.shape[1:])
+
+    out = {key: along(slerp if spherical else lerp, a[key], b[key])}
+    for other in a.keys() - {key}:
+        out[other] = along(lerp, a[other], b[other]) if blend else a[other].repeat_interleave(steps, 0)
     return out
 
 
 def interpolate(run_dir: Path | str, seeds: list[int] | None = None, images: list[str] | None = None,
                 spherical: bool = False, steps: int = 10, out: Path | str | None = None, force: bool = False,
-                checkpoint: str | None = None, device: str = "auto") -> list[Path]:
+                checkpoint: str | None = None, device: str = "auto", codes: list[str] | None = None) -> list[Path]:
     """Rows of images moving from one end to the other: between the samples of consecutive pairs of seeds
-    (default 0 1 2 3 ... 15: eight rows), or between consecutive pairs of encoded images. Writes a PNG of the
-    rows and a GIF that walks along them."""
+    (default 0 1 2 3 ... 15: eight rows), of images (encoded, or projected where the run has no encoder), or of
+    projected codes (`codes`: .npz files of `ganforge project`). Writes a PNG of the rows and a GIF that walks
+    along them."""
     ex = Explorer.load(run_dir, checkpoint, device)
-    if images:
-        if len(images) < 2 or len(images) % 2:
-            raise UserError(f"--images takes pairs of images (start end ...), got {len(images)}")
-        z = ex.encode_files(images)
-        pair_ends = ({"z": z[0::2]}, {"z": z[1::2]})
-        names, unit = [Path(p).name for p in images], "image"
-        stem = "interpolate_images"
+    if images or codes:
+        what = "--images takes pairs of images" if images else "--codes takes pairs of codes"
+        if images and (len(images) < 2 or len(images) % 2):
+            raise UserError(f"{what} (start end ...), got {len(images)}")
+        found, names = (ex.encode_files(images), [Path(p).name for p in images]) if images else ex.load_codes(codes)
+        if len(names) < 2 or len(names) % 2:
+            raise UserError(f"{what} (start end ...), got {len(names)}")
+        pair_ends = ({k: v[0::2] for k, v in found.items()}, {k: v[1::2] for k, v in found.items()})
+        unit, stem = ("image", "interpolate_images") if images else ("code", "interpolate_codes")
     else:
         seeds = list(range(16)) if seeds is None else seeds
         if len(seeds) < 2 or len(seeds) % 2:
             raise UserError(f"--seeds takes pairs (start end ...), got {len(seeds)} seeds")
-        codes = ex.seed_codes(seeds)
-        pair_ends = ({k: v[0::2] for k, v in codes.items()}, {k: v[1::2] for k, v in codes.items()})
+        drawn = ex.seed_codes(seeds)
+        pair_ends = ({k: v[0::2] for k, v in drawn.items()}, {k: v[1::2] for k, v in drawn.items()})
         names, unit = [str(s) for s in seeds], "seed"
         stem = f"interpolate_seeds{seeds[0]}-{seeds[-1]}" + ("_slerp" if spherical else "")
     png, gif = output_paths(ex, out, stem, gif=True, force=force)
-    images_out = ex.decode(path_codes(*pair_ends, steps, spherical))
-    rows = len(pair_ends[0]["z"])
+    images_out = ex.decode(path_codes(*pair_ends, steps, spherical, ex.key, blend=unit != "seed"))
+    rows = len(pair_ends[0][ex.key])
     pairs = [f"{a} -> {b}" for a, b in zip(names[0::2], names[1::2])]
     t = [i / (steps - 1) for i in range(steps)]
     how, line = ("slerp", "great circle") if spherical else ("lerp", "straight line")
     viz.save_labelled_grid(images_out, png, nrow=steps, rows=[f"{unit}s {p}" for p in pairs], columns=fractions(t),
-                           title=f"z along a {line} from each row's first {unit} (t=0) to its second (t=1)")
+                           title=f"{ex.key} along a {line} from each row's first {unit} (t=0) to its second (t=1)")
     frames = [images_out.view(rows, steps, *images_out.shape[1:])[:, i] for i in range(steps)]
     save_frames_gif(frames, gif, [f"{how}, t = {x:.2f}" for x in t], pairs)
     tell(png, f"{rows} rows, each from its first {unit} (left, t=0) to its second (right, t=1) in {steps} {how} "
@@ -86,9 +93,11 @@ def interpolate(run_dir: Path | str, seeds: list[int] | None = None, images: lis
 # -- vector arithmetic ---------------------------------------------------------------------------------------
 
 
-def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int) -> tuple[torch.Tensor, str]:
-    """The codes an operand averages: "3,7,12" (sample indices of `ganforge sample --seed S --n N --numbered`)
-    or "class:NAME" (the k samples the domain classifier reads most surely as NAME, from CLASS_POOL drawn)."""
+def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int,
+                  given: tuple[torch.Tensor, list[str]] | None = None) -> tuple[torch.Tensor, str]:
+    """The codes an operand averages: "3,7,12" (sample indices of `ganforge sample --seed S --n N --numbered`, or
+    with `given` codes and their names, indices into them) or "class:NAME" (the k samples the domain classifier
+    reads most surely as NAME, from CLASS_POOL drawn)."""
     if spec.startswith("class:"):
         name = spec.split(":", 1)[1]
         return class_codes(ex, name, seed)[0][:k], name
@@ -96,9 +105,13 @@ def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int) -> tuple[t
         idx = [int(s) for s in spec.split(",") if s.strip()]
     except ValueError:
         raise UserError(f"operand '{spec}': give sample indices like 3,7,12 or class:NAME") from None
-    if not idx or min(idx) < 0 or max(idx) >= n:
-        raise UserError(f"operand '{spec}': indices must lie in 0..{n - 1} (the numbered grid of --n {n})")
-    return ex.codes(seed, n)["z"][idx], spec
+    count = n if given is None else len(given[1])
+    if not idx or min(idx) < 0 or max(idx) >= count:
+        where = f"the numbered grid of --n {n}" if given is None else f"the {count} codes given"
+        raise UserError(f"operand '{spec}': indices must lie in 0..{count - 1} ({where})")
+    if given is not None:
+        return given[0][idx], ", ".join(given[1][i] for i in idx)
+    return ex.codes(seed, n)[ex.key][idx], spec
 
 
 def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,13 +122,14 @@ def class_codes(ex: Explorer, name: str, seed: int) -> tuple[torch.Tensor, torch
     label = class_index(name, list(ex.data.get("class_names") or range(10)))
     codes = ex.codes(seed, CLASS_POOL)
     probs = torch.softmax(extractor.logits(ex.decode(codes)), 1)[:, label]
+    key = ex.key
     order = probs.argsort(descending=True)
     chosen = order[probs[order] > 0.5]
     if len(chosen) < 3:
         raise UserError(f"class {name}: only {len(chosen)} of {CLASS_POOL} samples are read as it; the run "
                         "rarely draws this class")
     rest = order[probs[order] <= 0.5]
-    return codes["z"][chosen.to(codes["z"].device)], codes["z"][rest.to(codes["z"].device)]
+    return codes[key][chosen.to(codes[key].device)], codes[key][rest.to(codes[key].device)]
 
 
 def class_index(name: str, names: list[str]) -> int:
@@ -134,23 +148,30 @@ def class_index(name: str, names: list[str]) -> int:
 
 def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: int = 64, k: int = 3,
                out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
-               device: str = "auto") -> list[Path]:
+               device: str = "auto", codes: list[str] | None = None) -> list[Path]:
     """mean(a) - mean(b) + mean(c) in code space (Radford et al. 2016, Fig. 7): a row per operand (its samples,
     then the sample of its mean code) = the result amid NEIGHBOURS draws around it (3 x 3, as tall as the
-    operands); a GIF moves from c to the result (c + t (a - b))."""
+    operands); a GIF moves from c to the result (c + t (a - b)). With `codes` (.npz files of `ganforge
+    project`), an operand's indices pick projected codes (0: the first given)."""
     ex = Explorer.load(run_dir, checkpoint, device)
     if ex.g.conditional:
         raise UserError("vector arithmetic works on the codes of an unconditional run; this run is conditional")
-    png, gif = output_paths(ex, out, f"arithmetic_seed{seed}", gif=True, force=force)
-    operands = [operand_codes(ex, spec, seed, n, k) for spec in (a, b, c)]
+    png, gif = output_paths(ex, out, "arithmetic_codes" if codes else f"arithmetic_seed{seed}", gif=True, force=force)
+    given = None
+    if codes:
+        found, names = ex.load_codes(codes)
+        given = (found[ex.key], names)
+    operands = [operand_codes(ex, spec, seed, n, k, given) for spec in (a, b, c)]
+    key = ex.key
     means = [z.mean(0, keepdim=True) for z, _ in operands]
-    noise = torch.rand(NEIGHBOURS, means[0].shape[1], generator=torch.Generator().manual_seed(seed))
-    around = (2 * noise.to(means[0].device) - 1) * NEIGHBOUR_NOISE
+    noise = torch.rand(NEIGHBOURS, *means[0].shape[1:], generator=torch.Generator().manual_seed(seed))
+    reach = NEIGHBOUR_NOISE * (ex.g.code_spread(ex.space) if ex.space != "z" else 1.0)  # w: in its own scale
+    around = (2 * noise.to(means[0].device) - 1) * reach
     offsets = torch.cat([around[:4], torch.zeros_like(means[0]), around[4:]])  # the result in the middle
     width = max(len(z) for z, _ in operands) + 1
     rows = []
     for z, _ in operands:
-        row = ex.decode({"z": torch.cat([z, z.mean(0, keepdim=True)])})
+        row = ex.decode({key: torch.cat([z, z.mean(0, keepdim=True)])})
         gap = torch.full((width - len(row), *row.shape[1:]), -1.0)  # operands of fewer samples than others
         rows.append(torch.cat([row[:-1], gap, row[-1:]]))  # the mean's sample in the last column
     operand_grid = viz.Grid.of(torch.cat(rows), nrow=width)
@@ -159,15 +180,15 @@ def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: in
                         title="samples, then their mean code's")
 
     def result(t: float) -> torch.Tensor:
-        return ex.decode({"z": means[2] + t * (means[0] - means[1]) + offsets})
+        return ex.decode({key: means[2] + t * (means[0] - means[1]) + offsets})
 
     right = viz.labelled(viz.Grid.of(result(1.0), nrow=3),
-                         title=f"a - b + c (middle), {NEIGHBOURS} codes within ±{NEIGHBOUR_NOISE:g} of it")
+                         title=f"a - b + c (middle), {NEIGHBOURS} codes within ±{reach:.2g} of it")
     viz.save_picture(viz.beside([left, right], ["="], operand_grid.image.height), png)
     t = [i / 9 for i in range(10)]
     save_frames_gif([result(x) for x in t], gif, [f"c + {x:.2f} (a - b)" for x in t], duration_ms=150, nrow=3)
     tell(png, f"rows a ({a}), b ({b}), c ({c}): their samples, then the sample of their mean code; right of '=': "
-              f"a - b + c (middle) and {NEIGHBOURS} codes within ±{NEIGHBOUR_NOISE:g} of it; {gif.name} moves "
+              f"a - b + c (middle) and {NEIGHBOURS} codes within ±{reach:.2g} of it; {gif.name} moves "
               "from c (t=0) to a - b + c (t=1)")
     return [png, gif]
 
@@ -200,30 +221,37 @@ def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
 
 
 def apply_attribute(z: torch.Tensor, vector: torch.Tensor, strengths: list[float]) -> torch.Tensor:
-    """Each code moved by each strength times the vector: (len(z) * len(strengths)) codes, row-major."""
-    s = torch.tensor(strengths, dtype=z.dtype, device=z.device).view(1, -1, 1)
-    return (z.unsqueeze(1) + s * vector.view(1, 1, -1)).flatten(0, 1)
+    """Each code moved by each strength times the vector (a code's shape): (len(z) * len(strengths)) codes,
+    row-major."""
+    s = torch.tensor(strengths, dtype=z.dtype, device=z.device).view(1, -1, *[1] * (z.dim() - 1))
+    return (z.unsqueeze(1) + s * vector.view(1, 1, *z.shape[1:])).flatten(0, 1)
 
 
 def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, seeds: list[int] | None = None,
               strengths: list[float] | None = None, out: Path | str | None = None, force: bool = False,
-              checkpoint: str | None = None, device: str = "auto") -> list[Path]:
-    """Samples (one per seed, default 0..7) or encoded images, one row each, moved along the attribute vector
+              checkpoint: str | None = None, device: str = "auto", codes: list[str] | None = None) -> list[Path]:
+    """Samples (one per seed, default 0..7), images (encoded, or projected where the run has no encoder) or
+    projected codes (`codes`: .npz files of `ganforge project`), one row each, moved along the attribute vector
     at each strength (columns); a GIF sweeps the strength."""
     ex = Explorer.load(run_dir, checkpoint, device)
     if ex.g.conditional:
         raise UserError("attribute vectors act on the codes of an unconditional run; this run is conditional "
-                        "(its --class and --attr set the attribute directly)")
+                        "(its --class and --attr set the attribute directly; `ganforge project --class K` "
+                        "finds an image's code as class K)")
     strengths = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0] if strengths is None else strengths
     safe = "".join(ch if ch.isalnum() else "-" for ch in attr)
     png, gif = output_paths(ex, out, f"attribute_{safe}", gif=True, force=force)
     if images:
-        z = ex.encode_files(images)
+        found, names = ex.encode_files(images), [Path(p).name for p in images]
+    elif codes:
+        found, names = ex.load_codes(codes)
     else:
-        z = ex.seed_codes(list(range(8)) if seeds is None else seeds)["z"]
-    names = [Path(p).name for p in images] if images else [f"seed {s}" for s in (range(8) if seeds is None else seeds)]
+        found = ex.seed_codes(list(range(8)) if seeds is None else seeds)
+        names = [f"seed {s}" for s in (range(8) if seeds is None else seeds)]
+    z = found[ex.key]
     vector = attribute_vector(ex, attr)
-    pictures = ex.decode({"z": apply_attribute(z, vector, strengths)})
+    moved = {k: v.repeat_interleave(len(strengths), 0) for k, v in found.items()}  # the other inputs kept
+    pictures = ex.decode({**moved, ex.key: apply_attribute(z, vector, strengths)})
     steps = [f"{x:+g}" if x else "0" for x in strengths]
     source = "encoded training images" if isinstance(ex.g, Encodes) else "samples the domain classifier labels"
     viz.save_labelled_grid(pictures, png, nrow=len(strengths), rows=names, columns=steps,

@@ -248,6 +248,51 @@ class Reconstructs(ABC):
         """Reconstructions in [-1, 1] of images in [-1, 1]."""
 
 
+class Projects(ABC):
+    """Finds the code whose sample reproduces a given image by optimisation (GAN inversion, Karras et al. 2020).
+
+    Codes are the network's inputs by name, as `g(codes)` takes them: "z" (and a condition "c"), or a style-based
+    generator's "w" with its per-layer noise maps. ganforge.projection runs the optimisation; this says what
+    the code is, where it starts, what holds it to the prior and what the run's discriminator sees."""
+
+    projection_spaces: tuple[str, ...] = ("z",)  # the code spaces projection works in, the default first
+
+    def projection_start(self: Generator, images: torch.Tensor, space: str) -> dict[str, torch.Tensor] | None:
+        """The codes a projection of `images` (N x C x H x W in [-1, 1]) starts from; None: the nearest samples
+        of a pool drawn as `inputs` draws them (the tool's search, which also finds a condition)."""
+        return None
+
+    def codes_in(self: Generator, inputs: dict[str, torch.Tensor], space: str) -> dict[str, torch.Tensor]:
+        """Inputs as `noise` draws them, rewritten as codes in `space` that give the same samples."""
+        return inputs
+
+    def moved(self, space: str) -> tuple[str, ...]:
+        """The codes a projection optimises, the code itself first; the others (a condition) stay as they start."""
+        return ("z",)
+
+    def code_spread(self, space: str) -> float:
+        """The spread of one value of the code (1 for z ~ N(0, I)): the scale of the noise added to it early on."""
+        return 1.0
+
+    def render(self: Generator, codes: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Samples of `codes` in eval mode with their gradient: what `g(codes)` gives, differentiable."""
+        with eval_mode(self.family):
+            return self.family.decode(codes)
+
+    def code_penalty(self, codes: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """Per code: how far it strays from what the generator was trained on, added to the distance."""
+        return 0.0
+
+    @torch.no_grad()
+    def tidy_codes(self, codes: dict[str, torch.Tensor]) -> None:
+        """Puts the moved codes back in their domain, in place, after each optimiser step."""
+
+    def critic_features(self: Generator, images: torch.Tensor, codes: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The run's discriminator's features of `images` (Larsen et al.'s learned similarity), a tensor per layer,
+        with the condition of `codes` where D takes one; [] where no discriminator sees images."""
+        return []
+
+
 class Translates(ABC):
     """Maps an image of one domain to another (pix2pix, CycleGAN both ways, super-resolution)."""
 
@@ -324,7 +369,8 @@ class ScoresPoints(ABC):
         """D's probability that each point is real."""
 
 
-ABILITIES = (SamplesCodes, Encodes, Reconstructs, Translates, MixesStyles, TakesText, PredictsFrames, ScoresPoints)
+ABILITIES = (SamplesCodes, Encodes, Reconstructs, Projects, Translates, MixesStyles, TakesText, PredictsFrames,
+             ScoresPoints)
 
 
 def abilities(g: Generator) -> list[str]:

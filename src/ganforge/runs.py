@@ -44,12 +44,30 @@ def load_data(cfg: Config) -> Dataset:
     dataset = load_dataset(d.name, root=d.root, split=d.split, resolution=resolution, channels=d.channels,
                            n_toy=d.n_toy, seed=cfg.train.seed, on_bad_file=d.on_bad_file,
                            attributes=d.attributes or None, layout=d.layout, domain_b=d.domain_b,
-                           captions=reads_captions(cfg))
+                           captions=reads_captions(cfg), aspect=d.aspect)
+    if d.classes:
+        dataset = of_classes(dataset, d.classes)
     if d.holdout:
         dataset = holdout(dataset, d.holdout, keep="train")
     if d.subset:
         dataset = balanced_subset(dataset, d.subset, cfg.train.seed)
     return dataset
+
+
+def of_classes(dataset: Dataset, classes: list[int]) -> Dataset:
+    """The examples whose label is one of `classes` (data.classes), in the dataset's order, labels unchanged (a
+    conditional network keeps its size)."""
+    key = f"config key 'data.classes' ({classes})"
+    if dataset.y is None or (dataset.inputs is not None and not dataset.paired):
+        what = "unpaired image-to-image data" if dataset.y is not None else f"{dataset.name} has no class labels"
+        raise UserError(f"{key} keeps the examples of some classes; {what}: remove it")
+    present = set(dataset.y.unique().tolist())
+    missing = [k for k in classes if k not in present]
+    if missing or len(set(classes)) != len(classes):
+        names = dataset.class_names or [str(k) for k in sorted(present)]
+        listed = ", ".join(f"{i} ({n})" if n != str(i) else n for i, n in enumerate(names))
+        raise UserError(f"{key}: give each class once, by index; {dataset.name}'s classes: {listed}")
+    return _rows(dataset, torch.isin(dataset.y, torch.tensor(classes, dtype=dataset.y.dtype)))
 
 
 def reads_captions(cfg: Config) -> bool:
@@ -112,8 +130,9 @@ def heldout_data(cfg: Config) -> Dataset:
 
 
 def with_split(cfg: Config, split: str) -> Config:
-    """The same config reading another split, whole (a held-out part belongs to the train split only)."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split=split, holdout=0))
+    """The same config reading another split, whole (a held-out part and a subset belong to the training data
+    only; data.classes stays: it says which images the run is about)."""
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split=split, holdout=0, subset=0))
 
 
 # -- reading a run folder ----------------------------------------------------------------------------------
@@ -196,6 +215,9 @@ def resolved(cfg: Config) -> Config:
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=absolute_data_path(cfg.data.name),
                                                             root=absolute_data_path(cfg.data.root),
                                                             domain_b=absolute_data_path(cfg.data.domain_b)))
+    init = Path(cfg.train.init).expanduser()
+    if cfg.train.init and init.exists():  # the run a fine-tuned run started from, found again from any folder
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init=str(init.resolve())))
     groups = {g.lower() for g in family_class(cfg.model.family).GROUPS}
     extra = sorted(set(cfg.optim.groups) - groups)
     if extra:
@@ -234,52 +256,61 @@ def settled_precision(cfg: Config, run_dir: Path, resume: bool, device: torch.de
 
 
 def fit_to_folder(cfg: Config) -> tuple[Config, str | None]:
-    """For an image folder and no data.resolution, where the family fits its networks to the images' size
-    (Family.fit_images: the gan's 28x28 DCGAN) instead of a silent resize. Returns (config, a one-line note or
-    None)."""
-    from ganforge.data.folder import find_images
+    """For an image folder or archive and no data.resolution, where the family fits its networks to the images'
+    size (Family.fit_images: the gan's 28x28 DCGAN) instead of a silent resize. Returns (config, a one-line note
+    or None)."""
+    from ganforge.data.archives import is_archive, open_tree
+    from ganforge.data.fitting import target_size
+    from ganforge.data.folder import first_image_size
 
     d = cfg.data
     path = Path(d.name.removeprefix("folder:")).expanduser()
-    if d.resolution is not None or not path.is_dir():
-        return cfg, None
-    images = find_images(path)
-    if not images or any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
+    if d.resolution is not None or not (path.is_dir() or is_archive(path)):
         return cfg, None
     try:
-        from PIL import Image
-
-        with Image.open(images[0]) as img:  # reads the header only
-            w, h = img.size
-    except Exception:  # noqa: BLE001 - a bad first file is reported by the loader, with its name
+        with open_tree(path) as tree:
+            if path.is_dir() and any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
+                return cfg, None
+            first = first_image_size(tree)  # reads the header only
+            name = tree.names[first[0]].rsplit("/", 1)[-1] if first else None
+    except UserError:  # a damaged archive is reported by the loader
         return cfg, None
-    fit = family_class(cfg.model.family).fit_images(family_options(cfg), w, h)
+    if first is None:  # no image, or none that opens: the loader names them
+        return cfg, None
+    w, h = first[1]
+    fit = family_class(cfg.model.family).fit_images(family_options(cfg), w, h, d.aspect)
     if fit is None:
         return cfg, None
     resolution, changes = fit
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(d, resolution=resolution),
                               family={**cfg.family, **changes})
     what = "".join(f"family.{k}={v} " for k, v in changes.items())
-    note = (f"{path} holds {w}x{h} images ({images[0].name}): training {what}at {resolution}x{resolution} "
-            f"(data.resolution={resolution}); set both to choose another size")
+    size_w, size_h = target_size(w, h, resolution, d.aspect)
+    side = ", the long side" if size_w != size_h else ""
+    note = (f"{path} holds {w}x{h} images ({name}): training {what}at {size_w}x{size_h} "
+            f"(data.resolution={resolution}{side}); set both to choose another size")
     return cfg, note
 
 
 def data_notes(cfg: Config, dataset: Dataset) -> list[str]:
     """One-line notes on what training does to an image folder's files that the user may not expect:
-    non-square images cropped (how many pixels, from which sides), captions the family does not read."""
+    non-square images cropped or padded (how many pixels, from which sides), labels read from dataset.json over
+    subfolders, captions the family does not read."""
+    from ganforge.data.archives import open_tree
     from ganforge.data.caption_files import caption_source
-    from ganforge.data.folder import describe_crop, find_images
+    from ganforge.data.fitting import describe_fit
 
     if dataset.image_sizes is None:  # not an image folder
         return []
-    crop = describe_crop(dataset.image_sizes, dataset.x.shape[-1])
-    notes = [crop] if crop else []
+    fit = describe_fit(dataset.image_sizes, (dataset.x.shape[-1], dataset.x.shape[-2]), cfg.data.aspect)
+    notes = ([fit] if fit else []) + dataset.notes
     folder = Path(dataset.source)
-    where = None if reads_captions(cfg) else caption_source(folder, find_images(folder))
-    if where:
-        notes.append(f"{folder} has captions ({where}); the {cfg.model.family} family ignores them: "
-                     f"--config {TEXT_PRESET} --data {folder} trains on them")
+    if not reads_captions(cfg):
+        with open_tree(folder) as tree:
+            where = caption_source(tree)
+        if where:
+            notes.append(f"{folder} has captions ({where}); the {cfg.model.family} family ignores them: "
+                         f"--config {TEXT_PRESET} --data {folder} trains on them")
     return notes
 
 
@@ -287,10 +318,13 @@ def _group_order(name: str) -> tuple[int, str]:
     return ("g", "d").index(name) if name in ("g", "d") else 2, name
 
 
-def write_run_files(run_dir: Path, cfg: Config, dataset: Dataset) -> None:
+def write_run_files(run_dir: Path, cfg: Config, dataset: Dataset, init: dict | None = None) -> None:
+    """config.yaml and run.json: the data's description and, for a fine-tuned run, the run and checkpoint its
+    weights started from (`init`: training/transfer.py)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    write_text_atomic(run_dir / "run.json", json.dumps({"data": describe_data(dataset)}, indent=1))
+    record = {"data": describe_data(dataset), **({"init": init} if init else {})}
+    write_text_atomic(run_dir / "run.json", json.dumps(record, indent=1))
 
 
 def continue_config(run_dir: Path, overrides: list[str]) -> Config:
@@ -303,6 +337,9 @@ def continue_config(run_dir: Path, overrides: list[str]) -> Config:
         raise UserError(f"this run decays its learning rates (optim.decay={cfg.optim.decay}) over "
                         f"{before.train.steps:,} steps; resuming to {cfg.train.steps:,} would make the rate jump. "
                         f"Resume to {before.train.steps:,}, or start a new run")
+    if cfg.train.init != before.train.init:
+        raise UserError(f"config key 'train.init' says which run this one started from ({before.train.init or 'none'}); "
+                        "a resumed run keeps it: drop the override, or start a new run")
     return cfg
 
 

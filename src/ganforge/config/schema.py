@@ -19,13 +19,16 @@ PRESET_DIR = Path(__file__).parent.parent / "presets"
 
 @dataclass
 class DataConfig:
-    name: str = "fashion-mnist-10k"  # a dataset name or a path (IDX folder, image folder)
+    name: str = "fashion-mnist-10k"  # a dataset name or a path (IDX folder, image folder, .zip or .tar of images)
     root: str | None = None  # folder holding a named dataset's files
     split: str = choice("train", "train", "test")  # the split of a named dataset to train on
     # images are resized and centre-cropped to this size; unset: the size the family's networks fix (28 for the
     # 28x28 ones), the data's own for the others; an image folder trained by the gan family with family.arch=dcgan28
     # gets the DCGAN for its images' size instead (the largest power of two that fits, up to 64)
     resolution: int | None = None
+    # images of another shape: crop (their centre), pad (black bands around the whole image), or keep their aspect
+    # (data.resolution is then the long side: 4x3 images train at 64x48, on networks built for rectangles)
+    aspect: str = choice("crop", "crop", "pad", "keep")
     channels: int | None = None  # 1 or 3; default: what the data has
     n_toy: int = 100_000  # points drawn from a toy mixture
     # image folder: an unreadable file stops the run, or is skipped (and listed in the run's skipped_files.txt)
@@ -33,6 +36,8 @@ class DataConfig:
     attributes: list[str] = field(default_factory=list)  # image folder with an attribute file: names kept (all if empty)
     holdout: int = 0  # the split's last this many examples are kept out of training (a validation set)
     subset: int = 0  # > 0: train on a seeded subset of this many examples, balanced over classes where labelled
+    # labelled data: keep the examples of these classes only (indices), in every split (evaluation's too)
+    classes: list[int] = field(default_factory=list)
     # image-to-image folders: auto finds A/ + B/ (paired by file name) or trainA/ + trainB/ (unpaired);
     # side_by_side reads each image as A on its left half and B on its right
     layout: str = choice("auto", "auto", "side_by_side")
@@ -87,6 +92,9 @@ class TrainConfig:
     compile: str = choice("off", "off", "on", "graphs")  # torch.compile the networks (graphs: with CUDA graphs)
     sync_bn: bool = False  # multi-GPU (torchrun): BatchNorm statistics over the global batch
     ema: float = 0.0  # > 0: samples and evaluation use an exponential moving average of G's weights, this beta
+    # a trained run of the same family and networks whose weights (and averaged G) start this run, optimisers
+    # fresh: fine-tuning (`ganforge train --init RUN`); empty: random weights
+    init: str = ""
     on_divergence: str = choice("rollback", "rollback", "stop", "ignore")  # NaN/Inf in losses or weights
     max_rollbacks: int = 3  # rollbacks to the last checkpoint before the run stops with an error
     rollback_lr: float = 0.5  # learning rates are multiplied by this at each rollback (1: unchanged)

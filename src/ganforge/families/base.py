@@ -22,7 +22,15 @@ from torch import nn
 from ganforge.augment import Augmenter
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
-from ganforge.generator import DEFAULT_SAMPLES, Encodes, Generator, Reconstructs, SamplesCodes, eval_mode
+from ganforge.generator import (
+    DEFAULT_SAMPLES,
+    Encodes,
+    Generator,
+    Projects,
+    Reconstructs,
+    SamplesCodes,
+    eval_mode,
+)
 from ganforge.options import build_options
 
 Stats = dict[str, torch.Tensor]  # detached scalars, kept on the device until log time
@@ -75,6 +83,7 @@ class Family(nn.Module):
     SAMPLER: ClassVar[str] = "G"
     AUGMENTS_IMAGES: ClassVar[bool] = False  # D sees images, so train.augment applies (see make_augmenter)
     FIXED_SIZE: ClassVar[int | None] = None  # the image size of the family's networks (image_size), if fixed
+    RECTANGLES_HINT: ClassVar[str] = ""  # data.aspect=keep refused: a setting that builds rectangles ("...; or ")
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {}  # `ganforge sample --option NAME=VALUE`: name -> help
     LATENT: ClassVar[str] = ""  # "gaussian": inputs["z"] ~ N(0, I), "prior": another prior; "": no latent space
     GENERATOR: ClassVar[type[Generator]] = Generator  # the trained artefact; its abilities are its base classes
@@ -114,15 +123,30 @@ class Family(nn.Module):
         if cls.Options is None:
             if cfg.family:
                 raise not_read(f"family.{next(iter(cfg.family))}", name, None)
+            cls.check_aspect(None, cfg)
             return None
         options = build_options(cls.Options, cfg.family, "family.", lambda key: not_read(key, name, cls.Options))
         cls.check_settings(options, cfg)
+        cls.check_aspect(options, cfg)
         return options
 
     @classmethod
     def check_settings(cls, options, cfg) -> None:
         """Refuse option values out of range or at odds with the rest of the config; run when the config is
         loaded, before anything is trained or written."""
+
+    @classmethod
+    def check_aspect(cls, options, cfg) -> None:
+        """Refuse data.aspect=keep (images of their own aspect, rectangles) where the networks build squares only."""
+        if cfg.data.aspect == "keep" and not cls.builds_rectangles(options, cfg):
+            raise UserError(f"config key 'data.aspect': keep trains on rectangular images, and "
+                            f"{cls.describe_settings(options, cfg)[0]} builds square ones only; "
+                            f"{cls.RECTANGLES_HINT}set data.aspect=crop (the centre) or pad (black bands)")
+
+    @classmethod
+    def builds_rectangles(cls, options, cfg) -> bool:
+        """Whether the networks take images of any aspect (data.aspect=keep). Default: no."""
+        return False
 
     @classmethod
     def check_data(cls, cfg, layout: str | None) -> None:
@@ -136,9 +160,9 @@ class Family(nn.Module):
         return cls.FIXED_SIZE
 
     @classmethod
-    def fit_images(cls, options, width: int, height: int) -> tuple[int, dict] | None:
+    def fit_images(cls, options, width: int, height: int, aspect: str = "crop") -> tuple[int, dict] | None:
         """For an image folder of width x height images and no data.resolution: (the resolution to train at,
-        the option values that go with it), or None to train at image_size()."""
+        the option values that go with it), or None to train at image_size(). `aspect`: data.aspect."""
         return None
 
     # -- training ------------------------------------------------------------------------------------------
@@ -303,9 +327,12 @@ class Family(nn.Module):
         return {**inputs, "z": truncate_normal(inputs["z"], psi, generator)}
 
 
-class AutoencoderGenerator(Generator, SamplesCodes, Encodes, Reconstructs):
+class AutoencoderGenerator(Generator, SamplesCodes, Encodes, Reconstructs, Projects):
     """The decoder of a family with an encoder (aae, vaegan): samples from codes; `encode` and `reconstruct`
-    are the family's own."""
+    are the family's own; projection refines the encoder's code."""
+
+    def projection_start(self, images: torch.Tensor, space: str) -> dict[str, torch.Tensor]:
+        return {"z": self.encode(images).to(images.device)}
 
     def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
         return self.family.encode(images, batch)

@@ -20,7 +20,6 @@ sides and the penalties' interpolates keep one label; acgan adds the class loss 
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import torch
@@ -29,18 +28,36 @@ from torch import nn
 from ganforge import losses, seeds
 from ganforge.errors import UserError
 from ganforge.families.base import DEFAULT_SAMPLES, Batch, DataSpec, Family, Phase, Stats, Step, check_options
-from ganforge.families.gan_options import GANOptions, check_gan, describe_gan
-from ganforge.generator import Generator, SamplesCodes, ScoresPoints, eval_mode
+from ganforge.families.gan_options import (
+    RECTANGLE_ARCHS,
+    GANOptions,
+    check_freeze_d,
+    check_gan,
+    describe_gan,
+    fit_images,
+)
+from ganforge.generator import Generator, Projects, SamplesCodes, ScoresPoints, eval_mode
 from ganforge.nets import build_networks
 from ganforge.nets.conditional import check_condition, condition_vector
+from ganforge.nets.features import activations
+from ganforge.nets.freeze import freeze_d_blocks
 from ganforge.nets.stabilisers import pack
 from ganforge.replay import ReplayBuffer
 
 GRID_COLUMNS = 8  # conditional grids: samples per label
 
 
-class GANGenerator(Generator, SamplesCodes, ScoresPoints):
+class GANGenerator(Generator, SamplesCodes, ScoresPoints, Projects):
     """The GAN's G: samples from z (and a condition); D's belief is drawn beside 1-D samples."""
+
+    def critic_features(self, images: torch.Tensor, codes: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """D's activations before its head and its minibatch statistics; a packed D (PacGAN) sees each image
+        packed with copies of itself."""
+        family, m = self.family, self.family.pack_size
+        x, c = images.repeat_interleave(m, 0), codes.get("c")
+        c = None if c is None else c.repeat_interleave(m, 0)
+        with eval_mode(family):
+            return activations(family.D, lambda: family.critic(x, c))
 
     @torch.no_grad()
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,6 +91,7 @@ class GAN(Family):
     GROUPS = ("G", "D")
     GENERATOR = GANGenerator
     AUGMENTS_IMAGES = True
+    RECTANGLES_HINT = "family.arch=dcgan builds them (a 4x3 base doubled to 64x48); or "
     LATENT = "gaussian"
     SAMPLE_OPTIONS: ClassVar[dict[str, str]] = {
         "class": "conditional runs: every sample of this class (an index or a class name)",
@@ -82,21 +100,20 @@ class GAN(Family):
     @classmethod
     def check_settings(cls, options: GANOptions, cfg) -> None:
         check_gan(options, cfg.train.batch_size)
+        check_freeze_d(options, cfg)
 
     @classmethod
     def image_size(cls, options: GANOptions) -> int | None:
         return 28 if options.arch == "dcgan28" else None  # the other networks take the data's size
 
     @classmethod
-    def fit_images(cls, options: GANOptions, width: int, height: int) -> tuple[int, dict] | None:
-        """The 28x28 DCGAN on a folder of other sizes: small images resized to 28x28; larger ones the DCGAN at the
-        largest power of two that fits, at most 64 (the DCGAN paper's size; larger is slow on a CPU)."""
-        if options.arch != "dcgan28" or (width, height) == (28, 28):
-            return None
-        side = min(width, height)
-        if side < 32:
-            return 28, {"arch": "dcgan28"}
-        return min(64, 2 ** int(math.log2(side))), {"arch": "dcgan"}
+    def fit_images(cls, options: GANOptions, width: int, height: int, aspect: str = "crop") -> tuple[int, dict] | None:
+        return fit_images(options, width, height, aspect)
+
+    @classmethod
+    def builds_rectangles(cls, options: GANOptions, cfg) -> bool:
+        # dcgan28 without data.resolution becomes the dcgan of an image folder's size (fit_images)
+        return options.arch in RECTANGLE_ARCHS or cfg.data.resolution is None
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__(cfg, spec)
@@ -108,6 +125,7 @@ class GAN(Family):
         self.z_dim = o.z_dim
         self.G, self.D = build_networks(o, spec.shape, spec.is_image, spec.n_cond if self.conditional else 0)
         self.networks = {"G": self.G, "D": self.D}
+        freeze_d_blocks(self.D, o.freeze_d)  # FreezeD: no gradient, so no optimiser step, for D's first blocks
         self.d_steps = o.d_steps
         d_objective, g_objective = losses.OBJECTIVES[o.objective]
         self.d_objective = d_objective

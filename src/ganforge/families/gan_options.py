@@ -7,6 +7,7 @@ run folders load with it in its new place.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ganforge.errors import UserError
@@ -90,6 +91,9 @@ class GANOptions:
     replay: int = setting(0, was="train.replay")
     # fraction of each fake batch D sees from the replay buffer
     replay_mix: float = setting(0.5, was="train.replay_mix")
+    # FreezeD (Mo et al. 2020), fine-tuning (train.init): D's first this many blocks (a weight layer with its
+    # normalisation and activation) keep the source's weights; the later blocks and the head train
+    freeze_d: int = 0
 
 
 def check_objective(o) -> None:
@@ -128,6 +132,38 @@ def check_gan(o: GANOptions, batch_size: int) -> None:
                         "set family.replay=0")
 
 
+def check_freeze_d(o: GANOptions, cfg) -> None:
+    """family.freeze_d: frozen blocks hold a trained run's weights, which nothing else may change."""
+    at_least(o, 0, "freeze_d")
+    if not o.freeze_d:
+        return
+    if not cfg.train.init:
+        raise UserError("config key 'family.freeze_d' keeps D's first blocks as a trained run left them; give that "
+                        "run with train.init (ganforge train --init RUN), or set family.freeze_d=0")
+    changes = [key for key in ("clip", "d_max_norm") if getattr(o, key)]
+    if changes:
+        raise UserError(f"config key 'family.{changes[0]}' rewrites D's weights after each step, frozen ones too; "
+                        "set it to 0 or family.freeze_d=0")
+
+
+RECTANGLE_ARCHS = ("dcgan", "mlp", "dense")  # data.aspect=keep: dcgan builds on a rectangular base, the others take any shape
+
+
+def fit_images(o: GANOptions, width: int, height: int, aspect: str) -> tuple[int, dict] | None:
+    """The 28x28 DCGAN on a folder of other sizes: small images resized to 28x28; larger ones the DCGAN at the
+    largest power of two that fits, at most 64 (the DCGAN paper's size; larger is slow on a CPU). The side that
+    fits is the short one for a crop, the long one for padding; rectangles (data.aspect=keep) take the DCGAN at
+    their long side, at least 16."""
+    if o.arch != "dcgan28" or (width, height) == (28, 28):
+        return None
+    if aspect == "keep" and width != height:
+        return max(16, min(64, 2 ** int(math.log2(max(width, height))))), {"arch": "dcgan"}
+    side = max(width, height) if aspect == "pad" else min(width, height)
+    if side < 32:
+        return 28, {"arch": "dcgan28"}
+    return min(64, 2 ** int(math.log2(side))), {"arch": "dcgan"}
+
+
 # a run's description names the objective (objective gan: G's loss)
 OBJECTIVE_WORDS = {"wgan": "WGAN loss", "hinge": "hinge loss", "lsgan": "least-squares loss",
                    "nonsaturating": "non-saturating loss", "minimax": "minimax loss"}
@@ -149,4 +185,6 @@ def describe_gan(o: GANOptions) -> list[str]:
         words.append("spectral norm in " + {"d": "D", "g": "G", "both": "G and D"}[o.spectral_norm])
     if o.pack > 1:
         words.append(f"PacGAN packing {o.pack}")
+    if o.freeze_d:
+        words.append(f"FreezeD on D's first {o.freeze_d} block(s)")
     return words

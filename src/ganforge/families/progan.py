@@ -14,13 +14,15 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
-from ganforge.generator import ExportModule, Generator, SamplesCodes
+from ganforge.generator import ExportModule, Generator, Projects, SamplesCodes, eval_mode
+from ganforge.nets.equalized import act
 from ganforge.nets.progan import ProDiscriminator, ProGenerator, resize_real
 from ganforge.options import at_least, setting
 
@@ -38,8 +40,19 @@ class ProGANOptions:
     d_width: int = setting(64, was="model.d_width")  # D's channels at the image's size (doubled per halving)
 
 
-class ProGANGenerator(Generator, SamplesCodes):
+class ProGANGenerator(Generator, SamplesCodes, Projects):
     """The grown G at its last level, from z."""
+
+    def critic_features(self, images: torch.Tensor, codes: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """D's activations at each level from the one reached down to the first, before its minibatch statistics
+        (images averaged down to the level's size, as G draws them there)."""
+        d, level = self.family.D, int(self.network().growth[0])
+        x = F.avg_pool2d(images, 2 ** (d.levels - level)) if level < d.levels else images
+        with eval_mode(self.family):
+            features = [act(d.from_image[level](x))]
+            for i in range(level, 0, -1):
+                features.append(d.down(features[-1], i))
+        return features
 
     def export_module(self, **options) -> nn.Module:
         """The level and fade-in reached, read from G's buffer here: fixed in the file, not read at run time."""

@@ -14,15 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge import losses
 from ganforge.data.spec import Batch, DataSpec
 from ganforge.errors import UserError
 from ganforge.families.base import Family, Phase, Stats, Step, check_options
-from ganforge.generator import Generator, MixesStyles, SamplesCodes, eval_mode
+from ganforge.generator import Generator, MixesStyles, Projects, SamplesCodes, eval_mode
+from ganforge.nets.equalized import act
 from ganforge.nets.stylegan import ResidualDiscriminator, StyleGenerator
 from ganforge.options import at_least, setting
+
+NOISE_PENALTY = 1e5  # projection: weight of the noise maps' autocorrelation (stylegan2-ada's projector)
 
 
 @dataclass
@@ -40,8 +44,67 @@ class StyleGANOptions:
     d_width: int = setting(64, was="model.d_width")  # D's channels at the image's size (doubled per halving)
 
 
-class StyleGANGenerator(Generator, SamplesCodes, MixesStyles):
-    """The style-based G: z through the mapping to w, w per layer into the synthesis network."""
+class StyleGANGenerator(Generator, SamplesCodes, MixesStyles, Projects):
+    """The style-based G: z through the mapping to w, w per layer into the synthesis network. Projection works in
+    W (one w for every layer) or W+ (one per layer), from w_avg, with each layer's noise map optimised too and
+    held to white noise (stylegan2-ada's projector)."""
+
+    projection_spaces = ("w", "w+")
+
+    def projection_start(self, images: torch.Tensor, space: str) -> dict[str, torch.Tensor]:
+        g, n = self.network(), len(images)
+        w = g.w_avg.to(images.device).expand(n, -1)
+        codes = {"w": (w.unsqueeze(1).repeat(1, g.n_styles, 1) if space == "w+" else w).clone()}
+        for i, layer in enumerate(g.layers):  # each layer's own noise map: the start draws the average image
+            codes[f"noise{i}"] = layer.fixed_noise.to(images.device).expand(n, -1, -1, -1).clone()
+        return codes
+
+    @torch.no_grad()
+    def codes_in(self, inputs: dict[str, torch.Tensor], space: str) -> dict[str, torch.Tensor]:
+        if "w" in inputs:
+            return inputs
+        ws = self.styles(inputs)
+        return {"w": ws if space == "w+" else ws[:, 0]}
+
+    def moved(self, space: str) -> tuple[str, ...]:
+        return ("w", *(f"noise{i}" for i in range(len(self.network().layers))))
+
+    @torch.no_grad()
+    def code_spread(self, space: str) -> float:
+        g = self.network()
+        z = torch.randn(2000, self.family.z_dim, generator=torch.Generator().manual_seed(0)).to(self.device)
+        return float((g.mapping(z) - g.w_avg).pow(2).mean().sqrt())
+
+    def code_penalty(self, codes: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Each noise map's autocorrelation at a one-pixel shift across and down, squared, at each scale down to
+        8x8, weighted as stylegan2-ada weighs it: the maps stay noise, so w draws the image, not the noise."""
+        total = 0.0
+        for key in self.moved("w")[1:]:
+            noise = codes[key]
+            while True:
+                total = total + (noise * noise.roll(1, 3)).mean((1, 2, 3)) ** 2
+                total = total + (noise * noise.roll(1, 2)).mean((1, 2, 3)) ** 2
+                if noise.shape[-1] <= 8:
+                    break
+                noise = F.avg_pool2d(noise, 2)
+        return NOISE_PENALTY * total
+
+    @torch.no_grad()
+    def tidy_codes(self, codes: dict[str, torch.Tensor]) -> None:
+        for key in self.moved("w")[1:]:  # each map back to zero mean and unit variance
+            noise = codes[key]
+            noise.sub_(noise.mean((1, 2, 3), keepdim=True))
+            noise.mul_(noise.pow(2).mean((1, 2, 3), keepdim=True).add(1e-8).rsqrt())
+
+    def critic_features(self, images: torch.Tensor, codes: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The residual D's activations at each resolution, before its minibatch statistics."""
+        d = self.family.D
+        with eval_mode(self.family):
+            h = act(d.from_image(images))
+            features = [h]
+            for block in d.blocks:
+                features.append(h := block(h))
+        return features
 
     def truncation_note(self) -> str:
         return "w pulled toward its running average: w_avg + psi (w - w_avg)"
@@ -143,8 +206,12 @@ class StyleGAN(Family):
         return {"z": torch.randn(n, self.z_dim, generator=generator, device=generator.device)}
 
     def styles(self, inputs: dict[str, torch.Tensor], g: nn.Module | None = None) -> torch.Tensor:
-        """ws of the sampling network for inputs: w = mapping(z), pulled towards w_avg by psi where given."""
+        """ws of the sampling network for inputs: w = mapping(z), pulled towards w_avg by psi where given; or
+        a projection's own "w" (N x w_dim, or N x layers x w_dim: one per layer, W+)."""
         g = self.sampler() if g is None else g
+        if "w" in inputs:
+            w = inputs["w"]
+            return w if w.dim() == 3 else w.unsqueeze(1).repeat(1, g.n_styles, 1)
         w = g.mapping(inputs["z"])
         if "psi" in inputs:
             w = g.w_avg + inputs["psi"].view(-1, 1).to(w.dtype) * (w - g.w_avg)
@@ -153,7 +220,8 @@ class StyleGAN(Family):
     def decode(self, inputs: dict[str, torch.Tensor], **options) -> torch.Tensor:
         check_options(self, options, allowed=())
         g = self.sampler()
-        return g.synthesis(self.styles(inputs, g))
+        noise = [inputs.get(f"noise{i}") for i in range(len(g.layers))] if "noise0" in inputs else None
+        return g.synthesis(self.styles(inputs, g), noise)  # a projection's noise maps, else the layers' own
 
     def check_truncation(self, psi: float) -> None:
         if psi < 0:

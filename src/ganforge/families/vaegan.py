@@ -30,6 +30,7 @@ from ganforge.families.base import (
     check_options,
     encode_images,
 )
+from ganforge.generator import eval_mode
 from ganforge.nets.vaegan import build
 from ganforge.options import at_least, choice, setting
 
@@ -44,8 +45,19 @@ class VAEGANOptions:
     d_width: int = setting(64, was="model.d_width")  # base channel count of the encoder E and of D
 
 
+class VAEGANGenerator(AutoencoderGenerator):
+    """Samples from z ~ N(0, I); its encoder gives posterior means; its D's features measure projections as
+    they measure the decoder's reconstructions in training (Dis_l)."""
+
+    def critic_features(self, images: torch.Tensor, codes: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        if self.family.options.gan == 0:  # a plain VAE: its D never trained
+            return []
+        with eval_mode(self.family):
+            return [self.family.D.features(images)]
+
+
 class VAEGAN(Family):
-    GENERATOR = AutoencoderGenerator  # samples from z ~ N(0, I); its encoder gives posterior means
+    GENERATOR = VAEGANGenerator
     Options = VAEGANOptions
     GROUPS = ("E", "G", "D")
     SAMPLER = "G"  # the decoder

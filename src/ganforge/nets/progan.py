@@ -81,17 +81,18 @@ class ProDiscriminator(nn.Module):
         """D(x) for images at level `level`'s size (first * 2^level), the newest level faded in by alpha."""
         h = act(self.from_image[level](x))
         if level:
-            h = self._down(h, level)
+            h = self.down(h, level)
             if alpha < 1:
                 skip = act(self.from_image[level - 1](F.avg_pool2d(x, 2)))
                 h = skip + alpha * (h - skip)
             for i in range(level - 1, 0, -1):
-                h = self._down(h, i)
+                h = self.down(h, i)
         n = len(h)
         h = self.mbstd(h) if n % min(self.mbstd.group_size, n) == 0 else MinibatchStdDev(n)(h)
         return self.out(self.fc(act(self.conv(h)).flatten(1))).flatten()
 
-    def _down(self, h: torch.Tensor, level: int) -> torch.Tensor:
+    def down(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        """Level `level`'s two convolutions, then halving: the features one level coarser."""
         for conv in self.blocks[level - 1]:
             h = act(conv(h))
         return F.avg_pool2d(h, 2)

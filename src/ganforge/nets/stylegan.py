@@ -64,9 +64,11 @@ class NoisyLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.register_buffer("fixed_noise", torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(size)))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise`: a map per sample (N x 1 x size x size) in place of the drawn or fixed one (projection)."""
         x = self.conv(x, w)
-        noise = torch.randn_like(x[:, :1]) if self.training else self.fixed_noise.to(x.dtype)
+        if noise is None:
+            noise = torch.randn_like(x[:, :1]) if self.training else self.fixed_noise.to(x.dtype)
         return act(x + noise * self.noise_strength + self.bias.view(1, -1, 1, 1))
 
 
@@ -131,14 +133,16 @@ class StyleGenerator(nn.Module):
         self.z_dim, self.w_dim = z_dim, w_dim
         self.register_buffer("w_avg", torch.zeros(w_dim))  # the running mean of w: truncation's centre
 
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, noise: list[torch.Tensor | None] | None = None) -> torch.Tensor:
+        """Images of per-layer styles; `noise`: a noise map per layer (None: the layer's own)."""
+        noise = noise or [None] * len(self.layers)
         x = self.const.expand(ws.shape[0], -1, -1, -1)  # shape, not len: a trace takes any batch size
-        x = self.layers[0](x, ws[:, 0])
+        x = self.layers[0](x, ws[:, 0], noise[0])
         image = self.to_image[0](x, ws[:, 1])
         for i in range(1, len(self.to_image)):
             a, b = 2 * i - 1, 2 * i
-            x = self.layers[a](x, ws[:, a])
-            x = self.layers[b](x, ws[:, b])
+            x = self.layers[a](x, ws[:, a], noise[a])
+            x = self.layers[b](x, ws[:, b], noise[b])
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
             image = image + self.to_image[i](x, ws[:, b + 1])
         return torch.tanh(image)  # ganforge's images live in [-1, 1]

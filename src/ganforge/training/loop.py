@@ -30,7 +30,7 @@ from ganforge.files import write_text_atomic
 from ganforge.generator import SHOWCASE
 from ganforge.runs import read_metrics
 from ganforge.runtime import precision_name, resolve_device
-from ganforge.training import distributed
+from ganforge.training import distributed, transfer
 from ganforge.training.build import build_trainer
 from ganforge.training.distributed import SINGLE, Ranks
 from ganforge.training.log import MetricsLog, NullLog, RunningStats
@@ -113,6 +113,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
     note = None
     if not resume:
         cfg, note = runs.fit_to_folder(cfg)
+        if cfg.train.init:
+            transfer.source(cfg)  # a folder that is no run of this family is named before the data is read
     threads, threads_note = cpu_share.threads_for(cfg.train.threads, torch.get_num_threads(), cpu_share.busy_at_start)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -128,9 +130,12 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
         finished = _finished_summary(run_dir, trainer.step)
         if trainer.step == cfg.train.steps and finished:  # a restarted job that had already finished: done
             return {**finished, "complete": True}
+    origin = transfer.recorded(run_dir) if resume and trainer.step else None
     if trainer.step == 0:
         trainer.family.progress = not quiet
         trainer.family.begin_training(dataset)  # e.g. SRGAN's G from an SRResNet run
+        if cfg.train.init:  # after begin_training: every network is the source's at step 0
+            origin = transfer.start_from(trainer)
     if ranks.enabled:
         torch.distributed.barrier()  # every rank has checked the run folder before rank 0 writes into it
     sampler = SampleWriter(run_dir, dataset, fixed_inputs(cfg, trainer.family, _n_fixed(cfg, dataset), trainer.device))
@@ -152,13 +157,14 @@ def _train(cfg: Config, run_dir: Path, resume: bool, quiet: bool, ranks: Ranks, 
             runs.truncate_metrics(run_dir, trainer.step)
             sampler.truncate(trainer.step)
     if main:
-        runs.write_run_files(run_dir, cfg, dataset)
+        runs.write_run_files(run_dir, cfg, dataset, origin)
         if dataset.skipped_files:
             write_text_atomic(run_dir / "skipped_files.txt", "".join(f"{line}\n" for line in dataset.skipped_files))
         if not (run_dir / "reals.png").exists():
             sampler.write_reals(run_dir, cfg.train.seed)
     if not quiet:
-        for line in [n for n in (note, threads_note) if n] + runs.data_notes(cfg, dataset):
+        init_note = transfer.describe(origin) if origin else None
+        for line in [n for n in (note, threads_note, init_note) if n] + runs.data_notes(cfg, dataset):
             print(f"note: {line}")
         if dataset.skipped_files:
             print(f"note: skipped {plural(len(dataset.skipped_files), 'unreadable file')} of {dataset.source} (data.on_bad_file="

@@ -31,12 +31,17 @@ class SampleWriter:
         self.snapshot_path = self.dir / "snapshots_1d.json"  # toy-1d: D(x) and p_g over time
 
     def write_reals(self, run_dir: Path, seed: int = 0) -> Path | None:
-        """reals.png: a grid of training images drawn at random, what the model is asked to make."""
+        """reals.png: a grid of training images drawn at random, what the model is asked to make, titled with what
+        was done to the files to make them the training size (reals_caption)."""
         ds = self.dataset
         if ds.kind != "image":
             return None
         pick = torch.randperm(len(ds.x), generator=torch.Generator().manual_seed(seed))[:REALS_SHOWN]
-        return viz.save_grid(ds.x[pick.sort().values], Path(run_dir) / "reals.png", upscale=GRID_UPSCALE)
+        path = Path(run_dir) / "reals.png"
+        caption = reals_caption(ds, len(pick))
+        if caption is None:
+            return viz.save_grid(ds.x[pick.sort().values], path, upscale=GRID_UPSCALE)
+        return viz.save_labelled_grid(ds.x[pick.sort().values], path, title=caption, upscale=GRID_UPSCALE)
 
     def frame_path(self, step: int) -> Path:
         return self.dir / f"step_{step:06d}.png"
@@ -115,6 +120,14 @@ class SampleWriter:
             keys += sorted({k for r in records for k in r if k in CURVE_EVAL_KEYS})
             out["curves"] = viz.plot_curves(records, run_dir / "curves.png", keys, title="training curves")
         return out
+
+
+def reals_caption(dataset: Dataset, shown: int) -> str | None:
+    """reals.png's title: how many training images it shows and what was done to them (data/fitting.py), or None
+    where loading does not say (image-to-image data)."""
+    if dataset.fitting is None:
+        return None
+    return f"{shown:,} of {len(dataset.x):,} training images, as trained on: {dataset.fitting}"
 
 
 def _np(t: torch.Tensor | None):
