@@ -4,7 +4,7 @@ run-to-run spread (two seeds) to judge the difference by.
     python bench/precision.py [--out runs/precision] [--steps 12000] [--n 10000] [--extractor inception]
                               [--set KEY=VALUE ...]
 
-Rows: fp32 seed 0, fp32 seed 1, bf16 seed 0 (`ganforge train --set train.precision=P --set train.seed=S`).
+Rows: fp32 seeds 0-2, bf16 seeds 0-1 (`ganforge train --set train.precision=P --set train.seed=S`).
 Each run is kept under --out in a folder named by the row and by what differs from the defaults (steps, --set:
 bench/runkeys.py), so a finished run is scored and never trained again, and a run stopped part-way resumes.
 Scores come from `ganforge eval RUN --metrics fid --n N --extractor E`, read back from the run's eval.json
@@ -26,7 +26,8 @@ from ganforge.config import load_config
 from ganforge.evaluating import evaluate_run
 from ganforge.training.loop import train
 
-ROWS = (("fp32-seed0", "fp32", 0), ("fp32-seed1", "fp32", 1), ("bf16-seed0", "bf16", 0))
+ROWS = (("fp32-seed0", "fp32", 0), ("fp32-seed1", "fp32", 1), ("bf16-seed0", "bf16", 0),
+        ("bf16-seed1", "bf16", 1), ("fp32-seed2", "fp32", 2))
 
 
 def trained(out: Path, name: str, precision: str, seed: int, steps: int | None, overrides: list[str]) -> Path:
@@ -82,9 +83,11 @@ def main() -> None:
     for name, precision, seed, s, _, value in rows:
         print(f"| {name} | {precision} | {seed} | {s['steps']:,} | {s['seconds'] / 60:.1f} min | "
               f"{s['images_per_s']:,.0f} | {value:.2f} |")
-    fp32_a, fp32_b, bf16 = (r[5] for r in rows)
-    print(f"fp32 run-to-run spread (seed 0 vs 1): {abs(fp32_a - fp32_b):.2f}; bf16 - fp32 (seed 0): "
-          f"{bf16 - fp32_a:+.2f}; bf16 time / fp32 time: {rows[2][3]['seconds'] / rows[0][3]['seconds']:.2f}")
+    for precision in ("fp32", "bf16"):
+        values = [r[5] for r in rows if r[1] == precision]
+        minutes = [r[3]["seconds"] / 60 for r in rows if r[1] == precision]
+        print(f"{precision}: {len(values)} seeds, {rows[0][4]} {min(values):.2f}-{max(values):.2f} (mean "
+              f"{sum(values) / len(values):.2f}), training {min(minutes):.1f}-{max(minutes):.1f} min")
 
 
 if __name__ == "__main__":
