@@ -25,7 +25,6 @@ from pathlib import Path
 import torch
 
 import ganforge
-from ganforge import viz
 from ganforge.data import load_dataset
 from ganforge.explorer import Explorer
 from ganforge.exploring import apply_attribute, attribute_vector

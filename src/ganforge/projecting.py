@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ganforge import runs, viz
-from ganforge.data.folder import IMAGE_EXTENSIONS, find_images
+from ganforge.data.folder import input_images
 from ganforge.errors import UserError
 from ganforge.files import atomic_folder
 from ganforge.generator import Generator
@@ -109,16 +109,12 @@ def read_inputs(files: list[Path], shape: tuple[int, ...]) -> tuple[torch.Tensor
 
 def targets_for(run_dir: Path, source: Path, out: Path | str | None) -> tuple[list[Path], Path, list[Path]]:
     """(the input files, the output folder, each file's output stem in it)."""
-    if not source.exists():
-        raise UserError(f"--input {source}: no such file or folder")
+    files = input_images(source)
     if source.is_dir():
-        files = find_images(source)
-        if not files:
-            raise UserError(f"--input {source}/ holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         folder = Path(out) if out is not None else run_dir / "projected" / source.resolve().name
         stems = [p.relative_to(source).with_suffix("") for p in files]
     else:
-        files, stems = [source], [Path(source.stem)]
+        stems = [Path(source.stem)]
         folder = Path(out) if out is not None else run_dir / "projected"
     inputs = {(source if source.is_dir() else source.parent).resolve()}
     if folder.resolve() in inputs:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge import runs, viz
-from ganforge.data.folder import IMAGE_EXTENSIONS, decode_image, find_images
+from ganforge.data.folder import decode_image, input_images
 from ganforge.errors import UserError
 from ganforge.files import atomic_folder
 from ganforge.generator import Generator, Translates, require
@@ -79,16 +79,11 @@ def translate_files(run_dir: Path | str, source: Path | str, out: Path | str | N
     written."""
     run_dir = runs.require_run(run_dir)
     source = Path(source)
-    if not source.exists():
-        raise UserError(f"--input {source}: no such file or folder")
+    files = input_images(source)
     if source.is_dir():
-        files = find_images(source)
-        if not files:
-            raise UserError(f"--input {source}/ holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         out = Path(out) if out is not None else run_dir / "translated" / source.name
         targets = [out / p.relative_to(source).with_suffix(".png") for p in files]
     else:
-        files = [source]
         out = Path(out) if out is not None else run_dir / "translated" / f"{source.stem}.png"
         if out.suffix.lower() != ".png":
             raise UserError(f"--out {out}: a single image is written as a .png")

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from ganforge.data.archives import (
     IMAGE_EXTENSIONS,
     ImageTree,
-    find_images,  # noqa: F401 - pairs, translating and runs import it from here
+    find_images,
     open_tree,
 )
 from ganforge.data.attributes import image_key, read_attribute_file, select_attributes
@@ -101,6 +101,19 @@ def decode_image(path: Path | IO[bytes], channels: int | None, resolution: int |
             img = fit_image(img, size, aspect)
             a = np.asarray(img)
     return a[:, :, None] if a.ndim == 2 else a
+
+
+def input_images(source: Path) -> list[Path]:
+    """The image files a command's --input names: the file itself, or every image in a folder (recursively, in
+    name order); a missing path or a folder without images is a UserError."""
+    if not source.exists():
+        raise UserError(f"--input {source}: no such file or folder")
+    if not source.is_dir():
+        return [source]
+    files = find_images(source)
+    if not files:
+        raise UserError(f"--input {source}/ holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
 
 
 def image_size(path: Path | IO[bytes]) -> tuple[int, int]:
