@@ -10,8 +10,8 @@ vectors against random directions, and the truncation sweep.
         over the mean step, in the domain classifier's features, against the same paths with each frame
         replaced by its nearest training image (in those features)
     python bench/exploration.py attribute RUN [--n 1000] [--strength 1.0]
-        per class, the mean-difference vector applied to --n samples at several strengths: the share of those
-        not of the class that the classifier then reads as it, beside a random direction of the same length
+        per class, `explore attribute`'s class vectors applied to --n samples at several strengths: the share of
+        those not of the class that the classifier then reads as it, beside a random direction of the same length
     python bench/exploration.py truncation RUN [--n 10000]
         precision, recall and FD against psi (`ganforge explore truncation`)
 
@@ -119,9 +119,10 @@ def study_attribute(args) -> None:
     for label, name in enumerate(names):
         if (before != label).sum() == 0:
             continue
-        vector = exploring.attribute_vector(ex, str(label), seed=args.seed)
-        control = random_direction_like(vector, torch.Generator().manual_seed(args.seed + label))
-        row = {"norm": float(vector.norm())}
+        vector = exploring.attribute_vectors(ex, str(label), {"z": z}, seed=args.seed)
+        control = random_direction_like(vector, torch.Generator().manual_seed(args.seed + label), rows=True)
+        moved = before != label  # the samples counted: a sample already of the class has no vector
+        row = {"norm": float(vector[moved].norm(dim=1).mean())}
         for s in strengths:
             for kind, direction in (("vector", vector), ("random", control)):
                 after = extractor.logits(ex.decode({"z": z + s * direction})).argmax(1)
@@ -130,6 +131,7 @@ def study_attribute(args) -> None:
     mean = {k: sum(r[k] for r in rows.values()) / len(rows) for k in next(iter(rows.values()))}
     result = {"classes": rows, "mean": mean, "protocol": {"n": args.n, "seed": args.seed, "strength": args.strength,
               "vector": "encoded training images" if isinstance(ex.g, Encodes) else
+              f"from each sample's own class to the target: means of the {exploring.TYPICAL} surest of "
               f"{exploring.CLASS_POOL} samples labelled by {extractor.name}", "features": extractor.name}}
     write(args, "attribute", result)
     s = f"{args.strength:g}"

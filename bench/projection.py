@@ -4,14 +4,14 @@ and whether class vectors edit them, beside the nearest training image (what a m
     GANFORGE_DATA=/path/to/data python bench/projection.py RUN [RUN ...] [--n 1000] [--out runs/projection]
                                                            [--steps N] [--threads N]
 
-Each RUN is a Fashion-MNIST run (the default run trains on the 10k test split); the images are the first --n
-of the 60k train split. Per run: PSNR and SSIM of the reconstructions against the originals, the shipped
+Each RUN is a Fashion-MNIST run; the images are the first --n of the split it did not train on (the 60k train
+split for a run on the embedded 10k test split, the default's). Per run: PSNR and SSIM of the reconstructions against the originals, the shipped
 classifier's accuracy on them against the originals' labels (beside its accuracy on the originals), the
 classifier's FD of reconstructions against originals, and seconds per image; the same for the nearest
 training image in pixels and, for a run with an encoder (AAE, VAE-GAN), for the encoder's code alone. Then
-attribute edits: each projected code moved by one class vector (`explore attribute`'s: the mean code of
-samples the classifier reads as the class minus the mean of the rest), to the class after its own; the share
-the classifier reads as that class, beside a random direction of the same norm. Results are kept in
+attribute edits: each projected code moved by one class vector (`explore attribute`'s: from the class the
+classifier reads on its reconstruction to the class after its label, the difference of the two classes' mean
+codes); the share the classifier reads as the target, beside a random direction of the same norm. Results are kept in
 <out>/results.json keyed by run, checkpoint step, n and steps, so a finished row is never measured again.
 """
 
@@ -27,13 +27,16 @@ import torch
 import ganforge
 from ganforge.data import load_dataset
 from ganforge.explorer import Explorer
-from ganforge.exploring import apply_attribute, attribute_vector
+from ganforge.exploring import apply_attribute, attribute_vectors
 from ganforge.files import write_text_atomic
 from ganforge.generator import Encodes
 from ganforge.metrics.classifier import load_classifier
+from ganforge.metrics.latent import random_direction_like
 from ganforge.metrics.frechet import feature_stats, frechet_distance
 from ganforge.metrics.translation import psnr, ssim
 from ganforge.projection import STEPS, project
+
+EDITS = "own-class-to-target"  # how the class vectors are made (a row of another making is measured again)
 
 
 def unit(images: torch.Tensor) -> torch.Tensor:
@@ -60,19 +63,19 @@ def nearest(train: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 
 def edits(run: str, codes: torch.Tensor, labels: torch.Tensor, judge, class_names: list[str]) -> dict:
-    """Share of projected codes moved by the vector of the next class that the classifier reads as it."""
+    """Share of projected codes moved by the class vector to the next class that the classifier reads as it."""
     ex = Explorer.load(run)
-    vectors = torch.stack([attribute_vector(ex, name).cpu() for name in class_names])
     target = (labels + 1) % len(class_names)
-    g = torch.Generator().manual_seed(0)
-    random = torch.randn(len(codes), *codes.shape[1:], generator=g)
-    random = random / random.flatten(1).norm(dim=1).view(-1, *[1] * (codes.dim() - 1))
-    random = random * vectors[target].flatten(1).norm(dim=1).view(-1, *[1] * (codes.dim() - 1))
+    z = {"z": codes.to(ex.device)}
+    vectors = torch.cat([attribute_vectors(ex, str(int(t)), {"z": z["z"][target == t]})
+                         for t in range(len(class_names))])
+    order = torch.cat([torch.nonzero(target == t).flatten() for t in range(len(class_names))])
+    vectors = vectors[order.argsort()].cpu()  # back to the codes' order
+    random = random_direction_like(vectors, torch.Generator().manual_seed(0), rows=True)
     read = {}
-    for name, direction in (("class_vector", vectors[target]), ("random_direction", random)):
-        moved = torch.cat([apply_attribute(codes[i:i + 1], direction[i], [1.0]) for i in range(len(codes))])
+    for name, direction in (("class_vector", vectors), ("random_direction", random)):
         with torch.no_grad():
-            pictures = ex.decode({"z": moved.to(ex.device)})
+            pictures = ex.decode({"z": apply_attribute(codes, direction, [1.0]).to(ex.device)})
             read[name] = (judge(pictures.cpu()).argmax(1) == target).float().mean().item()
     return read
 
@@ -108,20 +111,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    held_out = load_dataset("fashion-mnist", split="train")
-    images, labels = held_out.x[:args.n], held_out.y[:args.n]
     out = Path(args.out) / "results.json"
     results = json.loads(out.read_text()) if out.is_file() else {}
     for run in args.runs:
         g = ganforge.load(run)
-        key = f"{Path(run).resolve()}@{g.step}:n={args.n}:steps={args.steps}"
+        key = f"{Path(run).resolve()}@{g.step}:n={args.n}:steps={args.steps}:edits={EDITS}"
         if key not in results:
-            train = load_dataset(g.data["name"]).x if g.data.get("name") else None
-            results[key] = {"run": run, "step": g.step, "n": args.n, "steps": args.steps,
-                            "threads": torch.get_num_threads(), **measure(run, images, labels, train, args.steps)}
+            trained_on = g.data["name"]  # the test split (fashion-mnist-10k) or the train split (fashion-mnist)
+            split = "test" if trained_on == "fashion-mnist" else "train"
+            held_out = load_dataset("fashion-mnist", split=split)
+            images, labels = held_out.x[:args.n], held_out.y[:args.n]
+            results[key] = {"run": run, "step": g.step, "n": args.n, "steps": args.steps, "held_out": f"fashion-mnist {split}",
+                            "threads": torch.get_num_threads(),
+                            **measure(run, images, labels, load_dataset(trained_on).x, args.steps)}
             write_text_atomic(out, json.dumps(results, indent=1))
         r = results[key]
-        print(f"{run} (step {r['step']:,}, {r['n']:,} held-out images, {r['threads']} threads; the classifier reads "
+        print(f"{run} (step {r['step']:,}, {r['n']:,} held-out images of the {r['held_out']} split, {r['threads']} threads; the classifier reads "
               f"{r['originals_class_accuracy']:.1%} of the originals right)")
         print("| | PSNR (dB) | SSIM | class kept | fd_classifier vs originals | s per image |")
         print("|---|---:|---:|---:|---:|---:|")

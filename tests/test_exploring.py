@@ -127,7 +127,31 @@ def test_jump_ratio_and_edit_shares_by_hand():
     v = torch.tensor([3.0, 4.0])
     d = random_direction_like(v, torch.Generator().manual_seed(0))
     assert d.norm().item() == pytest.approx(5.0)
+    per_row = random_direction_like(torch.tensor([[3.0, 4.0], [0.0, 2.0]]), torch.Generator().manual_seed(0), rows=True)
+    assert per_row.norm(dim=1).tolist() == pytest.approx([5.0, 2.0])
     assert exploring.apply_attribute(torch.zeros(2, 2), v, [0.0, 2.0]).tolist() == [[0, 0], [6, 8], [0, 0], [6, 8]]
+    per_row = torch.tensor([[1.0, 0.0], [0.0, -1.0]])  # one vector per code
+    assert exploring.apply_attribute(torch.ones(2, 2), per_row, [1.0, 3.0]).tolist() == [
+        [2, 1], [4, 1], [1, 0], [1, -2]]
+
+
+def test_class_vectors_go_from_each_codes_own_class_to_the_target(gan_run):
+    ex = exploring.Explorer.load(gan_run)
+    pool = ex.codes(0, exploring.CLASS_POOL)["z"]
+    probs = torch.softmax(ex.classifier().logits(ex.decode({"z": pool})), 1)
+    k = exploring.TYPICAL
+    means = torch.stack([pool[probs[:, c].argsort(descending=True)[:k]].mean(0) for c in range(10)])
+    edited = ex.codes(5, 6)
+    own = ex.classifier().logits(ex.decode(edited)).argmax(1)
+    kth_surest = probs.sort(0, descending=True).values[k - 1]  # per class
+    target = int(kth_surest.argmax())
+    got = exploring.attribute_vectors(ex, str(target), edited)
+    assert torch.allclose(got, means[target] - means[own], atol=1e-6)
+    assert (got[own == target] == 0).all()  # a code already of the class stays put
+    rare = int(kth_surest.argmin())
+    if kth_surest[rare] <= 0.5:
+        with pytest.raises(ganforge.api.UserError, match=f"fewer than {k} of"):
+            exploring.attribute_vectors(ex, str(rare), edited)
 
 
 def test_sample_truncation_and_numbered_grid(gan_run, tmp_path, capsys):
@@ -331,7 +355,7 @@ def test_arithmetic_picture_holds_the_operands_their_means_and_the_result_amid_i
 def test_attribute_picture_moves_each_row_along_the_vector_by_each_column(gan_run, tmp_path, capsys, monkeypatch):
     g = ganforge.load(gan_run)
     vector = torch.linspace(-1, 1, seed_z(g, 0).shape[1])  # the vector's own reckoning is tested above and per family
-    monkeypatch.setattr(exploring, "attribute_vector", lambda ex, attr: vector)
+    monkeypatch.setattr(exploring, "attribute_vectors", lambda ex, attr, codes: vector.expand_as(codes["z"]))
     png, gif = exploring.attribute(gan_run, "trouser", seeds=[3, 5], strengths=[-1, 0, 2], out=tmp_path / "t.png")
     assert capsys.readouterr().out.strip() == (
         f"{png}: 2 rows (seed 3, seed 5), each moved along the 'trouser' vector by -1, 0, +2 (columns; 0: as "
@@ -400,7 +424,7 @@ def test_explore_edits_projected_codes_with_the_generators_own_pixels(gan_run, t
     picture = np.asarray(Image.open(tmp_path / "codes" / "a.png"))[::2, ::2]  # the image | its reconstruction
     assert np.array_equal(got[0], picture[2:30, 32:60])  # the path starts at the projection itself
     vector = torch.linspace(-1, 1, z.shape[1])
-    monkeypatch.setattr(exploring, "attribute_vector", lambda ex, attr: vector)
+    monkeypatch.setattr(exploring, "attribute_vectors", lambda ex, attr, codes: vector.expand_as(codes["z"]))
     png, _ = exploring.attribute(gan_run, "trouser", codes=[str(tmp_path / "codes")], strengths=[0, 1],
                                  out=tmp_path / "t.png")
     got = cells(png, 3, 2)  # a row per code of the folder, in name order

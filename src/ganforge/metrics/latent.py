@@ -23,7 +23,11 @@ def share_changed_to(labels_before: torch.Tensor, labels_after: torch.Tensor, ta
     return float((labels_after[eligible] == target).float().mean())
 
 
-def random_direction_like(vector: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A uniformly random direction with the norm of `vector` (the control of an attribute vector)."""
+def random_direction_like(vector: torch.Tensor, generator: torch.Generator, rows: bool = False) -> torch.Tensor:
+    """A uniformly random direction with the norm of `vector` (the control of an attribute vector); with `rows`,
+    one per row of `vector`, each with that row's norm."""
     d = torch.randn(vector.shape, generator=generator, dtype=vector.dtype).to(vector.device)
+    if rows:
+        scale = vector.flatten(1).norm(dim=1) / d.flatten(1).norm(dim=1)
+        return d * scale.view(-1, *[1] * (vector.dim() - 1))
     return d * (vector.norm() / d.norm())
