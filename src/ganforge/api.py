@@ -73,7 +73,7 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
     init: fine-tune: a trained run (or one of its checkpoint folders) of the same family and networks whose
     weights start every network, optimisers fresh (train.init).
     """
-    from ganforge import runs
+    from ganforge import pretrained, runs
     from ganforge.config import load_config
     from ganforge.training.loop import train as train_loop
 
@@ -85,6 +85,7 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
             raise UserError("resume=True continues the run in `out`; give out=RUN_DIR")
         if config is not None or init is not None:
             raise UserError("resume=True continues a run with its own config and start; drop `config` and `init`")
+        pretrained.not_shipped(out, "resuming training")  # before its run folder is made
         run_dir = runs.require_run(out)
         cfg = runs.continue_config(run_dir, overrides)
     else:
@@ -99,7 +100,9 @@ def train(config: str | None = None, *, steps: int | None = None, data: str | No
 
 def load(run_dir: str | os.PathLike, checkpoint: str | None = None, device: str = "auto") -> Generator:
     """The trained Generator of a run folder: the latest checkpoint, or `checkpoint` ("best" or a
-    checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them.
+    checkpoints/step_* folder), with its averaged (EMA) weights when the run kept them. "pretrained:NAME" loads a
+    generator shipped with ganforge (`ganforge.pretrained.names()` lists them; `ganforge.pretrained.card(NAME)`
+    says how it was trained and what it scores), offline; every command that takes a run folder takes it too.
 
     It offers `sample(n, seed)`, `noise` and `inputs` (what its network takes, drawn as `ganforge sample` draws
     them), `g(inputs)` (samples for given inputs), the run's `spec`, `step` and `data`, and the abilities of its

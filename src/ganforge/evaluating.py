@@ -59,6 +59,7 @@ def evaluate_run(run_dir: Path, metrics: str | tuple[str, ...] | None = None, n:
     requested = None if metrics is None else parse_metrics(metrics)
     if ref not in ("train", "test"):
         raise UserError(f"--ref must be train or test, got '{ref}'")
+    run_dir = runs.require_run(run_dir)  # "pretrained:NAME": the folder eval.json goes to
     g = runs.load_generator(run_dir, checkpoint, device)
     by_class = g.conditional and not g.attributes
     if not by_class and any(m in CONDITIONAL_METRICS for m in requested or ()):

@@ -48,6 +48,10 @@ class Generator:
     still training).
     """
 
+    # True where only the sampling network has trained weights (a generator shipped with ganforge, loaded as
+    # "pretrained:NAME"): its other networks, the discriminator among them, hold none, so no tool may read them
+    sampler_only: bool = False
+
     def __init__(self, family: nn.Module, data: dict | None = None, step: int = 0, run_dir: Path | None = None):
         self.family = family
         self.data = data or {}

@@ -75,6 +75,8 @@ class Distance:
 
     def __init__(self, g: Generator, weights: dict[str, float]):
         self.g, self.weights = g, dict(weights)
+        if g.sampler_only:  # a shipped generator comes without the run's discriminator
+            self.weights["critic"] = 0.0
         self.classifier = classifier_for_distance(g) if weights["classifier"] else None
         if self.classifier is None:
             self.weights["classifier"] = 0.0

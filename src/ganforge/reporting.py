@@ -17,6 +17,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+from ganforge import pretrained
 from ganforge.errors import UserError
 from ganforge.files import write_text_atomic
 from ganforge.run_description import describe_run
@@ -68,6 +69,7 @@ slider.addEventListener('input', show);
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, force: bool = False) -> Path:
     """Write the run's HTML page to `out` (default RUN_DIR/report.html) and return its path."""
+    pretrained.not_shipped(run_dir, "a report of training curves, samples over training and checkpoints")
     run = Path(run_dir)
     if not run.exists():
         raise UserError(f"{run} does not exist; give a run folder made by `ganforge train`")

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from ganforge import checkpoint as ckpt
+from ganforge import pretrained
 from ganforge.config import Config, OptimizerConfig, dump_yaml, family_options, from_dict, load_config
 from ganforge.data import DATASET_NAMES, Dataset, load_dataset
 from ganforge.data.registry import data_layout
@@ -143,7 +144,10 @@ def is_run_dir(path: Path) -> bool:
 
 
 def require_run(path: Path | str) -> Path:
-    """`path` if it is a run folder, else the one message every command gives."""
+    """`path` if it is a run folder, else the one message every command gives. "pretrained:NAME", a generator
+    shipped with ganforge, gives its own writable run folder, runs/pretrained-NAME (ganforge.pretrained)."""
+    if pretrained.is_name(path):
+        return pretrained.run_folder(str(path))
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such folder; give a run folder made by `ganforge train` (under runs/ by default)")
@@ -166,7 +170,11 @@ def read_data_description(run_dir: Path) -> dict:
 def load_family(run_dir: Path, checkpoint: Path | str | None = None,
                 device: str = "auto") -> tuple[Family, dict, int]:
     """A trained family rebuilt from its run folder, in eval mode, weights loaded (the averaged sampling
-    network when the run kept one): (family, run.json's data description, checkpoint step)."""
+    network when the run kept one): (family, run.json's data description, checkpoint step). A shipped
+    generator (`pretrained:NAME` or its run folder) loads its sampling network alone."""
+    name = pretrained.name_of(run_dir)
+    if name is not None:
+        return pretrained.load_family(name, checkpoint, device)
     cfg = read_config(run_dir)
     data = read_data_description(run_dir)
     family = build_family(cfg, spec_from_description(data))
@@ -188,10 +196,19 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
 
 def load_generator(run_dir: Path | str, checkpoint: Path | str | None = None, device: str = "auto") -> Generator:
     """The trained Generator of a run folder: the latest sound checkpoint, or `checkpoint` ("best" or a
-    checkpoints/step_* folder), with the averaged weights when the run kept them, in eval mode."""
-    run_dir = require_run(run_dir)
-    family, data, step = load_family(run_dir, checkpoint, device)
-    return family.generator(data, step, run_dir)
+    checkpoints/step_* folder), with the averaged weights when the run kept them, in eval mode.
+    "pretrained:NAME": a generator shipped with ganforge; loading it writes nothing, and its run_dir is where
+    its outputs go (runs/pretrained-NAME, made by the command that writes there)."""
+    shipped = pretrained.name_of(run_dir)
+    if shipped is None:
+        run_dir = require_run(run_dir)
+        family, data, step = load_family(run_dir, checkpoint, device)
+    else:
+        family, data, step = pretrained.load_family(shipped, checkpoint, device)
+        run_dir = pretrained.run_path(shipped) if pretrained.is_name(run_dir) else Path(run_dir)
+    g = family.generator(data, step, run_dir)
+    g.sampler_only = shipped is not None
+    return g
 
 
 # -- creating and continuing ----------------------------------------------------------------------------------
@@ -330,6 +347,7 @@ def write_run_files(run_dir: Path, cfg: Config, dataset: Dataset, init: dict | N
 def continue_config(run_dir: Path, overrides: list[str]) -> Config:
     """A run's own config plus `overrides`, for --resume. A learning-rate decay planned over the run's
     train.steps cannot stretch to another length without its rate jumping, so that change is refused."""
+    pretrained.not_shipped(run_dir, "resuming training")
     run_dir = require_run(run_dir)
     before = read_config(run_dir)
     cfg = load_config(str(run_dir / "config.yaml"), overrides, saved=True)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ganforge import checkpoint as ckpt
-from ganforge import runs
+from ganforge import pretrained, runs
 from ganforge.config import Config
 from ganforge.errors import UserError
 from ganforge.training.trainer import Trainer
@@ -26,6 +26,7 @@ def source(cfg: Config) -> tuple[Path, Path]:
     """(the source run folder, the checkpoint to start from) of train.init: a run folder (its latest sound
     checkpoint) or one of its checkpoint folders (checkpoints/best, checkpoints/step_N); a run of cfg's family.
     Checked before the data is read."""
+    pretrained.not_shipped(cfg.train.init, f"{KEY} starts every network, its discriminator too, and")
     given = Path(cfg.train.init).expanduser()
     is_checkpoint = (given / "model.safetensors").is_file() and runs.is_run_dir(given.parent.parent)
     run = given.parent.parent if is_checkpoint else given
