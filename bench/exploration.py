@@ -29,7 +29,7 @@ import runkeys
 import torch
 
 import ganforge
-from ganforge import exploring, runs, viz
+from ganforge import directions, exploring, runs, viz
 from ganforge.generator import Encodes
 from ganforge.latent import lerp, slerp
 from ganforge.metrics.features import build_extractor
@@ -119,7 +119,7 @@ def study_attribute(args) -> None:
     for label, name in enumerate(names):
         if (before != label).sum() == 0:
             continue
-        vector = exploring.attribute_vectors(ex, str(label), {"z": z}, seed=args.seed)
+        vector = directions.attribute_vectors(ex, str(label), {"z": z}, seed=args.seed)
         control = random_direction_like(vector, torch.Generator().manual_seed(args.seed + label), rows=True)
         moved = before != label  # the samples counted: a sample already of the class has no vector
         row = {"norm": float(vector[moved].norm(dim=1).mean())}
@@ -131,8 +131,8 @@ def study_attribute(args) -> None:
     mean = {k: sum(r[k] for r in rows.values()) / len(rows) for k in next(iter(rows.values()))}
     result = {"classes": rows, "mean": mean, "protocol": {"n": args.n, "seed": args.seed, "strength": args.strength,
               "vector": "encoded training images" if isinstance(ex.g, Encodes) else
-              f"from each sample's own class to the target: means of the {exploring.TYPICAL} surest of "
-              f"{exploring.CLASS_POOL} samples labelled by {extractor.name}", "features": extractor.name}}
+              f"from each sample's own class to the target: means of the {directions.TYPICAL} surest of "
+              f"{directions.CLASS_POOL} samples labelled by {extractor.name}", "features": extractor.name}}
     write(args, "attribute", result)
     s = f"{args.strength:g}"
     print(f"\nshare of {args.n:,} samples not of the class that read as it after the edit (strength {s})")

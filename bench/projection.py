@@ -26,13 +26,13 @@ import torch
 
 import ganforge
 from ganforge.data import load_dataset
+from ganforge.directions import apply_attribute, attribute_vectors
 from ganforge.explorer import Explorer
-from ganforge.exploring import apply_attribute, attribute_vectors
 from ganforge.files import write_text_atomic
 from ganforge.generator import Encodes
 from ganforge.metrics.classifier import load_classifier
-from ganforge.metrics.latent import random_direction_like
 from ganforge.metrics.frechet import feature_stats, frechet_distance
+from ganforge.metrics.latent import random_direction_like
 from ganforge.metrics.translation import psnr, ssim
 from ganforge.projection import STEPS, project
 

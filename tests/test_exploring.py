@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import ganforge
-from ganforge import exploring, viz
+from ganforge import directions, exploring, viz
 from ganforge.cli import main
 from ganforge.generator import MixesStyles
 from ganforge.latent import lerp, slerp, truncate_normal
@@ -129,29 +129,6 @@ def test_jump_ratio_and_edit_shares_by_hand():
     assert d.norm().item() == pytest.approx(5.0)
     per_row = random_direction_like(torch.tensor([[3.0, 4.0], [0.0, 2.0]]), torch.Generator().manual_seed(0), rows=True)
     assert per_row.norm(dim=1).tolist() == pytest.approx([5.0, 2.0])
-    assert exploring.apply_attribute(torch.zeros(2, 2), v, [0.0, 2.0]).tolist() == [[0, 0], [6, 8], [0, 0], [6, 8]]
-    per_row = torch.tensor([[1.0, 0.0], [0.0, -1.0]])  # one vector per code
-    assert exploring.apply_attribute(torch.ones(2, 2), per_row, [1.0, 3.0]).tolist() == [
-        [2, 1], [4, 1], [1, 0], [1, -2]]
-
-
-def test_class_vectors_go_from_each_codes_own_class_to_the_target(gan_run):
-    ex = exploring.Explorer.load(gan_run)
-    pool = ex.codes(0, exploring.CLASS_POOL)["z"]
-    probs = torch.softmax(ex.classifier().logits(ex.decode({"z": pool})), 1)
-    k = exploring.TYPICAL
-    means = torch.stack([pool[probs[:, c].argsort(descending=True)[:k]].mean(0) for c in range(10)])
-    edited = ex.codes(5, 6)
-    own = ex.classifier().logits(ex.decode(edited)).argmax(1)
-    kth_surest = probs.sort(0, descending=True).values[k - 1]  # per class
-    target = int(kth_surest.argmax())
-    got = exploring.attribute_vectors(ex, str(target), edited)
-    assert torch.allclose(got, means[target] - means[own], atol=1e-6)
-    assert (got[own == target] == 0).all()  # a code already of the class stays put
-    rare = int(kth_surest.argmin())
-    if kth_surest[rare] <= 0.5:
-        with pytest.raises(ganforge.api.UserError, match=f"fewer than {k} of"):
-            exploring.attribute_vectors(ex, str(rare), edited)
 
 
 def test_sample_truncation_and_numbered_grid(gan_run, tmp_path, capsys):
@@ -265,10 +242,10 @@ def test_python_api_matches_the_command(gan_run, tmp_path):
 
 def test_classes_by_index_name_or_first_word():
     names = ["T-shirt/top", "Trouser", "Ankle boot"]
-    assert [exploring.class_index(k, names) for k in ("ankle-boot", "t-shirt", "2", "TROUSER", "T-shirt/top")] == [
+    assert [directions.class_index(k, names) for k in ("ankle-boot", "t-shirt", "2", "TROUSER", "T-shirt/top")] == [
         2, 0, 2, 1, 0]
     with pytest.raises(exploring.UserError, match="not one of the data's: T-shirt/top, Trouser, Ankle boot"):
-        exploring.class_index("sock", names)
+        directions.class_index("sock", names)
 
 
 def test_truncation_sweep_of_a_class_conditional_run_adds_class_accuracy(tmp_path):

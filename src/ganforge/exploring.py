@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 
 from ganforge import runs, viz
+from ganforge.directions import TYPICAL, apply_attribute, attribute_vectors, class_codes
+from ganforge.directions import CLASS_POOL, attribute_vector, class_index  # noqa: F401  TEMP studio
 from ganforge.errors import UserError
 from ganforge.explorer import Explorer, fractions, output_paths, save_frames_gif, tell
 from ganforge.generator import Encodes, MixesStyles, require
@@ -25,8 +27,6 @@ from ganforge.latent import lerp, slerp
 
 NEIGHBOURS = 8  # results drawn around an arithmetic result, as in Radford et al.'s Fig. 7
 NEIGHBOUR_NOISE = 0.25  # their uniform noise of +-0.25 added to the result's code
-CLASS_POOL = 2000  # samples drawn and classified to pick an operand or attribute by class
-TYPICAL = CLASS_POOL // 50  # the codes most surely of a class, whose mean stands for the class in edits
 DEFAULT_PSIS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25)  # z-space truncation: the threshold on |z|
 W_PSIS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)  # style-based generators: the pull towards w_avg
 
@@ -115,37 +115,6 @@ def operand_codes(ex: Explorer, spec: str, seed: int, n: int, k: int,
     return ex.codes(seed, n)[ex.key][idx], spec
 
 
-def class_codes(ex: Explorer, name: str, seed: int) -> torch.Tensor:
-    """The codes of samples read as class `name`, most sure first, among CLASS_POOL drawn."""
-    if ex.g.conditional:
-        raise UserError("class:NAME picks samples by the classifier; a conditional run already takes --class")
-    extractor = ex.classifier()
-    label = class_index(name, list(ex.data.get("class_names") or range(10)))
-    codes = ex.codes(seed, CLASS_POOL)
-    probs = torch.softmax(extractor.logits(ex.decode(codes)), 1)[:, label]
-    key = ex.key
-    order = probs.argsort(descending=True)
-    chosen = order[probs[order] > 0.5]
-    if len(chosen) < 3:
-        raise UserError(f"class {name}: only {len(chosen)} of {CLASS_POOL} samples are read as it; the run "
-                        "rarely draws this class")
-    return codes[key][chosen.to(codes[key].device)]
-
-
-def class_index(name: str, names: list[str]) -> int:
-    """A class by index, by name, or by the name's first part, in any case, with - or _ for spaces
-    ("ankle-boot" for "Ankle boot", "t-shirt" for "T-shirt/top")."""
-    if name.isdigit() and int(name) < len(names):
-        return int(name)
-    def norm(text: str) -> str:
-        return text.lower().replace("-", " ").replace("_", " ")
-
-    for i, full in enumerate(names):
-        if norm(name) in (norm(full), norm(full.split("/")[0])):
-            return i
-    raise UserError(f"class '{name}' is not one of the data's: {', '.join(names)} (or an index)")
-
-
 def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: int = 64, k: int = 3,
                out: Path | str | None = None, force: bool = False, checkpoint: str | None = None,
                device: str = "auto", codes: list[str] | None = None) -> list[Path]:
@@ -196,66 +165,6 @@ def arithmetic(run_dir: Path | str, a: str, b: str, c: str, seed: int = 0, n: in
 # -- attribute vectors -------------------------------------------------------------------------------------------
 
 
-def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
-    """The mean code of examples with the attribute minus the mean without, through the encoder on the run's
-    labelled data (an attribute file's column, or a class against the rest)."""
-    require(ex.g, Encodes, "attribute vectors from labelled data go through an encoder", "use attribute_vectors")
-    data = runs.load_data(runs.read_config(ex.run_dir))
-    pool = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:CLASS_POOL * 5]
-    if data.attr_names:  # an attribute file: its 0/1 column
-        if attr not in data.attr_names:
-            raise UserError(f"--attr {attr}: not an attribute of {data.name}; attributes: "
-                            f"{', '.join(data.attr_names)}")
-        has = data.attributes[pool, data.attr_names.index(attr)] > 0.5
-    elif data.y is not None:
-        has = data.y[pool] == class_index(attr, list(data.class_names or range(int(data.y.max()) + 1)))
-    else:
-        raise UserError(f"--attr {attr}: the run's data {data.name} has no labels or attributes to find it in")
-    if has.all() or not has.any():
-        raise UserError(f"--attr {attr}: the examples drawn are all with it or all without; no vector")
-    z = ex.g.encode(data.x[pool]).to(ex.device)
-    has = has.to(z.device)
-    return z[has].mean(0) - z[~has].mean(0)
-
-
-def class_means(ex: Explorer, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(each class's mean code over the TYPICAL samples the domain classifier reads most surely as it, among
-    CLASS_POOL drawn: (classes, *code); the surest reading among those, per class)."""
-    extractor = ex.classifier()
-    codes = ex.codes(seed, CLASS_POOL)
-    probs = torch.softmax(extractor.logits(ex.decode(codes)), 1)
-    top = probs.topk(TYPICAL, dim=0)  # per class (column): the TYPICAL surest samples
-    z = codes[ex.key]
-    return torch.stack([z[top.indices[:, k].to(z.device)].mean(0) for k in range(probs.shape[1])]), top.values[-1]
-
-
-def attribute_vectors(ex: Explorer, attr: str, codes: dict[str, torch.Tensor], seed: int = 0) -> torch.Tensor:
-    """Each code's vector towards the attribute, one row per code. With an encoder: the same vector for all
-    (attribute_vector). Without, for a class of the domain classifier: from the code's own class (as the
-    classifier reads its sample) to the target, the target's mean code minus its own class's (class_means);
-    going from one class's typical codes to another's moves a code further than the class-against-the-rest
-    mean, which averages the other nine classes together."""
-    z = codes[ex.key]
-    if isinstance(ex.g, Encodes):
-        return attribute_vector(ex, attr, seed).expand_as(z)
-    extractor = ex.classifier()  # first: a run whose data has no classifier is told so
-    target = class_index(attr, list(ex.data.get("class_names") or range(10)))
-    means, surest = class_means(ex, seed)
-    if surest[target] <= 0.5:
-        raise UserError(f"class {attr}: fewer than {TYPICAL} of {CLASS_POOL} samples are read as it; the run "
-                        "rarely draws this class")
-    own = extractor.logits(ex.decode(codes)).argmax(1).to(means.device)
-    return means[target] - means[own]
-
-
-def apply_attribute(z: torch.Tensor, vector: torch.Tensor, strengths: list[float]) -> torch.Tensor:
-    """Each code moved by each strength times the vector (a code's shape, or one row per code):
-    (len(z) * len(strengths)) codes, row-major."""
-    s = torch.tensor(strengths, dtype=z.dtype, device=z.device).view(1, -1, *[1] * (z.dim() - 1))
-    per_row = vector.expand_as(z) if vector.dim() < z.dim() else vector
-    return (z.unsqueeze(1) + s * per_row.unsqueeze(1)).flatten(0, 1)
-
-
 def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, seeds: list[int] | None = None,
               strengths: list[float] | None = None, out: Path | str | None = None, force: bool = False,
               checkpoint: str | None = None, device: str = "auto", codes: list[str] | None = None) -> list[Path]:
@@ -282,9 +191,9 @@ def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, s
     moved = {k: v.repeat_interleave(len(strengths), 0) for k, v in found.items()}  # the other inputs kept
     pictures = ex.decode({**moved, ex.key: apply_attribute(z, vectors, strengths)})
     steps = [f"{x:+g}" if x else "0" for x in strengths]
-    vector = ("the mean code with it minus without (encoded training images)" if isinstance(ex.g, Encodes) else
-              f"from the row's own class to {attr}: the mean of the {TYPICAL} codes the classifier reads most "
-              "surely as each")
+    vector = (f"from the row's own class to {attr}: the mean code of each" + (
+        " (encoded training images)" if isinstance(ex.g, Encodes) else
+        f", of the {TYPICAL} samples the classifier reads most surely as it"))
     viz.save_labelled_grid(pictures, png, nrow=len(strengths), rows=names, columns=steps,
                            title=f"moved by a multiple (column) of the {attr!r} vector, {vector}")
     frames = [pictures.view(len(z), len(strengths), *pictures.shape[1:])[:, i] for i in range(len(strengths))]
