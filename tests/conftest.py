@@ -198,3 +198,19 @@ def random_digits():
         return Dataset("tiny", "image", x, torch.arange(n) % 10, [str(k) for k in range(10)], "generated")
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """The DevTools port of a headless chromium (tests/devtools.py); the test skips, saying why, where none is
+    installed or it cannot start here."""
+    import devtools
+
+    binary = devtools.chromium()
+    if binary is None:
+        pytest.skip("no chromium binary (chromium, chromium-browser or google-chrome) on PATH; "
+                    "apt-get install chromium to run the browser tests")
+    with devtools.started(binary, tmp_path_factory.mktemp("chromium-profile")) as (port, why):
+        if port is None:
+            pytest.skip(why)
+        yield port

@@ -1,12 +1,24 @@
 """ganforge: train, sample, evaluate and explore generative adversarial networks.
 
 The Python API (see ganforge.api): train, load, sample, translate, project, explore, evaluate,
-report, export; Run and Generator.
+report, export, studio; Run and Generator.
 """
 
 __version__ = "0.1.0"
 
-from ganforge.api import Run, evaluate, explore, export, load, project, report, sample, train, translate
+from ganforge.api import (
+    Run,
+    evaluate,
+    explore,
+    export,
+    load,
+    project,
+    report,
+    sample,
+    studio,
+    train,
+    translate,
+)
 
 
 def __getattr__(name: str):
@@ -18,4 +30,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["Generator", "Run", "__version__", "evaluate", "explore", "export", "load", "project", "report", "sample",
-           "train", "translate"]
+           "studio", "train", "translate"]

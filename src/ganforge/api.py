@@ -204,3 +204,13 @@ def export(run_dir: str | os.PathLike, format: str = "torchscript", out: str | o
     from ganforge.exporting import export_generator
 
     return export_generator(run_dir, format, out, checkpoint, force, direction, frames)
+
+
+def studio(runs: list[str | os.PathLike] | tuple = (), host: str = "127.0.0.1", port: int = 8765,
+           open_browser: bool = False, device: str = "auto") -> None:
+    """`ganforge studio`: a live page for runs (folders or "pretrained:NAME"; none: pretrained:fashion) served on
+    host:port until Ctrl-C (port 0: any free one); `open_browser` opens it. Needs `pip install "ganforge[studio]"`.
+    ganforge.studio_app.running(runs) serves it from a thread for a `with` block instead."""
+    from ganforge.studio_app import serve
+
+    serve(runs, host=host, port=port, open_browser=open_browser, device=device)

@@ -102,6 +102,13 @@ def _add_export(sub) -> None:
     p.set_defaults(main=main)
 
 
+def _add_studio(sub) -> None:
+    from ganforge.studio_app import command
+
+    command.add_arguments(p := sub.add_parser("studio", help=command.HELP, description=command.DESCRIPTION))
+    p.set_defaults(main=command.main)
+
+
 def _add_explore(sub) -> None:
     p = sub.add_parser("explore", help="walk a trained generator's latent space: interpolate, arithmetic, "
                                        "attribute, truncation, mix",
@@ -237,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_export(sub)
     _add_bench(sub)
+    _add_studio(sub)
     return parser
 
 

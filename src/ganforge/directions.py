@@ -88,30 +88,40 @@ def class_means(ex: Explorer, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
     return torch.stack([z[top.indices[:, k].to(z.device)].mean(0) for k in range(probs.shape[1])]), top.values[-1]
 
 
-def attribute_vectors(ex: Explorer, attr: str, codes: dict[str, torch.Tensor], seed: int = 0) -> torch.Tensor:
+def attribute_vectors(ex: Explorer, attr: str, codes: dict[str, torch.Tensor], seed: int = 0,
+                      kept: dict | None = None) -> torch.Tensor:
     """Each code's vector towards the attribute, one row per code. For a class: from the code's own class to
     the target, the target's mean code minus its own class's; going from one class to another moves a code
     further than the class-against-the-rest mean, which averages the other classes together. Without an
     encoder a class's mean is that of its TYPICAL surest samples (class_means) and its own class the domain
     classifier's reading of its sample; with one, the mean encoded training image of the class, and its own
     class the classifier's reading where the data has a classifier, else the nearest class mean. An attribute
-    file's column: the same vector for every code (attribute_vector)."""
+    file's column: the same vector for every code (attribute_vector). `kept`: a dict that keeps the costly
+    parts (samples classified, training images encoded) between calls, for a caller that edits often."""
+    kept = {} if kept is None else kept
+
+    def once(key, make):
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
+
     z = codes[ex.key]
     if isinstance(ex.g, Encodes):
-        data, pool, encoded = encoded_pool(ex, seed)
+        data, pool, encoded = once("pool", lambda: encoded_pool(ex, seed))
         if data.attr_names or data.y is None:
-            return attribute_vector(ex, attr, seed).expand_as(z)
+            return once(("vector", attr), lambda: attribute_vector(ex, attr, seed)).expand_as(z)
         target = class_index(attr, class_names(data))
         labels = data.y[pool].to(encoded.device)
-        means = torch.stack([encoded[labels == k].mean(0) for k in range(len(class_names(data)))])
+        means = once("encoded means", lambda: torch.stack([encoded[labels == k].mean(0)
+                                                           for k in range(len(class_names(data)))]))
         if torch.isnan(means[target]).any():
             raise UserError(f"--attr {attr}: none of the {len(pool)} examples drawn is of this class; no vector")
-        own = (ex.classifier().logits(ex.decode(codes)).argmax(1) if has_classifier(ex) else
+        own = (once("classifier", ex.classifier).logits(ex.decode(codes)).argmax(1) if has_classifier(ex) else
                torch.cdist(z.flatten(1), means.nan_to_num(torch.inf).flatten(1)).argmin(1)).to(means.device)
         return (means[target] - means[own]).nan_to_num(0.0)
-    extractor = ex.classifier()  # first: a run whose data has no classifier is told so
-    target = class_index(attr, list(ex.data.get("class_names") or range(10)))
-    means, surest = class_means(ex, seed)
+    extractor = once("classifier", ex.classifier)  # first: a run whose data has no classifier is told so
+    target = class_index(attr, [str(c) for c in (ex.data.get("class_names") or range(10))])
+    means, surest = once("means", lambda: class_means(ex, seed))
     if surest[target] <= 0.5:
         raise UserError(f"class {attr}: fewer than {TYPICAL} of {CLASS_POOL} samples are read as it; the run "
                         "rarely draws this class")

@@ -19,7 +19,6 @@ import torch
 
 from ganforge import runs, viz
 from ganforge.directions import TYPICAL, apply_attribute, attribute_vectors, class_codes
-from ganforge.directions import CLASS_POOL, attribute_vector, class_index  # noqa: F401  TEMP studio
 from ganforge.errors import UserError
 from ganforge.explorer import Explorer, fractions, output_paths, save_frames_gif, tell
 from ganforge.generator import Encodes, MixesStyles, require
