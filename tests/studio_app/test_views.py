@@ -208,3 +208,12 @@ def test_file_names_and_calls_are_safe_to_write_and_to_paste():
     assert views.file_name("/", "") == "studio"
     assert views.command("sample", "my runs/a", text="it's") == "ganforge sample 'my runs/a' --text 'it'\"'\"'s'"
     assert views.keywords(seed=0, truncation=None, **{"class": "Bag"}) == "seed=0, **{'class': 'Bag'}"
+
+
+def test_an_edit_names_the_code_where_project_writes_it_for_the_shipped_generator(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    g = ganforge.load("pretrained:fashion", device="cpu")
+    codes = g.noise(1, torch.Generator().manual_seed(0))
+    picture = views.edit(g, "pretrained:fashion", codes, "mine", views.Directions(g, g.run_dir), "Dress", 1.0)
+    npz = "runs/pretrained-fashion/projected/mine.npz"  # `ganforge project pretrained:fashion` writes it there
+    assert f"--codes {npz}" in picture.command and repr(npz) in picture.python

@@ -336,7 +336,8 @@ def edit(g: Generator, run: str, codes: dict[str, torch.Tensor], stem: str, dire
          attr: str | None = None, strength: float = 0.0, condition: str | None = None) -> Picture:
     """A projected code edited: moved along a direction (unconditional runs), or drawn as another class."""
     codes = {k: v.to(g.device) for k, v in codes.items()}
-    npz = str(Path(run) / "projected" / f"{stem}.npz")  # where `ganforge project` writes the code
+    # where `ganforge project` writes the code: the run folder (runs/pretrained-NAME for a shipped generator)
+    npz = str(Path(g.run_dir or run) / "projected" / f"{stem}.npz")
     if condition is not None:
         if not g.conditional:
             raise UserError("this run takes no class; move the code along a direction instead")
