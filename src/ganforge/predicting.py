@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def read_frames(source: Path) -> torch.Tensor:
     frames = []
     for path in files:
         try:
-            frames += _decode_frames(path, every=not source.is_dir())
+            frames += decode_frames(path, every=not source.is_dir())
         except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on malformed files
             bomb = isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning))
             what = "" if bomb else "; give a GIF or a folder of frame images that open in an image viewer"
@@ -62,8 +63,8 @@ def read_frames(source: Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(frames))
 
 
-def _decode_frames(path: Path, every: bool) -> list[np.ndarray]:
-    """The frames of one file as H x W uint8 arrays: every frame, or the first only. Sizes past Pillow's
+def decode_frames(path: Path | BinaryIO, every: bool) -> list[np.ndarray]:
+    """The frames of one file (or an open binary stream: the studio's uploads) as H x W uint8 arrays: every frame, or the first only. Sizes past Pillow's
     decompression-bomb limit are refused from the header, before a frame is decoded (also between 1x and 2x
     the limit, where Pillow only warns); a GIF frame that would grow the canvas past it is refused likewise."""
     with warnings.catch_warnings():

@@ -343,11 +343,11 @@ def decode_frames(data: bytes):
     import torch
 
     from ganforge.data.folder import bad_file_reason
-    from ganforge.predicting import _decode_frames
+    from ganforge.predicting import decode_frames
 
     checked_size(data)
     try:
-        frames = _decode_frames(io.BytesIO(data), every=True)
+        frames = decode_frames(io.BytesIO(data), every=True)
     except Exception as e:  # noqa: BLE001 - as checked_size
         raise Refused(422, f"the file sent: {bad_file_reason(e)}") from None
     return torch.from_numpy(np.stack(frames))
