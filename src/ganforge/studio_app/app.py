@@ -278,7 +278,7 @@ async def upload(studio: Studio, request: Request) -> dict:
             channels, height, width = g.spec.shape
             picture = decode_image(data, channels, (width, height))  # centre-cropped to the run's aspect, resized
             return shown(studio, run, views.project(g, run.source, picture, q.integer("steps", 100, 0, 1000), file))
-        return shown(studio, run, views.predict(g, run.source, decode_frames(data), q.integer("frames", 10, 1, 60),
+        return shown(studio, run, views.predict(g, run.source, uploaded_clip(data), q.integer("frames", 10, 1, 60),
                                                 file))
     return await studio.work(draw)
 
@@ -337,7 +337,7 @@ def decode_image(data: bytes, channels: int, size: tuple[int, int] | None = None
     return torch.from_numpy(np.array(a, copy=True)).permute(2, 0, 1)
 
 
-def decode_frames(data: bytes):
+def uploaded_clip(data: bytes):
     """uint8 T x H x W gray frames of an uploaded GIF (or a single image), as `ganforge predict` reads a file."""
     import numpy as np
     import torch
