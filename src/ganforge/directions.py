@@ -20,7 +20,7 @@ def class_codes(ex: Explorer, name: str, seed: int) -> torch.Tensor:
     if ex.g.conditional:
         raise UserError("class:NAME picks samples by the classifier; a conditional run already takes --class")
     extractor = ex.classifier()
-    label = class_index(name, list(ex.data.get("class_names") or range(10)))
+    label = class_index(name, [str(c) for c in (ex.data.get("class_names") or range(10))])
     codes = ex.codes(seed, CLASS_POOL)
     probs = torch.softmax(extractor.logits(ex.decode(codes)), 1)[:, label]
     key = ex.key
@@ -73,8 +73,9 @@ def attribute_vector(ex: Explorer, attr: str, seed: int = 0) -> torch.Tensor:
     return z[has].mean(0) - z[~has].mean(0)
 
 
-def class_names(data) -> list:
-    return list(data.class_names or range(int(data.y.max()) + 1))
+def class_names(data) -> list[str]:
+    """The data's class names, or their indices as names where it has none."""
+    return [str(c) for c in (data.class_names or range(int(data.y.max()) + 1))]
 
 
 def class_means(ex: Explorer, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
