@@ -5,7 +5,9 @@ The 1,000 images are a seeded, class-balanced subset of the 60k train split (dat
 data.root or $GANFORGE_DATA); each run is scored with fd_classifier of --n samples against the first --n
 test images, and with the nearest-neighbour copy rate against its 1,000 training images (a model of 1,000
 images can memorise them). Runs are kept under --out, so a finished one is scored, not trained again; runs
-and tables made with other --steps, --subset or --set than the defaults are named by them (runkeys).
+made with other --steps, --subset or --set than the defaults are named by them (runkeys), and so is the
+table, by those and by --n (the same runs scored on other samples): table.json holds the defaults only, and
+each entry records its steps, subset and n.
 
     python bench/data_efficiency.py [--steps 3000] [--subset 1000] [--n 2000] [--out runs/data-efficiency]
                                     [--variants none,diffaugment,ada] [--set KEY=VALUE ...]
@@ -20,25 +22,35 @@ from pathlib import Path
 import runkeys
 
 import ganforge
+from ganforge.files import write_text_atomic
 
-STEPS, SUBSET = 3000, 1000
+STEPS, SUBSET, N = 3000, 1000, 2000
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--subset", type=int, default=SUBSET)
-    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--n", type=int, default=N)
     p.add_argument("--out", default="runs/data-efficiency")
     p.add_argument("--variants", default="none,diffaugment,ada")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every variant")
     return p
 
 
-def main() -> None:
-    args = build_parser().parse_args()
-    key = runkeys.run_key({"steps": runkeys.non_default(args.steps, STEPS),
-                           "subset": runkeys.non_default(args.subset, SUBSET)}, args.set)
+def keys(steps: int, subset: int, n: int, sets: list[str]) -> tuple[str, str]:
+    """The runs' key, and the table's: the runs do not depend on --n, the scores in the table do."""
+    changed = {"steps": runkeys.non_default(steps, STEPS), "subset": runkeys.non_default(subset, SUBSET)}
+    return runkeys.run_key(changed, sets), runkeys.run_key(changed | {"n": runkeys.non_default(n, N)}, sets)
+
+
+def table_name(steps: int, subset: int, n: int, sets: list[str]) -> str:
+    return f"{runkeys.keyed('table', keys(steps, subset, n, sets)[1])}.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    key = keys(args.steps, args.subset, args.n, args.set)[0]
     rows = {}
     for variant in args.variants.split(","):
         run = Path(args.out) / runkeys.keyed(variant, key)
@@ -49,8 +61,10 @@ def main() -> None:
                            resume=(run / "checkpoints").is_dir())
         result = ganforge.evaluate(run, metrics="fd,nn", n=args.n)
         rows[variant] = {k: result["values"][k] for k in ("fd_classifier", "nn_pixel_nn_ratio", "nn_pixel_copy_rate")}
-        rows[variant]["seconds"] = json.loads((run / "summary.json").read_text())["seconds"]
-    (Path(args.out) / f"{runkeys.keyed('table', key)}.json").write_text(json.dumps(rows, indent=1))
+        rows[variant] |= {"seconds": json.loads((run / "summary.json").read_text())["seconds"],
+                          "steps": args.steps, "subset": args.subset, "n": args.n}
+    write_text_atomic(Path(args.out) / table_name(args.steps, args.subset, args.n, args.set),
+                      json.dumps(rows, indent=1))
     base = rows.get("none", {}).get("fd_classifier")
     print(f"\n{args.subset:,} Fashion-MNIST train images (seeded, class-balanced), {args.steps:,} steps each; "
           f"fd_classifier of {args.n:,} samples vs {args.n:,} test images")

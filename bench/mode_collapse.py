@@ -4,7 +4,12 @@ captured when it has a high-quality sample, reverse KL of the high-quality sampl
 uniform; mean +- standard error over seeds. Each row is the toy preset plus one change.
 
     python bench/mode_collapse.py [--data ring,grid] [--seeds 10] [--variants gan,pacgan4,...] [--json OUT]
+                                  [--steps N] [--set KEY=VALUE ...] [--out runs/mode-collapse]
     python bench/mode_collapse.py --markdown OUT.json ...     # the README table of saved results
+
+Each (data, variant, seed) result is cached under --out as soon as it is measured, keyed by the resolved
+recipe (preset, variant, --set, steps, seed) and the protocol (bench/runkeys.py): a rerun measures only the
+rows it lacks, so a study stopped part-way resumes, and the table says how many of each row were cached.
 
 The published rows (same protocol) are printed beside ganforge's: VEEGAN (Srivastava et al. 2017) Table 1
 and PacGAN Table 1.
@@ -13,13 +18,17 @@ and PacGAN Table 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
+from pathlib import Path
 
+import runkeys
 import torch
 
 from ganforge.config import load_config
+from ganforge.files import write_text_atomic
 from ganforge.metrics.toy import mode_metrics
 from ganforge.runs import load_data
 from ganforge.training.log import RunningStats
@@ -57,13 +66,27 @@ PUBLISHED = {  # (modes, high quality %, reverse KL) as published, same protocol
 }
 
 
-def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
-    """Train one toy GAN in memory (no run folder) and score 2,500 samples."""
+def settings(data: str, variant: str, seed: int, steps: int | None, sets: list[str] = ()) -> tuple[str, list[str]]:
+    """The preset and overrides of one row: the variant's, then --set (the user's word wins), then seed and steps."""
     preset = f"toy-{data}-best" if variant == "best" else f"toy-{data}"
-    overrides = [*VARIANTS[variant], f"train.seed={seed}", "train.device=cpu"]
+    overrides = [*VARIANTS[variant], *sets, f"train.seed={seed}", "train.device=cpu"]
     if steps:
         overrides.append(f"train.steps={steps}")
+    return preset, overrides
+
+
+def row_key(data: str, variant: str, seed: int, steps: int | None, sets: list[str] = ()) -> dict:
+    """Everything that decides a row's numbers; its cached result is read only under the same key."""
+    preset, overrides = settings(data, variant, seed, steps, sets)
     cfg = load_config(preset, overrides)
+    return {"data": data, "variant": variant, "preset": preset, "config": runkeys.config_digest(cfg),
+            "set": list(sets), "steps": cfg.train.steps, "seed": seed,
+            "protocol": {"n_samples": N_SAMPLES, "noise_seed": 1_000_000 + seed, "threshold_sigmas": 3.0}}
+
+
+def run_once(data: str, variant: str, seed: int, steps: int | None, sets: list[str] = ()) -> dict:
+    """Train one toy GAN in memory (no run folder) and score 2,500 samples."""
+    cfg = load_config(*settings(data, variant, seed, steps, sets))
     started = time.perf_counter()
     dataset = load_data(cfg)
     trainer = build_trainer(cfg, dataset)
@@ -75,6 +98,7 @@ def run_once(data: str, variant: str, seed: int, steps: int | None) -> dict:
     z = torch.randn(N_SAMPLES, cfg.family["z_dim"], generator=torch.Generator().manual_seed(1_000_000 + seed))
     result = mode_metrics(trainer.family.generator()({"z": z}), dataset.modes, dataset.sigma)
     result["seconds"] = time.perf_counter() - started
+    result["steps"] = cfg.train.steps
     return result
 
 
@@ -116,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated rows (default: all)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every row, after the variant's own")
+    parser.add_argument("--out", default="runs/mode-collapse", help="where each measured row is cached")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", metavar="OUT", help="also write every run's numbers here")
     parser.add_argument("--markdown", nargs="+", metavar="RUNS.json",
@@ -123,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.markdown:
         runs = []
         for path in args.markdown:
@@ -144,20 +171,26 @@ def main() -> None:
         print(f"\n{data} ({'8' if data == 'ring' else '25'} modes), {args.seeds} seeds, {N_SAMPLES} samples; "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads")
         print(f"{'variant':40s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>16s} {'s/run':>7s} "
-              f"{'all modes':>9s}")
+              f"{'all modes':>9s} {'cached':>7s}")
         for name, modes, hq, kl in PUBLISHED.get(data, []):
             print(f"{name:40s} {modes:>14s} {hq:>16s} {kl:>16s}")
         for variant in variants:
-            results = [run_once(data, variant, seed, args.steps) for seed in range(args.seeds)]
+            results, cached = [], 0
+            for seed in range(args.seeds):
+                measure = functools.partial(run_once, data, variant, seed, args.steps, args.set)
+                result, hit = runkeys.cached_row(Path(args.out), f"{data}-{variant}-seed{seed}",
+                                                 row_key(data, variant, seed, args.steps, args.set), measure)
+                results.append(result)
+                cached += hit
             runs += [{"data": data, "variant": variant, "seed": s, **r} for s, r in enumerate(results)]
             m, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes_captured", "high_quality", "reverse_kl"))
             every = sum(r["modes_captured"] == (8 if data == "ring" else 25) for r in results)
             seconds = sum(r["seconds"] for r in results) / len(results)
             print(f"ganforge {variant:31s} {m[0]:7.1f} +- {m[1]:4.1f} {100 * hq[0]:9.1f} +- {100 * hq[1]:4.1f} "
-                  f"{kl[0]:9.3f} +- {kl[1]:4.3f} {seconds:7.1f} {every:>5d}/{len(results)}", flush=True)
+                  f"{kl[0]:9.3f} +- {kl[1]:4.3f} {seconds:7.1f} {every:>5d}/{len(results)} "
+                  f"{cached:>4d}/{len(results)}", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(runs, f, indent=1)
+        write_text_atomic(args.json, json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = "docs/quality.md"
 BEGIN, END = "<!-- papers table: begin -->", "<!-- papers table: end -->"
 TTQ_N = 2000  # time_to_quality's --n as the rows run it: part of a mark's key
+DE_N = 2000  # data_efficiency's --n as its row runs it; the default, so its table is table.json
+DE_TABLE = "runs/data-efficiency/table.json"
 
 
 class Command(NamedTuple):  # not dataclasses: the tests run a script before it is in sys.modules
@@ -172,8 +174,9 @@ def toy_grid(root: Path) -> Reading | None:
         return None
     hq = [100 * r["high_quality"] for r in runs]
     low = min(range(len(runs)), key=hq.__getitem__)
+    steps = f"step {runs[0]['steps']:,}, " if "steps" in runs[0] else ""  # recorded since results are cached
     return Reading(hq[low], f"lowest {hq[low]:.1f}% (seed {runs[low]['seed']}), mean {sum(hq) / len(hq):.1f}%",
-                   f"{len(runs)} seeds, {runs[0]['n_samples']:,} samples each, preset {TOY_JSON.stem[-8:]}")
+                   f"{steps}{len(runs)} seeds, {runs[0]['n_samples']:,} samples each, preset {TOY_JSON.stem[-8:]}")
 
 
 def stacked(root: Path) -> Reading | None:
@@ -232,14 +235,15 @@ def video_sharpness(root: Path) -> Reading | None:
 
 
 def data_efficiency(root: Path) -> Reading | None:
-    # the file is named by --steps, --subset and --set (runkeys); --n is not recorded: the default, 2,000
-    if (found := entries(root, "runs/data-efficiency/table.json", "none", "diffaugment", "ada")) is None:
+    # the file is named by --steps, --subset, --n and --set (runkeys); an older table without n is not read
+    if (found := entries(root, DE_TABLE, "none", "diffaugment", "ada", n=DE_N)) is None:
         return None
     none, *augmented = found
     ratios = {v: r["fd_classifier"] / none["fd_classifier"] for v, r in zip(("diffaugment", "ada"), augmented)}
     return Reading(min(ratios.values()), ", ".join(f"{v} {r:.2f}x" for v, r in ratios.items())
                    + f" none's {none['fd_classifier']:.2f}",
-                   f"3,000 steps on 1,000 images; none's nn_ratio {none['nn_pixel_nn_ratio']:.3f}")
+                   f"{none['steps']:,} steps on {none['subset']:,} images, {none['n']:,} samples; "
+                   f"none's nn_ratio {none['nn_pixel_nn_ratio']:.3f}")
 
 
 # -- the index --------------------------------------------------------------------------------------------------
@@ -290,11 +294,11 @@ ROWS = {row.name: row for row in (
         (Command("bench/mode_collapse.py", ("--data", "grid", "--variants", "best", "--json", str(TOY_JSON))),), (),
         (str(TOY_JSON),), toy_grid, ">=", 95, ">= 95% on every seed (then 97%)", 93.5,
         "93.5% on one seed on another CPU (96.2 ± 0.3% recorded)", "mode-collapse.md",
-        note="no resume: the script trains every seed again; the file is keyed by the preset's digest"),
+        note="each seed is cached in runs/mode-collapse as it is measured: a rerun measures only those missing"),
     Row("stacked-mnist", "Stacked MNIST, best recipe",
         (Command("bench/stacked_mnist.py", ("--variants", "wide-r1-ema", "--json", str(STACKED_JSON))),), (),
         (str(STACKED_JSON),), stacked, "<=", 0.05, "KL <= 0.05", 0.084, "1,000 modes, KL 0.084", "mode-collapse.md",
-        note="no resume: the script trains again; the file is keyed by the preset's digest"),
+        note="each seed is cached in runs/stacked-mnist as it is measured: a rerun measures only those missing"),
     Row("pix2pix-gap", "pix2pix, share of the L1-only-to-real accuracy gap closed",
         (Command("bench/translation.py", ("pix2pix", "--steps", "10000", "--rows", "l1,l1+cgan")),), (),
         ("runs/translation/pix2pix.json",), pix2pix_gap, ">=", 50, "half", 27, "27% (FD cut 19%)", "pix2pix.md"),
@@ -308,9 +312,9 @@ ROWS = {row.name: row for row in (
         (Command("bench/video.py", (), 1),), (), ("runs/video/video.json",), video_sharpness, ">=", 1, ">= +1 dB",
         0.47, "+0.47 dB", "video.md"),
     Row("data-efficiency", "data efficiency: 1,000 images, augmentation vs none",
-        (Command("bench/data_efficiency.py", (), 1),), (), ("runs/data-efficiency/table.json",), data_efficiency,
+        (Command("bench/data_efficiency.py", ("--n", str(DE_N)), 1),), (), (DE_TABLE,), data_efficiency,
         "<=", 0.5, "augmentation halves the FD (<= 0.5x)", 1.15, "no gain at 3,000 steps (ada 1.15x)", "quality.md",
-        note="the issue asks for a run long enough for D to overfit: --steps N keys a table of its own"),
+        note="the issue asks for a run long enough for D to overfit: --steps N (and --n) key a table of its own"),
 )}
 
 

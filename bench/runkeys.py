@@ -6,14 +6,24 @@ the preset's, a study's own options (a data subset), and the --set overrides (a 
 a later --set of the same key wins). With the defaults the name is the row's alone. So `--steps 10000` trains
 its own run beside the 4,000-step one instead of scoring that one again, and a table entry is keyed the same
 way. A finished run whose step count is not the one asked for is refused, never scored in its place.
+
+A study that trains in memory (no run folder) caches each measured row instead: one JSON per row, written
+as soon as the row is measured, named by the row and a digest of its key (the resolved recipe, steps, seed,
+evaluation protocol), so an interrupted study resumes with the rows still missing and a changed recipe or
+protocol is measured again beside the old result rather than read in its place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+
+# where a run is made, not what: a digest without them lets the same MNIST under another path, or the same
+# recipe on another device, read a cached row (the device each row ran on is the study's to record)
+WHERE = ("description", "data.root", "train.device")
 
 
 def non_default(value, default):
@@ -73,3 +83,60 @@ def cached_eval(run: Path, **protocol) -> dict | None:
         return None
     done = json.loads(path.read_text())
     return done["values"] if matches(done.get("protocol"), **protocol) else None
+
+
+def digest(data: object) -> str:
+    """16 hex digits of sha256 over `data` as sorted JSON: the same settings give the same digest anywhere."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """16 hex digits of sha256 over a file's bytes (a classifier's weights: they decide a score)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def config_digest(cfg, section: str | None = None, ignore: Iterable[str] = WHERE) -> str:
+    """digest() of a resolved Config (a preset with its overrides), or of one of its sections, less the dotted
+    keys of `ignore`. The resolved values, not the preset's text: a changed default of ganforge counts too,
+    a comment does not."""
+    from ganforge.config.schema import to_dict
+
+    tree = to_dict(cfg)
+    for key in ignore:
+        *parents, last = key.split(".")
+        node = tree
+        for name in parents:
+            node = node.get(name, {})
+        node.pop(last, None)
+    return digest(tree[section] if section else tree)
+
+
+def row_file(folder: Path, name: str, key: Mapping) -> Path:
+    return Path(folder) / f"{name}-{digest(key)}.json"
+
+
+def cached_row(folder: Path, name: str, key: Mapping, measure: Callable[[], dict]) -> tuple[dict, bool]:
+    """(result, True) from `folder` when the row `name` was measured under this very key, else (measure(),
+    False) with the result written there at once, atomically: a study stopped after it keeps it. The stored
+    key is compared whole, so a digest's collision or a hand-edited file is measured again, not trusted."""
+    from ganforge.files import write_text_atomic
+
+    path = row_file(folder, name, key)
+    plain = json.loads(json.dumps(key, default=str))  # as it reads back: tuples are lists
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            stored = None
+        if isinstance(stored, dict) and stored.get("key") == plain and "result" in stored:
+            return stored["result"], True
+    result = measure()
+    # the machine is recorded, not keyed: a row is a fact about the CPU and torch that measured it
+    import torch
+
+    from ganforge.hardware import cpu_name
+
+    record = {"key": plain, "result": result, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "machine": {"cpu": cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
+    write_text_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
+    return result, False

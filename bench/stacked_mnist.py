@@ -8,6 +8,12 @@ some class, so low confidence says that the KL measures G's drawing as much as i
 "real" scores 26,000 training images.
 
     python bench/stacked_mnist.py --data-root ../shared/data/mnist [--variants dcgan,pack2,...] [--steps N] [--pictures DIR]
+                                  [--set KEY=VALUE ...] [--out runs/stacked-mnist]
+
+Each (variant, seed) result is cached under --out as soon as it is measured, keyed by the resolved recipe
+(preset, variant, --set, steps, seed; not data.root or the device) and the protocol (samples, noise seed, the
+classifier's weights): a rerun measures only the rows it lacks and marks the cached ones. A cached row draws
+no new --pictures.
 
 Published (same protocol): DCGAN 99 modes, KL 3.4 (VEEGAN); PacGAN Table 2: DCGAN 78.9 modes, KL 4.50;
 PacDCGAN 1,000 modes, KL 0.06.
@@ -16,15 +22,18 @@ PacDCGAN 1,000 modes, KL 0.06.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
 
+import runkeys
 import torch
 
 from ganforge import viz
 from ganforge.config import load_config
-from ganforge.metrics.classifier import load_classifier
+from ganforge.files import write_text_atomic
+from ganforge.metrics.classifier import SHIPPED, WEIGHTS_DIR, load_classifier
 from ganforge.metrics.stacked import digits_to_modes, mode_statistics, read_digits
 from ganforge.runs import load_data
 from ganforge.training.log import RunningStats
@@ -48,11 +57,36 @@ REAL = "real"  # not a variant: the training images themselves, the floor every 
 UNSURE = 0.9  # a digit read with a lower softmax probability counts as unsure
 
 
-def run_once(variant: str, root: str, seed: int, steps: int | None, device: str, picture: str | None = None) -> dict:
-    overrides = [*VARIANTS.get(variant, []), f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
+def settings(variant: str, root: str, seed: int, steps: int | None, device: str,
+             sets: list[str] = ()) -> tuple[str, list[str]]:
+    """The preset and overrides of one row: the variant's, then --set (the user's word wins), then seed and steps."""
+    overrides = [*VARIANTS.get(variant, []), *sets, f"data.root={root}", f"train.seed={seed}", f"train.device={device}"]
     if steps:
         overrides.append(f"train.steps={steps}")
-    cfg = load_config(PRESETS.get(variant, "dcgan-stacked-mnist"), overrides)
+    return PRESETS.get(variant, "dcgan-stacked-mnist"), overrides
+
+
+@functools.cache
+def classifier_digest() -> str:
+    return runkeys.file_digest(WEIGHTS_DIR / f"{SHIPPED['mnist']}.safetensors")
+
+
+def row_key(variant: str, root: str, seed: int, steps: int | None, device: str, sets: list[str] = ()) -> dict:
+    """Everything that decides a row's numbers; its cached result is read only under the same key. The real
+    images depend on the data settings alone: another --steps or recipe does not score them again."""
+    preset, overrides = settings(variant, root, seed, steps, device, sets)
+    cfg = load_config(preset, overrides)
+    protocol = {"n_samples": N_SAMPLES, "noise_seed": seed if variant == REAL else 1_000_000 + seed,
+                "classifier": classifier_digest(), "unsure_below": UNSURE}
+    if variant == REAL:
+        return {"variant": variant, "data": runkeys.config_digest(cfg, "data"), "seed": seed, "protocol": protocol}
+    return {"variant": variant, "preset": preset, "config": runkeys.config_digest(cfg), "set": list(sets),
+            "steps": cfg.train.steps, "seed": seed, "protocol": protocol}
+
+
+def run_once(variant: str, root: str, seed: int, steps: int | None, device: str, picture: str | None = None,
+             sets: list[str] = ()) -> dict:
+    cfg = load_config(*settings(variant, root, seed, steps, device, sets))
     started = time.perf_counter()
     dataset = load_data(cfg)
     if variant == REAL:
@@ -93,15 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated, of: {', '.join([REAL, *VARIANTS, *PRESETS])}")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--steps", type=int, help="override train.steps (default: the preset's 5,000, or the variant's own)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every row, after the variant's own")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default="runs/stacked-mnist", help="where each measured row is cached")
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--pictures", metavar="DIR", help="write each run's samples to DIR/VARIANT-seedN.png")
     return parser
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v != REAL and v not in VARIANTS and v not in PRESETS]
     if unknown:
@@ -111,21 +148,23 @@ def main() -> None:
     rows = []
     print(f"Stacked MNIST, {N_SAMPLES:,} samples, modes read by the MNIST classifier; torch {torch.__version__}")
     print(f"{'variant':28s} {'modes':>8s} {'KL':>8s} {'digit KL':>9s} {'confidence':>10s} {'unsure':>7s} "
-          f"{'steps':>6s} {'train s':>8s}")
+          f"{'steps':>6s} {'train s':>8s}  cached")
     for name, modes, kl in (("VEEGAN: DCGAN", "99", "3.4"), ("PacGAN Table 2: DCGAN", "78.9", "4.50"),
                             ("PacGAN Table 2: PacDCGAN", "1000", "0.06")):
         print(f"{name:28s} {modes:>8s} {kl:>8s}")
     for variant in variants:
         for seed in range(args.seeds):
             picture = f"{args.pictures}/{variant}-seed{seed}.png" if args.pictures and variant != REAL else None
-            r = run_once(variant, args.data_root, seed, args.steps, args.device, picture)
+            measure = functools.partial(run_once, variant, args.data_root, seed, args.steps, args.device, picture,
+                                        args.set)
+            key = row_key(variant, args.data_root, seed, args.steps, args.device, args.set)
+            r, hit = runkeys.cached_row(Path(args.out), f"{variant}-seed{seed}", key, measure)
             rows.append({"variant": variant, "seed": seed, **r})
             print(f"ganforge {variant:19s} {r['modes']:8d} {r['kl']:8.3f} {r['channel_kl']:9.3f} "
-                  f"{r['confidence']:10.3f} {100 * r['unsure']:6.1f}% {r['steps']:6d} {r['train_seconds']:8.0f}",
-                  flush=True)
+                  f"{r['confidence']:10.3f} {100 * r['unsure']:6.1f}% {r['steps']:6d} {r['train_seconds']:8.0f}"
+                  f"  {'yes' if hit else 'no'}", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_text_atomic(args.json, json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

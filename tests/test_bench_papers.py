@@ -111,12 +111,18 @@ def test_translation_video_vae_and_data_efficiency_tables(papers, tmp_path):
     assert line_of(papers, tmp_path, "vaegan-fd")[1:5] == [
         "0.80 (7.88 vs 9.80)", "step 5,000 and 5,000, 10,000 samples", "ratio <= 0.5", "missed"]
 
-    nn = {"nn_pixel_nn_ratio": 1.223, "nn_pixel_copy_rate": 0.004, "seconds": 187}
-    write(tmp_path / "runs/data-efficiency/table.json", {"none": {**nn, "fd_classifier": 5.94},
-                                                         "diffaugment": {**nn, "fd_classifier": 9.27},
-                                                         "ada": {**nn, "fd_classifier": 2.90}})
+    nn = {"nn_pixel_nn_ratio": 1.223, "nn_pixel_copy_rate": 0.004, "seconds": 187, "steps": 3000, "subset": 1000,
+          "n": 2000}
+    write(tmp_path / papers.DE_TABLE, {"none": {**nn, "fd_classifier": 5.94},
+                                       "diffaugment": {**nn, "fd_classifier": 9.27},
+                                       "ada": {**nn, "fd_classifier": 2.90}})
     assert papers.data_efficiency(tmp_path).value == pytest.approx(2.90 / 5.94)  # 0.49: halved, met
-    assert line_of(papers, tmp_path, "data-efficiency")[4] == "met"
+    assert line_of(papers, tmp_path, "data-efficiency")[2:5] == [
+        "3,000 steps on 1,000 images, 2,000 samples; none's nn_ratio 1.223", "augmentation halves the FD (<= 0.5x)",
+        "met"]
+    write(tmp_path / papers.DE_TABLE, {v: {**nn, "fd_classifier": 5.0, "n": 500} for v in ("none", "diffaugment",
+                                                                                          "ada")})
+    assert papers.data_efficiency(tmp_path) is None  # scored on other samples: not this row's
 
 
 def test_mode_collapse_stacked_and_attribute_results(papers, tmp_path):
