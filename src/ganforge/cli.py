@@ -143,9 +143,10 @@ def _add_explore(sub) -> None:
     q.add_argument("--codes", nargs="+", metavar="FILE.npz|DIR",
                    help="codes of `ganforge project`: operands' indices pick them (0: the first given)")
     q = esub.add_parser("attribute", help="samples or encoded images moved along an attribute vector",
-                        description="The vector is the mean code of examples with the attribute (a class name or "
-                                    "index) minus the mean without: encoded training images for families with an "
-                                    "encoder, else samples labelled by the domain classifier.")
+                        description="For a class (a name or index), each row moves from its own class to it: "
+                                    "the class's mean code minus its own class's (encoded training images for "
+                                    "families with an encoder, else samples labelled by the domain classifier); "
+                                    "for an attribute file's column, the mean code with it minus without.")
     common(q)
     q.add_argument("--attr", required=True, metavar="NAME|CLASS")
     q.add_argument("--images", nargs="+", metavar="IMAGE", help="images to edit, encoded (aae, vaegan) or "
