@@ -1,5 +1,6 @@
-"""Every family against its paper: an index of the rows of issue 40's table, each with the bench script and
-arguments that measure it, the files it caches, and a reader that takes the row's figure from them.
+"""Every family against its paper: an index of the rows of the quality table (docs/quality.md's first), each
+with the bench script and arguments that measure it, the files it caches, and a reader that takes the row's
+figure from them.
 
     python bench/papers.py ROW [--dry-run]     run the row's commands (each resumes from its own cache)
     python bench/papers.py --list              the rows and their commands
@@ -54,7 +55,7 @@ class Reading(NamedTuple):
 
 class Row(NamedTuple):
     name: str
-    title: str  # the issue's wording
+    title: str  # the row's wording in the quality table
     commands: tuple[Command, ...]  # empty: no bench script measures the row
     by_hand: tuple[str, ...]  # the ganforge commands that measure it where no script does
     caches: tuple[str, ...]
@@ -314,7 +315,7 @@ ROWS = {row.name: row for row in (
     Row("data-efficiency", "data efficiency: 1,000 images, augmentation vs none",
         (Command("bench/data_efficiency.py", ("--n", str(DE_N)), 1),), (), (DE_TABLE,), data_efficiency,
         "<=", 0.5, "augmentation halves the FD (<= 0.5x)", 1.15, "no gain at 3,000 steps (ada 1.15x)", "quality.md",
-        note="the issue asks for a run long enough for D to overfit: --steps N (and --n) key a table of its own"),
+        note="the row asks for a run long enough for D to overfit: --steps N (and --n) key a table of its own"),
 )}
 
 

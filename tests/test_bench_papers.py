@@ -1,4 +1,4 @@
-"""bench/papers.py: the index covers every row of issue 40's table, its commands parse with their scripts' own
+"""bench/papers.py: the index covers every row of the quality table, its commands parse with their scripts' own
 parsers, and each row's reader takes the right figure, and only the row's, from a cache in its script's format."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import ganforge
 from ganforge.cli import build_parser as ganforge_parser
 
-ISSUE_ROWS = {  # the rows of issue 40's table, in its order
+ISSUE_ROWS = {  # the rows of the quality table, in its order
     "fashion-30min", "mnist-30min", "time-to-quality", "cas-fashion", "cas-mnist", "biggan-accuracy",
     "stylegan-vs-dcgan", "toy-grid-best", "stacked-mnist", "pix2pix-gap", "vaegan-fd", "vaegan-attribute",
     "video-sharpness", "data-efficiency"}
@@ -38,7 +38,7 @@ def line_of(papers, root, name):
     return [cell.strip() for cell in row.strip("|").split(" | ")]
 
 
-def test_the_index_has_every_row_of_the_issue_and_its_page(papers):
+def test_the_index_has_every_row_of_the_table_and_its_page(papers):
     assert list(papers.ROWS) == [r for r in papers.ROWS if r in ISSUE_ROWS] and set(papers.ROWS) == ISSUE_ROWS
     assert {name for name, row in papers.ROWS.items() if not row.commands} == BY_HAND
     for row in papers.ROWS.values():
