@@ -67,7 +67,8 @@ def edits(run: str, codes: torch.Tensor, labels: torch.Tensor, judge, class_name
     ex = Explorer.load(run)
     target = (labels + 1) % len(class_names)
     z = {"z": codes.to(ex.device)}
-    vectors = torch.cat([attribute_vectors(ex, str(int(t)), {"z": z["z"][target == t]})
+    kept = {}  # the classes' mean codes, found once for all ten targets
+    vectors = torch.cat([attribute_vectors(ex, str(int(t)), {"z": z["z"][target == t]}, kept=kept)
                          for t in range(len(class_names))])
     order = torch.cat([torch.nonzero(target == t).flatten() for t in range(len(class_names))])
     vectors = vectors[order.argsort()].cpu()  # back to the codes' order

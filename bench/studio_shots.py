@@ -12,7 +12,6 @@ import io
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -26,18 +25,12 @@ OUT = Path("docs/images")
 WIDTH, HEIGHT = 1400, 1000
 
 
-def settle(tab, timeout=300):
-    deadline = time.monotonic() + timeout
-    while not tab.evaluate("document.querySelectorAll('.run').length > 0 && window.studio.settled()"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(0.3)
+def settle(tab):
+    devtools.settle(tab, timeout=300, rest=0.3)
 
 
 def move(tab, selector, value):
-    tab.evaluate(f"(() => {{ const c = document.querySelector({json.dumps(selector)}); c.value = {json.dumps(value)};"
-                 " c.dispatchEvent(new Event('input', {bubbles: true})); })()")
-    settle(tab)
+    devtools.move(tab, selector, value, timeout=300, rest=0.3)
 
 
 def shot(tab, name, selectors=None, pad=8):
@@ -54,18 +47,6 @@ def shot(tab, name, selectors=None, pad=8):
     data = base64.b64decode(tab.call("Page.captureScreenshot", **params)["data"])
     (OUT / name).write_bytes(data)
     print(f"wrote {OUT / name} {Image.open(io.BytesIO(data)).size}")
-
-
-def drop(tab, selector, png: bytes, name: str):
-    data = base64.b64encode(png).decode()
-    tab.evaluate(f"""(() => {{
-        const bytes = Uint8Array.from(atob('{data}'), (c) => c.charCodeAt(0));
-        const dropped = new DataTransfer();
-        dropped.items.add(new File([bytes], '{name}', {{type: 'image/png'}}));
-        document.querySelector({json.dumps(selector)}).dispatchEvent(
-            new DragEvent('drop', {{dataTransfer: dropped, bubbles: true, cancelable: true}}));
-    }})()""")
-    settle(tab)
 
 
 def main(runs):
@@ -92,7 +73,7 @@ def main(runs):
             test = data.x[int((data.y == 1).nonzero()[5])][0].numpy()  # a pair of trousers
             buffer = io.BytesIO()
             Image.fromarray(test).resize((112, 112), Image.Resampling.LANCZOS).save(buffer, format="PNG")
-            drop(tab, "#run-0 .view-project .drop", buffer.getvalue(), "trousers.png")
+            devtools.drop(tab, "#run-0 .view-project .drop", buffer.getvalue(), "trousers.png", timeout=300, rest=0.3)
             move(tab, "#run-0 .view-edit select[data-name=towards]", "Dress")
             move(tab, "#run-0 .view-edit input[data-name=strength]", 0.8)
             shot(tab, "studio-projection-edit.png", ["#run-0 .view-project", "#run-0 .view-edit"])

@@ -1,5 +1,6 @@
 """A headless chromium driven over the DevTools protocol, for the tests of pages (the report, the studio): the
-system binary, a minimal websocket client, and a tab opened on a URL. tests/conftest.py's `browser` fixture starts
+system binary, a minimal websocket client, a tab opened on a URL, and the studio's page moved as a user moves it
+(settle, move, drop: the studio's tests and bench/studio_shots.py). tests/conftest.py's `browser` fixture starts
 the browser."""
 
 import base64
@@ -152,3 +153,36 @@ def started(binary: str, profile: Path, width: int = 1200, height: int = 1600):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# -- the studio's page, moved as a user moves it -------------------------------------------------------------------
+
+
+def settle(tab: DevTools, timeout: float = 60, rest: float = 0.0) -> None:
+    """Wait until every run's column is laid out and no view has a request in flight or wanted; then `rest`
+    seconds more (a screenshot wants the pictures painted)."""
+    deadline = time.monotonic() + timeout
+    while not tab.evaluate("document.querySelectorAll('.run').length > 0 && window.studio.settled()"):
+        assert time.monotonic() < deadline, "the page did not settle"
+        time.sleep(0.05)
+    time.sleep(rest)
+
+
+def move(tab: DevTools, selector: str, value, event: str = "input", **wait) -> None:
+    """Set a control as a user does: a new value, then its input event; then settle."""
+    tab.evaluate(f"(() => {{ const c = document.querySelector({json.dumps(selector)}); c.value = {json.dumps(value)};"
+                 f" c.dispatchEvent(new Event('{event}', {{bubbles: true}})); }})()")
+    settle(tab, **wait)
+
+
+def drop(tab: DevTools, selector: str, png: bytes, name: str, **wait) -> None:
+    """Drop a PNG file named `name` on the element `selector` names, as a drag from the desktop does; then settle."""
+    data = base64.b64encode(png).decode()
+    tab.evaluate(f"""(() => {{
+        const bytes = Uint8Array.from(atob('{data}'), (c) => c.charCodeAt(0));
+        const dropped = new DataTransfer();
+        dropped.items.add(new File([bytes], {json.dumps(name)}, {{type: 'image/png'}}));
+        document.querySelector({json.dumps(selector)}).dispatchEvent(
+            new DragEvent('drop', {{dataTransfer: dropped, bubbles: true, cancelable: true}}));
+    }})()""")
+    settle(tab, **wait)

@@ -171,13 +171,20 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
                 device: str = "auto") -> tuple[Family, dict, int]:
     """A trained family rebuilt from its run folder, in eval mode, weights loaded (the averaged sampling
     network when the run kept one): (family, run.json's data description, checkpoint step). A shipped
-    generator (`pretrained:NAME` or its run folder) loads its sampling network alone."""
-    name = pretrained.name_of(run_dir)
-    if name is not None:
-        return pretrained.load_family(name, checkpoint, device)
-    cfg = read_config(run_dir)
-    data = read_data_description(run_dir)
-    family = build_family(cfg, spec_from_description(data))
+    generator (`pretrained:NAME` or its run folder) is built from the package's copy of its run files and
+    loads its sampling network alone."""
+    shipped = pretrained.name_of(run_dir)
+    source = run_dir if shipped is None else pretrained.folder(shipped)
+    data = read_data_description(source)
+    family = build_family(read_config(source), spec_from_description(data))
+    step = (load_run_weights(family, run_dir, checkpoint) if shipped is None else
+            pretrained.load_weights(family, shipped, checkpoint))
+    return family.to(resolve_device(device)).eval(), data, step
+
+
+def load_run_weights(family: Family, run_dir: Path, checkpoint: Path | str | None) -> int:
+    """The run's checkpoint (the latest sound one, or `checkpoint`) into every network of `family`, the sampling
+    network from the average where the run kept one; returns the checkpoint's step."""
     path = ckpt.resolve_checkpoint(run_dir, checkpoint)
     model, _, _ = ckpt.load_checkpoint(path, model_only=True)
     weights, extra, averaged = ckpt.weights_parts(model, family.networks, family.SAMPLER)
@@ -191,7 +198,7 @@ def load_family(run_dir: Path, checkpoint: Path | str | None = None,
         first = str(e).strip().splitlines()[0]
         raise UserError(f"{path}: its weights do not fit the networks its config.yaml builds ({first[:160]}); "
                         "the run was made by another ganforge version or its config was edited") from None
-    return family.to(resolve_device(device)).eval(), data, ckpt.checkpoint_step(path)
+    return ckpt.checkpoint_step(path)
 
 
 def load_generator(run_dir: Path | str, checkpoint: Path | str | None = None, device: str = "auto") -> Generator:
@@ -202,11 +209,10 @@ def load_generator(run_dir: Path | str, checkpoint: Path | str | None = None, de
     shipped = pretrained.name_of(run_dir)
     if shipped is None:
         run_dir = require_run(run_dir)
-        family, data, step = load_family(run_dir, checkpoint, device)
-    else:
-        family, data, step = pretrained.load_family(shipped, checkpoint, device)
-        run_dir = pretrained.run_path(shipped) if pretrained.is_name(run_dir) else Path(run_dir)
-    g = family.generator(data, step, run_dir)
+    family, data, step = load_family(run_dir, checkpoint, device)
+    if shipped is not None and pretrained.is_name(run_dir):
+        run_dir = pretrained.run_path(shipped)
+    g = family.generator(data, step, Path(run_dir))
     g.sampler_only = shipped is not None
     return g
 

@@ -5,7 +5,6 @@ a screenshot shows a page."""
 
 import base64
 import io
-import json
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from devtools import open_page
+from devtools import drop, move, open_page, settle
 from ganforge import viz
 from ganforge.translating import translate_image
 
@@ -37,21 +36,6 @@ def page(browser, runs, tmp_path_factory):
             yield tab, folders
         finally:
             tab.close()
-
-
-def settle(tab, timeout: float = 60) -> None:
-    """Wait until every run's column is laid out and no view has a request in flight or wanted."""
-    deadline = time.monotonic() + timeout
-    while not tab.evaluate("document.querySelectorAll('.run').length > 0 && window.studio.settled()"):
-        assert time.monotonic() < deadline, "the page did not settle"
-        time.sleep(0.05)
-
-
-def move(tab, selector: str, value, event: str = "input") -> None:
-    """Set a control as a user does: a new value, then its input event."""
-    tab.evaluate(f"(() => {{ const c = document.querySelector({json.dumps(selector)}); c.value = {json.dumps(value)};"
-                 f" c.dispatchEvent(new Event('{event}', {{bubbles: true}})); }})()")
-    settle(tab)
 
 
 def shown(tab, run: int, view: str) -> np.ndarray:
@@ -106,15 +90,7 @@ def test_an_image_dropped_on_a_pix2pix_run_comes_back_translated(page, generator
     edges = np.zeros((30, 44), np.uint8)
     edges[5:25, 8:36] = 255
     edges[8:22, 11:33] = 0
-    data = base64.b64encode(png_bytes(edges)).decode()
-    tab.evaluate(f"""(() => {{
-        const bytes = Uint8Array.from(atob('{data}'), (c) => c.charCodeAt(0));
-        const dropped = new DataTransfer();
-        dropped.items.add(new File([bytes], 'edges.png', {{type: 'image/png'}}));
-        const zone = document.querySelector('#run-2 .view-translate .drop');
-        zone.dispatchEvent(new DragEvent('drop', {{dataTransfer: dropped, bubbles: true, cancelable: true}}));
-    }})()""")
-    settle(tab)
+    drop(tab, "#run-2 .view-translate .drop", png_bytes(edges), "edges.png")
     out = translate_image(g, torch.from_numpy(edges)[None], "AB")
     assert np.array_equal(shown(tab, 2, "translate"), drawn(out))
     assert tab.evaluate("document.querySelector('#run-2 .view-translate pre.command').textContent") == \

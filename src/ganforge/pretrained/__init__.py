@@ -90,28 +90,21 @@ def run_folder(name: str) -> Path:
     return out
 
 
-def load_family(name: str, checkpoint=None, device: str = "auto"):
-    """runs.load_family for generator `name`: (its family in eval mode, run.json's data description, the step).
-    Only the sampling network gets weights, fp16 as shipped cast to its fp32; the discriminator keeps its
-    initial ones (it is not shipped)."""
-    import yaml
+def load_weights(family, name: str, checkpoint=None) -> int:
+    """Generator `name`'s weights into `family` (built by runs.load_family from this folder's config.yaml and
+    run.json): the sampling network alone, fp16 as shipped cast to its fp32 (the discriminator, not shipped,
+    keeps its initial weights). Returns the step they were trained to."""
     from safetensors.torch import load_file
 
     from ganforge import checkpoint as ckpt
-    from ganforge.config import from_dict
-    from ganforge.data.spec import spec_from_description
-    from ganforge.families import build_family
-    from ganforge.runtime import resolve_device
 
     source, step = folder(name), card(name)["step"]
     if checkpoint is not None:
         raise UserError(f"{PREFIX}{source.name} ships one set of weights (step {step:,}); drop --checkpoint")
-    data = json.loads((source / "run.json").read_text())["data"]
-    family = build_family(from_dict(yaml.safe_load((source / "config.yaml").read_text())), spec_from_description(data))
     tensors = load_file(source / WEIGHTS)
     family.networks[family.SAMPLER].load_state_dict(ckpt.split_prefixed(tensors, f"{family.SAMPLER}."))
     family.load_sampling_tensors(ckpt.split_prefixed(tensors, ckpt.EXTRA))
-    return family.to(resolve_device(device)).eval(), data, step
+    return step
 
 
 def not_shipped(path: object, what: str) -> None:

@@ -160,28 +160,30 @@ class Query:
     def __init__(self, params):
         self.params = params
 
-    def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 2**31 - 1) -> int | None:
+    def _converted(self, name: str, convert, what: str):
+        """The parameter through `convert`, or None where it is not given; one that does not convert is a 400."""
         text = self.params.get(name)
         if text in (None, ""):
-            return default
+            return None
         try:
-            value = int(text)
+            return convert(text)
         except ValueError:
-            raise Refused(400, f"{name}={text[:40]!r}: give a whole number") from None
+            raise Refused(400, f"{name}={text[:40]!r}: give {what}") from None
+
+    def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 2**31 - 1) -> int | None:
+        value = self._converted(name, int, "a whole number")
+        if value is None:
+            return default
         if not low <= value <= high:
             raise Refused(400, f"{name}={value}: give a number from {low} to {high}")
         return value
 
     def number(self, name: str, default: float | None = None, low: float = -1e6, high: float = 1e6) -> float | None:
-        text = self.params.get(name)
-        if text in (None, ""):
+        value = self._converted(name, float, "a number")
+        if value is None:
             return default
-        try:
-            value = float(text)
-        except ValueError:
-            raise Refused(400, f"{name}={text[:40]!r}: give a number") from None
         if not (math.isfinite(value) and low <= value <= high):
-            raise Refused(400, f"{name}={text[:40]}: give a number from {low:g} to {high:g}")
+            raise Refused(400, f"{name}={self.params[name][:40]}: give a number from {low:g} to {high:g}")
         return value
 
     def text(self, name: str, default: str | None = None, limit: int = 200) -> str | None:
