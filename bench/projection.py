@@ -36,7 +36,9 @@ from ganforge.metrics.latent import random_direction_like
 from ganforge.metrics.translation import psnr, ssim
 from ganforge.projection import STEPS, project
 
-EDITS = "own-class-to-target"  # how the class vectors are made (a row of another making is measured again)
+# how the class vectors are made (a row of another making is measured again); with an encoder the class
+# means are those of the typical encoded training images
+EDITS = {False: "own-class-to-target", True: "own-class-to-target:typical-encoded"}
 
 
 def unit(images: torch.Tensor) -> torch.Tensor:
@@ -116,7 +118,8 @@ def main() -> None:
     results = json.loads(out.read_text()) if out.is_file() else {}
     for run in args.runs:
         g = ganforge.load(run)
-        key = f"{Path(run).resolve()}@{g.step}:n={args.n}:steps={args.steps}:edits={EDITS}"
+        edits = EDITS[isinstance(g, Encodes)]
+        key = f"{Path(run).resolve()}@{g.step}:n={args.n}:steps={args.steps}:edits={edits}"
         if key not in results:
             trained_on = g.data["name"]  # the test split (fashion-mnist-10k) or the train split (fashion-mnist)
             split = "test" if trained_on == "fashion-mnist" else "train"

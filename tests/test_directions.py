@@ -57,11 +57,19 @@ def test_class_vectors_go_from_each_codes_own_class_to_the_target(gan_run):
 
 
 
-def test_encoder_class_vectors_go_between_the_mean_encoded_images_of_each_class(aae_run):
+def test_encoder_class_vectors_go_between_the_typical_encoded_images_of_each_class(aae_run):
     ex = Explorer.load(aae_run)
     data, pool, encoded = directions.encoded_pool(ex)
     labels = data.y[pool]
-    means = torch.stack([encoded[labels == k].mean(0) for k in range(10)])
+    judge = ex.classifier()
+    sure = torch.softmax(judge.logits(ex.decode({"z": encoded})), 1)
+    means = []
+    for k in range(10):  # each class: the mean of the TYPICAL images whose reconstructions read most surely as it
+        members = [i for i in range(len(labels)) if labels[i] == k]
+        members.sort(key=lambda i: -float(sure[i, k]))
+        means.append(encoded[members[: directions.TYPICAL]].mean(0))
+    means = torch.stack(means)
+    assert not torch.allclose(means, torch.stack([encoded[labels == k].mean(0) for k in range(10)]), atol=1e-3)
     codes = {"z": ex.g.encode(data.x[:6])}
     own = ex.classifier().logits(ex.decode(codes)).argmax(1)
     got = directions.attribute_vectors(ex, "3", codes)
