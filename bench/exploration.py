@@ -130,7 +130,9 @@ def study_attribute(args) -> None:
         rows[name] = row
     mean = {k: sum(r[k] for r in rows.values()) / len(rows) for k in next(iter(rows.values()))}
     result = {"classes": rows, "mean": mean, "protocol": {"n": args.n, "seed": args.seed, "strength": args.strength,
-              "vector": "encoded training images" if isinstance(ex.g, Encodes) else
+              "vector": f"from each sample's own class to the target: means of the {directions.TYPICAL} "
+              "encoded training images whose reconstructions read most surely as each class"
+              if isinstance(ex.g, Encodes) else
               f"from each sample's own class to the target: means of the {directions.TYPICAL} surest of "
               f"{directions.CLASS_POOL} samples labelled by {extractor.name}", "features": extractor.name}}
     write(args, "attribute", result)

@@ -144,8 +144,9 @@ def _add_explore(sub) -> None:
                    help="codes of `ganforge project`: operands' indices pick them (0: the first given)")
     q = esub.add_parser("attribute", help="samples or encoded images moved along an attribute vector",
                         description="For a class (a name or index), each row moves from its own class to it: "
-                                    "the class's mean code minus its own class's (encoded training images for "
-                                    "families with an encoder, else samples labelled by the domain classifier); "
+                                    "the class's mean code minus its own class's, each the mean of a class's "
+                                    "typical members (encoded training images for families with an encoder, "
+                                    "else samples, as the domain classifier reads them); "
                                     "for an attribute file's column, the mean code with it minus without.")
     common(q)
     q.add_argument("--attr", required=True, metavar="NAME|CLASS")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ganforge import runs, viz
-from ganforge.directions import TYPICAL, apply_attribute, attribute_vectors, class_codes
+from ganforge.directions import TYPICAL, apply_attribute, attribute_vectors, class_codes, has_classifier
 from ganforge.errors import UserError
 from ganforge.explorer import Explorer, fractions, output_paths, save_frames_gif, tell
 from ganforge.generator import Encodes, MixesStyles, require
@@ -191,7 +191,8 @@ def attribute(run_dir: Path | str, attr: str, images: list[str] | None = None, s
     pictures = ex.decode({**moved, ex.key: apply_attribute(z, vectors, strengths)})
     steps = [f"{x:+g}" if x else "0" for x in strengths]
     vector = (f"from the row's own class to {attr}: the mean code of each" + (
-        " (encoded training images)" if isinstance(ex.g, Encodes) else
+        (f", of the {TYPICAL} encoded training images read most surely as it" if has_classifier(ex) else
+         " (encoded training images)") if isinstance(ex.g, Encodes) else
         f", of the {TYPICAL} samples the classifier reads most surely as it"))
     viz.save_labelled_grid(pictures, png, nrow=len(strengths), rows=names, columns=steps,
                            title=f"moved by a multiple (column) of the {attr!r} vector, {vector}")
