@@ -57,14 +57,15 @@ def mark_key(path: str, config: str | None, n: int) -> str:
 
 
 def cached_mark(folder: Path, minutes: float, key: str) -> dict | None:
-    """The samples, seconds and steps cached for this mark when they were made as `key` says, else None."""
+    """The samples, seconds, steps (and threads, where recorded) cached for this mark when they were made as
+    `key` says, else None."""
     f = folder / f"mark_{minutes:g}.npz"
     if not f.is_file():
         return None
     with np.load(f) as data:
         if "key" not in data or str(data["key"]) != key:
             return None
-        return {name: data[name] for name in ("x", "seconds", "steps")}
+        return {name: data[name] for name in ("x", "seconds", "steps", "threads") if name in data}
 
 
 def fixed_noise(n: int, z_dim: int) -> torch.Tensor:
@@ -112,7 +113,8 @@ def train_with_marks(path: str, cfg, marks_s: list[float], n: int, folder: Path,
             trained += time.perf_counter() - started
             steps += 1
         images = viz.to_uint8(draw().cpu()).numpy()  # the clock is stopped while sampling
-        np.savez(folder / f"mark_{mark / 60:g}.npz", x=images, seconds=trained, steps=steps, key=key)
+        np.savez(folder / f"mark_{mark / 60:g}.npz", x=images, seconds=trained, steps=steps, key=key,
+                 threads=torch.get_num_threads())
         print(f"{path}: {mark / 60:g} min of training, step {steps}", flush=True)
     if save_run is not None and path == "ganforge":
         runs.write_run_files(save_run, cfg, dataset)
@@ -131,7 +133,8 @@ def score(out: Path, folders: dict[str, str], keys: dict[str, str], marks_min: l
                 continue
             fake = torch.from_numpy(data["x"])
             values, _ = score_images(real, fake, ("fid",), extractor)
-            table.setdefault(folder, {})[m] = {"fd_classifier": values["fd_classifier"], "steps": int(data["steps"])}
+            table.setdefault(folder, {})[m] = {"fd_classifier": values["fd_classifier"], "steps": int(data["steps"]),
+                                               "threads": int(data["threads"]) if "threads" in data else None}
     return table
 
 
@@ -143,9 +146,13 @@ def save_strip(folder: Path, key: str, marks_min: list[float], path_png: Path, p
     print(f"wrote {path_png} (rows: {', '.join(f'{m:g}' for m in marks_min)} min)")
 
 
-def threads_said() -> str:
-    n = torch.get_num_threads()
-    return f"{n} thread" + ("s" if n > 1 else "")
+def threads_said(table: dict) -> str:
+    """The threads each path trained on, as its marks recorded them (not the scoring process's)."""
+    found = {row.get("threads") for rows in table.values() for row in rows.values()}
+    if len(found) != 1 or None in found:
+        return "threads not recorded"
+    n = found.pop()
+    return f"{n} thread" + ("s" if n > 1 else "") + " per path"
 
 
 def first_time_at_or_below(rows: dict, target: float) -> float | None:
@@ -171,7 +178,8 @@ def plot(table: dict, path: Path) -> None:
     for name, rows in table.items():
         marks = sorted(rows)
         ax.plot(marks, [rows[m]["fd_classifier"] for m in marks], marker="o", label=name)
-    ax.set(xscale="log", yscale="log", xlabel=f"minutes of training ({threads_said()} per path)", ylabel="fd_classifier (2,000 samples)",
+    ax.set(xscale="log", yscale="log", xlabel=f"minutes of training ({threads_said(table)})",
+           ylabel="fd_classifier (2,000 samples)",
            title="time to quality, Fashion-MNIST 10k")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -214,7 +222,7 @@ def main() -> None:
     table = score(out, folders, keys, marks, args.n)
     (out / "table.json").write_text(json.dumps(table, indent=1))
     print(f"\nfd_classifier of {args.n:,} samples vs {args.n:,} Fashion-MNIST test images, at minutes of training "
-          f"on this machine ({threads_said()} per path)")
+          f"on this machine ({threads_said(table)})")
     print(f"{'minutes':>8s}" + "".join(f"{folders[p_]:>22s}" for p_ in paths))
     for m in marks:
         cells = [table.get(folders[p_], {}).get(m) for p_ in paths]
