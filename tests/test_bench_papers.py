@@ -162,13 +162,13 @@ def evaluation(step, **values_and_protocol):
 def test_by_hand_rows_read_ganforge_eval_of_the_presets_last_step(papers, tmp_path):
     run = tmp_path / "runs/fashion-30min"
     inception = {"extractor": "inception-v3-fid", "n_fake": 10000, "n_real": 10000}
-    evals = [evaluation(40000, fid=14.8, **inception),
-             evaluation(40000, fid=3.0, extractor="fashion-mnist-classifier", n_fake=10000, n_real=10000),
-             evaluation(40000, fid=9.0, **{**inception, "n_fake": 2000})]  # other extractor or n: not the row's
+    evals = [evaluation(56000, fid=14.8, **inception),
+             evaluation(56000, fid=3.0, extractor="fashion-mnist-classifier", n_fake=10000, n_real=10000),
+             evaluation(56000, fid=9.0, **{**inception, "n_fake": 2000})]  # other extractor or n: not the row's
     write(run / "eval.json", {**evals[-1], "evaluations": evals})
-    write(run / "summary.json", {"steps": 40000})
+    write(run / "summary.json", {"steps": 56000})
     assert line_of(papers, tmp_path, "fashion-30min")[1:5] == [
-        "14.80", "step 40,000, 10,000 samples vs 10,000 test, inception-v3-fid", "<= 15", "met"]
+        "14.80", "step 56,000, 10,000 samples vs 10,000 test, inception-v3-fid", "<= 15", "met"]
     write(run / "summary.json", {"steps": 20000})  # not the preset's training: never read as it
     assert papers.ROWS["fashion-30min"].read(tmp_path) is None
 
