@@ -60,14 +60,15 @@ def test_every_command_parses_with_its_own_scripts_parser(papers, bench):
 def test_dry_run_prints_the_commands_and_runs_nothing(papers, tmp_path, capsys):
     assert papers.main(["time-to-quality", "--dry-run"], root=tmp_path) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == ["$ OMP_NUM_THREADS=1 python bench/time_to_quality.py --paths textbook --plot ''",
-                   "$ OMP_NUM_THREADS=1 python bench/time_to_quality.py --paths ganforge --plot ''",
-                   "$ python bench/time_to_quality.py --score-only"]
+    marks = "--marks 1,2,4,8,10,15,30"
+    assert out == [f"$ OMP_NUM_THREADS=1 python bench/time_to_quality.py --paths textbook {marks} --plot ''",
+                   f"$ OMP_NUM_THREADS=1 python bench/time_to_quality.py --paths ganforge {marks} --plot ''",
+                   f"$ python bench/time_to_quality.py --score-only {marks}"]
     assert papers.main(["pix2pix-gap", "--dry-run"], root=tmp_path) == 0
     assert capsys.readouterr().out == "$ python bench/translation.py pix2pix --steps 10000 --rows l1,l1+cgan\n"
     assert not any(tmp_path.iterdir())
     assert papers.main(["cas-mnist"], root=tmp_path) == 2  # no script: says so and names the commands
-    assert "ganforge eval runs/cgan-mnist --metrics cas,aug" in capsys.readouterr().out
+    assert "ganforge eval runs/cgan-mnist --metrics cas --n 60000" in capsys.readouterr().out
     assert papers.main(["vaegan-attribute"], root=tmp_path) == 2  # its run comes from another row
     assert "python bench/papers.py vaegan-fd` first" in capsys.readouterr().out
     with pytest.raises(SystemExit):
@@ -174,9 +175,10 @@ def test_by_hand_rows_read_ganforge_eval_of_the_presets_last_step(papers, tmp_pa
 
     for preset, cas, steps in (("acgan-fashion", 0.7501, 6000), ("biggan-fashion", 0.80, 12000)):
         write(tmp_path / "runs" / preset / "summary.json", {"steps": steps})
-        write(tmp_path / "runs" / preset / "eval.json", {"evaluations": [evaluation(steps, cas=cas)]})
+        write(tmp_path / "runs" / preset / "eval.json", {"evaluations": [
+            evaluation(steps, cas=cas, n_fake=60000), evaluation(steps, cas=0.99, n_fake=10000)]})  # newest: 10k
     assert line_of(papers, tmp_path, "cas-fashion")[1:5] == [
-        "80.00% (real 92.24%): 12.24 points", "`biggan-fashion` step 12,000, CAS of the run's samples",
+        "80.00% (real 92.24%): 12.24 points", "`biggan-fashion` step 12,000, CAS of 60,000 samples",
         "within 5 points of 92.24%", "missed"]
 
 
