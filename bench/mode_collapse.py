@@ -87,6 +87,8 @@ def row_key(data: str, variant: str, seed: int, steps: int | None, sets: list[st
 def run_once(data: str, variant: str, seed: int, steps: int | None, sets: list[str] = ()) -> dict:
     """Train one toy GAN in memory (no run folder) and score 2,500 samples."""
     cfg = load_config(*settings(data, variant, seed, steps, sets))
+    if cfg.train.threads:  # the preset's (or --set's) threads, as `ganforge train` would use: its rounding
+        torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
     dataset = load_data(cfg)
     trainer = build_trainer(cfg, dataset)
@@ -143,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for every row, after the variant's own")
     parser.add_argument("--out", default="runs/mode-collapse", help="where each measured row is cached")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads where the preset sets no train.threads "
+                        "(default: torch's choice)")
     parser.add_argument("--json", metavar="OUT", help="also write every run's numbers here")
     parser.add_argument("--markdown", nargs="+", metavar="RUNS.json",
                         help="print the Markdown table of saved --json results instead of training")

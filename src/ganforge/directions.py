@@ -134,13 +134,14 @@ def encoded_class_means(ex: Explorer, encoded: torch.Tensor, labels: torch.Tenso
     classifier reads most surely as their label (all of the class's where the data has no classifier): the
     typical members, as for samples, so a class-to-class step spans what tells the classes apart
     (docs/exploration.md: 60.4% of edits read as the target with every member's mean, 74.6% with these)."""
-    if has_classifier(ex):
-        sure = torch.softmax(ex.classifier().logits(ex.decode({ex.key: encoded})), 1)
-        sure = sure.gather(1, labels.view(-1, 1).to(sure.device)).squeeze(1).to(encoded.device)
+    sure = None
+    if has_classifier(ex):  # the classifier's probability of each image's own label, on its reconstruction
+        probs = torch.softmax(ex.classifier().logits(ex.decode({ex.key: encoded})), 1)
+        sure = probs.gather(1, labels.view(-1, 1).to(probs.device)).squeeze(1).to(encoded.device)
     means = []
     for c in range(k):
         members = (labels == c).nonzero().squeeze(1)
-        if has_classifier(ex):
+        if sure is not None:
             members = members[sure[members].argsort(descending=True)[:TYPICAL]]
         means.append(encoded[members].mean(0))
     return torch.stack(means)
