@@ -129,7 +129,8 @@ def study_attribute(args) -> None:
                 row[f"{kind}_{s:g}"] = share_changed_to(before.cpu(), after.cpu(), label)
         rows[name] = row
     mean = {k: sum(r[k] for r in rows.values()) / len(rows) for k in next(iter(rows.values()))}
-    result = {"classes": rows, "mean": mean, "protocol": {"n": args.n, "seed": args.seed, "strength": args.strength,
+    result = {"classes": rows, "mean": mean, "protocol": {"run": args.run, "n": args.n, "seed": args.seed,
+                                                          "strength": args.strength,
               "vector": f"from each sample's own class to the target: means of the {directions.TYPICAL} "
               "encoded training images whose reconstructions read most surely as each class"
               if isinstance(ex.g, Encodes) else

@@ -144,13 +144,16 @@ def test_mode_collapse_stacked_and_attribute_results(papers, tmp_path):
         "KL 0.084, 1,000 modes", "step 10,000, 26,000 samples, 1 seed(s)", "KL <= 0.05", "missed"]
 
     attribute = {"classes": {}, "mean": {"norm": 3.0, "vector_1": 0.587, "random_1": 0.027},
-                 "protocol": {"n": 1000, "seed": 0, "strength": 1.0}}
+                 "protocol": {"run": "runs/exploration/vae/vaegan", "n": 1000, "seed": 0, "strength": 1.0}}
     write(tmp_path / "runs/exploration/attribute_vaegan.json", attribute)
     write(tmp_path / "runs/exploration/vae/vaegan/summary.json", {"steps": 5000})
     assert line_of(papers, tmp_path, "vaegan-attribute")[1:3] == ["58.7% (random 2.7%)",
                                                                   "step 5,000, 1,000 samples, strength 1"]
     write(tmp_path / "runs/exploration/attribute_vaegan.json", {**attribute, "protocol": {
         "n": 1000, "seed": 0, "strength": 2.0}})  # read at another strength: not this row's
+    assert papers.vaegan_attribute(tmp_path) is None
+    write(tmp_path / "runs/exploration/attribute_vaegan.json", {**attribute, "protocol": {
+        **attribute["protocol"], "run": "runs/families/vaegan"}})  # another run of the same name: not this row's
     assert papers.vaegan_attribute(tmp_path) is None
 
 
