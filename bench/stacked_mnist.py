@@ -87,6 +87,8 @@ def row_key(variant: str, root: str, seed: int, steps: int | None, device: str, 
 def run_once(variant: str, root: str, seed: int, steps: int | None, device: str, picture: str | None = None,
              sets: list[str] = ()) -> dict:
     cfg = load_config(*settings(variant, root, seed, steps, device, sets))
+    if cfg.train.threads:  # a --set train.threads is keyed, so it is used, as `ganforge train` would
+        torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
     dataset = load_data(cfg)
     if variant == REAL:

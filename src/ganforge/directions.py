@@ -113,10 +113,12 @@ def attribute_vectors(ex: Explorer, attr: str, codes: dict[str, torch.Tensor], s
             return once(("vector", attr), lambda: attribute_vector(ex, attr, seed)).expand_as(z)
         target = class_index(attr, class_names(data))
         labels = data.y[pool].to(encoded.device)
-        means = once("encoded means", lambda: encoded_class_means(ex, encoded, labels, len(class_names(data))))
+        judge = once("classifier", ex.classifier) if has_classifier(ex) else None
+        means = once("encoded means",
+                     lambda: encoded_class_means(ex, encoded, labels, len(class_names(data)), judge))
         if torch.isnan(means[target]).any():
             raise UserError(f"--attr {attr}: none of the {len(pool)} examples drawn is of this class; no vector")
-        own = (once("classifier", ex.classifier).logits(ex.decode(codes)).argmax(1) if has_classifier(ex) else
+        own = (judge.logits(ex.decode(codes)).argmax(1) if judge is not None else
                torch.cdist(z.flatten(1), means.nan_to_num(torch.inf).flatten(1)).argmin(1)).to(means.device)
         return (means[target] - means[own]).nan_to_num(0.0)
     extractor = once("classifier", ex.classifier)  # first: a run whose data has no classifier is told so
@@ -129,14 +131,15 @@ def attribute_vectors(ex: Explorer, attr: str, codes: dict[str, torch.Tensor], s
     return means[target] - means[own]
 
 
-def encoded_class_means(ex: Explorer, encoded: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+def encoded_class_means(ex: Explorer, encoded: torch.Tensor, labels: torch.Tensor, k: int,
+                        judge) -> torch.Tensor:
     """Each class's mean code over its TYPICAL encoded training images whose reconstructions the domain
-    classifier reads most surely as their label (all of the class's where the data has no classifier): the
+    classifier `judge` reads most surely as their label (all of the class's where there is none, None): the
     typical members, as for samples, so a class-to-class step spans what tells the classes apart
     (docs/exploration.md: 60.4% of edits read as the target with every member's mean, 74.6% with these)."""
     sure = None
-    if has_classifier(ex):  # the classifier's probability of each image's own label, on its reconstruction
-        probs = torch.softmax(ex.classifier().logits(ex.decode({ex.key: encoded})), 1)
+    if judge is not None:  # the classifier's probability of each image's own label, on its reconstruction
+        probs = torch.softmax(judge.logits(ex.decode({ex.key: encoded})), 1)
         sure = probs.gather(1, labels.view(-1, 1).to(probs.device)).squeeze(1).to(encoded.device)
     means = []
     for c in range(k):
