@@ -24,6 +24,11 @@ def torchrun(*args: str, procs: int = 2) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
 
 
+def said(done: subprocess.CompletedProcess) -> str:
+    """What a failed torchrun printed: the ranks' own errors come first, torchrun's summary of them last."""
+    return done.stderr if len(done.stderr) < 4000 else f"{done.stderr[:2500]}\n...\n{done.stderr[-1500:]}"
+
+
 def sets(overrides):
     return [a for o in overrides for a in ("--set", o)]
 
@@ -43,7 +48,7 @@ def test_two_processes_train_the_weights_of_one_and_checkpoints_move_between_the
     one, two = tmp_path / "one", tmp_path / "two"
     train(load_config("toy-ring", [*TOY, "train.steps=6"]), one, quiet=True)
     done = torchrun("--config", "toy-ring", "--steps", "6", "--out", str(two), *sets(TOY))
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, said(done)
     (a, meta_a), (b, meta_b) = weights(one), weights(two)
     assert meta_a["step"] == meta_b["step"] == 6
     assert_same_weights(a, b)
@@ -53,7 +58,7 @@ def test_two_processes_train_the_weights_of_one_and_checkpoints_move_between_the
     # a 2-process checkpoint resumes in one process, and a 1-process one in two
     train(load_config(str(two / "config.yaml"), ["train.steps=9"]), two, resume=True, quiet=True)
     done = torchrun("--resume", str(one), "--steps", "9")
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, said(done)
     straight = tmp_path / "straight"
     train(load_config("toy-ring", [*TOY, "train.steps=9"]), straight, quiet=True)
     assert_same_weights(weights(straight)[0], weights(one)[0])
@@ -91,10 +96,10 @@ def test_a_network_run_several_times_in_one_loss_gets_the_gradient_of_one_proces
     worker = str(Path(__file__).with_name("gradients_worker.py"))
     one = subprocess.run([sys.executable, worker, family, str(tmp_path / "one")], capture_output=True, text=True,
                          timeout=300, check=False)
-    assert one.returncode == 0, one.stderr[-2000:]
+    assert one.returncode == 0, said(one)
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", worker,
                           family, str(tmp_path / "two")], capture_output=True, text=True, timeout=300, check=False)
-    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.returncode == 0, said(two)
     reference = load_file(tmp_path / "one" / "rank0.safetensors")
     phases = {key.split(".")[0] for key in reference}
     assert phases == ({"D", "R1", "G"} if family == "stylegan" else {"G", "D"})
@@ -108,4 +113,4 @@ def test_a_network_run_several_times_in_one_loss_gets_the_gradient_of_one_proces
         for key in reference:
             if key.endswith("noise_strength"):  # StyleGAN's per-pixel noise: each rank draws its own, by design
                 continue
-            assert torch.allclose(grads[key], reference[key], rtol=1e-4, atol=1e-6), key
+            assert torch.allclose(grads[key], reference[key], rtol=1e-9, atol=1e-12), key

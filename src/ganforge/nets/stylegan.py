@@ -154,7 +154,7 @@ class StyleGenerator(nn.Module):
         w = self.mapping(z)
         if w_avg_beta is not None:
             with torch.no_grad():
-                self.w_avg.lerp_(w.detach().float().mean(0), 1 - w_avg_beta)
+                self.w_avg.lerp_(w.detach().to(self.w_avg.dtype).mean(0), 1 - w_avg_beta)
         ws = w.unsqueeze(1).expand(-1, self.n_styles, -1)
         if z2 is not None:
             later = (torch.arange(self.n_styles, device=z.device) >= torch.as_tensor(cut, device=z.device))

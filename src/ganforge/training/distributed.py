@@ -20,7 +20,8 @@ How ganforge uses it, and why:
   rollback), so a run folder must be on storage all ranks see. The logged statistics are averaged over ranks.
 - Each rank's other random streams (dropout, penalty interpolation, replay) get their own seed
   (train.seed + rank * ganforge.seeds.RANK_STRIDE).
-- The process group is destroyed however training ends; torchrun stops the other ranks when one fails.
+- The process group is destroyed however training ends: after a barrier where the rank finished (no rank closes
+  its connections while another still reads them), at once where it failed; torchrun stops the other ranks.
 """
 
 from __future__ import annotations
@@ -76,8 +77,13 @@ def start(ranks: Ranks, device_name: str) -> torch.device:
     return device
 
 
-def stop() -> None:
+def stop(finished: bool = True) -> None:
+    """Leave the process group. A rank that finished first waits at a barrier for the others, so that no rank
+    closes its connections while another still reads them (gloo aborts that reader). A rank that failed leaves
+    at once: the others may never reach the barrier, and torchrun stops them."""
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -59,9 +59,12 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False)
             return _train(cfg, Path(run_dir), resume, quiet, SINGLE, None, lock)
         try:
             device = distributed.start(ranks, cfg.train.device)
-            return _train(cfg, Path(run_dir), resume, quiet or not ranks.main, ranks, device, lock)
-        finally:
-            distributed.stop()
+            summary = _train(cfg, Path(run_dir), resume, quiet or not ranks.main, ranks, device, lock)
+        except BaseException:
+            distributed.stop(finished=False)
+            raise
+        distributed.stop()
+        return summary
 
 
 def _finished_summary(run_dir: Path, step: int) -> dict | None:
