@@ -76,7 +76,7 @@ def test_dry_run_prints_the_commands_and_runs_nothing(papers, tmp_path, capsys):
 
 
 def test_without_caches_the_table_shows_the_previous_figures(papers, tmp_path):
-    assert line_of(papers, tmp_path, "vaegan-fd") == ["VAE-GAN vs VAE, classifier FD", "ratio 0.80 (previous)",
+    assert line_of(papers, tmp_path, "vaegan-fd") == ["VAE-GAN vs VAE, classifier FD", "ratio 0.69 (previous)",
                                                       "no cache here", "ratio <= 0.5", "missed (previous)",
                                                       "[vaegan.md](vaegan.md)"]
     assert line_of(papers, tmp_path, "time-to-quality")[4] == "missed (previous)"
@@ -176,12 +176,12 @@ def test_by_hand_rows_read_ganforge_eval_of_the_presets_last_step(papers, tmp_pa
     write(run / "summary.json", {"steps": 20000})  # not the preset's training: never read as it
     assert papers.ROWS["fashion-30min"].read(tmp_path) is None
 
-    for preset, cas, steps in (("acgan-fashion", 0.7501, 6000), ("biggan-fashion", 0.80, 12000)):
+    for preset, cas, steps in (("acgan-fashion", 0.7501, 6000), ("biggan-fashion", 0.80, 16000)):
         write(tmp_path / "runs" / preset / "summary.json", {"steps": steps})
         write(tmp_path / "runs" / preset / "eval.json", {"evaluations": [
             evaluation(steps, cas=cas, n_fake=60000), evaluation(steps, cas=0.99, n_fake=10000)]})  # newest: 10k
     assert line_of(papers, tmp_path, "cas-fashion")[1:5] == [
-        "80.00% (real 92.24%): 12.24 points", "`biggan-fashion` step 12,000, CAS of 60,000 samples",
+        "80.00% (real 92.24%): 12.24 points", "`biggan-fashion` step 16,000, CAS of 60,000 samples",
         "within 5 points of 92.24%", "missed"]
 
 

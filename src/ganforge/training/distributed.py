@@ -79,7 +79,7 @@ def start(ranks: Ranks, device_name: str) -> torch.device:
 
 def stop(finished: bool = True) -> None:
     """Leave the process group. A rank that finished first waits at a barrier for the others, so that no rank
-    closes its connections while another still reads them (gloo aborts that reader). A rank that failed leaves
+    closes its connections while another still reads them (gloo can abort that reader). A rank that failed leaves
     at once: the others may never reach the barrier, and torchrun stops them."""
     if dist.is_initialized():
         if finished:
