@@ -51,7 +51,7 @@ def main(name: str, out: Path) -> None:
     device = distributed.start(ranks, "cpu") if ranks.enabled else torch.device("cpu")
     # In float64: the test is of how gradients are reduced, not of rounding. In float32 a share's kernels and
     # the whole batch's round differently, and a pre-activation within that rounding of a leaky ReLU's kink
-    # takes the other slope (StyleGAN's G gradients moved 4% so on an AVX-512 Xeon).
+    # takes the other slope (so StyleGAN's G gradients came out 4% off one process's on an AVX-512 Xeon).
     torch.set_default_dtype(torch.float64)
     seed_everything(0)  # the same initial weights in every process
     family = build_family(load_config(preset, sets), spec)
