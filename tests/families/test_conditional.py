@@ -7,7 +7,6 @@ from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.errors import UserError
 from ganforge.families import Batch, DataSpec, build_family
-from ganforge.families.gan import default_condition
 from ganforge.nets.conditional import condition_vector
 from ganforge.training.loop import train
 
@@ -82,12 +81,6 @@ def test_what_conditioning_refuses():
     with pytest.raises(UserError, match="family.pack"):
         family("family.condition=acgan", "family.pack=2")
     family("family.condition=cgan", "family.pack=2")  # a cgan pack carries each sample's label maps
-
-
-def test_default_condition_cycles_through_classes_or_attribute_combinations():
-    assert default_condition(12, 5, False).argmax(1).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
-    bits = default_condition(5, 3, True)
-    assert bits.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]]
 
 
 def test_resume_of_a_conditional_run_is_exact(tmp_path):

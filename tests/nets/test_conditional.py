@@ -9,7 +9,12 @@ from torch import nn
 from ganforge import losses
 from ganforge.config import family_options, load_config
 from ganforge.nets import build_networks
-from ganforge.nets.conditional import ConditionalBatchNorm2d, condition_vector, join_condition
+from ganforge.nets.conditional import (
+    ConditionalBatchNorm2d,
+    condition_vector,
+    default_condition,
+    join_condition,
+)
 
 SHAPE = (1, 28, 28)
 
@@ -111,3 +116,9 @@ def test_acgan_class_loss_by_hand():
     logit = torch.tensor([[3.0]])
     assert losses.class_loss(logit, torch.tensor([[0.0]]), attributes=True) == \
         pytest.approx(math.log(1 + math.exp(3)), rel=1e-6)
+
+
+def test_default_condition_cycles_through_classes_or_attribute_combinations():
+    assert default_condition(12, 5, False).argmax(1).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+    bits = default_condition(5, 3, True)
+    assert bits.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]]

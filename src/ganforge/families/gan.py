@@ -35,10 +35,11 @@ from ganforge.families.gan_options import (
     check_gan,
     describe_gan,
     fit_images,
+    penalty_with_batchnorm,
 )
 from ganforge.generator import Generator, Projects, SamplesCodes, ScoresPoints, eval_mode
 from ganforge.nets import build_networks
-from ganforge.nets.conditional import check_condition, condition_vector
+from ganforge.nets.conditional import check_condition, condition_vector, default_condition
 from ganforge.nets.features import activations
 from ganforge.nets.freeze import freeze_d_blocks
 from ganforge.nets.stabilisers import pack
@@ -407,23 +408,3 @@ class GAN(Family):
         out = self.critic(x)
         return torch.sigmoid(out) if self.probabilities else out
 
-
-def penalty_with_batchnorm(options, d: nn.Module) -> str | None:
-    """Gradient penalties are defined per sample; BatchNorm in D mixes the samples of a batch, so the gradient
-    of one sample's output holds the others' too and the penalty no longer measures D's slope at a point."""
-    used = [name for name in ("gp", "r1", "dragan") if getattr(options, name) > 0]
-    if used and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules()):
-        return (f"family.{used[0]} penalises D's gradient per sample, but this D has BatchNorm, which mixes the "
-                "samples of a batch, so the penalty is not exactly per sample (the WGAN-GP and R1 papers use a D "
-                "without it: family.arch mlp or dense)")
-    return None
-
-
-def default_condition(n: int, n_cond: int, attributes: bool, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Labels for n samples when none are asked for: classes in turn (0, 1, ..., K-1, 0, ...), or for
-    attributes the binary numbers 0, 1, 2, ... in turn (sample i has attribute j when bit j of i is set)."""
-    i = torch.arange(n, device=device)
-    if attributes:
-        bits = torch.arange(n_cond, device=device).clamp(max=62)  # attributes past bit 62 stay 0
-        return ((i[:, None] >> bits) & 1).float()
-    return condition_vector(i % n_cond, n_cond)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from torch import nn
+
 from ganforge.errors import UserError
 from ganforge.options import at_least, choice, setting
 
@@ -188,3 +190,14 @@ def describe_gan(o: GANOptions) -> list[str]:
     if o.freeze_d:
         words.append(f"FreezeD on D's first {o.freeze_d} block(s)")
     return words
+
+
+def penalty_with_batchnorm(options, d: nn.Module) -> str | None:
+    """Gradient penalties are defined per sample; BatchNorm in D mixes the samples of a batch, so the gradient
+    of one sample's output holds the others' too and the penalty no longer measures D's slope at a point."""
+    used = [name for name in ("gp", "r1", "dragan") if getattr(options, name) > 0]
+    if used and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules()):
+        return (f"family.{used[0]} penalises D's gradient per sample, but this D has BatchNorm, which mixes the "
+                "samples of a batch, so the penalty is not exactly per sample (the WGAN-GP and R1 papers use a D "
+                "without it: family.arch mlp or dense)")
+    return None

@@ -166,3 +166,13 @@ def check_condition(options: Any, n_cond: int, data_name: str) -> None:
     if options.pack > 1 and options.condition != "cgan":
         raise UserError(f"family.pack={options.pack} works with family.condition=cgan or none, not "
                         f"{options.condition} (a pack of samples has several labels); set family.pack=1")
+
+
+def default_condition(n: int, n_cond: int, attributes: bool, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Labels for n samples when none are asked for: classes in turn (0, 1, ..., K-1, 0, ...), or for
+    attributes the binary numbers 0, 1, 2, ... in turn (sample i has attribute j when bit j of i is set)."""
+    i = torch.arange(n, device=device)
+    if attributes:
+        bits = torch.arange(n_cond, device=device).clamp(max=62)  # attributes past bit 62 stay 0
+        return ((i[:, None] >> bits) & 1).float()
+    return condition_vector(i % n_cond, n_cond)
