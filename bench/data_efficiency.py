@@ -50,13 +50,18 @@ def table_name(steps: int, subset: int, n: int, sets: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if any(item.split("=", 1)[0] == "train.augment" for item in args.set):
+        raise SystemExit("--set train.augment: the variants set it; give --variants instead")
     key = keys(args.steps, args.subset, args.n, args.set)[0]
     rows = {}
     for variant in args.variants.split(","):
         run = Path(args.out) / runkeys.keyed(variant, key)
         if not runkeys.finished(run, args.steps):
-            settings = {"data.name": "fashion-mnist", "data.subset": args.subset, "train.augment": variant,
-                        "eval.every": 0, "log.tensorboard": False}
+            # the bench's defaults give way to --set (eval.every=N tracks the FD along the run); the variant does not
+            given = {item.split("=", 1)[0] for item in args.set}
+            settings = {k: v for k, v in {"data.name": "fashion-mnist", "data.subset": args.subset, "eval.every": 0,
+                                          "log.tensorboard": False}.items() if k not in given}
+            settings["train.augment"] = variant
             ganforge.train(None, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
                            resume=(run / "checkpoints").is_dir())
         result = ganforge.evaluate(run, metrics="fd,nn", n=args.n)
