@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             settings = {k: v for k, v in {"data.name": "fashion-mnist", "data.subset": args.subset, "eval.every": 0,
                                           "log.tensorboard": False}.items() if k not in given}
             settings["train.augment"] = variant
-            ganforge.train(None, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
-                           resume=(run / "checkpoints").is_dir())
+            runkeys.train_or_continue(None, run, steps=args.steps, settings=settings, overrides=args.set, quiet=False)
         result = ganforge.evaluate(run, metrics="fd,nn", n=args.n)
         rows[variant] = {k: result["values"][k] for k in ("fd_classifier", "nn_pixel_nn_ratio", "nn_pixel_copy_rate")}
         rows[variant] |= {"seconds": json.loads((run / "summary.json").read_text())["seconds"],

@@ -48,8 +48,7 @@ def study_vae(args) -> None:
         key = runkeys.run_key({"steps": runkeys.non_default(args.steps, runkeys.preset_steps(preset))})
         entry, run = rows[name] = runkeys.keyed(name, key), Path(args.out) / "vae" / runkeys.keyed(name, key)
         if not runkeys.finished(run, args.steps or runkeys.preset_steps(preset)):
-            ganforge.train(preset, steps=args.steps, out=run, settings=settings, quiet=False,
-                           resume=(run / "checkpoints").is_dir())
+            runkeys.train_or_continue(preset, run, steps=args.steps, settings=settings, quiet=False)
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())

@@ -70,6 +70,16 @@ def finished(run: Path, steps: int) -> bool:
                      "for the settings it was made with")
 
 
+def train_or_continue(preset: str | None, run: Path, **options):
+    """`ganforge.train` of a study's row: from `preset` into `run`, or, where `run` already holds checkpoints
+    (a row stopped part-way), continued from the latest with the run's own config (a resumed run takes no
+    preset). `options`: the rest of ganforge.train's keywords (steps, settings, overrides, quiet)."""
+    import ganforge
+
+    resume = (Path(run) / "checkpoints").is_dir()
+    return ganforge.train(None if resume else preset, out=run, resume=resume, **options)
+
+
 def matches(record: dict | None, **fields) -> bool:
     """Whether a cached record (a table entry, an eval.json protocol) has each of `fields` with that value."""
     return record is not None and all(k in record and record[k] == v for k, v in fields.items())

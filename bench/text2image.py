@@ -139,8 +139,7 @@ def main() -> None:
         if name == "own-captions":
             settings["data.name"] = str(caption_folder(Path(args.out) / "folder").resolve())
         if not runkeys.finished(run, target):
-            ganforge.train(PRESET, steps=args.steps, out=run, settings=settings, overrides=args.set, quiet=False,
-                           resume=(run / "checkpoints").is_dir())
+            runkeys.train_or_continue(PRESET, run, steps=args.steps, settings=settings, overrides=args.set, quiet=False)
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())

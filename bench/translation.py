@@ -105,8 +105,7 @@ def main() -> None:
             settings = {k: str(row_run(out, *v[4:].split("/"), args.steps, args.set)[2])
                         if isinstance(v, str) and v.startswith("run:") else v
                         for k, v in rows[name][1].items() if k != "train.steps"}
-            ganforge.train(preset, steps=target, out=run, settings=settings, overrides=args.set, quiet=False,
-                           resume=(run / "checkpoints").is_dir())
+            runkeys.train_or_continue(preset, run, steps=target, settings=settings, overrides=args.set, quiet=False)
         started = time.perf_counter()
         result = ganforge.evaluate(run, n=args.n)
         summary = json.loads((run / "summary.json").read_text())

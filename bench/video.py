@@ -80,8 +80,7 @@ def main() -> None:
     for name, settings in ROWS.items():
         run = runs[name] = out / runkeys.keyed(RUN_NAMES[name], key)
         if not runkeys.finished(run, target):
-            ganforge.train(PRESET, steps=args.steps, out=run, settings=settings, quiet=False,
-                           resume=(run / "checkpoints").is_dir())
+            runkeys.train_or_continue(PRESET, run, steps=args.steps, settings=settings, quiet=False)
         summary = json.loads((run / "summary.json").read_text())
         entry = runkeys.keyed(name, key)
         if runkeys.matches(table.get(entry), n=args.n, steps=summary["steps"]):

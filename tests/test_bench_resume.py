@@ -148,3 +148,17 @@ def test_data_efficiency_names_its_table_by_n_and_steps(bench):
     (command,) = papers.ROWS["data-efficiency"].commands
     args = de.build_parser().parse_args(list(command.args))
     assert f"runs/data-efficiency/{de.table_name(args.steps, args.subset, args.n, args.set)}" == papers.DE_TABLE
+
+
+def test_a_row_with_checkpoints_continues_from_them_with_its_own_config(bench, tmp_path):
+    runkeys = bench("runkeys")
+    tiny = {"family.g_width": 4, "family.d_width": 4, "train.batch_size": 4, "log.tensorboard": False,
+            "log.sample_every": 1000, "log.checkpoint_every": 2, "eval.every": 0}
+    run = tmp_path / "row"
+    runkeys.train_or_continue("default", run, steps=2, settings=tiny, quiet=True)  # the part trained before a stop
+    first = (run / "checkpoints" / "step_000002").stat().st_mtime_ns
+    runkeys.train_or_continue("default", run, steps=4, settings=tiny, quiet=True)  # the preset is not re-applied
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
+    assert (run / "checkpoints" / "step_000002").stat().st_mtime_ns == first  # continued, not trained again
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 4
