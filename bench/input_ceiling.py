@@ -2,11 +2,10 @@
 classifier's: 15 epochs, shifts of 1 pixel, seed 0) trained on the train split's inputs of a task and tested on
 the test split's, beside the same recipe on the images themselves.
 
-A translator sees only its input, so the class accuracy of its outputs (`ganforge eval` on a pix2pix or SR run:
-the shipped classifier's reading of each output against its input's label) can only pass what a classifier
-reads from the input by as much as the shipped classifier reads more surely from clean images than from edges.
-The input's accuracy is the class information there is to translate; the images' (92.24% for the shipped
-classifier) is the eval's reference. Results are cached per task in --out/TASK.json.
+A translator sees only its input, so its outputs can carry about as much of the class as the input does and
+no more. The same recipe trained on the inputs measures that: beside its 92.24% on the images (the shipped
+classifier, which `ganforge eval` reads a translation's outputs with), it says how much of the gap between a
+translator's class accuracy and the images' the input leaves room to close. Cached per task in --out/TASK.json.
 
     python bench/input_ceiling.py [--tasks fashion-edges] [--out runs/input-ceiling]
 """
