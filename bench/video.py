@@ -9,7 +9,8 @@ OpenSTL), SSIM and Mathieu et al.'s sharpness difference (dB), over 10 frames pr
 Scores go to <out>/video.json; a table is printed and the comparison GIF (input | truth | L2 | adversarial) and
 a frame strip are written.
 
-    python bench/video.py [--steps N] [--n 1000] [--out runs/video] [--gif docs/images/video-moving-mnist.gif]
+    python bench/video.py [--steps N] [--n 1000] [--out runs/video] [--rows l2,l2+gdl,adversarial]
+                          [--gif docs/images/video-moving-mnist.gif] [--strip docs/images/video-moving-mnist.png]
 """
 
 from __future__ import annotations
@@ -65,11 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/video")
     p.add_argument("--gif", default="docs/images/video-moving-mnist.gif", help="the comparison GIF")
     p.add_argument("--strip", default="docs/images/video-moving-mnist.png", help="the comparison frames")
+    p.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows (l2 and adversarial always: the "
+                                                          "target compares them)")
     return p
 
 
 def main() -> None:
-    args = build_parser().parse_args()
+    p = build_parser()
+    args = p.parse_args()
+    rows = {name: ROWS[name] for name in ROWS if name in args.rows.split(",")}
+    if set(args.rows.split(",")) - set(ROWS) or not {"l2", "adversarial"} <= set(rows):
+        p.error(f"--rows: some of {', '.join(ROWS)}, l2 and adversarial among them")
     out = Path(args.out)
     table_path = out / "video.json"
     table = json.loads(table_path.read_text()) if table_path.is_file() else {}
@@ -77,7 +84,7 @@ def main() -> None:
     key = runkeys.run_key({"steps": runkeys.non_default(args.steps, runkeys.preset_steps(PRESET))})
     target = args.steps or runkeys.preset_steps(PRESET)
     runs = {}
-    for name, settings in ROWS.items():
+    for name, settings in rows.items():
         run = runs[name] = out / runkeys.keyed(RUN_NAMES[name], key)
         if not runkeys.finished(run, target):
             runkeys.train_or_continue(PRESET, run, steps=args.steps, settings=settings, quiet=False)
@@ -95,7 +102,7 @@ def main() -> None:
         table_path.write_text(json.dumps(table, indent=1))
     comparison(runs, SHOWN_CLIPS, Path(args.gif), Path(args.strip))
 
-    table = {name: table[runkeys.keyed(name, key)] for name in ROWS}
+    table = {name: table[runkeys.keyed(name, key)] for name in rows}
     any_row = table["l2"]
     print(f"\nMoving MNIST (generated test set, first {args.n:,} clips), 10 frames in, 10 predicted with feedback")
     print(f"{'method':22s} {'steps':>6s} {'min':>5s} {'MSE f1':>8s} {'MSE mean':>9s} {'SSIM f1':>8s} "
@@ -107,14 +114,14 @@ def main() -> None:
         print(f"{name:22s} {steps:>6s} {minutes:>5s} " + " ".join(f"{get(k):{f}}" for k, f in zip(cells, formats)))
 
     line("copy last frame", "-", "-", lambda k: any_row[f"copy_last_{k}"])
-    for name in ROWS:
+    for name in rows:
         r = table[name]
         line(name, str(r["steps"]), f"{r['train_seconds'] / 60:.1f}", lambda k, r=r: r[k])
     for name, (mse, ssim) in PUBLISHED.items():
         print(f"{name:22s} {'-':>6s} {'-':>5s} {'':8s} {mse:9.1f} {'':8s} {ssim:9.3f}   (the usual test file)")
     adv, l2 = table["adversarial"], table["l2"]
     print("\ntargets:")
-    for name in ROWS:
+    for name in rows:
         ratio = table[name]["mse_1"] / any_row["copy_last_mse_1"]
         print(f"  {name}: first-frame MSE {ratio:.2f} x copy-last's (target <= 0.5)")
     print(f"  adversarial vs L2: sharpness {adv['sharpness_mean'] - l2['sharpness_mean']:+.2f} dB (target >= +1), "
