@@ -10,7 +10,10 @@ table, by those and by --n (the same runs scored on other samples): table.json h
 each entry records its steps, subset and n.
 
     python bench/data_efficiency.py [--steps 3000] [--subset 1000] [--n 2000] [--out runs/data-efficiency]
-                                    [--variants none,diffaugment,ada] [--set KEY=VALUE ...]
+                                    [--variants none,diffaugment,ada] [--set KEY=VALUE ...] [--plot PNG]
+
+With --set eval.every=N each run tracks its FD along training: the curves are printed beside D's output on real
+images (D memorising them drives it towards 1), and drawn with --plot.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import runkeys
 
 import ganforge
+from ganforge import runs as runs_module
 from ganforge.files import write_text_atomic
 
 STEPS, SUBSET, N = 3000, 1000, 2000
@@ -35,7 +39,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/data-efficiency")
     p.add_argument("--variants", default="none,diffaugment,ada")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every variant")
+    p.add_argument("--plot", metavar="PNG", help="where the runs tracked their FD (--set eval.every=N): the curves")
     return p
+
+
+def curves(runs: dict[str, Path]) -> dict[str, list[tuple[int, float, float]]]:
+    """Per variant, (step, fd_classifier, D's mean output on its real batches, augmented where the variant
+    augments, over the log records since the last evaluation) at each evaluation the run made along training;
+    empty for a run made with eval.every=0."""
+    result = {}
+    for variant, run in runs.items():
+        points, d_real = [], []
+        for record in runs_module.read_metrics(run):
+            if "d_real" in record:
+                d_real.append(record["d_real"])
+            if "eval_fd_classifier" in record:
+                points.append((record["step"], record["eval_fd_classifier"], sum(d_real) / max(len(d_real), 1)))
+                d_real = []
+        result[variant] = points
+    return result
+
+
+def print_and_plot_curves(found: dict[str, list[tuple[int, float, float]]], plot: str | None) -> None:
+    steps = sorted({step for points in found.values() for step, _, _ in points})
+    if not steps:
+        return
+    at = {variant: {step: (fd, d) for step, fd, d in points} for variant, points in found.items()}
+    print("\nfd_classifier along training (2,000 samples vs test; D(x): D's mean output on real images since the "
+          "last evaluation)")
+    print(f"{'step':>7s} " + " ".join(f"{v + ' FD':>14s} {v + ' D(x)':>14s}" for v in found))
+    for step in steps:
+        print(f"{step:7d} " + " ".join(f"{at[v][step][0]:14.2f} {at[v][step][1]:14.3f}" if step in at[v]
+                                        else f"{'-':>14s} {'-':>14s}" for v in found))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for variant, points in found.items():
+            ax.plot([s for s, _, _ in points], [fd for _, fd, _ in points], marker="o", label=variant)
+        ax.set(xlabel="training step", ylabel="fd_classifier (2,000 samples)",
+               title="1,000 Fashion-MNIST images: augmentation against none")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        print(f"wrote {plot}")
 
 
 def keys(steps: int, subset: int, n: int, sets: list[str]) -> tuple[str, str]:
@@ -53,9 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     if any(item.split("=", 1)[0] == "train.augment" for item in args.set):
         raise SystemExit("--set train.augment: the variants set it; give --variants instead")
     key = keys(args.steps, args.subset, args.n, args.set)[0]
-    rows = {}
+    rows, runs = {}, {}
     for variant in args.variants.split(","):
-        run = Path(args.out) / runkeys.keyed(variant, key)
+        run = runs[variant] = Path(args.out) / runkeys.keyed(variant, key)
         if not runkeys.finished(run, args.steps):
             # the bench's defaults give way to --set (eval.every=N tracks the FD along the run); the variant does not
             given = {item.split("=", 1)[0] for item in args.set}
@@ -77,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{r['fd_classifier'] / base:.2f}x" if base else "-"
         print(f"{variant:12s} {r['fd_classifier']:14.2f} {ratio:>8s} {r['nn_pixel_nn_ratio']:9.3f} "
               f"{r['nn_pixel_copy_rate']:10.4f} {r['seconds']:8.0f}")
+    print_and_plot_curves(curves(runs), args.plot)
 
 
 if __name__ == "__main__":
