@@ -150,6 +150,23 @@ def test_data_efficiency_names_its_table_by_n_and_steps(bench):
     assert f"runs/data-efficiency/{de.table_name(args.steps, args.subset, args.n, args.set)}" == papers.DE_TABLE
 
 
+
+def test_data_efficiency_reads_the_fd_along_each_run_with_ds_output_since_the_last_reading(bench, tmp_path, capsys):
+    de = bench("data_efficiency")
+    records = [{"step": 1, "d_real": 0.5}, {"step": 2, "d_real": 0.7}, {"step": 2, "eval_fd_classifier": 4.0},
+               {"step": 3, "d_real": 0.9}, {"step": 4, "d_real": 0.95}, {"step": 4, "eval_fd_classifier": 3.5}]
+    for name in ("tracked", "untracked"):
+        (tmp_path / name).mkdir()
+        kept = records if name == "tracked" else [r for r in records if "eval_fd_classifier" not in r]
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    found = de.curves({"tracked": tmp_path / "tracked", "untracked": tmp_path / "untracked"})
+    assert found["untracked"] == []
+    assert found["tracked"] == [(2, 4.0, pytest.approx(0.6)), (4, 3.5, pytest.approx(0.925))]
+    de.print_and_plot_curves(found, str(tmp_path / "curves.png"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].split() == ["4", "3.50", "0.925", "-", "-"]
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 def test_a_row_with_checkpoints_continues_from_them_with_its_own_config(bench, tmp_path):
     runkeys = bench("runkeys")
     tiny = {"family.g_width": 4, "family.d_width": 4, "train.batch_size": 4, "log.tensorboard": False,
