@@ -113,13 +113,13 @@ def test_translation_video_vae_and_data_efficiency_tables(papers, tmp_path):
         "0.80 (7.88 vs 9.80)", "step 5,000 and 5,000, 10,000 samples", "ratio <= 0.5", "missed"]
 
     nn = {"nn_pixel_nn_ratio": 1.223, "nn_pixel_copy_rate": 0.004, "seconds": 187, "steps": 3000, "subset": 1000,
-          "n": 2000}
+          "n": papers.DE_N}
     write(tmp_path / papers.DE_TABLE, {"none": {**nn, "fd_classifier": 5.94},
                                        "diffaugment": {**nn, "fd_classifier": 9.27},
                                        "ada": {**nn, "fd_classifier": 2.90}})
     assert papers.data_efficiency(tmp_path).value == pytest.approx(2.90 / 5.94)  # 0.49: halved, met
     assert line_of(papers, tmp_path, "data-efficiency")[2:5] == [
-        "3,000 steps on 1,000 images, 2,000 samples; none's nn_ratio 1.223", "augmentation halves the FD (<= 0.5x)",
+        f"3,000 steps on 1,000 images, {papers.DE_N:,} samples; none's nn_ratio 1.223", "augmentation halves the FD (<= 0.5x)",
         "met"]
     write(tmp_path / papers.DE_TABLE, {v: {**nn, "fd_classifier": 5.0, "n": 500} for v in ("none", "diffaugment",
                                                                                           "ada")})
