@@ -252,7 +252,7 @@ def data_efficiency(root: Path) -> Reading | None:
     none, *augmented = found
     ratios = {v: r["fd_classifier"] / none["fd_classifier"] for v, r in zip(("diffaugment", "ada"), augmented)}
     return Reading(min(ratios.values()), ", ".join(f"{v} {r:.2f}x" for v, r in ratios.items())
-                   + f" none's {none['fd_classifier']:.2f}",
+                   + f" (none {none['fd_classifier']:.2f})",
                    f"{none['steps']:,} steps on {none['subset']:,} images, {none['n']:,} samples; "
                    f"none's nn_ratio {none['nn_pixel_nn_ratio']:.3f}")
 
