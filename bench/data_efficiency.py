@@ -60,13 +60,13 @@ def curves(runs: dict[str, Path]) -> dict[str, list[tuple[int, float, float]]]:
     return result
 
 
-def print_and_plot_curves(found: dict[str, list[tuple[int, float, float]]], plot: str | None) -> None:
+def print_and_plot_curves(found: dict[str, list[tuple[int, float, float]]], plot: str | None, subset: int) -> None:
     steps = sorted({step for points in found.values() for step, _, _ in points})
     if not steps:
         return
     at = {variant: {step: (fd, d) for step, fd, d in points} for variant, points in found.items()}
-    print("\nfd_classifier along training (2,000 samples vs test; D(x): D's mean output on real images since the "
-          "last evaluation)")
+    print("\nfd_classifier as each run evaluated it along training (eval.n samples vs test; D(x): D's mean output "
+          "on real images since the last evaluation)")
     print(f"{'step':>7s} " + " ".join(f"{v + ' FD':>14s} {v + ' D(x)':>14s}" for v in found))
     for step in steps:
         print(f"{step:7d} " + " ".join(f"{at[v][step][0]:14.2f} {at[v][step][1]:14.3f}" if step in at[v]
@@ -80,8 +80,8 @@ def print_and_plot_curves(found: dict[str, list[tuple[int, float, float]]], plot
         fig, ax = plt.subplots(figsize=(6, 4))
         for variant, points in found.items():
             ax.plot([s for s, _, _ in points], [fd for _, fd, _ in points], marker="o", label=variant)
-        ax.set(xlabel="training step", ylabel="fd_classifier (2,000 samples)",
-               title="1,000 Fashion-MNIST images: augmentation against none")
+        ax.set(xlabel="training step", ylabel="fd_classifier (the run's own evaluations)",
+               title=f"{subset:,} Fashion-MNIST images: augmentation against none")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
@@ -106,11 +106,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--set train.augment: the variants set it; give --variants instead")
     key = keys(args.steps, args.subset, args.n, args.set)[0]
     rows, runs = {}, {}
+    given = {item.split("=", 1)[0] for item in args.set}
     for variant in args.variants.split(","):
         run = runs[variant] = Path(args.out) / runkeys.keyed(variant, key)
         if not runkeys.finished(run, args.steps):
             # the bench's defaults give way to --set (eval.every=N tracks the FD along the run); the variant does not
-            given = {item.split("=", 1)[0] for item in args.set}
             settings = {k: v for k, v in {"data.name": "fashion-mnist", "data.subset": args.subset, "eval.every": 0,
                                           "log.tensorboard": False}.items() if k not in given}
             settings["train.augment"] = variant
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{r['fd_classifier'] / base:.2f}x" if base else "-"
         print(f"{variant:12s} {r['fd_classifier']:14.2f} {ratio:>8s} {r['nn_pixel_nn_ratio']:9.3f} "
               f"{r['nn_pixel_copy_rate']:10.4f} {r['seconds']:8.0f}")
-    print_and_plot_curves(curves(runs), args.plot)
+    print_and_plot_curves(curves(runs), args.plot, args.subset)
 
 
 if __name__ == "__main__":

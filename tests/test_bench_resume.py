@@ -162,7 +162,7 @@ def test_data_efficiency_reads_the_fd_along_each_run_with_ds_output_since_the_la
     found = de.curves({"tracked": tmp_path / "tracked", "untracked": tmp_path / "untracked"})
     assert found["untracked"] == []
     assert found["tracked"] == [(2, 4.0, pytest.approx(0.6)), (4, 3.5, pytest.approx(0.925))]
-    de.print_and_plot_curves(found, str(tmp_path / "curves.png"))
+    de.print_and_plot_curves(found, str(tmp_path / "curves.png"), 1000)
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].split() == ["4", "3.50", "0.925", "-", "-"]
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
