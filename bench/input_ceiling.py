@@ -45,12 +45,16 @@ def measure(task: str, epochs: int, progress: bool = True) -> dict:
             "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", default="fashion-edges", help="comma-separated translation tasks (fashion-sr4, fashion-sr2 too)")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS["fashion-mnist"])
     p.add_argument("--out", default="runs/input-ceiling")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     rows = []
     for task in args.tasks.split(","):
         path = Path(args.out) / f"{task}.json"
