@@ -407,4 +407,3 @@ class GAN(Family):
             return out
         out = self.critic(x)
         return torch.sigmoid(out) if self.probabilities else out
-
