@@ -26,7 +26,7 @@ from ganforge.files import write_text_atomic
 from ganforge.metrics.classifier import DEFAULT_EPOCHS, DEFAULT_SHIFT, Recipe, accuracy, train_classifier
 
 
-def as_classifier_input(task, x: torch.Tensor) -> torch.Tensor:
+def as_classifier_input(x: torch.Tensor) -> torch.Tensor:
     """A task's inputs as 28 x 28 uint8 images: edges cropped back from the 32 x 32 canvas, low resolution
     images enlarged by repeating pixels (nothing added that the input lacks)."""
     if x.shape[-1] == 32:
@@ -39,8 +39,8 @@ def measure(task: str, epochs: int, progress: bool = True) -> dict:
     recipe = Recipe("fashion-mnist", epochs, max_shift=DEFAULT_SHIFT["fashion-mnist"], seed=0)
     train, test = (load_dataset(task, split=s) for s in ("train", "test"))
     started = time.perf_counter()
-    model = train_classifier(as_classifier_input(task, train.inputs), train.y, recipe, progress)
-    return {"task": task, "input_accuracy": accuracy(model, as_classifier_input(task, test.inputs), test.y),
+    model = train_classifier(as_classifier_input(train.inputs), train.y, recipe, progress)
+    return {"task": task, "input_accuracy": accuracy(model, as_classifier_input(test.inputs), test.y),
             "recipe": vars(recipe), "n_train": len(train.y), "n_test": len(test.y),
             "train_seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__}
 

@@ -36,8 +36,8 @@ TTQ_N = 2000  # time_to_quality's --n as the rows run it: part of a mark's key
 DE_N = 10000  # data_efficiency's --n as its row runs it: two 2,000-sample readings of one run differ by up to 0.3
 DE_STEPS = 24000  # D memorises the 1,000 images (its output on them near 1) and the FD is tracked along the way
 DE_SETS = ("eval.every=2000", "train.threads=1")  # the curves of docs/quality.md; one thread per run
-DE_TABLE = (f"runs/data-efficiency/table-steps{DE_STEPS}-n{DE_N}-set"  # runkeys' name of a table made with --set
-            f"{hashlib.sha256(chr(10).join(DE_SETS).encode()).hexdigest()[:8]}.json")
+# the name data_efficiency gives that table (runkeys; a test holds the two together)
+DE_TABLE = f"runs/data-efficiency/{runkeys.keyed('table', runkeys.run_key({'steps': DE_STEPS, 'n': DE_N}, DE_SETS))}.json"
 
 
 class Command(NamedTuple):  # not dataclasses: the tests run a script before it is in sys.modules
